@@ -1,0 +1,97 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// One set of settings for every target: Swift 6 language mode with strict concurrency.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "jobsd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "jobsd", targets: ["jobsd"]),
+        .executable(name: "jobctl", targets: ["jobctl"]),
+        .library(name: "JobsdClient", targets: ["JobsdClient"]),
+    ],
+    dependencies: [
+        // Structured, leveled logging with metadata; the server ecosystem's logging API.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // Flag/env parsing and --help for the jobsd and jobctl executables.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Service groups, SIGTERM/SIGINT handling and graceful-shutdown ordering.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: - C shims
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(name: "CProcessSupport"),
+
+        // MARK: - Libraries
+        .target(name: "JobsdHTTP", swiftSettings: swiftSettings),
+        .target(name: "JobsdAPI", swiftSettings: swiftSettings),
+        .target(name: "JobsdMetrics", swiftSettings: swiftSettings),
+        .target(
+            name: "JobsdStore",
+            dependencies: ["CSQLite", "JobsdAPI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "JobsdCore",
+            dependencies: [
+                "JobsdStore", "JobsdAPI", "JobsdMetrics", "CProcessSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "JobsdServer",
+            dependencies: [
+                "JobsdHTTP", "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "JobsdClient", dependencies: ["CCurl", "JobsdAPI"], swiftSettings: swiftSettings),
+        .target(
+            name: "JobsdTesting",
+            dependencies: ["JobsdServer", "JobsdClient", "JobsdCore", "JobsdStore"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Executables
+        .executableTarget(
+            name: "jobsd",
+            dependencies: [
+                "JobsdServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "jobctl",
+            dependencies: [
+                "JobsdClient", "JobsdAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "JobsdHTTPTests", dependencies: ["JobsdHTTP", "JobsdClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsdStoreTests", dependencies: ["JobsdStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient", "JobsdHTTP"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

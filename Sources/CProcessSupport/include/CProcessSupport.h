@@ -1,0 +1,3 @@
+#ifndef CPROCESSSUPPORT_H
+#define CPROCESSSUPPORT_H
+#endif

@@ -1,0 +1,59 @@
+/// Appends JSON tokens to a string. Used to write wire types without Foundation's encoder,
+/// which matters on the hot read path (`GET /v1/jobs/{id}`).
+public struct JSONWriter: Sendable {
+    public private(set) var text = ""
+
+    public init() { text.reserveCapacity(512) }
+
+    public mutating func raw(_ s: String) { text += s }
+
+    public mutating func string(_ s: String) {
+        text += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    text.unicodeScalars.append(u)
+                }
+            }
+        }
+        text += "\""
+    }
+
+    public mutating func number(_ n: Double) {
+        if n.rounded() == n, abs(n) < 1e15 { text += String(Int64(n)) } else { text += "\(n)" }
+    }
+
+    public mutating func optional<T>(_ value: T?, _ write: (inout JSONWriter, T) -> Void) {
+        if let value { write(&self, value) } else { raw("null") }
+    }
+
+    /// `{"k":"v",…}` with keys sorted, for string maps (env, labels).
+    public mutating func stringMap(_ map: [String: String]) {
+        raw("{")
+        for (i, k) in map.keys.sorted().enumerated() {
+            if i > 0 { raw(",") }
+            string(k)
+            raw(":")
+            string(map[k]!)
+        }
+        raw("}")
+    }
+
+    public mutating func stringArray(_ items: [String]) {
+        raw("[")
+        for (i, s) in items.enumerated() {
+            if i > 0 { raw(",") }
+            string(s)
+        }
+        raw("]")
+    }
+}

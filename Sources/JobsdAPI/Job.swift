@@ -1,0 +1,134 @@
+/// A job as the API shows it (CONTRACT.md, "A job"). Every field is always present on the wire;
+/// times and outcomes are `null` until they happen.
+public struct Job: Codable, Sendable, Equatable {
+    /// Monotonic ULID: URL-safe, strictly increasing in creation order.
+    public var id: String
+    public var name: String?
+    public var labels: [String: String]
+    public var command: [String]
+    public var state: JobState
+    public var createdAt: Timestamp
+    public var startedAt: Timestamp?
+    public var finishedAt: Timestamp?
+    public var timeoutSeconds: Double
+    public var graceSeconds: Double
+    public var cancelRequestedAt: Timestamp?
+    /// The main process's pid; null until the job starts, kept afterwards.
+    public var pid: Int32?
+    public var exitCode: Int32?
+    /// Name of the signal that ended the main process (`"SIGKILL"`).
+    public var signal: String?
+    /// One sentence where the exit code alone does not explain the end.
+    public var error: String?
+    public var cleanup: CleanupStatus
+    public var logBytes: Int64
+
+    public init(
+        id: String, name: String? = nil, labels: [String: String] = [:], command: [String], state: JobState,
+        createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, timeoutSeconds: Double,
+        graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
+        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0
+    ) {
+        self.id = id
+        self.name = name
+        self.labels = labels
+        self.command = command
+        self.state = state
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.timeoutSeconds = timeoutSeconds
+        self.graceSeconds = graceSeconds
+        self.cancelRequestedAt = cancelRequestedAt
+        self.pid = pid
+        self.exitCode = exitCode
+        self.signal = signal
+        self.error = error
+        self.cleanup = cleanup
+        self.logBytes = logBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, labels, command, state, pid, signal, error, cleanup
+        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
+        case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
+        case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(labels, forKey: .labels)
+        try c.encode(command, forKey: .command)
+        try c.encode(state, forKey: .state)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(timeoutSeconds, forKey: .timeoutSeconds)
+        try c.encode(graceSeconds, forKey: .graceSeconds)
+        try c.encode(cancelRequestedAt, forKey: .cancelRequestedAt)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(exitCode, forKey: .exitCode)
+        try c.encode(signal, forKey: .signal)
+        try c.encode(error, forKey: .error)
+        try c.encode(cleanup, forKey: .cleanup)
+        try c.encode(logBytes, forKey: .logBytes)
+    }
+
+    /// The wire JSON, written by hand (no Foundation encoder on the hot path); field order as in
+    /// CONTRACT.md.
+    public var json: String {
+        var w = JSONWriter()
+        write(into: &w)
+        return w.text
+    }
+
+    public func write(into w: inout JSONWriter) {
+        w.raw("{\"id\":"); w.string(id)
+        w.raw(",\"name\":"); w.optional(name) { $0.string($1) }
+        w.raw(",\"labels\":"); w.stringMap(labels)
+        w.raw(",\"command\":"); w.stringArray(command)
+        w.raw(",\"state\":"); w.string(state.rawValue)
+        w.raw(",\"created_at\":"); w.string(createdAt.description)
+        w.raw(",\"started_at\":"); w.optional(startedAt) { $0.string($1.description) }
+        w.raw(",\"finished_at\":"); w.optional(finishedAt) { $0.string($1.description) }
+        w.raw(",\"timeout_seconds\":"); w.number(timeoutSeconds)
+        w.raw(",\"grace_seconds\":"); w.number(graceSeconds)
+        w.raw(",\"cancel_requested_at\":"); w.optional(cancelRequestedAt) { $0.string($1.description) }
+        w.raw(",\"pid\":"); w.optional(pid) { $0.raw(String($1)) }
+        w.raw(",\"exit_code\":"); w.optional(exitCode) { $0.raw(String($1)) }
+        w.raw(",\"signal\":"); w.optional(signal) { $0.string($1) }
+        w.raw(",\"error\":"); w.optional(error) { $0.string($1) }
+        w.raw(",\"cleanup\":{\"state\":"); w.string(cleanup.state.rawValue)
+        w.raw(",\"exit_code\":"); w.optional(cleanup.exitCode) { $0.raw(String($1)) }
+        w.raw(",\"error\":"); w.optional(cleanup.error) { $0.string($1) }
+        w.raw("},\"log_bytes\":"); w.raw(String(logBytes))
+        w.raw("}")
+    }
+}
+
+/// Outcome of the job's cleanup command.
+public struct CleanupStatus: Codable, Sendable, Equatable {
+    public var state: CleanupState
+    public var exitCode: Int32?
+    public var error: String?
+
+    public init(state: CleanupState, exitCode: Int32? = nil, error: String? = nil) {
+        self.state = state
+        self.exitCode = exitCode
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, error
+        case exitCode = "exit_code"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state, forKey: .state)
+        try c.encode(exitCode, forKey: .exitCode)
+        try c.encode(error, forKey: .error)
+    }
+}

@@ -1,0 +1,91 @@
+/// What a client submits in `POST /v1/jobs` (CONTRACT.md, "Submitting").
+///
+/// Optional numbers left nil take the server's defaults (`--default-timeout`, `--default-grace`).
+/// The server validates every field; see `openapi.yaml` for the rules.
+public struct JobSpec: Codable, Sendable, Equatable {
+    /// argv; `command[0]` is looked up on PATH. No shell unless the user writes `sh -c`.
+    public var command: [String]
+    /// Added to the base environment (PATH, HOME=workdir, LANG) plus `JOBSD_JOB_ID`.
+    public var env: [String: String]
+    /// Written to the process's stdin, which is then closed. nil: stdin is empty.
+    public var stdin: String?
+    /// Deadline counted from the job's start; nil: the server default.
+    public var timeoutSeconds: Double?
+    /// SIGTERM → SIGKILL delay on cancel, timeout or shutdown; nil: the server default.
+    public var graceSeconds: Double?
+    public var cleanup: CleanupSpec?
+    public var name: String?
+    public var labels: [String: String]
+
+    public init(
+        command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
+        graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:]
+    ) {
+        self.command = command
+        self.env = env
+        self.stdin = stdin
+        self.timeoutSeconds = timeoutSeconds
+        self.graceSeconds = graceSeconds
+        self.cleanup = cleanup
+        self.name = name
+        self.labels = labels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case command, env, stdin, cleanup, name, labels
+        case timeoutSeconds = "timeout_seconds"
+        case graceSeconds = "grace_seconds"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        command = try c.decode([String].self, forKey: .command)
+        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        stdin = try c.decodeIfPresent(String.self, forKey: .stdin)
+        timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
+        graceSeconds = try c.decodeIfPresent(Double.self, forKey: .graceSeconds)
+        cleanup = try c.decodeIfPresent(CleanupSpec.self, forKey: .cleanup)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+    }
+
+    /// The JSON request body, with absent optionals omitted.
+    public var json: String {
+        var w = JSONWriter()
+        w.raw("{\"command\":")
+        w.stringArray(command)
+        if !env.isEmpty { w.raw(",\"env\":"); w.stringMap(env) }
+        if let stdin { w.raw(",\"stdin\":"); w.string(stdin) }
+        if let timeoutSeconds { w.raw(",\"timeout_seconds\":"); w.number(timeoutSeconds) }
+        if let graceSeconds { w.raw(",\"grace_seconds\":"); w.number(graceSeconds) }
+        if let cleanup {
+            w.raw(",\"cleanup\":{\"command\":")
+            w.stringArray(cleanup.command)
+            if let t = cleanup.timeoutSeconds { w.raw(",\"timeout_seconds\":"); w.number(t) }
+            w.raw("}")
+        }
+        if let name { w.raw(",\"name\":"); w.string(name) }
+        if !labels.isEmpty { w.raw(",\"labels\":"); w.stringMap(labels) }
+        w.raw("}")
+        return w.text
+    }
+}
+
+/// The user's cleanup hook: runs after the job's processes are gone, shielded from cancellation.
+public struct CleanupSpec: Codable, Sendable, Equatable {
+    public var command: [String]
+    /// nil: 30 seconds.
+    public var timeoutSeconds: Double?
+
+    public static let defaultTimeoutSeconds: Double = 30
+
+    public init(command: [String], timeoutSeconds: Double? = nil) {
+        self.command = command
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case command
+        case timeoutSeconds = "timeout_seconds"
+    }
+}

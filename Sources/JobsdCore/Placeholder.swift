@@ -1,0 +1,2 @@
+import JobsdStore
+enum JobsdCorePlaceholder {}

@@ -1,0 +1,25 @@
+import JobsdAPI
+
+/// A filter for listing jobs: newest first (descending id).
+public struct JobQuery: Sendable, Equatable {
+    /// Any of these states; empty means all.
+    public var states: Set<JobState>
+    /// All of these label pairs must match.
+    public var labels: [String: String]
+    /// Only jobs with an id strictly smaller than this (the page cursor).
+    public var beforeID: String?
+    public var limit: Int
+
+    public init(states: Set<JobState> = [], labels: [String: String] = [:], beforeID: String? = nil, limit: Int = 100) {
+        self.states = states
+        self.labels = labels
+        self.beforeID = beforeID
+        self.limit = limit
+    }
+
+    /// True when `record` passes the state and label filters (not the cursor or limit).
+    public func matches(_ record: JobRecord) -> Bool {
+        (states.isEmpty || states.contains(record.state))
+            && labels.allSatisfy { record.job.labels[$0.key] == $0.value }
+    }
+}

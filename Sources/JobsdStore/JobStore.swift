@@ -1,0 +1,50 @@
+import JobsdAPI
+
+/// Result of `JobStore.insert`.
+public enum InsertResult: Sendable, Equatable {
+    /// The record was stored durably.
+    case inserted
+    /// A job with the same idempotency key exists; nothing was stored.
+    case existing(JobRecord)
+}
+
+/// Errors a store reports. `unavailable` covers disk full, I/O errors and a closed store; the API
+/// answers 503 for it and the submission is not acknowledged.
+public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unavailable(String)
+    /// The database was written by a newer jobsd (schema version `found` > `supported`).
+    case unsupportedSchema(found: Int, supported: Int)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(why): "store unavailable: \(why)"
+        case let .unsupportedSchema(found, supported):
+            "database schema version \(found) is newer than this jobsd supports (\(supported)); upgrade jobsd"
+        case let .notFound(id): "no job \(id)"
+        }
+    }
+}
+
+/// Durable storage of job records. Every method that writes returns only after the change is
+/// durable (committed and synced); concurrent writers may share one commit (group commit).
+///
+/// The protocol avoids SQLite-isms so that a PostgreSQL implementation can follow: records carry
+/// an `owner` for leases, listing is cursor-based on ids.
+public protocol JobStore: Sendable {
+    /// Stores a new job. When `record.idempotencyKey` is set and a stored job has the same key,
+    /// stores nothing and returns `.existing` with that job.
+    func insert(_ record: JobRecord) async throws -> InsertResult
+    /// Replaces the stored record with the same id.
+    func update(_ record: JobRecord) async throws
+    func get(_ id: String) async throws -> JobRecord?
+    /// Newest first, filtered by `query`, at most `query.limit` records.
+    func list(_ query: JobQuery) async throws -> [JobRecord]
+    /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
+    func unfinished() async throws -> [JobRecord]
+    /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys go
+    /// with them) and returns their ids so their logs can be removed.
+    func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
+    /// Flushes and closes; later calls throw `JobStoreError.unavailable`.
+    func close() async
+}
