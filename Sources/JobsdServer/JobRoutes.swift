@@ -1,0 +1,150 @@
+import JobsdAPI
+import JobsdCore
+import JobsdHTTP
+import JobsdStore
+
+/// The `/v1/jobs` routes: HTTP ⇄ engine. Validation errors and engine errors become problems
+/// through `APIError.response` only.
+struct JobRoutes: Sendable {
+    let engine: JobEngine
+    let lifecycle: ServerLifecycle
+    let decoder: JobSpecDecoder
+
+    /// Longest `?wait=` accepted on GET and DELETE, in seconds.
+    static let maxWait: Double = 60
+
+    func register(in router: inout HTTPRouter) {
+        router.add("POST", "/v1/jobs") { await handle($0, submit) }
+        router.add("GET", "/v1/jobs") { await handle($0, list) }
+        router.add("GET", "/v1/jobs/{id}") { await handle($0, get) }
+        router.add("DELETE", "/v1/jobs/{id}") { await handle($0, cancel) }
+        router.add("GET", "/v1/jobs/{id}/logs") { await handle($0, logs) }
+    }
+
+    private func handle(_ request: HTTPRequest, _ body: (HTTPRequest) async throws(APIError) -> HTTPResponse) async -> HTTPResponse {
+        do { return try await body(request) } catch { return error.response }
+    }
+
+    // MARK: - POST /v1/jobs
+
+    func submit(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
+        guard !lifecycle.isDraining else { throw .shuttingDown }
+        let key = try idempotencyKey(request)
+        let (spec, body) = try decoder.decode(request.body)
+        let result: SubmitResult
+        do {
+            result = try await engine.submit(spec, idempotencyKey: key, fingerprint: key == nil ? nil : body.canonicalText)
+        } catch { throw Self.map(error) }
+        switch result {
+        case let .created(job):
+            return .json(status: 201, job.json, headers: ["Location": "/v1/jobs/\(job.id)"])
+        case let .existing(job):
+            return .json(status: 200, job.json, headers: ["Location": "/v1/jobs/\(job.id)"])
+        }
+    }
+
+    private func idempotencyKey(_ request: HTTPRequest) throws(APIError) -> String? {
+        let values = request.headers.values("Idempotency-Key")
+        guard let key = values.first else { return nil }
+        guard values.count == 1, (1...128).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .invalid(field: "Idempotency-Key", detail: "Idempotency-Key must be 1-128 visible ASCII characters")
+        }
+        return key
+    }
+
+    // MARK: - GET /v1/jobs
+
+    func list(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
+        let q = QueryParameters(request: request)
+        let limit = try q.integer("limit", in: 1...1000) ?? 100
+        var query = JobQuery(states: try q.states(), labels: try q.labels(), beforeID: try q.cursor(), limit: limit + 1)
+        if query.labels.values.contains("\u{0}") { query.limit = 0 }
+        let jobs: [Job]
+        do { jobs = query.limit == 0 ? [] : try await engine.list(query) } catch { throw Self.map(error) }
+        let page = Array(jobs.prefix(limit))
+        let next = jobs.count > limit ? page.last?.id : nil
+        return .json(JobList(jobs: page, nextCursor: next).json)
+    }
+
+    // MARK: - GET /v1/jobs/{id}
+
+    func get(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        let wait = try QueryParameters(request: request).number("wait", in: 0...Self.maxWait)
+        return .json(try await job(id, waiting: wait).json)
+    }
+
+    private func job(_ id: String, waiting wait: Double?) async throws(APIError) -> Job {
+        guard JobIDSyntax.isValid(id) else { throw .notFound("no job \(id)") }
+        let found: Job?
+        do {
+            if let wait, wait > 0 {
+                found = try await engine.wait(id, timeout: wait)
+            } else {
+                found = try await engine.job(id)
+            }
+        } catch { throw Self.map(error) }
+        guard let found else { throw .notFound("no job \(id)") }
+        return found
+    }
+
+    // MARK: - DELETE /v1/jobs/{id}
+
+    func cancel(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        let q = QueryParameters(request: request)
+        let wait = try q.number("wait", in: 0...Self.maxWait)
+        let grace = try q.number("grace", in: 0...decoder.maxTimeout)
+        guard JobIDSyntax.isValid(id) else { throw .notFound("no job \(id)") }
+        let result: CancelResult
+        do { result = try await engine.cancel(id, grace: grace) } catch { throw Self.map(error) }
+        switch result {
+        case let .cancelled(job):
+            return .json(status: 200, job.json)
+        case let .finished(job):
+            throw .conflict(state: job.state, detail: "job \(job.id) already \(job.state.rawValue); it can no longer be cancelled")
+        case let .cancelling(job):
+            guard let wait, wait > 0 else { return .json(status: 202, job.json) }
+            let latest = try await self.job(id, waiting: wait)
+            return .json(status: latest.state == .cancelled ? 200 : 202, latest.json)
+        }
+    }
+
+    // MARK: - GET /v1/jobs/{id}/logs
+
+    func logs(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        let q = QueryParameters(request: request)
+        let stream = try q.stream()
+        let follow = try q.flag("follow")
+        guard JobIDSyntax.isValid(id) else { throw .notFound("no job \(id)") }
+        let first: LogChunk
+        do { first = try await engine.readLogs(id, stream: stream, from: nil) } catch { throw Self.map(error) }
+        var headers: HTTPHeaders = ["Content-Type": "text/plain", "Cache-Control": "no-store"]
+        if first.truncated { headers.set("Jobsd-Log-Truncated", "true") }
+        guard follow else { return HTTPResponse(status: 200, headers: headers, body: .bytes(first.bytes)) }
+        let engine = self.engine
+        return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
+            var chunk = first
+            while true {
+                if !chunk.bytes.isEmpty { try await writer.write(chunk.bytes) }
+                if chunk.jobTerminal && chunk.bytes.isEmpty { return }
+                if chunk.bytes.isEmpty { await engine.waitForLogs(id, after: chunk.next, timeout: 15) }
+                try Task.checkCancellation()
+                chunk = try await engine.readLogs(id, stream: stream, from: chunk.next)
+            }
+        })
+    }
+
+    // MARK: - Engine errors
+
+    static func map(_ error: EngineError) -> APIError {
+        switch error {
+        case let .queueFull(limit): .queueFull(limit: limit)
+        case .shuttingDown: .shuttingDown
+        case let .idempotencyMismatch(jobID): .idempotencyMismatch(jobID: jobID)
+        case let .notFound(id): .notFound("no job \(id)")
+        case let .storeUnavailable(why): .storeUnavailable(why)
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import JobsdAPI
+
+/// Turns a `POST /v1/jobs` body into a `JobSpec`, naming the offending field on every error.
+/// Any JSON body is accepted whatever its Content-Type; `null` for an optional field means absent.
+struct JobSpecDecoder {
+    /// Upper bound for `timeout_seconds` (and `cleanup.timeout_seconds`); larger is a 400, not a cap.
+    var maxTimeout: Double
+
+    static let fields: Set<String> = ["command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels"]
+
+    /// Returns the spec and the parsed body (its canonical text is the idempotency fingerprint).
+    func decode(_ body: [UInt8]) throws(APIError) -> (JobSpec, JSONValue) {
+        guard !body.isEmpty else { throw .malformedBody("the request body must be a JSON object describing the job") }
+        let value: JSONValue
+        do { value = try JSONValue.parse(body) } catch { throw .malformedBody("the request body is not valid JSON: \(error)") }
+        guard case let .object(members) = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
+        for (key, _) in members where !Self.fields.contains(key) {
+            throw .invalid(field: key, detail: "unknown field '\(key)'; allowed: \(Self.fields.sorted().joined(separator: ", "))")
+        }
+        guard let commandValue = present(value["command"]) else {
+            throw .invalid(field: "command", detail: "command is required: a non-empty array of strings")
+        }
+        var spec = JobSpec(command: try command(commandValue, field: "command"))
+        if let v = present(value["env"]) { spec.env = try env(v) }
+        if let v = present(value["stdin"]) {
+            guard case let .string(s) = v else { throw .invalid(field: "stdin", detail: "stdin must be a string, not \(v.kindName)") }
+            spec.stdin = s
+        }
+        if let v = present(value["timeout_seconds"]) { spec.timeoutSeconds = try timeout(v, field: "timeout_seconds") }
+        if let v = present(value["grace_seconds"]) {
+            guard case let .number(n) = v, n >= 0 else { throw .invalid(field: "grace_seconds", detail: "grace_seconds must be a number >= 0") }
+            guard n <= maxTimeout else {
+                throw .invalid(field: "grace_seconds", detail: "grace_seconds must be at most \(format(maxTimeout)) (--max-timeout)")
+            }
+            spec.graceSeconds = n
+        }
+        if let v = present(value["cleanup"]) { spec.cleanup = try cleanup(v) }
+        if let v = present(value["name"]) {
+            guard case let .string(s) = v else { throw .invalid(field: "name", detail: "name must be a string, not \(v.kindName)") }
+            guard s.count <= 200 else { throw .invalid(field: "name", detail: "name must be at most 200 characters") }
+            spec.name = s
+        }
+        if let v = present(value["labels"]) { spec.labels = try labels(v) }
+        return (spec, value)
+    }
+
+    private func present(_ v: JSONValue?) -> JSONValue? {
+        if case .null = v { return nil }
+        return v
+    }
+
+    private func command(_ v: JSONValue, field: String) throws(APIError) -> [String] {
+        guard case let .array(items) = v, !items.isEmpty else {
+            throw .invalid(field: field, detail: "\(field) must be a non-empty array of strings")
+        }
+        var argv: [String] = []
+        for item in items {
+            guard case let .string(s) = item else { throw .invalid(field: field, detail: "\(field) must be a non-empty array of strings") }
+            guard !s.utf8.contains(0) else { throw .invalid(field: field, detail: "\(field) arguments must not contain NUL") }
+            argv.append(s)
+        }
+        guard !argv[0].isEmpty else { throw .invalid(field: field, detail: "\(field)[0] (the program) must not be empty") }
+        return argv
+    }
+
+    private func env(_ v: JSONValue) throws(APIError) -> [String: String] {
+        guard case let .object(members) = v else { throw .invalid(field: "env", detail: "env must be an object of strings") }
+        var env: [String: String] = [:]
+        for (k, value) in members {
+            guard case let .string(s) = value else { throw .invalid(field: "env", detail: "env.\(k) must be a string") }
+            guard !k.isEmpty, !k.contains("="), !k.utf8.contains(0), !s.utf8.contains(0) else {
+                throw .invalid(field: "env", detail: "env names must be non-empty without '=' or NUL, values without NUL")
+            }
+            env[k] = s
+        }
+        return env
+    }
+
+    private func timeout(_ v: JSONValue, field: String) throws(APIError) -> Double {
+        guard case let .number(n) = v, n > 0 else { throw .invalid(field: field, detail: "\(field) must be a number > 0") }
+        guard n <= maxTimeout else {
+            throw .invalid(field: field, detail: "\(field) must be at most \(format(maxTimeout)) (--max-timeout)")
+        }
+        return n
+    }
+
+    private func cleanup(_ v: JSONValue) throws(APIError) -> CleanupSpec {
+        guard case let .object(members) = v else {
+            throw .invalid(field: "cleanup", detail: "cleanup must be an object {\"command\": [...], \"timeout_seconds\": n}")
+        }
+        for (key, _) in members where key != "command" && key != "timeout_seconds" {
+            throw .invalid(field: "cleanup.\(key)", detail: "unknown field 'cleanup.\(key)'; allowed: command, timeout_seconds")
+        }
+        guard let c = present(v["command"]) else {
+            throw .invalid(field: "cleanup.command", detail: "cleanup.command is required: a non-empty array of strings")
+        }
+        var spec = CleanupSpec(command: try command(c, field: "cleanup.command"))
+        if let t = present(v["timeout_seconds"]) { spec.timeoutSeconds = try timeout(t, field: "cleanup.timeout_seconds") }
+        return spec
+    }
+
+    private func labels(_ v: JSONValue) throws(APIError) -> [String: String] {
+        guard case let .object(members) = v else { throw .invalid(field: "labels", detail: "labels must be an object of strings") }
+        var labels: [String: String] = [:]
+        for (k, value) in members {
+            guard Self.isLabelKey(k) else {
+                throw .invalid(field: "labels", detail: "label key '\(k)' must be 1-63 characters of A-Za-z0-9._/-")
+            }
+            guard case let .string(s) = value, s.count <= 256 else {
+                throw .invalid(field: "labels", detail: "labels.\(k) must be a string of at most 256 characters")
+            }
+            labels[k] = s
+        }
+        return labels
+    }
+
+    /// 1–63 characters of `A-Za-z0-9._/-`.
+    static func isLabelKey(_ key: String) -> Bool {
+        let u = key.utf8
+        return (1...63).contains(u.count) && u.allSatisfy { b in
+            (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b == 46 || b == 95 || b == 47 || b == 45
+        }
+    }
+
+    private func format(_ seconds: Double) -> String {
+        seconds.rounded() == seconds ? String(Int64(seconds)) : String(seconds)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import JobsdCore
+import JobsdHTTP
+import JobsdMetrics
+import JobsdStore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The composed server: store, engine, HTTP server, routes, metrics and shutdown.
+///
+/// Shutdown (CONTRACT.md, "Shutdown"): the first SIGTERM/SIGINT (or `beginShutdown()`) turns
+/// `/readyz` and new POSTs to 503 while reads, long-polls and DELETE keep working; running jobs get
+/// `--shutdown-timeout`, then are cancelled as by DELETE; queued jobs stay queued on disk. The HTTP
+/// server stops only after the engine has finished, then the store is closed and `run()` returns.
+/// A second signal cancels running jobs at once; a third exits immediately, naming what was pending.
+public final class JobsdServer: Sendable {
+    public let configuration: ServerConfiguration
+    let logger: Logger
+    let store: any JobStore
+    let engine: JobEngine
+    let http: HTTPServer
+    let lifecycle = ServerLifecycle()
+    let serviceGroup: ServiceGroup
+
+    /// Opens the store (creating the data directory) and builds every part; nothing runs until
+    /// `run()`. Throws a readable error when the data directory or database cannot be used.
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
+        var configuration = configuration
+        self.logger = logger
+        let dataDirectory = configuration.engine.dataDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StartupError("cannot create data directory \(dataDirectory): \(error.localizedDescription)")
+        }
+        guard access(dataDirectory, W_OK) == 0, Self.canWrite(in: dataDirectory) else {
+            throw StartupError("data directory \(dataDirectory) is not writable")
+        }
+        switch configuration.store {
+        case .sqlite: store = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger)
+        case .memory: store = InMemoryJobStore()
+        }
+        if configuration.token == nil, !configuration.insecureNoAuth, !ServerConfiguration.isLoopback(configuration.http.host) {
+            let token = Self.randomToken()
+            configuration.token = token
+            logger.warning("no token configured on a non-loopback address; generated one for this run", metadata: ["token": "\(token)"])
+        } else if configuration.token == nil, !ServerConfiguration.isLoopback(configuration.http.host) {
+            logger.warning("--insecure-no-auth: jobsd accepts requests from anyone who can reach \(configuration.http.host)")
+        }
+        self.configuration = configuration
+
+        let metrics = MetricsRegistry()
+        engine = JobEngine(configuration: configuration.engine, store: store, metrics: metrics, logger: logger)
+        var router = HTTPRouter()
+        JobRoutes(engine: engine, lifecycle: lifecycle, decoder: JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout))
+            .register(in: &router)
+        OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
+        let httpMetrics = HTTPMetrics(registry: metrics, router: router)
+        let auth = BearerAuth(token: configuration.token)
+        let routes = router
+        http = HTTPServer(configuration: configuration.http, logger: logger, observer: httpMetrics.observer) { request in
+            guard auth.allows(request) else { return APIError.unauthorized.response }
+            return await routes.handle(request)
+        }
+        serviceGroup = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: HTTPService(http: http)),
+                .init(service: EngineService(engine: engine, lifecycle: lifecycle)),
+            ],
+            logger: logger))
+    }
+
+    /// Serves until shut down (signal or `beginShutdown()`), then closes the store and returns.
+    public func run() async throws {
+        defer { logger.info("jobsd stopped") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.serviceGroup.run() }
+            group.addTask {
+                let port = try await self.http.waitUntilListening()
+                self.logger.info("listening", metadata: ["host": "\(self.configuration.http.host)", "port": "\(port)"])
+            }
+            if configuration.handleSignals {
+                group.addTask { await self.handleSignals() }
+            }
+            try await group.next()  // the listening announcement (or a bind error)
+            try await group.next()  // the service group, once everything has stopped
+            group.cancelAll()
+        }
+        await store.close()
+    }
+
+    /// The bound HTTP port once listening.
+    public func waitUntilListening() async throws -> Int { try await http.waitUntilListening() }
+
+    /// First call: drain (as the first SIGTERM). Later calls: cancel running jobs at once.
+    public func beginShutdown() {
+        if lifecycle.isDraining {
+            logger.notice("shutdown requested again: cancelling running jobs now")
+            engine.shutdown()
+            return
+        }
+        logger.notice("shutdown requested: draining", metadata: ["shutdown_timeout": "\(configuration.engine.shutdownTimeout)"])
+        lifecycle.beginDraining()
+        Task { await serviceGroup.triggerGracefulShutdown() }
+    }
+
+    private func handleSignals() async {
+        var count = 0
+        for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+            count += 1
+            logger.notice("received \(signal)")
+            if count <= 2 {
+                beginShutdown()
+            } else {
+                logger.critical("third signal: exiting without waiting; running jobs may be left for recovery at the next start")
+                exit(1)
+            }
+        }
+    }
+
+    private static func randomToken() -> String {
+        var bytes = [UInt8](repeating: 0, count: 24)
+        if let f = fopen("/dev/urandom", "r") {
+            fread(&bytes, 1, bytes.count, f)
+            fclose(f)
+        } else {
+            for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        }
+        return bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func canWrite(in directory: String) -> Bool {
+        let probe = directory + "/.jobsd-write-probe-\(getpid())"
+        let fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+        guard fd >= 0 else { return false }
+        close(fd)
+        unlink(probe)
+        return true
+    }
+}
+
+/// A reason jobsd cannot start, printed as one line.
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The HTTP server as a service: stops (gracefully, in-flight requests finish) when the group
+/// shuts it down — which happens only after the engine service has returned.
+struct HTTPService: Service {
+    let http: HTTPServer
+    func run() async throws { try await cancelWhenGracefulShutdown { try await http.run() } }
+}
+
+/// The engine as a service: graceful shutdown drains it (see `JobEngine.shutdown()`).
+struct EngineService: Service {
+    let engine: JobEngine
+    let lifecycle: ServerLifecycle
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await engine.run()
+        } onGracefulShutdown: {
+            lifecycle.beginDraining()
+            engine.shutdown()
+        }
+    }
+}

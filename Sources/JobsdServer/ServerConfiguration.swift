@@ -1,0 +1,33 @@
+import JobsdCore
+import JobsdHTTP
+
+/// Everything `jobsd` is configured with (flags and their `JOBSD_*` twins, parsed by the
+/// executable). Defaults are CONTRACT.md's.
+public struct ServerConfiguration: Sendable {
+    public var http = HTTPServerConfiguration()
+    public var engine: EngineConfiguration
+    /// Bearer token; nil means no auth (only allowed on loopback unless `insecureNoAuth`).
+    public var token: String?
+    /// Explicit opt-out of the generated token on a non-loopback address.
+    public var insecureNoAuth = false
+    public var store: StoreKind = .sqlite
+    /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
+    public var handleSignals = true
+
+    public init(dataDirectory: String = "./jobsd-data") {
+        engine = EngineConfiguration(dataDirectory: dataDirectory)
+    }
+
+    /// True for 127.0.0.0/8, ::1 and localhost.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}
+
+/// Where job records live.
+public enum StoreKind: String, Sendable, CaseIterable {
+    /// `<data-dir>/jobsd.sqlite`, durable (the default).
+    case sqlite
+    /// Nothing survives a restart; for benchmarks and experiments only.
+    case memory
+}

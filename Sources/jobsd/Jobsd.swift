@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import JobsdAPI
+import JobsdServer
+import Logging
+
+/// `jobsd`: parses flags (each with a `JOBSD_*` environment twin; the flag wins), starts the
+/// server and exits 0 after a clean shutdown, 1 with one line on stderr when start-up fails.
+@main
+struct Jobsd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobsd",
+        abstract: "HTTP job runner: POST a command, poll it, stream its output, cancel it.",
+        discussion: """
+            Every flag can also be set with its environment twin (shown in brackets); the flag wins.
+            Durations accept plain seconds or a suffix: 500ms, 30s, 5m, 2h, 7d.
+            SIGTERM/SIGINT drains (running jobs get --shutdown-timeout); a second signal cancels them at once.
+            """)
+
+    @Option(help: "Address to listen on [JOBSD_HOST] (default: 127.0.0.1)") var host: String?
+    @Option(help: "Port to listen on, 0 for any [JOBSD_PORT] (default: 8080)") var port: String?
+    @Option(help: "Database and job logs [JOBSD_DATA_DIR] (default: ./jobsd-data)") var dataDir: String?
+    @Option(help: "Jobs running at once [JOBSD_MAX_RUNNING] (default: 4 x cores)") var maxRunning: String?
+    @Option(help: "Jobs waiting, beyond -> 429 [JOBSD_QUEUE_LIMIT] (default: 10000)") var queueLimit: String?
+    @Option(help: "A job's deadline when it sets none [JOBSD_DEFAULT_TIMEOUT] (default: 1h)") var defaultTimeout: String?
+    @Option(help: "Largest timeout_seconds accepted [JOBSD_MAX_TIMEOUT] (default: 24h)") var maxTimeout: String?
+    @Option(help: "SIGTERM -> SIGKILL delay when a job sets none [JOBSD_DEFAULT_GRACE] (default: 10s)") var defaultGrace: String?
+    @Option(help: "Drain time on SIGTERM/SIGINT [JOBSD_SHUTDOWN_TIMEOUT] (default: 25s)") var shutdownTimeout: String?
+    @Option(help: "Time a client has to send its request headers [JOBSD_HEADER_TIMEOUT] (default: 10s)") var headerTimeout: String?
+    @Option(help: "Idle keep-alive connections close after [JOBSD_IDLE_TIMEOUT] (default: 60s)") var idleTimeout: String?
+    @Option(help: "Open connections at most, beyond -> 503 [JOBSD_MAX_CONNECTIONS] (default: 10000)") var maxConnections: String?
+    @Option(help: "Per-job output kept, oldest dropped [JOBSD_MAX_LOG_BYTES] (default: 10485760)") var maxLogBytes: String?
+    @Option(help: "How long finished jobs and logs are kept [JOBSD_RETENTION] (default: 7d)") var retention: String?
+    @Option(help: "File holding the bearer token [JOBSD_TOKEN_FILE]; or set JOBSD_TOKEN") var tokenFile: String?
+    @Flag(help: "Serve a non-loopback address without a token [JOBSD_INSECURE_NO_AUTH=1]") var insecureNoAuth = false
+    @Option(help: "sqlite (durable) or memory (benchmarks only) [JOBSD_STORE] (default: sqlite)") var store: String?
+    @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
+    @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        var settings = Settings(env: env)
+        let configuration: ServerConfiguration
+        let logger: Logger
+        do {
+            let format = try settings.choice(logFormat, "JOBSD_LOG_FORMAT", "--log-format", default: LogLineHandler.Format.text)
+            let level = try settings.choice(logLevel, "JOBSD_LOG_LEVEL", "--log-level", default: Logger.Level.info)
+            LoggingSystem.bootstrap { LogLineHandler(label: $0, format: format, level: level) }
+            logger = Logger(label: "jobsd")
+            configuration = try makeConfiguration(&settings, env: env)
+        } catch let error as SettingsError {
+            Self.fail(error.description)
+        }
+        let server: JobsdServer
+        do {
+            server = try JobsdServer(configuration: configuration, logger: logger)
+        } catch {
+            Self.fail("\(error)")
+        }
+        do {
+            try await server.run()
+        } catch {
+            Self.fail("\(error)")
+        }
+    }
+
+    private func makeConfiguration(_ s: inout Settings, env: [String: String]) throws -> ServerConfiguration {
+        var c = ServerConfiguration(dataDirectory: s.string(dataDir, "JOBSD_DATA_DIR") ?? "./jobsd-data")
+        c.http.host = s.string(host, "JOBSD_HOST") ?? "127.0.0.1"
+        c.http.port = try s.integer(port, "JOBSD_PORT", "--port", default: 8080, in: 0...65535)
+        c.http.headerTimeout = .milliseconds(Int64(try s.duration(headerTimeout, "JOBSD_HEADER_TIMEOUT", "--header-timeout", default: 10, positive: true) * 1000))
+        c.http.idleTimeout = .milliseconds(Int64(try s.duration(idleTimeout, "JOBSD_IDLE_TIMEOUT", "--idle-timeout", default: 60, positive: true) * 1000))
+        c.http.maxConnections = try s.integer(maxConnections, "JOBSD_MAX_CONNECTIONS", "--max-connections", default: 10_000, in: 1...1_000_000)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        c.engine.maxRunning = try s.integer(maxRunning, "JOBSD_MAX_RUNNING", "--max-running", default: 4 * cores, in: 1...100_000)
+        c.engine.queueLimit = try s.integer(queueLimit, "JOBSD_QUEUE_LIMIT", "--queue-limit", default: 10_000, in: 0...10_000_000)
+        c.engine.defaultTimeout = try s.duration(defaultTimeout, "JOBSD_DEFAULT_TIMEOUT", "--default-timeout", default: 3600, positive: true)
+        c.engine.maxTimeout = try s.duration(maxTimeout, "JOBSD_MAX_TIMEOUT", "--max-timeout", default: 86_400, positive: true)
+        guard c.engine.defaultTimeout <= c.engine.maxTimeout else {
+            throw SettingsError("--default-timeout (\(c.engine.defaultTimeout)s) must not exceed --max-timeout (\(c.engine.maxTimeout)s)")
+        }
+        c.engine.defaultGrace = try s.duration(defaultGrace, "JOBSD_DEFAULT_GRACE", "--default-grace", default: 10, positive: false)
+        c.engine.shutdownTimeout = try s.duration(shutdownTimeout, "JOBSD_SHUTDOWN_TIMEOUT", "--shutdown-timeout", default: 25, positive: false)
+        c.engine.maxLogBytes = try s.integer(maxLogBytes, "JOBSD_MAX_LOG_BYTES", "--max-log-bytes", default: 10_485_760, in: 1...Int(Int32.max))
+        c.engine.retention = try s.duration(retention, "JOBSD_RETENTION", "--retention", default: 7 * 86_400, positive: true)
+        c.store = try s.choice(store, "JOBSD_STORE", "--store", default: StoreKind.sqlite)
+        c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
+        if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw SettingsError("--token-file: cannot read \(path)")
+            }
+            c.token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let token = env["JOBSD_TOKEN"] {
+            c.token = token.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if c.token?.isEmpty == true { throw SettingsError("the bearer token is empty (JOBSD_TOKEN / --token-file)") }
+        return c
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("jobsd: \(message)\n".utf8))
+        exit(1)
+    }
+}
