@@ -1,0 +1,58 @@
+import Foundation
+import JobsdAPI
+import JobsdClient
+import JobsdTesting
+
+/// Small helpers shared by the integration tests.
+extension TestServer {
+    /// Sends a raw request through the libcurl transport and returns status, headers and body.
+    func send(_ method: String, _ path: String, body: String? = nil, headers: [(String, String)] = []) async throws -> ClientResponse {
+        try await client().transport.send(ClientRequest(method: method, path: path, headers: headers, body: body.map { Array($0.utf8) }))
+    }
+
+    /// Submits and returns the job; the job's spec is built by the caller.
+    func submit(_ spec: JobSpec) async throws -> Job { try await client().submit(spec) }
+
+    /// Follows the job's logs until `text` has appeared: the readiness signal a job gives by printing.
+    func waitForOutput(_ id: String, containing text: String) async throws {
+        var seen = ""
+        for try await chunk in client().followLogs(id) {
+            seen += String(decoding: chunk, as: UTF8.self)
+            if seen.contains(text) { return }
+        }
+        throw TestFailure("job \(id) ended without printing \(text); output: \(seen)")
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+func decodeJob(_ response: ClientResponse) throws -> Job {
+    try JSONDecoder().decode(Job.self, from: Data(response.body))
+}
+
+func decodeProblem(_ response: ClientResponse) throws -> Problem {
+    try JSONDecoder().decode(Problem.self, from: Data(response.body))
+}
+
+/// A fresh temporary directory for files that jobs and cleanup commands write.
+func scratchDirectory() throws -> String { try TemporaryDirectory.make(prefix: "jobsd-scratch") }
+
+/// True when a process whose environment carries `JOBSD_JOB_ID=<id>` is still alive (not a zombie).
+func processesAlive(markedWith id: String) -> [Int32] {
+    let marker = Array("JOBSD_JOB_ID=\(id)".utf8)
+    var found: [Int32] = []
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for entry in entries {
+        guard let pid = Int32(entry) else { continue }
+        guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+        let vars = environ.split(separator: 0)
+        guard vars.contains(where: { Array($0) == marker }) else { continue }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z" { continue }
+        found.append(pid)
+    }
+    return found
+}
