@@ -64,7 +64,7 @@ import Testing
 
     @Test func duringTheDrain_ReadsAndDeletesWork_PostsAre503_ReadyzFlips_AndLongJobsEndCancelled() async throws {
         let scratch = try scratchDirectory()
-        try await TestServer.with({ $0.engine.shutdownTimeout = 1.5; $0.engine.maxRunning = 2 }) { server in
+        try await TestServer.with({ $0.engine.shutdownTimeout = 3; $0.engine.maxRunning = 2 }) { server in
             let client = server.client()
             let quick = try await client.submit(JobSpec(command: ["sh", "-c", "echo ready; sleep 0.5"]))
             let long = try await client.submit(JobSpec(
