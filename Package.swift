@@ -30,7 +30,11 @@ let package = Package(
         .target(name: "CProcessSupport"),
 
         // MARK: - Libraries
-        .target(name: "JobsdHTTP", swiftSettings: swiftSettings),
+        .target(
+            name: "JobsdHTTP",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "JobsdAPI", swiftSettings: swiftSettings),
         .target(name: "JobsdMetrics", swiftSettings: swiftSettings),
         .target(
@@ -84,7 +88,11 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "JobsdHTTPTests", dependencies: ["JobsdHTTP", "JobsdClient"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobsdHTTPTests",
+            dependencies: ["JobsdHTTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdStoreTests", dependencies: ["JobsdStore"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),
