@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient", "JobsdHTTP"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI"],
+            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore"],
             swiftSettings: swiftSettings
         ),
     ]
