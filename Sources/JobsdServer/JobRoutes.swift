@@ -122,7 +122,8 @@ struct JobRoutes: Sendable {
         do { first = try await engine.readLogs(id, stream: stream, from: nil) } catch { throw Self.map(error) }
         var headers: HTTPHeaders = [("Content-Type", "text/plain"), ("Cache-Control", "no-store")]
         if first.truncated { headers.set("Jobsd-Log-Truncated", "true") }
-        guard follow else { return HTTPResponse(status: 200, headers: headers, body: .bytes(first.bytes)) }
+        // HEAD never streams: it answers with the headers of the output so far.
+        guard follow, request.method != "HEAD" else { return HTTPResponse(status: 200, headers: headers, body: .bytes(first.bytes)) }
         let engine = self.engine
         return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
             var chunk = first
