@@ -44,6 +44,8 @@ final class HTTPConnection: @unchecked Sendable {
     var requestStarted: UInt64
     var lastProgress: UInt64
     var hasServedRequest = false
+    /// Set after an error answer: the client may still be sending the request we refused.
+    var lingerBeforeClose = false
 
     private let readSource: any DispatchSourceRead
     var readPaused = false
@@ -274,7 +276,9 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func outputDrainedBeforeClose() {
-        if peerClosed { return close() }
+        // Lingering matters only when the client may still be sending (after an error, or with
+        // pipelined bytes unread); otherwise close at once.
+        if peerClosed || !lingerBeforeClose && decoder.bufferedByteCount == 0 { return close() }
         Syscall.shutdownWrite(fd)
         phase = .lingering(deadline: monotonicNanoseconds() + 2_000_000_000)
     }
