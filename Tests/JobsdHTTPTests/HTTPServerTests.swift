@@ -65,6 +65,17 @@ private func echoPath(_ request: HTTPRequest) async -> HTTPResponse {
         }
     }
 
+    @Test func halfClosedClient_StillGetsAnswersToEveryRequestItSent() async throws {
+        try await withServer(handler: echoPath) { port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send("GET /one HTTP/1.1\r\n\(host)\r\nGET /two HTTP/1.1\r\n\(host)\r\n")
+            client.shutdownWrite()
+            #expect(try await client.readResponse().text == "/one")
+            #expect(try await client.readResponse().text == "/two")
+            #expect(try await client.isClosedByServer())
+        }
+    }
+
     @Test func head_SendsTheGETHeadersWithoutTheBody() async throws {
         var router = HTTPRouter()
         router.add("GET", "/thing") { _ in .json("{\"a\":1}") }
