@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -45,3 +47,12 @@ int jobsd_wifexited(int status) { return WIFEXITED(status); }
 int jobsd_wexitstatus(int status) { return WEXITSTATUS(status); }
 int jobsd_wifsignaled(int status) { return WIFSIGNALED(status); }
 int jobsd_wtermsig(int status) { return WTERMSIG(status); }
+
+pid_t jobsd_wait_any_nowait(void) {
+    siginfo_t info;
+    info.si_pid = 0;
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) return -1;
+    return info.si_pid;
+}
+
+int jobsd_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

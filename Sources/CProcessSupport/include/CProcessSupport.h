@@ -13,8 +13,15 @@ int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 /// prctl(PR_SET_CHILD_SUBREAPER, 1) (prctl is C-variadic). Returns 0 or an errno value.
 int jobsd_set_child_subreaper(void);
 
+/// pipe2(fds, O_CLOEXEC). Returns 0 or -1 with errno set.
+int jobsd_pipe_cloexec(int fds[2]);
+
 /// memfd_create(name, MFD_CLOEXEC). Returns the fd or -1 with errno set.
 int jobsd_memfd(const char *name);
+
+/// waitid(P_ALL, 0, &info, WEXITED | WNOWAIT): the pid of a child that has exited, left
+/// unreaped; -1 with errno set (ECHILD: no children).
+pid_t jobsd_wait_any_nowait(void);
 
 /// The WEXITSTATUS / WIFEXITED / WIFSIGNALED / WTERMSIG macros.
 int jobsd_wifexited(int status);
