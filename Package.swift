@@ -85,7 +85,11 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "JobsdHTTPTests", dependencies: ["JobsdHTTP", "JobsdClient"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsdStoreTests", dependencies: ["JobsdStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobsdStoreTests",
+            dependencies: ["JobsdStore", "JobsdAPI", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient", "JobsdHTTP"], swiftSettings: swiftSettings),
         .testTarget(
