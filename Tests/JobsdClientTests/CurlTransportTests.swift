@@ -81,6 +81,29 @@ struct CurlTransportTests {
         }
     }
 
+    @Test func send_CancellingTheTask_AbortsTheRequestInFlight() async throws {
+        let (events, recorder) = AsyncStream<String>.makeStream()
+        let server = try ScriptedHTTPServer { _, connection in
+            // Never answers, like a long-poll; reports whether the client hung up.
+            recorder.yield("received")
+            recorder.yield(connection.waitForPeerClose(seconds: 30) ? "closed" : "still open")
+        }
+        defer { server.stop() }
+        let transport = CurlTransport(baseURL: server.baseURL)
+
+        let call = Task { try await transport.send(ClientRequest(path: "/v1/jobs/x?wait=60")) }
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next() == "received")
+        call.cancel()
+
+        #expect(await iterator.next() == "closed")
+        await #expect {
+            _ = try await call.value
+        } throws: { error in
+            if case .cancelled = error as? ClientError { true } else { false }
+        }
+    }
+
     // MARK: - Streaming
 
     @Test func stream_DeliversAChunk_BeforeTheResponseEnds() async throws {
