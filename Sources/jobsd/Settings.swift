@@ -19,7 +19,7 @@ struct Settings {
 
     func duration(_ flag: String?, _ envName: String, _ name: String, default value: Double, positive: Bool) throws -> Double {
         guard let text = string(flag, envName) else { return value }
-        guard let s = DurationText.seconds(text), !positive || s > 0 else {
+        guard let s = DurationText.seconds(from: text), !positive || s > 0 else {
             throw SettingsError("\(name) (\(envName)) must be a duration like 30, 500ms, 30s, 5m, 2h or 7d\(positive ? " greater than 0" : ""), got '\(text)'")
         }
         return s

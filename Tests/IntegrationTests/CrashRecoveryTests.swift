@@ -103,7 +103,7 @@ import Testing
 
     @Test func anUnwritableDataDir_StopsStartUpWithOneClearLine() async throws {
         let file = try TemporaryDirectory.make(prefix: "jobsd-notdir") + "/plain-file"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         let log = try TemporaryDirectory.make(prefix: "jobsd-log") + "/stderr"
         let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let child = try ChildProcess.spawn(argv: [try JobsdProcess.executable("jobsd"), "--port", "0", "--data-dir", file + "/data"], stdout: fd, stderr: fd)

@@ -36,7 +36,7 @@ import Testing
         #expect(ready == 503)
         #expect(try await client.transport.send(ClientRequest(method: "POST", path: "/v1/jobs", body: Array(#"{"command":["true"]}"#.utf8))).status == 503)
         #expect(try await client.job(queued.id).state == .queued)
-        FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
         let status = await jobsd.waitForExit()
         #expect(status.exitCode == 0, "\(jobsd.log)")
 

@@ -62,19 +62,3 @@ import Testing
     }
 }
 
-@Suite struct DurationTextTests {
-    @Test func seconds_AcceptsPlainNumbersAndSuffixes() {
-        #expect(DurationText.seconds("90") == 90)
-        #expect(DurationText.seconds("1.5") == 1.5)
-        #expect(DurationText.seconds("500ms") == 0.5)
-        #expect(DurationText.seconds("30s") == 30)
-        #expect(DurationText.seconds("5m") == 300)
-        #expect(DurationText.seconds("2h") == 7200)
-        #expect(DurationText.seconds("7d") == 604_800)
-    }
-
-    @Test(arguments: ["", "s", "-1", "1x", "ms", "1e3", "nan", "1 s"])
-    func seconds_RejectsGarbage(_ text: String) {
-        #expect(DurationText.seconds(text) == nil)
-    }
-}

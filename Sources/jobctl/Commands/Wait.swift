@@ -1,3 +1,4 @@
+import JobsdAPI
 import ArgumentParser
 import JobsdClient
 

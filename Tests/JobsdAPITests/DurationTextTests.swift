@@ -1,4 +1,4 @@
-import JobsdClient
+import JobsdAPI
 import Testing
 
 struct DurationTextTests {
