@@ -104,7 +104,7 @@ struct JobSpecDecoder {
         var labels: [String: String] = [:]
         for (k, value) in members {
             guard Self.isLabelKey(k) else {
-                throw .invalid(field: "labels", detail: "label key '\(k)' must be 1-63 characters of A-Za-z0-9._/-")
+                throw .invalid(field: "labels", detail: "labels: key '\(k)' must be 1-63 characters of A-Za-z0-9._/-")
             }
             guard case let .string(s) = value, s.count <= 256 else {
                 throw .invalid(field: "labels", detail: "labels.\(k) must be a string of at most 256 characters")

@@ -55,7 +55,9 @@ public struct TestServer: Sendable {
 /// Fresh directories under the system temp dir.
 public enum TemporaryDirectory {
     public static func make(prefix: String) throws -> String {
-        var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
+        var base = NSTemporaryDirectory()
+        while base.count > 1, base.hasSuffix("/") { base.removeLast() }
+        var template = Array((base + "/\(prefix)-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         return String(cString: made)
     }

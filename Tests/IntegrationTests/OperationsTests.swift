@@ -64,9 +64,10 @@ import Testing
 
     @Test func duringTheDrain_ReadsAndDeletesWork_PostsAre503_ReadyzFlips_AndLongJobsEndCancelled() async throws {
         let scratch = try scratchDirectory()
-        try await TestServer.with({ $0.engine.shutdownTimeout = 3; $0.engine.maxRunning = 2 }) { server in
+        try await TestServer.with({ $0.engine.shutdownTimeout = 5; $0.engine.maxRunning = 2 }) { server in
             let client = server.client()
-            let quick = try await client.submit(JobSpec(command: ["sh", "-c", "echo ready; sleep 0.5"]))
+            // Finishes on its own once the test lets it (a file appears), well within the drain.
+            let quick = try await client.submit(JobSpec(command: ["sh", "-c", "echo ready; while [ ! -e \(scratch)/go ]; do sleep 0.02; done"]))
             let long = try await client.submit(JobSpec(
                 command: ["sh", "-c", "echo ready; exec sleep 60"], graceSeconds: 1,
                 cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE > \(scratch)/state"])))
@@ -80,8 +81,9 @@ import Testing
             #expect(refused.status == 503)
             #expect(refused.header("Retry-After") != nil)
             #expect(try await server.send("GET", "/v1/jobs/\(long.id)").status == 200)
-            #expect(try await client.wait(quick.id).state == .succeeded)
             #expect(try await client.job(deletable.id).state == .queued)
+            _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
+            #expect(try await client.wait(quick.id).state == .succeeded)
             #expect(try await server.send("DELETE", "/v1/jobs/\(deletable.id)").status == 200)
             let ended = try await client.wait(long.id)
             #expect(ended.state == .cancelled)
