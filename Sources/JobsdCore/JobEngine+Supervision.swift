@@ -78,7 +78,7 @@ extension JobEngine {
 
         // Stop what is left (everything, on cancel/timeout; leftovers after a natural exit).
         let ladder = SignalLadder(
-            jobID: record.id, processGroup: pid, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
+            jobID: record.id, processGroup: pid, startedAfter: spawned.startTicks, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
         state.lock.withLock { live.deadline?.cancel() }
 
