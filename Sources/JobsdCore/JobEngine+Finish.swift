@@ -47,7 +47,7 @@ extension JobEngine {
             state.running -= 1
             return live.log
         }
-        log?.closeForWriting()
+        log?.close()
         let job = final.job
         metrics.moved(from: previous, to: job.state)
         metrics.finished[job.state]?.increment()

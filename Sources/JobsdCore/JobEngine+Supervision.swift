@@ -140,8 +140,10 @@ extension JobEngine {
 
     /// Schedules the deadline (counted from the start): if it passes before the outcome is
     /// decided, the job will end `timed_out` and its tree gets the ladder.
-    private func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
-        let item = DispatchWorkItem { [self] in
+    func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
+        // `live` is captured weakly: a cancelled work item stays queued until its deadline.
+        let item = DispatchWorkItem { [self, weak live] in
+            guard let live else { return }
             let grace: Double? = state.lock.withLock {
                 guard live.outcome == nil else { return nil }
                 live.outcome = .timedOut
