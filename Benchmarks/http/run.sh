@@ -6,7 +6,7 @@
 #               (default: ".build/release/jobsd --port __PORT__ --data-dir __DATA__", built first)
 #   PORT        port of the server under test (default 18080); nginx uses PORT+1
 #
-# For each of wrk -t2 -c1, -c64, -c1000 on GET /healthz it prints req/s, p50 and p99 latency and
+# For each of wrk -t2 -c64, -c1000 (and -t1 -c1) on GET /healthz it prints req/s, p50 and p99 latency and
 # socket errors for both servers, and the jobsd/nginx ratio. All traffic stays on 127.0.0.1;
 # every run is bounded by DURATION and both servers are stopped on exit.
 set -euo pipefail
@@ -24,8 +24,11 @@ work="$(mktemp -d)"
 server_pid=""
 nginx_pid=""
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+    set +e
+    for pid in $server_pid $nginx_pid; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,7 +60,8 @@ wait_ready "$nginx_port"
 
 # Prints "req/s p50 p99 errors" for one wrk run.
 measure() {
-    wrk -t2 -c"$2" -d"$duration" --latency "http://127.0.0.1:$1/healthz" | awk '
+    local threads=$(($2 < 2 ? $2 : 2))
+    wrk -t"$threads" -c"$2" -d"$duration" --latency "http://127.0.0.1:$1/healthz" | awk '
         /Requests\/sec/ { rps = $2 }
         /^ +50%/ { p50 = $2 }
         /^ +99%/ { p99 = $2 }

@@ -47,10 +47,7 @@ extension JobEngine {
             state.running -= 1
             return live.log
         }
-        log?.closeForWriting()
-        live.changes.broadcast()
-        changes.broadcast()
-
+        log?.close()
         let job = final.job
         metrics.moved(from: previous, to: job.state)
         metrics.finished[job.state]?.increment()
@@ -58,6 +55,8 @@ extension JobEngine {
         if let requested = job.cancelRequestedAt, let finished = job.finishedAt {
             metrics.cancelLatency.observe(requested.seconds(until: finished))
         }
+        live.changes.broadcast()
+        changes.broadcast()
         logger.info("job finished", metadata: [
             "state": "\(job.state.rawValue)", "exit_code": "\(job.exitCode.map(String.init) ?? "null")",
             "signal": "\(job.signal ?? "null")", "error": "\(job.error ?? "null")",
@@ -94,7 +93,7 @@ extension JobEngine {
         env["JOBSD_JOB_STATE"] = finalState.rawValue
         let timeout = spec.timeoutSeconds ?? CleanupSpec.defaultTimeoutSeconds
         let watch = ProcessWatch()
-        let pid: pid_t
+        let pid: pid_t, startTicks: UInt64?
         do {
             try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
             let path = try JobEnvironment.resolve(spec.command.first ?? "", path: env["PATH"])
@@ -102,10 +101,9 @@ extension JobEngine {
             defer { close(stdin) }
             let out = try Pipes.devNull(O_WRONLY)
             defer { close(out) }
-            pid = try Reaper.shared.spawn(
+            (pid, startTicks) = try Reaper.shared.spawn(
                 path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir,
-                stdin: stdin, stdout: out, stderr: out, onExit: watch.exited
-            ).pid
+                stdin: stdin, stdout: out, stderr: out, onExit: watch.exited)
         } catch {
             logger.info("cleanup could not start", metadata: ["error": "\(error)"])
             return CleanupStatus(state: .failed, error: error.description)
@@ -121,7 +119,7 @@ extension JobEngine {
         }
         timer.cancel()
         let timedOut = snapshot.status == nil
-        let ladder = SignalLadder(jobID: jobID, processGroup: pid, watch: watch, logger: logger, escapedKilled: metrics.escapedKilled)
+        let ladder = SignalLadder(jobID: jobID, processGroup: pid, startedAfter: startTicks, watch: watch, logger: logger, escapedKilled: metrics.escapedKilled)
         _ = await ladder.stop(grace: grace)
         let status = watch.snapshot.status
         let result: CleanupStatus

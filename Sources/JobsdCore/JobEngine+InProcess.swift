@@ -41,23 +41,14 @@ extension JobEngine {
                 self.inProcessEnded(live, ExitStatus(raw: 1 << 8), error: "\(error)")
             }
         }
-        let deadline = DispatchWorkItem { [self] in
-            let grace: Double? = state.lock.withLock {
-                guard live.outcome == nil else { return nil }
-                live.outcome = .timedOut
-                return live.record.job.graceSeconds
-            }
-            if let grace { live.watch.requestStop(grace: grace) }
-        }
-        state.lock.withLock { live.deadline = deadline }
-        DispatchQueue.global().asyncAfter(deadline: .now() + record.job.timeoutSeconds, execute: deadline)
+        armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
 
         var snapshot = live.watch.snapshot
         while snapshot.status == nil, snapshot.stopGrace == nil {
             await live.watch.wait(after: snapshot.generation, timeout: nil)
             snapshot = live.watch.snapshot
         }
-        deadline.cancel()
+        state.lock.withLock { live.deadline?.cancel() }
         if let grace = snapshot.stopGrace, snapshot.status == nil {
             if state.lock.withLock({ live.record.job.state == .cancelling }) { await persist(live, logger: logger) }
             task.cancel()

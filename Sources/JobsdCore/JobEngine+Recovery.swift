@@ -51,7 +51,8 @@ extension JobEngine {
         if let pid = record.job.pid, let ticks = record.processStartTicks, ProcessTable.info(pid)?.startTicks == ticks {
             group = pid
         }
-        let ladder = SignalLadder(jobID: record.id, processGroup: group, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
+        let ladder = SignalLadder(
+            jobID: record.id, processGroup: group, startedAfter: group == nil ? nil : record.processStartTicks, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: record.job.graceSeconds)
 
         let workdir = workDirectory(record.id)

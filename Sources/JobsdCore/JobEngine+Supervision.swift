@@ -78,7 +78,7 @@ extension JobEngine {
 
         // Stop what is left (everything, on cancel/timeout; leftovers after a natural exit).
         let ladder = SignalLadder(
-            jobID: record.id, processGroup: pid, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
+            jobID: record.id, processGroup: pid, startedAfter: spawned.startTicks, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
         state.lock.withLock { live.deadline?.cancel() }
 
@@ -140,8 +140,10 @@ extension JobEngine {
 
     /// Schedules the deadline (counted from the start): if it passes before the outcome is
     /// decided, the job will end `timed_out` and its tree gets the ladder.
-    private func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
-        let item = DispatchWorkItem { [self] in
+    func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
+        // `live` is captured weakly: a cancelled work item stays queued until its deadline.
+        let item = DispatchWorkItem { [self, weak live] in
+            guard let live else { return }
             let grace: Double? = state.lock.withLock {
                 guard live.outcome == nil else { return nil }
                 live.outcome = .timedOut

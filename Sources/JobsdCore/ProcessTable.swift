@@ -21,15 +21,38 @@ enum ProcessTable {
     static let containmentMethod = "/proc tracking (process group + JOBSD_JOB_ID environ marker + descendants)"
 
     static func info(_ pid: pid_t) -> ProcStat? {
-        guard let bytes = readFile("/proc/\(pid)/stat", limit: 1024) else { return nil }
-        // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state); field n is fields[n - 3].
-        guard fields.count > 19, let ppid = Int32(ascii: fields[1]), let pgid = Int32(ascii: fields[2]),
-              let start = UInt64(ascii: fields[19])
-        else { return nil }
-        return ProcStat(pid: pid, ppid: ppid, pgid: pgid, state: fields[0].first ?? 0, startTicks: start)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
+            let n = readFile("/proc/\(pid)/stat", into: UnsafeMutableRawBufferPointer(buffer))
+            guard n > 0 else { return nil }
+            // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
+            var i = n - 1
+            while i > 0, buffer[i] != UInt8(ascii: ")") { i -= 1 }
+            guard i > 0 else { return nil }
+            // Field 3 starts at i + 2; collect fields 3...22.
+            var field = 3
+            var value: UInt64 = 0
+            var state: UInt8 = 0, ppid: pid_t = 0, pgid: pid_t = 0
+            i += 2
+            while i < n, field <= 22 {
+                let b = buffer[i]
+                if b == UInt8(ascii: " ") || b == UInt8(ascii: "\n") {
+                    switch field {
+                    case 4: ppid = pid_t(truncatingIfNeeded: value)
+                    case 5: pgid = pid_t(truncatingIfNeeded: value)
+                    case 22: return ProcStat(pid: pid, ppid: ppid, pgid: pgid, state: state, startTicks: value)
+                    default: break
+                    }
+                    field += 1
+                    value = 0
+                } else if field == 3 {
+                    state = b
+                } else if b >= 48, b <= 57 {
+                    value = value &* 10 &+ UInt64(b - 48)
+                }
+                i += 1
+            }
+            return nil
+        }
     }
 
     /// Every live (non-zombie) process but this one.
@@ -56,17 +79,29 @@ enum ProcessTable {
 
     /// True when the process's environment holds exactly `JOBSD_JOB_ID=<jobID>`.
     static func hasMarker(_ pid: pid_t, jobID: String) -> Bool {
-        guard let environ = readFile("/proc/\(pid)/environ", limit: 1 << 20) else { return false }
         let marker = Array("JOBSD_JOB_ID=\(jobID)".utf8)
-        return environ.split(separator: 0, omittingEmptySubsequences: true).contains { $0.elementsEqual(marker) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 << 16) { buffer in
+            let n = readFile("/proc/\(pid)/environ", into: UnsafeMutableRawBufferPointer(buffer))
+            var start = 0
+            while start < n {
+                var end = start
+                while end < n, buffer[end] != 0 { end += 1 }
+                if end - start == marker.count, memcmp(buffer.baseAddress! + start, marker, marker.count) == 0 { return true }
+                start = end + 1
+            }
+            return false
+        }
     }
 
     /// The live processes of a job: members of `processGroup` (when given), carriers of the job's
-    /// marker, and all their descendants.
-    static func members(jobID: String, processGroup: pid_t?) -> [ProcStat] {
+    /// marker, and all their descendants. Only processes started at or after `startedAfter` (clock
+    /// ticks; the main process's start) can carry the marker, so older ones' environments — slow
+    /// to read from busy processes — are skipped.
+    static func members(jobID: String, processGroup: pid_t?, startedAfter: UInt64? = nil) -> [ProcStat] {
         let procs = all()
         var found = Set<pid_t>()
-        for p in procs where p.pgid == processGroup || hasMarker(p.pid, jobID: jobID) {
+        for p in procs
+        where p.pgid == processGroup || (p.startTicks >= (startedAfter ?? 0) && hasMarker(p.pid, jobID: jobID)) {
             found.insert(p.pid)
         }
         var grew = !found.isEmpty
@@ -80,36 +115,18 @@ enum ProcessTable {
         return procs.filter { found.contains($0.pid) }
     }
 
-    /// Reads up to `limit` bytes of a (proc) file; nil when it cannot be opened.
-    static func readFile(_ path: String, limit: Int) -> [UInt8]? {
+    /// Reads a (proc) file into `buffer` (as much as fits); the byte count, 0 when unreadable.
+    static func readFile(_ path: String, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return 0 }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while out.count < limit {
-            let n = read(fd, &chunk, chunk.count)
+        var done = 0
+        while done < buffer.count {
+            let n = read(fd, buffer.baseAddress! + done, buffer.count - done)
             if n < 0, errno == EINTR { continue }
             if n <= 0 { break }
-            out += chunk[0..<n]
+            done += n
         }
-        return out
-    }
-}
-
-extension FixedWidthInteger {
-    /// Parses decimal ASCII digits (with an optional leading '-').
-    init?(ascii bytes: ArraySlice<UInt8>) {
-        var value: Self = 0
-        var negative = false
-        var sawDigit = false
-        for (i, b) in bytes.enumerated() {
-            if i == 0, b == UInt8(ascii: "-") { negative = true; continue }
-            guard b >= 48, b <= 57 else { return nil }
-            value = value &* 10 &+ Self(b - 48)
-            sawDigit = true
-        }
-        guard sawDigit else { return nil }
-        self = negative ? 0 &- value : value
+        return done
     }
 }

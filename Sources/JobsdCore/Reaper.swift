@@ -62,6 +62,33 @@ final class Reaper: @unchecked Sendable {
         return (pid, ticks)
     }
 
+    /// Children of this process that it did not spawn (orphans re-parented to it, the
+    /// subreaper), not yet reaped. Orphans are re-parented to the main thread, so its `children`
+    /// list is enough.
+    func adoptedChildren() -> [pid_t] {
+        let me = getpid()
+        let listed: [pid_t] = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 << 16) { buffer in
+            let n = ProcessTable.readFile("/proc/\(me)/task/\(me)/children", into: UnsafeMutableRawBufferPointer(buffer))
+            var pids: [pid_t] = []
+            var value: pid_t = 0
+            for i in 0..<n {
+                let b = buffer[i]
+                if b >= 48, b <= 57 {
+                    value = value * 10 + pid_t(b - 48)
+                } else if value > 0 {
+                    pids.append(value)
+                    value = 0
+                }
+            }
+            if value > 0 { pids.append(value) }
+            return pids
+        }
+        guard !listed.isEmpty else { return [] }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return listed.filter { handlers[$0] == nil }
+    }
+
     private func reapForever() {
         while true {
             pthread_mutex_lock(mutex)

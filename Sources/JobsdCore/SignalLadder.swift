@@ -17,6 +17,8 @@ struct SignalLadder: Sendable {
     /// The main process's process group (its pid: it runs in its own session); nil when it is
     /// not known to be ours (recovery with a reused pid).
     let processGroup: pid_t?
+    /// Start time (clock ticks) of the main process: nothing of the job is older. nil: unknown.
+    let startedAfter: UInt64?
     /// Exit events of the main process; nil when it is not our child (recovery).
     let watch: ProcessWatch?
     let logger: Logger
@@ -34,10 +36,24 @@ struct SignalLadder: Sendable {
 
     private var leaderDone: Bool { watch.map { $0.snapshot.status != nil } ?? true }
 
+    /// A cheap proof that nothing of the job is left, without reading every `/proc/<pid>/stat`
+    /// (slow on some kernels): the leader was reaped, its process group is empty, and this process
+    /// has no adopted orphans — any escaped descendant of the job would be one of those, or below
+    /// one (jobsd is the subreaper). False means "maybe": scan.
+    private var provablyGone: Bool {
+        guard leaderDone, watch != nil, let processGroup else { return false }
+        guard kill(-processGroup, 0) == -1, errno == ESRCH else { return false }
+        return Reaper.shared.adoptedChildren().isEmpty
+    }
+
+    private func scan() -> [ProcStat] {
+        provablyGone ? [] : ProcessTable.members(jobID: jobID, processGroup: processGroup, startedAfter: startedAfter)
+    }
+
     /// Runs the ladder; returns when the tree is gone (or the kill sweep gave up).
     func stop(grace: Double) async -> Result {
         var escaped = Set<pid_t>()
-        var members = ProcessTable.members(jobID: jobID, processGroup: processGroup)
+        var members = scan()
         if members.isEmpty, leaderDone { return Result(survivors: 0, escaped: 0) }
 
         signal(SIGTERM, members, &escaped)
@@ -52,7 +68,7 @@ struct SignalLadder: Sendable {
             let generation = watch?.snapshot.generation ?? 0
             if let watch { await watch.wait(after: generation, timeout: backoff) } else { await AsyncCondition.sleep(backoff) }
             backoff = min(backoff * 2, 0.05)
-            members = ProcessTable.members(jobID: jobID, processGroup: processGroup)
+            members = scan()
             if members.isEmpty, leaderDone { return finish(escaped, survivors: 0) }
         }
         logger.error("processes did not stop after SIGKILL", metadata: ["processes": "\(members.count)"])
@@ -74,7 +90,7 @@ struct SignalLadder: Sendable {
                 await AsyncCondition.sleep(min(backoff, remaining))
             }
             backoff = min(backoff * 2, 0.05)
-            members = ProcessTable.members(jobID: jobID, processGroup: processGroup)
+            members = scan()
             if members.isEmpty, leaderDone { return true }
         }
     }

@@ -45,7 +45,7 @@ extension EngineTests {
 
     @Test func naturalExit_StopsASetsidDescendantLeftBehind() async throws {
         try await EngineHarness.with { h in
-            let job = try await h.submit(JobSpec(command: ["sh", "-c", "setsid sleep 1000 >/dev/null 2>&1 & exit 0"], graceSeconds: 0.3))
+            let job = try await h.submit(JobSpec(command: ["sh", "-c", "setsid sh -c 'echo > escaped; exec sleep 1000' >/dev/null 2>&1 & while [ ! -e escaped ]; do sleep 0.01; done; exit 0"], graceSeconds: 0.3))
             let done = try await h.terminal(job.id)
             #expect(done.state == .succeeded)
             #expect(h.counter("jobsd_escaped_processes_killed_total") >= 1)

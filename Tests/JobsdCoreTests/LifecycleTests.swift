@@ -87,9 +87,11 @@ extension EngineTests {
         // A leftover of the "previous jobsd": a real process carrying the running job's marker.
         let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { close(null) }
+        let ready = NSTemporaryDirectory() + "leftover-\(runningID)"
         let leftover = try ChildProcess.spawn(
-            argv: ["sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"],
+            argv: ["sh", "-c", "trap '' TERM; echo > '\(ready)'; while :; do sleep 0.05; done"],
             env: ["PATH": JobEnvironment.basePATH, "JOBSD_JOB_ID": runningID], stdout: null, stderr: null)
+        while !FileManager.default.fileExists(atPath: ready) { await AsyncCondition.sleep(0.01) }
         var paths: [String: String] = [:]
         try await EngineHarness.with(store: { store, dir in
             paths = [runningID: "\(dir)/running", cancellingID: "\(dir)/cancelling"]

@@ -146,3 +146,26 @@ extension EngineTests {
         }
     }
 }
+
+extension EngineTests {
+    static func openFileDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+
+    @Test func finishedJobs_LeaveNoFileDescriptorOpen() async throws {
+        try await EngineHarness.with { h in
+            _ = try await h.terminal(try await h.submit(JobSpec(command: ["sh", "-c", "echo warm-up"])).id)
+            let before = Self.openFileDescriptors()
+            for _ in 0..<10 {
+                let job = try await h.submit(JobSpec(command: ["sh", "-c", "echo out; echo err >&2"], stdin: "in"))
+                _ = try await h.terminal(job.id)
+            }
+            var after = Self.openFileDescriptors()
+            for _ in 0..<100 where after > before {
+                await AsyncCondition.sleep(0.02)
+                after = Self.openFileDescriptors()
+            }
+            #expect(after <= before)
+        }
+    }
+}

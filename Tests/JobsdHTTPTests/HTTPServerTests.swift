@@ -298,6 +298,35 @@ private func echoPath(_ request: HTTPRequest) async -> HTTPResponse {
 
     // MARK: - Lifecycle
 
+    @Test func listen_ServesIPv6() async throws {
+        try await withServer({ $0.host = "::1" }, handler: echoPath) { port in
+            let client = try await RawClient.connect(port: port, ipv6: true)
+            try await client.send("GET /six HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().text == "/six")
+        }
+    }
+
+    @Test func observer_SeesConnectionsAndEveryResponse_IncludingTheServersOwnErrors() async throws {
+        let seen = Recorder()
+        let observer = HTTPServerObserver(connectionOpened: { seen.append("open") }, connectionClosed: { seen.append("closed") },
+                                          requestCompleted: { method, path, status, _ in seen.append("\(method) \(path ?? "nil") \(status)") })
+        try await withServer(observer: observer, handler: echoPath) { port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send("GET /ok HTTP/1.1\r\n\(host)\r\nBROKEN\r\n\r\n")
+            #expect(try await client.readResponse().status == 200)
+            #expect(try await client.readResponse().status == 400)
+            #expect(try await client.isClosedByServer())
+        }
+        #expect(seen.values == ["open", "GET /ok 200", "UNKNOWN nil 400", "closed"])
+    }
+
+    @Test func run_Throws_WhenTheAddressIsInvalid() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.host = "not-an-address"
+        let server = HTTPServer(configuration: configuration, logger: quietLogger) { _ in .init(status: 200) }
+        await #expect(throws: HTTPServerError.invalidAddress(host: "not-an-address", port: 8080)) { try await server.run() }
+    }
+
     @Test func run_Throws_WhenThePortIsTaken() async throws {
         try await withServer(handler: echoPath) { port in
             var configuration = HTTPServerConfiguration()

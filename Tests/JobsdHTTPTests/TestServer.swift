@@ -58,3 +58,13 @@ final class Gate: @unchecked Sendable {
 
     var isFired: Bool { lock.withLock { fired } }
 }
+
+/// Collects strings from any thread, in order.
+final class Recorder: @unchecked Sendable {
+    private let lock = Lock()
+    // Guarded by `lock`.
+    private var items: [String] = []
+
+    func append(_ item: String) { lock.withLock { items.append(item) } }
+    var values: [String] { lock.withLock { items } }
+}

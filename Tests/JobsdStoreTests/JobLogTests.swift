@@ -39,6 +39,9 @@ import Testing
         #expect(text(second) == "world")
         #expect(log.read(stream: .stdout, from: first.next).bytes.isEmpty)
         #expect(log.read(stream: nil, from: second.next).bytes.isEmpty)
+        log.close()
+        append(log, "ignored", .stdout)
+        #expect(text(log.read(stream: .stderr, from: nil)) == "world")
     }
 
     @Test func append_PastTheCap_DropsTheOldestBytes_AndReportsTruncation() throws {

@@ -100,10 +100,12 @@ extension JobLog {
         }
     }
 
-    /// Closes the files; later appends are ignored, reads still work while the object lives.
-    public func closeForWriting() {
+    /// Closes the files (when the job is terminal); later appends are ignored, reads still work
+    /// (they open the data file for the read).
+    public func close() {
         lock.withLock {
             if indexFD >= 0 { Glibc.close(indexFD); indexFD = -1 }
+            if dataFD >= 0 { Glibc.close(dataFD); dataFD = -1 }
         }
     }
 

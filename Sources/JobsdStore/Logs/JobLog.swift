@@ -105,6 +105,16 @@ public final class JobLog: @unchecked Sendable {
     /// pread of logical range [a, b). Caller holds `lock`.
     func readData(_ a: UInt64, _ b: UInt64) -> [UInt8] {
         guard b > a else { return [] }
+        if dataFD < 0 {
+            // Closed: read through a temporary descriptor.
+            guard let fd = try? Self.openFile("\(directory)/data", O_RDONLY) else { return [] }
+            dataFD = fd
+            defer {
+                Glibc.close(fd)
+                dataFD = -1
+            }
+            return readData(a, b)
+        }
         let count = Int(b - a)
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
