@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a release jobsd on a free loopback port with a temp data dir and runs schemathesis against
-# openapi.yaml with a bounded number of examples: fails on any 5xx, any response that does not
+# openapi.yaml with a bounded number of examples (the coverage phase is left out: schemathesis 4.x
+# crashes inside it on this spec with a Python AST error of its own): fails on any 5xx, any response that does not
 # match the schema (status, content type, headers, body), or a crash of jobsd.
 # Usage: scripts/api-conformance.sh [MAX_EXAMPLES]   (default 40 per operation)
 set -euo pipefail
@@ -18,7 +19,7 @@ for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2
 set +e
 schemathesis run openapi.yaml --url "http://127.0.0.1:$PORT" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-  --max-examples "$EXAMPLES" --phases examples,coverage,fuzzing --max-time 240 --workers 2 \
+  --max-examples "$EXAMPLES" --phases examples,fuzzing --max-time 180 --workers 2 \
   --request-timeout 70 --no-color --seed 1 --generation-database none
 rc=$?
 set -e
