@@ -114,6 +114,7 @@ start_jobsd() {
   done
   echo "run.sh: jobsd ($name) did not become ready:" >&2
   tail -n 5 "$TMP/$name/stderr" >&2
+  stop_jobsd
   return 1
 }
 

@@ -98,13 +98,12 @@ final class HTTPConnection {
             buffer.removeFirst(start)
             start = 0
         }
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: 16_384))
-        var n: Int
-        repeat {
-            n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + old, 16_384, 0) }
-        } while n < 0 && errno == EINTR
-        buffer.removeLast(16_384 - max(n, 0))
+        let n = withUnsafeTemporaryAllocation(byteCount: 16_384, alignment: 1) { scratch in
+            var n: Int
+            repeat { n = recv(fd, scratch.baseAddress!, scratch.count, 0) } while n < 0 && errno == EINTR
+            if n > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n])) }
+            return n
+        }
         if n < 0 { throw LoadError(errno: "recv") }
         return n
     }
