@@ -30,12 +30,16 @@ let package = Package(
         .target(name: "CProcessSupport"),
 
         // MARK: - Libraries
-        .target(name: "JobsdHTTP", swiftSettings: swiftSettings),
+        .target(
+            name: "JobsdHTTP",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "JobsdAPI", swiftSettings: swiftSettings),
         .target(name: "JobsdMetrics", swiftSettings: swiftSettings),
         .target(
             name: "JobsdStore",
-            dependencies: ["CSQLite", "JobsdAPI", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "JobsdAPI", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -92,14 +96,18 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "JobsdHTTPTests", dependencies: ["JobsdHTTP", "JobsdClient"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobsdHTTPTests",
+            dependencies: ["JobsdHTTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdStoreTests", dependencies: ["JobsdStore"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient", "JobsdHTTP"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI"],
+            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -26,7 +26,7 @@ enum APIError: Error, Equatable {
             return .problem(status: 404, detail: detail)
         case .unauthorized:
             return .problem(status: 401, detail: "a valid 'Authorization: Bearer <token>' header is required",
-                            headers: ["WWW-Authenticate": "Bearer realm=\"jobsd\""])
+                            headers: [("WWW-Authenticate", "Bearer realm=\"jobsd\"")])
         case let .conflict(state, detail):
             return .problem(status: 409, detail: detail, extra: [("state", state.rawValue)])
         case let .idempotencyMismatch(jobID):
@@ -34,12 +34,12 @@ enum APIError: Error, Equatable {
                             extra: [("job_id", jobID)])
         case let .queueFull(limit):
             return .problem(status: 429, detail: "the queue is full (\(limit) jobs waiting); retry later",
-                            headers: ["Retry-After": "1"])
+                            headers: [("Retry-After", "1")])
         case .shuttingDown:
             return .problem(status: 503, detail: "jobsd is shutting down and accepts no new jobs",
-                            headers: ["Retry-After": "5"])
+                            headers: [("Retry-After", "5")])
         case let .storeUnavailable(why):
-            return .problem(status: 503, detail: "the job store is unavailable: \(why)", headers: ["Retry-After": "5"])
+            return .problem(status: 503, detail: "the job store is unavailable: \(why)", headers: [("Retry-After", "5")])
         }
     }
 }

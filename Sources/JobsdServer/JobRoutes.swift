@@ -37,9 +37,9 @@ struct JobRoutes: Sendable {
         } catch { throw Self.map(error) }
         switch result {
         case let .created(job):
-            return .json(status: 201, job.json, headers: ["Location": "/v1/jobs/\(job.id)"])
+            return .json(status: 201, job.json, headers: [("Location", "/v1/jobs/\(job.id)")])
         case let .existing(job):
-            return .json(status: 200, job.json, headers: ["Location": "/v1/jobs/\(job.id)"])
+            return .json(status: 200, job.json, headers: [("Location", "/v1/jobs/\(job.id)")])
         }
     }
 
@@ -120,9 +120,10 @@ struct JobRoutes: Sendable {
         guard JobIDSyntax.isValid(id) else { throw .notFound("no job \(id)") }
         let first: LogChunk
         do { first = try await engine.readLogs(id, stream: stream, from: nil) } catch { throw Self.map(error) }
-        var headers: HTTPHeaders = ["Content-Type": "text/plain", "Cache-Control": "no-store"]
+        var headers: HTTPHeaders = [("Content-Type", "text/plain"), ("Cache-Control", "no-store")]
         if first.truncated { headers.set("Jobsd-Log-Truncated", "true") }
-        guard follow else { return HTTPResponse(status: 200, headers: headers, body: .bytes(first.bytes)) }
+        // HEAD never streams: it answers with the headers of the output so far.
+        guard follow, request.method != "HEAD" else { return HTTPResponse(status: 200, headers: headers, body: .bytes(first.bytes)) }
         let engine = self.engine
         return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
             var chunk = first

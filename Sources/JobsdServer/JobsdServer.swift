@@ -76,14 +76,9 @@ public final class JobsdServer: Sendable {
         defer { logger.info("jobsd stopped") }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.serviceGroup.run() }
-            group.addTask {
-                let port = try await self.http.waitUntilListening()
-                self.logger.info("listening", metadata: ["host": "\(self.configuration.http.host)", "port": "\(port)"])
-            }
             if configuration.handleSignals {
                 group.addTask { await self.handleSignals() }
             }
-            try await group.next()  // the listening announcement (or a bind error)
             try await group.next()  // the service group, once everything has stopped
             group.cancelAll()
         }

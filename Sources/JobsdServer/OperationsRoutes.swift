@@ -11,16 +11,16 @@ struct OperationsRoutes: Sendable {
     func register(in router: inout HTTPRouter) {
         router.add("GET", "/healthz") { _ in .json(#"{"status":"ok"}"#) }
         router.add("GET", "/readyz") { [engine, lifecycle] _ in
-            if lifecycle.isDraining { return .problem(status: 503, detail: "jobsd is shutting down", headers: ["Retry-After": "5"]) }
-            if !engine.isReady { return .problem(status: 503, detail: "jobsd is starting up", headers: ["Retry-After": "1"]) }
+            if lifecycle.isDraining { return .problem(status: 503, detail: "jobsd is shutting down", headers: [("Retry-After", "5")]) }
+            if !engine.isReady { return .problem(status: 503, detail: "jobsd is starting up", headers: [("Retry-After", "1")]) }
             return .json(#"{"status":"ready"}"#)
         }
         router.add("GET", "/metrics") { [metrics] _ in
-            HTTPResponse(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+            HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                          body: .bytes(Array(metrics.render().utf8)))
         }
         router.add("GET", "/openapi.yaml") { _ in
-            HTTPResponse(status: 200, headers: ["Content-Type": "application/yaml"], body: .bytes(OpenAPIDocument.bytes))
+            HTTPResponse(status: 200, headers: [("Content-Type", "application/yaml")], body: .bytes(OpenAPIDocument.bytes))
         }
     }
 }

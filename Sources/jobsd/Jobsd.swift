@@ -99,6 +99,6 @@ struct Jobsd: AsyncParsableCommand {
 
     static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("jobsd: \(message)\n".utf8))
-        exit(1)
+        Glibc.exit(1)
     }
 }

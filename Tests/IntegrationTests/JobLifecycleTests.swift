@@ -163,7 +163,7 @@ import Testing
             var seen = ""
             for try await chunk in server.client().followLogs(job.id) {
                 seen += String(decoding: chunk, as: UTF8.self)
-                if seen == "first\n" { FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil) }
+                if seen == "first\n" { _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil) }
             }
             #expect(seen == "first\nsecond\n")
             #expect(try await server.client().job(job.id).state == .succeeded)

@@ -1,0 +1,175 @@
+import Dispatch
+
+// MARK: - Responses (on `loop.queue` unless marked async)
+
+extension HTTPConnection {
+    /// Writes a complete `.bytes` response (or the head alone for HEAD and for a HEAD of a stream).
+    func respond(_ response: HTTPResponse) {
+        guard case .open = phase, let request = current else { return }
+        let keepAlive = request.keepAlive && !draining && !Self.asksToClose(response)
+        switch response.body {
+        case .bytes(let body):
+            let hasBody = Self.allowsBody(response.status)
+            encodeHead(response, contentLength: hasBody || response.status == 304 ? body.count : nil,
+                       chunked: false, keepAlive: keepAlive)
+            if hasBody && !request.isHead { output.append(contentsOf: body) }
+            finishResponse(status: response.status, keepAlive: keepAlive)
+        case .stream:
+            // Only HEAD gets here: the same head as GET, without running the stream.
+            let chunked = request.version == .http1_1
+            encodeHead(response, contentLength: nil, chunked: chunked, keepAlive: keepAlive && chunked)
+            finishResponse(status: response.status, keepAlive: keepAlive && chunked)
+        }
+    }
+
+    /// Answers a request the server rejects itself (400/408/413/431/501/505) and closes.
+    func sendError(status: Int, detail: String) {
+        guard case .open = phase else { return }
+        let response = HTTPResponse.problem(status: status, detail: detail)
+        guard case .bytes(let body) = response.body else { return }
+        encodeHead(response, contentLength: body.count, chunked: false, keepAlive: false, version: .http1_1)
+        output.append(contentsOf: body)
+        context.observer.requestCompleted("UNKNOWN", nil, status, 0)
+        current = nil
+        closeAfterOutput()
+    }
+
+    private func finishResponse(status: Int, keepAlive: Bool) {
+        let now = monotonicNanoseconds()
+        if let request = current {
+            context.observer.requestCompleted(request.method, request.path, status, Double(now &- request.started) / 1e9)
+        }
+        current = nil
+        guard keepAlive else { return closeAfterOutput() }
+        hasServedRequest = true
+        requestStarted = now
+        flush()
+        resumeReadingIfPaused()
+        processInput()
+    }
+
+    // MARK: - Streams
+
+    /// Async, from the request's Task: writes the head of a streamed response.
+    func sendStreamHead(_ response: HTTPResponse) async throws {
+        try await onLoop { [self] in
+            guard case .open = phase, var request = current else { throw HTTPServerError.connectionClosed }
+            // HTTP/1.0 has no chunked coding: the body ends when the connection closes (RFC 9112 §6.3 ¶8).
+            let chunked = request.version == .http1_1
+            request.keepAlive = request.keepAlive && chunked && !draining && !Self.asksToClose(response)
+            current = request
+            encodeHead(response, contentLength: nil, chunked: chunked, keepAlive: request.keepAlive)
+            request.status = response.status
+            flush()
+        }
+    }
+
+    /// Async, from the request's Task: sends one chunk and returns once the socket took it
+    /// (backpressure); throws `HTTPServerError.connectionClosed` when the client is gone.
+    func writeChunk(_ bytes: [UInt8]) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            loop.queue.async { [self] in
+                guard case .open = phase, !peerClosed, let request = current else {
+                    return continuation.resume(throwing: HTTPServerError.connectionClosed)
+                }
+                if request.version == .http1_1 {
+                    Self.appendHex(bytes.count, to: &output)
+                    output.append(contentsOf: [ASCII.cr, ASCII.lf])
+                    output.append(contentsOf: bytes)
+                    output.append(contentsOf: [ASCII.cr, ASCII.lf])
+                } else {
+                    output.append(contentsOf: bytes)
+                }
+                flushWaiters.append(continuation)
+                flush()
+            }
+        }
+    }
+
+    /// Async, from the request's Task: ends a streamed response (the last chunk, RFC 9112 §7.1).
+    func finishStream() async throws {
+        try await onLoop { [self] in
+            guard case .open = phase, let request = current else { throw HTTPServerError.connectionClosed }
+            if request.version == .http1_1 { output.append(contentsOf: "0\r\n\r\n".utf8) }
+            finishResponse(status: request.status, keepAlive: request.keepAlive)
+        }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            loop.queue.async {
+                do {
+                    try body()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    // MARK: - Encoding (RFC 9112 §4, §6)
+
+    private func encodeHead(_ response: HTTPResponse, contentLength: Int?, chunked: Bool, keepAlive: Bool,
+                            version: HTTPVersion? = nil) {
+        let status = (100...999).contains(response.status) ? response.status : 500
+        output.append(contentsOf: "HTTP/1.1 ".utf8)
+        Self.appendDecimal(status, to: &output)
+        output.append(ASCII.space)
+        output.append(contentsOf: HTTPResponse.reasonPhrase(for: status).utf8)
+        output.append(contentsOf: [ASCII.cr, ASCII.lf])
+        var hasDate = false
+        var hasServer = false
+        for (name, value) in response.headers {
+            if HTTPHeaders.namesEqual(name, "Content-Length") || HTTPHeaders.namesEqual(name, "Transfer-Encoding")
+                || HTTPHeaders.namesEqual(name, "Connection") || !name.utf8.allSatisfy(ASCII.isTokenChar) {
+                continue
+            }
+            hasDate = hasDate || HTTPHeaders.namesEqual(name, "Date")
+            hasServer = hasServer || HTTPHeaders.namesEqual(name, "Server")
+            output.append(contentsOf: name.utf8)
+            output.append(contentsOf: [ASCII.colon, ASCII.space])
+            // A value must not end the field line early (response splitting): controls become spaces.
+            for byte in value.utf8 { output.append(byte < 0x20 && byte != ASCII.tab || byte == 0x7F ? ASCII.space : byte) }
+            output.append(contentsOf: [ASCII.cr, ASCII.lf])
+        }
+        if !hasDate {
+            output.append(contentsOf: "Date: ".utf8)
+            output.append(contentsOf: loop.dateCache.current())
+            output.append(contentsOf: [ASCII.cr, ASCII.lf])
+        }
+        if !hasServer { output.append(contentsOf: "Server: jobsd\r\n".utf8) }
+        if let contentLength {
+            output.append(contentsOf: "Content-Length: ".utf8)
+            Self.appendDecimal(contentLength, to: &output)
+            output.append(contentsOf: [ASCII.cr, ASCII.lf])
+        } else if chunked {
+            output.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+        }
+        if !keepAlive {
+            output.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if (version ?? current?.version) == .http1_0 {
+            output.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        output.append(contentsOf: [ASCII.cr, ASCII.lf])
+    }
+
+    /// RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
+    private static func allowsBody(_ status: Int) -> Bool {
+        !(100..<200).contains(status) && status != 204 && status != 304
+    }
+
+    private static func asksToClose(_ response: HTTPResponse) -> Bool {
+        response.headers.lowercasedTokens("Connection").contains("close")
+    }
+
+    static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        if value >= 10 { appendDecimal(value / 10, to: &bytes) }
+        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+
+    static func appendHex(_ value: Int, to bytes: inout [UInt8]) {
+        if value >= 16 { appendHex(value / 16, to: &bytes) }
+        bytes.append(value % 16 < 10 ? UInt8(ascii: "0") + UInt8(value % 16) : UInt8(ascii: "a") + UInt8(value % 16 - 10))
+    }
+}

@@ -1,0 +1,85 @@
+/// Handlers for a request, executed in the request's Task (see `HTTPServer` for cancellation).
+public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
+
+/// Maps method + path pattern to handlers. `{name}` in a pattern matches one non-empty segment and
+/// is passed in `pathParameters`; a literal segment wins over a parameter where both match.
+public struct HTTPRouter: Sendable {
+    private struct Route: Sendable {
+        var method: String
+        var pattern: String
+        var segments: [Segment]
+        var handler: HTTPHandler
+    }
+
+    private enum Segment: Sendable, Equatable {
+        case literal(Substring)
+        case parameter(String)
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
+        let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { piece -> Segment in
+            piece.first == "{" && piece.last == "}" && piece.count > 2 ? .parameter(String(piece.dropFirst().dropLast())) : .literal(piece)
+        }
+        routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler))
+        // Most specific first: at the first differing segment, a literal beats a parameter.
+        routes.sort { Self.isMoreSpecific($0.segments, than: $1.segments) }
+    }
+
+    /// Unknown path → 404 problem; known path with another method → 405 problem with `Allow`.
+    /// HEAD is served by the GET handler (the server drops the body).
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var allowed: [String] = []
+        let method = request.method == "HEAD" ? "GET" : request.method
+        for route in routes {
+            guard let parameters = Self.match(route.segments, segments) else { continue }
+            if route.method == method {
+                var request = request
+                request.pathParameters = parameters
+                return await route.handler(request)
+            }
+            if !allowed.contains(route.method) { allowed.append(route.method) }
+            if route.method == "GET" && !allowed.contains("HEAD") { allowed.append("HEAD") }
+        }
+        if allowed.isEmpty {
+            return .problem(status: 404, detail: "No resource at \(request.path).")
+        }
+        return .problem(status: 405, detail: "\(request.method) is not allowed on \(request.path).",
+                        headers: [("Allow", allowed.joined(separator: ", "))])
+    }
+
+    /// The pattern that matches `path` (e.g. "/v1/jobs/{id}"), nil when none.
+    public func pattern(for path: String) -> String? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        return routes.first { Self.match($0.segments, segments) != nil }?.pattern
+    }
+
+    private static func match(_ pattern: [Segment], _ path: ArraySlice<Substring>) -> [String: String]? {
+        guard pattern.count == path.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (segment, piece) in zip(pattern, path) {
+            switch segment {
+            case .literal(let literal): guard literal == piece else { return nil }
+            case .parameter(let name):
+                guard !piece.isEmpty else { return nil }
+                parameters[name] = String(piece)
+            }
+        }
+        return parameters
+    }
+
+    private static func isMoreSpecific(_ a: [Segment], than b: [Segment]) -> Bool {
+        for (x, y) in zip(a, b) {
+            switch (x, y) {
+            case (.literal, .parameter): return true
+            case (.parameter, .literal): return false
+            default: continue
+            }
+        }
+        return false
+    }
+}

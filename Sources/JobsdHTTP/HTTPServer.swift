@@ -1,0 +1,146 @@
+import Dispatch
+import Glibc
+import Logging
+
+/// An HTTP/1.1 server on POSIX sockets and Dispatch: a few event loops (serial queues) own the
+/// connections; each request's handler runs in its own Task, so handlers run concurrently across
+/// connections and a slow one never blocks another connection.
+///
+/// Lifecycle (a swift-service-lifecycle style `run()`): `run()` binds and serves until the calling
+/// Task is cancelled, then stops accepting (closes the listener), closes idle connections, lets
+/// in-flight requests finish for up to `shutdownGracePeriod` (their responses carry
+/// `Connection: close`), then cancels the remaining handler Tasks and closes every connection.
+public final class HTTPServer: Sendable {
+    private let context: HTTPServerContext
+    private let listening = ListeningState()
+
+    public init(configuration: HTTPServerConfiguration, logger: Logger, observer: HTTPServerObserver = .init(),
+                handler: @escaping HTTPHandler) {
+        context = HTTPServerContext(configuration: configuration, logger: logger, observer: observer, handler: handler)
+    }
+
+    /// Binds and serves; returns after cancellation and the shutdown described above. Throws
+    /// `HTTPServerError.invalidAddress` / `.listenFailed` when it cannot listen. Call it once.
+    public func run() async throws {
+        let configuration = context.configuration
+        Self.raiseDescriptorLimit()
+        let socket: (fd: Int32, port: Int)
+        do {
+            socket = try ListeningSocket.open(host: configuration.host, port: configuration.port, backlog: max(configuration.backlog, 4096))
+        } catch {
+            listening.fail(error)
+            throw error
+        }
+        let tick = DispatchTimeInterval.nanoseconds(Int(min(configuration.headerTimeout, configuration.idleTimeout).nanoseconds / 4)
+            .clamped(to: 10_000_000...1_000_000_000))
+        let loopCount = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))).clamped(to: 1...8)
+        let loops = (0..<loopCount).map { EventLoop(index: $0, tick: tick) }
+        let acceptor = Acceptor(listenFD: socket.fd, loops: loops, context: context)
+        acceptor.start()
+        context.logger.info("HTTP server listening", metadata: ["host": "\(configuration.host)", "port": "\(socket.port)"])
+        listening.succeed(port: socket.port)
+
+        await Self.waitForCancellation()
+
+        await acceptor.stop()
+        context.logger.info("HTTP server draining", metadata: ["grace": "\(configuration.shutdownGracePeriod)"])
+        for loop in loops { loop.drain() }
+        await context.waitForNoConnections(timeout: configuration.shutdownGracePeriod)
+        for loop in loops { await loop.closeAll() }
+        listening.stop()
+        context.logger.info("HTTP server stopped")
+    }
+
+    /// The bound port once listening (suspends until then); throws the bind error if `run()` could
+    /// not listen, or `HTTPServerError.notListening` after it returned.
+    public func waitUntilListening() async throws -> Int {
+        try await listening.wait()
+    }
+
+    private static func waitForCancellation() async {
+        let signal = CancellationSignal()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { signal.install($0) }
+        } onCancel: {
+            signal.fire()
+        }
+    }
+
+    /// Raises the soft RLIMIT_NOFILE to the hard limit, so maxConnections can be reached.
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+/// Resumes a waiter once the Task is cancelled, whichever of install and fire comes first.
+private final class CancellationSignal: @unchecked Sendable {
+    private let lock = Lock()
+    // Guarded by `lock`.
+    private var fired = false
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    func install(_ continuation: CheckedContinuation<Void, Never>) {
+        let resumeNow = lock.withLock {
+            if fired { return true }
+            waiter = continuation
+            return false
+        }
+        if resumeNow { continuation.resume() }
+    }
+
+    func fire() {
+        lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            fired = true
+            defer { waiter = nil }
+            return waiter
+        }?.resume()
+    }
+}
+
+/// The listening port for `waitUntilListening()`.
+private final class ListeningState: @unchecked Sendable {
+    private enum State {
+        case starting([CheckedContinuation<Int, any Error>])
+        case listening(Int)
+        case failed(any Error)
+    }
+
+    private let lock = Lock()
+    // Guarded by `lock`.
+    private var state = State.starting([])
+
+    func wait() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let result: Result<Int, any Error>? = lock.withLock {
+                switch state {
+                case .starting(let waiters):
+                    state = .starting(waiters + [continuation])
+                    return nil
+                case .listening(let port): return .success(port)
+                case .failed(let error): return .failure(error)
+                }
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+
+    func succeed(port: Int) { settle(.listening(port), with: .success(port)) }
+    func fail(_ error: any Error) { settle(.failed(error), with: .failure(error)) }
+    func stop() { settle(.failed(HTTPServerError.notListening), with: .failure(HTTPServerError.notListening)) }
+
+    private func settle(_ newState: State, with result: Result<Int, any Error>) {
+        let waiters = lock.withLock { () -> [CheckedContinuation<Int, any Error>] in
+            defer { state = newState }
+            if case .starting(let waiters) = state { return waiters }
+            return []
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+}
+
+extension Comparable {
+    func clamped(to range: ClosedRange<Self>) -> Self { min(max(self, range.lowerBound), range.upperBound) }
+}

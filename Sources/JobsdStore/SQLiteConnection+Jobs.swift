@@ -1,0 +1,121 @@
+import JobsdAPI
+
+/// The job queries, run on a connection's own queue: writes inside the writer's transaction,
+/// reads on the reader connection.
+extension SQLiteConnection {
+    // MARK: - Writes
+
+    /// Inserts `record` and its labels, or returns the stored job with the same idempotency key
+    /// (checked in the same transaction, so two submissions with one key never both insert).
+    func insertJob(_ record: JobRecord) throws -> InsertResult {
+        if let key = record.idempotencyKey,
+           let existing = try records("SELECT \(SQLiteJobRows.columns) FROM jobs WHERE idempotency_key = ?1", { try $0.bind(1, key) }).first {
+            return .existing(existing)
+        }
+        try withStatement(SQLiteJobRows.insertSQL) { statement in
+            try SQLiteJobRows.bind(record, to: statement)
+            _ = try statement.step()
+        }
+        try insertLabels(of: record)
+        return .inserted
+    }
+
+    /// Replaces the row of `record.id`; rewrites its label rows only when the labels changed.
+    /// Throws `notFound` when there is no such job.
+    func updateJob(_ record: JobRecord) throws {
+        let storedLabels = try withStatement("SELECT labels FROM jobs WHERE id = ?1") { statement in
+            try statement.bind(1, record.id)
+            return try statement.step() ? statement.string(0) : nil
+        }
+        guard let storedLabels else { throw JobStoreError.notFound(record.id) }
+        try withStatement(SQLiteJobRows.updateSQL) { statement in
+            try SQLiteJobRows.bind(record, to: statement)
+            _ = try statement.step()
+        }
+        if storedLabels != SQLiteJobRows.labelsJSON(record.job.labels) {
+            try deleteLabels(ofJob: record.id)
+            try insertLabels(of: record)
+        }
+    }
+
+    /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
+    /// with the rows) and returns their ids.
+    func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
+        let old = "state IN (\(SQLiteJobRows.terminalStates)) AND finished_at < ?1"
+        try withStatement("DELETE FROM job_labels WHERE job_id IN (SELECT id FROM jobs WHERE \(old))") { statement in
+            try statement.bind(1, cutoff.milliseconds)
+            _ = try statement.step()
+        }
+        return try withStatement("DELETE FROM jobs WHERE \(old) RETURNING id") { statement in
+            try statement.bind(1, cutoff.milliseconds)
+            var ids: [String] = []
+            while try statement.step() { ids.append(statement.string(0) ?? "") }
+            return ids
+        }
+    }
+
+    private func insertLabels(of record: JobRecord) throws {
+        guard !record.job.labels.isEmpty else { return }
+        try withStatement("INSERT INTO job_labels (job_id, key, value) VALUES (?1, ?2, ?3)") { statement in
+            for (key, value) in record.job.labels {
+                try statement.bind(1, record.id)
+                try statement.bind(2, key)
+                try statement.bind(3, value)
+                _ = try statement.step()
+                statement.reset()
+            }
+        }
+    }
+
+    private func deleteLabels(ofJob id: String) throws {
+        try withStatement("DELETE FROM job_labels WHERE job_id = ?1") { statement in
+            try statement.bind(1, id)
+            _ = try statement.step()
+        }
+    }
+
+    // MARK: - Reads
+
+    func job(_ id: String) throws -> JobRecord? {
+        try records("SELECT \(SQLiteJobRows.columns) FROM jobs WHERE id = ?1") { try $0.bind(1, id) }.first
+    }
+
+    /// Newest first: `id < beforeID`, state any of `states`, every label pair present, at most `limit`.
+    func jobs(matching query: JobQuery) throws -> [JobRecord] {
+        var sql = "SELECT \(SQLiteJobRows.columns) FROM jobs WHERE 1"
+        var parameters: [String] = []
+        if let beforeID = query.beforeID {
+            sql += " AND id < ?"
+            parameters.append(beforeID)
+        }
+        if !query.states.isEmpty {
+            sql += " AND state IN (" + Array(repeating: "?", count: query.states.count).joined(separator: ", ") + ")"
+            parameters += query.states.map(\.rawValue).sorted()
+        }
+        for (key, value) in query.labels.sorted(by: { $0.key < $1.key }) {
+            sql += " AND id IN (SELECT job_id FROM job_labels WHERE key = ? AND value = ?)"
+            parameters += [key, value]
+        }
+        sql += " ORDER BY id DESC LIMIT ?"
+        return try records(sql) { statement in
+            for (index, parameter) in parameters.enumerated() { try statement.bind(Int32(index + 1), parameter) }
+            try statement.bind(Int32(parameters.count + 1), Int64(max(0, query.limit)))
+        }
+    }
+
+    /// Jobs not yet terminal, oldest first.
+    func unfinishedJobs() throws -> [JobRecord] {
+        try records(
+            "SELECT \(SQLiteJobRows.columns) FROM jobs WHERE state IN (\(SQLiteJobRows.unfinishedStates)) ORDER BY id"
+        ) { _ in }
+    }
+
+    private func records(_ sql: String, _ bind: (SQLiteStatement) throws -> Void) throws -> [JobRecord] {
+        try withStatement(sql) { statement in
+            try bind(statement)
+            var found: [JobRecord] = []
+            while try statement.step() { found.append(try SQLiteJobRows.record(from: statement)) }
+            return found
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import JobsdAPI
+
+/// How a `JobRecord` maps to a `jobs` row: the column list, the statements that write a whole
+/// row, and the decoding of a row back into a record. Labels, command and spec are stored as JSON
+/// text; times as Unix milliseconds.
+enum SQLiteJobRows {
+    /// Every column in bind (1-based) and read (0-based) order.
+    static let columns = """
+        id, state, name, labels, command, created_at, started_at, finished_at, timeout_seconds, \
+        grace_seconds, cancel_requested_at, pid, exit_code, signal, error, cleanup_state, cleanup_exit_code, \
+        cleanup_error, log_bytes, spec, idempotency_key, request_fingerprint, process_start_ticks, owner
+        """
+
+    static let insertSQL =
+        "INSERT INTO jobs (\(columns)) VALUES (" + (1...24).map { "?\($0)" }.joined(separator: ", ") + ")"
+
+    static let updateSQL =
+        "UPDATE jobs SET "
+        + columns.split(separator: ",").map { $0.filter { !$0.isWhitespace } }.enumerated().dropFirst()
+            .map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
+        + " WHERE id = ?1"
+
+    static let terminalStates = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+    static let unfinishedStates = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }
+        .joined(separator: ", ")
+
+    // MARK: - Writing
+
+    /// Binds every column of `record` to ?1…?24 of `statement` (`insertSQL` or `updateSQL`).
+    static func bind(_ record: JobRecord, to statement: SQLiteStatement) throws(SQLiteError) {
+        let job = record.job
+        try statement.bind(1, job.id)
+        try statement.bind(2, job.state.rawValue)
+        try statement.bind(3, job.name)
+        try statement.bind(4, labelsJSON(job.labels))
+        var command = JSONWriter()
+        command.stringArray(job.command)
+        try statement.bind(5, command.text)
+        try statement.bind(6, job.createdAt.milliseconds)
+        try statement.bind(7, job.startedAt?.milliseconds)
+        try statement.bind(8, job.finishedAt?.milliseconds)
+        try statement.bind(9, job.timeoutSeconds)
+        try statement.bind(10, job.graceSeconds)
+        try statement.bind(11, job.cancelRequestedAt?.milliseconds)
+        try statement.bind(12, job.pid.map(Int64.init))
+        try statement.bind(13, job.exitCode.map(Int64.init))
+        try statement.bind(14, job.signal)
+        try statement.bind(15, job.error)
+        try statement.bind(16, job.cleanup.state.rawValue)
+        try statement.bind(17, job.cleanup.exitCode.map(Int64.init))
+        try statement.bind(18, job.cleanup.error)
+        try statement.bind(19, job.logBytes)
+        try statement.bind(20, record.spec.json)
+        try statement.bind(21, record.idempotencyKey)
+        try statement.bind(22, record.requestFingerprint)
+        try statement.bind(23, record.processStartTicks.map { Int64(bitPattern: $0) })
+        try statement.bind(24, record.owner)
+    }
+
+    /// Labels as stored in `jobs.labels`: keys sorted, so equal maps give equal text.
+    static func labelsJSON(_ labels: [String: String]) -> String {
+        var writer = JSONWriter()
+        writer.stringMap(labels)
+        return writer.text
+    }
+
+    // MARK: - Reading
+
+    /// The record in the current row of a statement that selected `columns`. Throws `unavailable`
+    /// naming the job and the column when the stored row cannot be decoded.
+    static func record(from row: SQLiteStatement) throws(JobStoreError) -> JobRecord {
+        let id = row.string(0) ?? ""
+        func corrupt(_ column: String) -> JobStoreError {
+            .unavailable("stored job \(id) is corrupt: cannot decode column \(column)")
+        }
+        func json(_ column: Int32, _ name: String) throws(JobStoreError) -> JSONValue {
+            do { return try JSONValue.parse(row.bytes(column)) } catch { throw corrupt(name) }
+        }
+        func time(_ column: Int32) -> Timestamp? { row.int64(column).map(Timestamp.init(milliseconds:)) }
+        func int32(_ column: Int32) -> Int32? { row.int64(column).map { Int32(truncatingIfNeeded: $0) } }
+
+        guard let state = row.string(1).flatMap(JobState.init(rawValue:)) else { throw corrupt("state") }
+        guard let labels = try json(3, "labels").stringMap else { throw corrupt("labels") }
+        guard let command = try json(4, "command").stringArray else { throw corrupt("command") }
+        guard let createdAt = time(5) else { throw corrupt("created_at") }
+        guard let cleanupState = row.string(15).flatMap(CleanupState.init(rawValue:)) else {
+            throw corrupt("cleanup_state")
+        }
+        guard let spec = JobSpec(stored: try json(19, "spec")) else { throw corrupt("spec") }
+        let job = Job(
+            id: id, name: row.string(2), labels: labels, command: command, state: state, createdAt: createdAt,
+            startedAt: time(6), finishedAt: time(7), timeoutSeconds: row.double(8) ?? 0, graceSeconds: row.double(9) ?? 0,
+            cancelRequestedAt: time(10), pid: int32(11), exitCode: int32(12), signal: row.string(13), error: row.string(14),
+            cleanup: CleanupStatus(state: cleanupState, exitCode: int32(16), error: row.string(17)),
+            logBytes: row.int64(18) ?? 0
+        )
+        return JobRecord(
+            job: job, spec: spec, idempotencyKey: row.string(20), requestFingerprint: row.string(21),
+            processStartTicks: row.int64(22).map { UInt64(bitPattern: $0) }, owner: row.string(23)
+        )
+    }
+}
+
+// MARK: - JSON decoding of stored values
+
+extension JSONValue {
+    fileprivate var stringValue: String? {
+        if case let .string(s) = self { s } else { nil }
+    }
+
+    fileprivate var stringArray: [String]? {
+        guard case let .array(items) = self else { return nil }
+        let strings = items.compactMap(\.stringValue)
+        return strings.count == items.count ? strings : nil
+    }
+
+    fileprivate var stringMap: [String: String]? {
+        guard case let .object(members) = self else { return nil }
+        var map: [String: String] = [:]
+        for (key, value) in members {
+            guard let s = value.stringValue else { return nil }
+            map[key] = s
+        }
+        return map
+    }
+
+    fileprivate var numberValue: Double? {
+        if case let .number(n) = self { n } else { nil }
+    }
+}
+
+extension JobSpec {
+    /// Decodes the JSON `JobSpec.json` wrote; nil when it does not have that shape.
+    fileprivate init?(stored json: JSONValue) {
+        guard let command = json["command"]?.stringArray else { return nil }
+        /// `.some(nil)` when the key is absent, nil when it holds the wrong kind of value.
+        func optional<T>(_ key: String, _ read: (JSONValue) -> T?) -> T?? {
+            guard let value = json[key] else { return .some(nil) }
+            guard let decoded = read(value) else { return nil }
+            return .some(decoded)
+        }
+        guard let env = optional("env", \.stringMap), let stdin = optional("stdin", \.stringValue),
+              let timeout = optional("timeout_seconds", \.numberValue), let grace = optional("grace_seconds", \.numberValue),
+              let name = optional("name", \.stringValue), let labels = optional("labels", \.stringMap),
+              let cleanup = optional("cleanup", { CleanupSpec(stored: $0) })
+        else { return nil }
+        self.init(
+            command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,
+            cleanup: cleanup, name: name, labels: labels ?? [:]
+        )
+    }
+}
+
+extension CleanupSpec {
+    fileprivate init?(stored json: JSONValue) {
+        guard let command = json["command"]?.stringArray else { return nil }
+        let timeout = json["timeout_seconds"]
+        guard timeout == nil || timeout?.numberValue != nil else { return nil }
+        self.init(command: command, timeoutSeconds: timeout?.numberValue)
+    }
+}

@@ -1,0 +1,88 @@
+import JobsdAPI
+import Logging
+
+/// A `JobStore` in one SQLite database file (system libsqlite3), in WAL mode with
+/// `synchronous=FULL`: a write has reached the disk when its call returns, and a `kill -9` right
+/// after loses nothing.
+///
+/// Writes go through `SQLiteWriter` (group commit: concurrent callers share one transaction and
+/// one fsync); reads run on a second connection on their own queue, so they never wait for a
+/// commit. No sqlite3 call runs on the Swift cooperative pool. After `close()`, or once a call
+/// has failed with `unavailable`, the caller should answer 503; the store keeps working when a
+/// transient condition (disk full, I/O error) clears.
+public final class SQLiteJobStore: JobStore {
+    /// The database file.
+    public let path: String
+    private let writer: SQLiteWriter
+    private let reader: SQLiteReader
+
+    /// Opens or creates the database at `path` and migrates it to the current schema. Blocks the
+    /// calling thread briefly (call it at start-up). Throws `unsupportedSchema` for a database of
+    /// a newer jobsd, and `unavailable` with the reason when the file cannot be created or opened
+    /// (directory missing or not writable) or is not a jobsd database.
+    public convenience init(path: String, logger: Logger) throws(JobStoreError) {
+        try self.init(path: path, logger: logger, writerPragmas: [])
+    }
+
+    /// `writerPragmas` run on the write connection after migration (tests limit the size with
+    /// `max_page_count` to provoke a full disk).
+    init(path: String, logger: Logger, writerPragmas: [String]) throws(JobStoreError) {
+        self.path = path
+        do {
+            let writeConnection = try SQLiteConnection(path: path)
+            let foundVersion = try SQLiteSchema.prepare(writeConnection)
+            for pragma in writerPragmas { try writeConnection.execute(pragma) }
+            let readConnection = try SQLiteConnection(path: path)
+            try readConnection.execute("PRAGMA query_only = 1")
+            writer = SQLiteWriter(connection: writeConnection, logger: logger)
+            reader = SQLiteReader(connection: readConnection)
+            logger.info("job store opened", metadata: [
+                "store.path": "\(path)", "store.schema": "\(SQLiteSchema.currentVersion)",
+                "store.schema_found": "\(foundVersion)",
+            ])
+        } catch let error as JobStoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw .unavailable("cannot open the job database at \(path): \(error)")
+        } catch {
+            throw .unavailable("cannot open the job database at \(path): \(error)")
+        }
+    }
+
+    // MARK: - JobStore
+
+    public func insert(_ record: JobRecord) async throws -> InsertResult {
+        guard case let .insert(result) = try await writer.perform(.insert(record)) else { preconditionFailure() }
+        return result
+    }
+
+    public func update(_ record: JobRecord) async throws {
+        _ = try await writer.perform(.update(record))
+    }
+
+    public func get(_ id: String) async throws -> JobRecord? {
+        try await reader.read { try $0.job(id) }
+    }
+
+    public func list(_ query: JobQuery) async throws -> [JobRecord] {
+        try await reader.read { try $0.jobs(matching: query) }
+    }
+
+    public func unfinished() async throws -> [JobRecord] {
+        try await reader.read { try $0.unfinishedJobs() }
+    }
+
+    public func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
+        guard case let .purged(ids) = try await writer.perform(.purge(finishedBefore: cutoff)) else {
+            preconditionFailure()
+        }
+        return ids
+    }
+
+    /// Refuses new calls, commits the writes already queued, checkpoints the WAL into the
+    /// database file and closes both connections. Later calls throw `unavailable`.
+    public func close() async {
+        await reader.close()
+        await writer.close()
+    }
+}

@@ -1,0 +1,87 @@
+import CSQLite
+
+/// The database layout, versioned by `PRAGMA user_version`: migration N (1-based) brings a file
+/// from version N-1 to N. Append new migrations; never edit a released one.
+enum SQLiteSchema {
+    static let migrations: [String] = [
+        // 1: jobs (one row per job; spec as JSON) and job_labels (label filter index).
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY NOT NULL,
+            state TEXT NOT NULL,
+            name TEXT,
+            labels TEXT NOT NULL,
+            command TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            timeout_seconds REAL NOT NULL,
+            grace_seconds REAL NOT NULL,
+            cancel_requested_at INTEGER,
+            pid INTEGER,
+            exit_code INTEGER,
+            signal TEXT,
+            error TEXT,
+            cleanup_state TEXT NOT NULL,
+            cleanup_exit_code INTEGER,
+            cleanup_error TEXT,
+            log_bytes INTEGER NOT NULL,
+            spec TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            request_fingerprint TEXT,
+            process_start_ticks INTEGER,
+            owner TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX jobs_by_state ON jobs (state, id);
+        CREATE INDEX jobs_by_finished_at ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+        CREATE TABLE job_labels (
+            job_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (job_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX job_labels_by_pair ON job_labels (key, value, job_id);
+        """,
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    /// Checks the version, sets WAL and `synchronous=FULL`, then brings the file to `currentVersion` in one
+    /// transaction. Returns the version the file had. Throws `unsupportedSchema` for a file from a
+    /// newer jobsd (left untouched) and `unavailable` for a file that is not a database.
+    static func prepare(_ connection: SQLiteConnection) throws -> Int {
+        do {
+            let found = try version(connection)
+            let mode = try connection.withStatement("PRAGMA journal_mode = WAL") { try $0.step() ? $0.string(0) : nil }
+            guard mode?.lowercased() == "wal" else {
+                throw JobStoreError.unavailable("\(connection.path): cannot use WAL journal mode (got \(mode ?? "nothing"))")
+            }
+            try connection.execute("PRAGMA synchronous = FULL")
+            guard found < currentVersion else { return found }
+            try connection.execute("BEGIN IMMEDIATE")
+            do {
+                let locked = try version(connection)  // another process may have migrated meanwhile
+                for migration in migrations[min(locked, currentVersion)...] { try connection.execute(migration) }
+                try connection.execute("PRAGMA user_version = \(currentVersion)")
+                try connection.execute("COMMIT")
+            } catch {
+                if !connection.isAutocommit { try? connection.execute("ROLLBACK") }
+                throw error
+            }
+            return found
+        } catch let error as SQLiteError where [SQLITE_NOTADB, SQLITE_CORRUPT].contains(error.primaryCode) {
+            throw JobStoreError.unavailable("\(connection.path) is not a jobsd database or is corrupt: \(error)")
+        } catch let error as SQLiteError {
+            throw error.storeError
+        }
+    }
+
+    /// `PRAGMA user_version`; `unsupportedSchema` when it is newer than this build knows.
+    private static func version(_ connection: SQLiteConnection) throws -> Int {
+        let found = Int(try connection.integer("PRAGMA user_version"))
+        guard found <= currentVersion else {
+            throw JobStoreError.unsupportedSchema(found: found, supported: currentVersion)
+        }
+        return found
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import JobsdAPI
+import JobsdClient
+import JobsdCore
+import JobsdTesting
+import Testing
+
+/// jobctl against a real server: its exit codes are what scripts rely on.
+@Suite struct JobctlTests {
+    /// Runs jobctl with `arguments` against `url` and returns its exit code and stdout.
+    func jobctl(_ arguments: [String], url: String) async throws -> (code: Int32?, output: String) {
+        let dir = try TemporaryDirectory.make(prefix: "jobctl")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = open(dir + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let child = try ChildProcess.spawn(
+            argv: [try JobsdProcess.executable("jobctl")] + arguments,
+            env: ["PATH": "/usr/bin:/bin", "JOBSD_URL": url], stdout: out, stderr: out)
+        close(out)
+        let status = await child.wait()
+        return (status.exitCode, try String(contentsOfFile: dir + "/out", encoding: .utf8))
+    }
+
+    @Test func wait_ExitsWithTheJobsExitCode_124ForTimedOut_130ForCancelled_2WhenUnreachable() async throws {
+        try await TestServer.with { server in
+            let client = server.client()
+            let ok = try await client.submit(JobSpec(command: ["true"]))
+            let three = try await client.submit(JobSpec(command: ["sh", "-c", "exit 3"]))
+            let slow = try await client.submit(JobSpec(command: ["sleep", "60"], timeoutSeconds: 0.3, graceSeconds: 0))
+            let cancelled = try await client.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 60"]))
+            try await server.waitForOutput(cancelled.id, containing: "ready")
+            _ = try await client.cancel(cancelled.id, grace: 0)
+            #expect(try await jobctl(["wait", ok.id], url: server.baseURL).code == 0)
+            #expect(try await jobctl(["wait", three.id], url: server.baseURL).code == 3)
+            #expect(try await jobctl(["wait", slow.id], url: server.baseURL).code == 124)
+            #expect(try await jobctl(["wait", cancelled.id], url: server.baseURL).code == 130)
+            let missing = try await jobctl(["status", "01JDQ6W6X7Z8K9M0N1P2Q3R4S5"], url: server.baseURL)
+            #expect(missing.code != 0)
+            #expect(missing.output.hasPrefix("jobctl: "), "one clear line: \(missing.output)")
+        }
+        let down = try await jobctl(["wait", "01JDQ6W6X7Z8K9M0N1P2Q3R4S5"], url: "http://127.0.0.1:9")
+        #expect(down.code == 2)
+        #expect(down.output.hasPrefix("jobctl: ") && !down.output.contains("Fatal error"))
+    }
+
+    @Test func submit_PrintsTheNewID_AndSubmitWaitExitsLikeWait() async throws {
+        try await TestServer.with { server in
+            let submitted = try await jobctl(["submit", "--label", "team=data", "--", "sh", "-c", "echo hi"], url: server.baseURL)
+            #expect(submitted.code == 0)
+            let id = submitted.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let job = try await server.client().wait(id)
+            #expect(job.labels == ["team": "data"])
+            #expect(job.command == ["sh", "-c", "echo hi"])
+            #expect(try await jobctl(["submit", "--wait", "--", "sh", "-c", "exit 7"], url: server.baseURL).code == 7)
+        }
+    }
+}
