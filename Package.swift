@@ -102,7 +102,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsdStoreTests", dependencies: ["JobsdStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobsdStoreTests",
+            dependencies: ["JobsdStore", "JobsdAPI", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient", "JobsdHTTP"], swiftSettings: swiftSettings),
         .testTarget(

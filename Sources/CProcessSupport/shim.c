@@ -1,1 +1,58 @@
+#define _GNU_SOURCE
 #include "CProcessSupport.h"
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                const char *cwd, int in_fd, int out_fd, int err_fd) {
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    sigset_t all, none;
+    int rc;
+
+    if ((rc = posix_spawnattr_init(&attr)) != 0) return rc;
+    if ((rc = posix_spawn_file_actions_init(&actions)) != 0) {
+        posix_spawnattr_destroy(&attr);
+        return rc;
+    }
+    sigfillset(&all);
+    sigemptyset(&none);
+    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc == 0 && cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
+    if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+int jobsd_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
+}
+
+int jobsd_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int jobsd_wifexited(int status) { return WIFEXITED(status); }
+int jobsd_wexitstatus(int status) { return WEXITSTATUS(status); }
+int jobsd_wifsignaled(int status) { return WIFSIGNALED(status); }
+int jobsd_wtermsig(int status) { return WTERMSIG(status); }
+
+pid_t jobsd_wait_any_nowait(void) {
+    siginfo_t info;
+    info.si_pid = 0;
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) return -1;
+    return info.si_pid;
+}
+
+int jobsd_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

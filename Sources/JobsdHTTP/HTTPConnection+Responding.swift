@@ -31,6 +31,7 @@ extension HTTPConnection {
         output.append(contentsOf: body)
         context.observer.requestCompleted("UNKNOWN", nil, status, 0)
         current = nil
+        lingerBeforeClose = true
         closeAfterOutput()
     }
 

@@ -44,6 +44,8 @@ final class HTTPConnection: @unchecked Sendable {
     var requestStarted: UInt64
     var lastProgress: UInt64
     var hasServedRequest = false
+    /// Set after an error answer: the client may still be sending the request we refused.
+    var lingerBeforeClose = false
 
     private let readSource: any DispatchSourceRead
     var readPaused = false
@@ -52,6 +54,7 @@ final class HTTPConnection: @unchecked Sendable {
     private var writeRunning = false
     /// Sources not yet through their cancel handler; the descriptor is closed when this reaches 0.
     private var liveSources = 1
+    private var descriptorClosed = false
 
     /// Data buffered beyond this while a handler runs pauses reading (pipelining backpressure).
     private var maxBuffered: Int { context.configuration.maxHeaderBytes + context.configuration.maxBodyBytes + 64 * 1024 }
@@ -115,8 +118,8 @@ final class HTTPConnection: @unchecked Sendable {
         case .open:
             if let current {
                 current.task?.cancel()
-            } else if output.count == outputOffset {
-                close()
+            } else {
+                closeAfterOutput()
             }
         case .lingering: close()
         case .closingAfterWrite, .closed: break
@@ -234,13 +237,22 @@ final class HTTPConnection: @unchecked Sendable {
             if !writeRunning { writeSource.resume() }
             writeSource.cancel()
         }
+        closeDescriptorIfUnused()
         loop.remove(self)
         context.connectionClosed()
     }
 
     private func sourceCancelled() {
         liveSources -= 1
-        if liveSources == 0 { Syscall.close(fd) }
+        closeDescriptorIfUnused()
+    }
+
+    /// The descriptor is closed only once the connection is closed and no source watches it any
+    /// more (the read source alone is cancelled early, at end of input, while writing goes on).
+    private func closeDescriptorIfUnused() {
+        guard case .closed = phase, liveSources == 0, !descriptorClosed else { return }
+        descriptorClosed = true
+        Syscall.close(fd)
     }
 
     // MARK: - Writing
@@ -274,7 +286,9 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func outputDrainedBeforeClose() {
-        if peerClosed { return close() }
+        // Lingering matters only when the client may still be sending (after an error, or with
+        // pipelined bytes unread); otherwise close at once.
+        if peerClosed || !lingerBeforeClose && decoder.bufferedByteCount == 0 { return close() }
         Syscall.shutdownWrite(fd)
         phase = .lingering(deadline: monotonicNanoseconds() + 2_000_000_000)
     }

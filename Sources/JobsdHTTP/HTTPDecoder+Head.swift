@@ -136,8 +136,9 @@ extension HTTPDecoder {
     static func parseChunkSize(_ line: ArraySlice<UInt8>) throws(HTTPDecodeError) -> Int {
         let digits = line.prefix { ASCII.hexValue($0) != nil }
         guard !digits.isEmpty, digits.count <= 15 else { throw .badRequest("A chunk size is not a hexadecimal number.") }
-        let rest = line[digits.endIndex...]
-        if let first = rest.first, first != UInt8(ascii: ";") && !ASCII.isWhitespace(first) {
+        // BWS is allowed only before a ";" (RFC 9112 §7.1.1).
+        let rest = line[digits.endIndex...].drop(while: ASCII.isWhitespace)
+        if let first = rest.first, first != UInt8(ascii: ";") {
             throw .badRequest("A chunk size is followed by garbage.")
         }
         for byte in rest where (byte < 0x20 && byte != ASCII.tab) || byte == 0x7F {

@@ -1,6 +1,5 @@
 import Dispatch
 import JobsdAPI
-import JobsdMetrics
 import Logging
 
 /// A change to the database, committed by `SQLiteWriter`.
@@ -27,7 +26,7 @@ enum SQLiteWriteOutcome: Sendable {
 /// starts afresh, so the store works again once the condition clears. A caller's cancellation
 /// does not withdraw its write: it is committed (or fails) with its batch.
 final class SQLiteWriter: @unchecked Sendable {
-    // `connection` is used only on `queue`. `lock` guards `pending`, `draining` and `closed`.
+    // `connection` and `lastBatchSize` are used only on `queue`; `pending` is thread-safe.
     private struct Pending {
         let write: SQLiteWrite
         let continuation: CheckedContinuation<SQLiteWriteOutcome, any Error>
@@ -36,11 +35,11 @@ final class SQLiteWriter: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let queue = DispatchQueue(label: "jobsd.store.sqlite.writer")
     private let logger: Logger
-    private let lock = PThreadLock()
-    private var pending: [Pending] = []
-    /// True while a drain is scheduled or running on `queue`.
-    private var draining = false
-    private var closed = false
+    private let pending = SQLiteWriteQueue<Pending>()
+    private var lastBatchSize = 0
+    /// How long the writer waits for the callers of the previous batch to write again before it
+    /// commits what it has: a fraction of one fsync, repaid by fewer, fuller commits.
+    private static let gatherWindow = Duration.microseconds(1000)
 
     init(connection: SQLiteConnection, logger: Logger) {
         self.connection = connection
@@ -51,16 +50,10 @@ final class SQLiteWriter: @unchecked Sendable {
     /// store is closed or the commit failed, `notFound` for an update of an unknown job).
     func perform(_ write: SQLiteWrite) async throws -> SQLiteWriteOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            let startDrain: Bool? = lock.withLock {
-                guard !closed else { return nil }
-                pending.append(Pending(write: write, continuation: continuation))
-                defer { draining = true }
-                return !draining
-            }
-            switch startDrain {
-            case nil: continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
-            case true?: queue.async { self.drain() }
-            case false?: break
+            switch pending.append(Pending(write: write, continuation: continuation)) {
+            case .closed: continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
+            case .queuedStartDrain: queue.async { self.drain() }
+            case .queued: break
             }
         }
     }
@@ -68,7 +61,7 @@ final class SQLiteWriter: @unchecked Sendable {
     /// Refuses new writes, commits those already queued, checkpoints the WAL into the database
     /// file and closes the connection. Safe to call more than once.
     func close() async {
-        lock.withLock { closed = true }
+        pending.close()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
                 self.drain()
@@ -85,19 +78,13 @@ final class SQLiteWriter: @unchecked Sendable {
 
     // MARK: - Batches (on `queue`)
 
+    /// Commits batches until the queue stays empty through a gather window.
     private func drain() {
-        while let batch = takeBatch() { commit(batch) }
-    }
-
-    private func takeBatch() -> [Pending]? {
-        lock.withLock {
-            guard !pending.isEmpty else {
-                draining = false
-                return nil
-            }
-            defer { pending = [] }
-            return pending
+        while let batch = pending.takeBatch(expecting: lastBatchSize, window: Self.gatherWindow) {
+            lastBatchSize = batch.count
+            commit(batch)
         }
+        lastBatchSize = 0
     }
 
     private func commit(_ batch: [Pending]) {

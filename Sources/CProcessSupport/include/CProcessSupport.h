@@ -1,3 +1,32 @@
 #ifndef CPROCESSSUPPORT_H
 #define CPROCESSSUPPORT_H
+
+#include <sys/types.h>
+
+/// Spawns `path` with `argv`/`envp` via posix_spawn in a new session (and so its own process
+/// group), with every signal at its default disposition and an empty signal mask, cwd `cwd`,
+/// and `in_fd`/`out_fd`/`err_fd` as fds 0/1/2; every other fd is closed in the child.
+/// Returns 0 and stores the pid, or an errno value (exec errors included: glibc reports them).
+int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                const char *cwd, int in_fd, int out_fd, int err_fd);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1) (prctl is C-variadic). Returns 0 or an errno value.
+int jobsd_set_child_subreaper(void);
+
+/// pipe2(fds, O_CLOEXEC). Returns 0 or -1 with errno set.
+int jobsd_pipe_cloexec(int fds[2]);
+
+/// memfd_create(name, MFD_CLOEXEC). Returns the fd or -1 with errno set.
+int jobsd_memfd(const char *name);
+
+/// waitid(P_ALL, 0, &info, WEXITED | WNOWAIT): the pid of a child that has exited, left
+/// unreaped; -1 with errno set (ECHILD: no children).
+pid_t jobsd_wait_any_nowait(void);
+
+/// The WEXITSTATUS / WIFEXITED / WIFSIGNALED / WTERMSIG macros.
+int jobsd_wifexited(int status);
+int jobsd_wexitstatus(int status);
+int jobsd_wifsignaled(int status);
+int jobsd_wtermsig(int status);
+
 #endif

@@ -143,8 +143,9 @@ final class CurlTransfer: @unchecked Sendable {
     /// One header line (with CRLF) of any response, interim ones included. A status line starts
     /// a new head; the blank line ends it; lines after the final head (trailers) are ignored.
     private func receiveHeaderLine(_ raw: UnsafeRawBufferPointer) {
-        var line = String(decoding: raw, as: UTF8.self)
-        while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
+        var end = raw.count
+        while end > 0, raw[end - 1] == 0x0A || raw[end - 1] == 0x0D { end -= 1 }
+        let line = String(decoding: raw[..<end], as: UTF8.self)
         if line.hasPrefix("HTTP/") {
             let parts = line.split(separator: " ", maxSplits: 2)
             status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0

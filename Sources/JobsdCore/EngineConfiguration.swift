@@ -1,0 +1,31 @@
+import Foundation
+
+/// Limits and defaults of a `JobEngine` (CONTRACT.md, "Running it"). Durations are seconds.
+public struct EngineConfiguration: Sendable {
+    /// Workdirs live in `<data>/work/<id>/`, logs in `<data>/logs/<id>/`.
+    public var dataDirectory: String
+    /// Jobs running at once (from start until terminal, cleanup included). Default: 4 × the
+    /// active processor count.
+    public var maxRunning: Int
+    /// Jobs waiting in the queue (not counting running ones); beyond → `EngineError.queueFull`.
+    public var queueLimit: Int = 10_000
+    /// Deadline of a job without `timeout_seconds`, counted from its start.
+    public var defaultTimeout: Double = 3600
+    /// Upper bound of any deadline (the server rejects larger values; the engine caps).
+    public var maxTimeout: Double = 86_400
+    /// SIGTERM → SIGKILL delay of a job without `grace_seconds`.
+    public var defaultGrace: Double = 10
+    /// Output kept per job; older bytes are dropped past it.
+    public var maxLogBytes: Int = 10 * 1024 * 1024
+    /// How long finished jobs and their logs are kept.
+    public var retention: Double = 7 * 86_400
+    /// How often the retention sweep runs.
+    public var sweepInterval: Double = 60
+    /// Drain time for running jobs after `shutdown()` before they are cancelled.
+    public var shutdownTimeout: Double = 25
+
+    public init(dataDirectory: String) {
+        self.dataDirectory = dataDirectory
+        self.maxRunning = 4 * max(1, Foundation.ProcessInfo.processInfo.activeProcessorCount)
+    }
+}

@@ -1,0 +1,44 @@
+import JobsdMetrics
+
+/// The engine's shared mutable state. Every field is guarded by `lock` (as are the `var`s of
+/// every `LiveJob`). Nothing is awaited while it is held, and no `AsyncCondition` is broadcast
+/// under it (their predicates take it).
+final class EngineState: @unchecked Sendable {
+    let lock = PThreadLock()
+    /// Jobs not yet terminal, by id.
+    var live: [String: LiveJob] = [:]
+    /// FIFO of queued jobs; entries no longer `.queued` (cancelled) are skipped when popped.
+    private var queue: [LiveJob] = []
+    private var head = 0
+    /// Jobs in `.queued` phase.
+    var queuedCount = 0
+    /// Submissions between the queue-limit check and their insertion.
+    var reserved = 0
+    /// Jobs that left the queue and are not terminal yet.
+    var running = 0
+    /// Recovery finished.
+    var ready = false
+    var shuttingDown = false
+
+    func enqueue(_ job: LiveJob) {
+        queue.append(job)
+        queuedCount += 1
+    }
+
+    /// The oldest job still queued, removed from the queue (its phase is left to the caller).
+    func popQueued() -> LiveJob? {
+        while head < queue.count {
+            let job = queue[head]
+            head += 1
+            if head > 1024, head * 2 > queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            if job.phase == .queued {
+                queuedCount -= 1
+                return job
+            }
+        }
+        return nil
+    }
+}

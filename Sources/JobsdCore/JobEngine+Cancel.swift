@@ -1,0 +1,119 @@
+import JobsdAPI
+import JobsdStore
+
+extension JobEngine {
+    private enum CancelStep {
+        case answer(CancelResult)
+        case cancelQueued(LiveJob)
+        case awaitQueuedCancel(LiveJob)
+        case stop(LiveJob, Job, grace: Double)
+        case fromStore
+    }
+
+    /// Cancels a job (CONTRACT.md, "Cancelling"); idempotent.
+    ///
+    /// - queued: stored `cancelled` (durably) before returning; it never runs, cleanup `none`.
+    /// - running: now `cancelling` (`cancelRequestedAt` set); the ladder then uses `grace` (nil:
+    ///   the job's `grace_seconds`), then cleanup, then `cancelled`. Returns at once: use `wait`.
+    /// - already cancelling / cancelled: the same answer again.
+    /// - outcome already decided (the main process's exit, the deadline, or a spawn failure was
+    ///   recorded first) or terminal: `.finished` with that outcome as `job.state`.
+    /// Throws `.notFound` for an unknown id.
+    public func cancel(_ id: String, grace: Double? = nil) async throws(EngineError) -> CancelResult {
+        let step: CancelStep = state.lock.withLock {
+            guard let live = state.live[id] else { return .fromStore }
+            switch live.phase {
+            case .queued:
+                live.phase = .cancellingQueued
+                state.queuedCount -= 1
+                return .cancelQueued(live)
+            case .cancellingQueued:
+                return .awaitQueuedCancel(live)
+            case .finished:
+                return .fromStore
+            case .running:
+                if let outcome = live.outcome {
+                    if outcome.state == .cancelled { return .answer(.cancelling(live.currentJob)) }
+                    return .answer(.finished(decidedJob(live, outcome)))
+                }
+                return beginCancelling(live, grace: grace).map { .stop(live, $0.job, grace: $0.grace) } ?? .fromStore
+            }
+        }
+        switch step {
+        case let .answer(result):
+            return result
+        case let .cancelQueued(live):
+            return try await cancelQueued(live)
+        case let .awaitQueuedCancel(live):
+            await live.changes.wait(timeout: 30) { state.lock.withLock { live.phase == .finished } }
+            return try await cancel(id, grace: grace)
+        case let .stop(live, job, grace):
+            metrics.moved(from: .running, to: .cancelling)
+            logger.info("cancel requested", metadata: ["job.id": "\(id)", "grace": "\(grace)"])
+            live.watch.requestStop(grace: grace)
+            return .cancelling(job)
+        case .fromStore:
+            let stored: JobRecord?
+            do { stored = try await store.get(id) } catch { throw .storeUnavailable("\(error)") }
+            guard let job = stored?.job else { throw .notFound(id) }
+            switch job.state {
+            case .cancelled: return .cancelled(job)
+            case .cancelling: return .cancelling(job)
+            default: return .finished(job)
+            }
+        }
+    }
+
+    /// Decides `cancelled` for a running job whose outcome is open and moves it to `cancelling`.
+    /// Caller holds the engine lock; it then calls `watch.requestStop` (outside the lock).
+    func beginCancelling(_ live: LiveJob, grace: Double?) -> (job: Job, grace: Double)? {
+        guard live.outcome == nil, (try? live.record.job.move(to: .cancelling)) != nil else { return nil }
+        live.outcome = .cancelled
+        live.record.job.cancelRequestedAt = .now()
+        return (live.currentJob, grace ?? live.record.job.graceSeconds)
+    }
+
+    /// The job with its decided (not yet terminal) outcome filled in. Caller holds the engine lock.
+    private func decidedJob(_ live: LiveJob, _ outcome: Outcome) -> Job {
+        var job = live.currentJob
+        job.state = outcome.state
+        job.error = outcome.error
+        if let status = live.watch.snapshot.status {
+            job.exitCode = status.exitCode
+            job.signal = status.signalName
+        }
+        return job
+    }
+
+    /// Stores a queued job as `cancelled` and forgets it. On a store failure it is queued again.
+    private func cancelQueued(_ live: LiveJob) async throws(EngineError) -> CancelResult {
+        var record = state.lock.withLock { live.record }
+        let now = Timestamp.now()
+        try? record.job.move(to: .cancelled)
+        record.job.cancelRequestedAt = now
+        record.job.finishedAt = now
+        record.job.cleanup = CleanupStatus(state: .none)
+        do {
+            try await store.update(record)
+        } catch {
+            state.lock.withLock {
+                live.phase = .queued
+                state.enqueue(live)
+            }
+            changes.broadcast()
+            throw .storeUnavailable("\(error)")
+        }
+        state.lock.withLock {
+            live.record = record
+            live.phase = .finished
+            state.live[record.id] = nil
+        }
+        metrics.moved(from: .queued, to: .cancelled)
+        metrics.finished[.cancelled]?.increment()
+        metrics.cancelLatency.observe(0)
+        live.changes.broadcast()
+        logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
+        logger.info("job finished", metadata: ["job.id": "\(record.id)", "state": "cancelled"])
+        return .cancelled(record.job)
+    }
+}

@@ -1,0 +1,138 @@
+import Dispatch
+import Foundation
+import JobsdAPI
+import JobsdStore
+import Logging
+
+extension JobEngine {
+    // MARK: - Finishing
+
+    /// Everything after the job's processes are gone, exactly once per started job, in a task no
+    /// cancellation reaches: the cleanup command (own timeout and ladder), workdir removal, the
+    /// final record stored durably, and only then the terminal state is reported (`wait`,
+    /// `job`, metrics) and the running slot freed.
+    func finish(_ live: LiveJob, env: [String: String], workdir: String, survivors: Int, logger: Logger) async {
+        let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
+        var cleanup = record.job.cleanup
+        if let spec = record.spec.cleanup {
+            state.lock.withLock { live.record.job.cleanup.state = .running }
+            cleanup = await runCleanup(
+                spec, jobID: record.id, env: env, finalState: outcome.state, workdir: workdir,
+                grace: record.job.graceSeconds, logger: logger)
+        }
+        Workdir.remove(workdir)
+
+        let status = live.watch.snapshot.status
+        let (final, previous) = state.lock.withLock {
+            var final = live.record
+            final.job = live.currentJob
+            let previous = final.job.state
+            if (try? final.job.move(to: outcome.state)) == nil {
+                logger.error("job could not reach its outcome", metadata: ["from": "\(previous.rawValue)", "to": "\(outcome.state.rawValue)"])
+                final.job.state = outcome.state
+            }
+            final.job.finishedAt = .now()
+            final.job.exitCode = status?.exitCode
+            final.job.signal = status?.signalName
+            final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
+            final.job.cleanup = cleanup
+            return (final, previous)
+        }
+        await storeFinal(final, logger: logger)
+
+        let log = state.lock.withLock {
+            live.record = final
+            live.phase = .finished
+            state.live[final.id] = nil
+            state.running -= 1
+            return live.log
+        }
+        log?.closeForWriting()
+        live.changes.broadcast()
+        changes.broadcast()
+
+        let job = final.job
+        metrics.moved(from: previous, to: job.state)
+        metrics.finished[job.state]?.increment()
+        if let started = job.startedAt, let finished = job.finishedAt { metrics.duration.observe(started.seconds(until: finished)) }
+        if let requested = job.cancelRequestedAt, let finished = job.finishedAt {
+            metrics.cancelLatency.observe(requested.seconds(until: finished))
+        }
+        logger.info("job finished", metadata: [
+            "state": "\(job.state.rawValue)", "exit_code": "\(job.exitCode.map(String.init) ?? "null")",
+            "signal": "\(job.signal ?? "null")", "error": "\(job.error ?? "null")",
+            "duration": "\(job.startedAt.map { $0.seconds(until: job.finishedAt ?? $0) } ?? 0)",
+        ])
+    }
+
+    /// Stores a terminal record, retrying a few times (the state must be durable before it is
+    /// reported); after that it is logged and reported anyway so the engine does not hang.
+    func storeFinal(_ record: JobRecord, logger: Logger) async {
+        var delay = 0.05
+        for attempt in 1...6 {
+            do {
+                try await store.update(record)
+                return
+            } catch {
+                logger.error("storing the final record failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                await AsyncCondition.sleep(delay)
+                delay *= 2
+            }
+        }
+    }
+
+    // MARK: - Cleanup command
+
+    /// Runs the user's cleanup command in `workdir` (created if missing) with the job's env plus
+    /// `JOBSD_JOB_STATE`, in its own session. At its timeout it gets the ladder (SIGTERM, `grace`,
+    /// SIGKILL, sweep); its leftovers after it exits get the ladder too. Not cancellable.
+    func runCleanup(
+        _ spec: CleanupSpec, jobID: String, env: [String: String], finalState: JobState, workdir: String, grace: Double,
+        logger: Logger
+    ) async -> CleanupStatus {
+        var env = env
+        env["JOBSD_JOB_STATE"] = finalState.rawValue
+        let timeout = spec.timeoutSeconds ?? CleanupSpec.defaultTimeoutSeconds
+        let watch = ProcessWatch()
+        let pid: pid_t
+        do {
+            try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+            let path = try JobEnvironment.resolve(spec.command.first ?? "", path: env["PATH"])
+            let stdin = try Pipes.devNull(O_RDONLY)
+            defer { close(stdin) }
+            let out = try Pipes.devNull(O_WRONLY)
+            defer { close(out) }
+            pid = try Reaper.shared.spawn(
+                path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir,
+                stdin: stdin, stdout: out, stderr: out, onExit: watch.exited
+            ).pid
+        } catch {
+            logger.info("cleanup could not start", metadata: ["error": "\(error)"])
+            return CleanupStatus(state: .failed, error: error.description)
+        }
+        logger.info("cleanup started", metadata: ["pid": "\(pid)"])
+        let timer = DispatchWorkItem { watch.requestStop(grace: grace) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
+
+        var snapshot = watch.snapshot
+        while snapshot.status == nil, snapshot.stopGrace == nil {
+            await watch.wait(after: snapshot.generation, timeout: nil)
+            snapshot = watch.snapshot
+        }
+        timer.cancel()
+        let timedOut = snapshot.status == nil
+        let ladder = SignalLadder(jobID: jobID, processGroup: pid, watch: watch, logger: logger, escapedKilled: metrics.escapedKilled)
+        _ = await ladder.stop(grace: grace)
+        let status = watch.snapshot.status
+        let result: CleanupStatus
+        if timedOut {
+            result = CleanupStatus(state: .timedOut, exitCode: status?.exitCode, error: "cleanup timed out after \(timeout) seconds")
+        } else if status?.exitCode == 0 {
+            result = CleanupStatus(state: .done, exitCode: 0)
+        } else {
+            result = CleanupStatus(state: .failed, exitCode: status?.exitCode, error: status?.signalName.map { "killed by \($0)" })
+        }
+        logger.info("cleanup done", metadata: ["state": "\(result.state.rawValue)", "exit_code": "\(result.exitCode.map(String.init) ?? "null")"])
+        return result
+    }
+}

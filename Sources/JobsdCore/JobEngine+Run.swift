@@ -1,0 +1,123 @@
+import Dispatch
+import JobsdAPI
+import JobsdStore
+import Logging
+
+extension JobEngine {
+    // MARK: - Running
+
+    /// Recovers (see `recover`), then starts queued jobs (FIFO, at most `maxRunning` at once) until
+    /// shut down. Every job runs as a child task of the task group in here. Returns once shutdown
+    /// is complete: every started job terminal, its processes reaped, its cleanup done; queued
+    /// jobs stay queued in the store. Throws only when recovery cannot read the store.
+    ///
+    /// If the task running this is cancelled, it behaves like an immediate shutdown (running jobs
+    /// are cancelled through the ladder; their cleanup still runs, shielded) and then returns.
+    public func run() async throws {
+        logger.info("job engine starting", metadata: [
+            "containment": "\(ProcessTable.containmentMethod)", "subreaper": "\(Reaper.shared.isSubreaper)",
+        ])
+        try await withTaskCancellationHandler {
+            try await recover()
+            state.lock.withLock { state.ready = true }
+            changes.broadcast()
+            logger.info("job engine ready")
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.retentionLoop() }
+                while let batch = nextBatch() {
+                    for live in batch {
+                        group.addTask { await self.runJob(live) }
+                    }
+                    await changes.wait(timeout: nil, cancellable: false) {
+                        state.lock.withLock {
+                            state.shuttingDown || (state.queuedCount > 0 && state.running < configuration.maxRunning)
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            shutdown()
+            shutdown()
+        }
+        logger.info("job engine stopped")
+    }
+
+    /// Queued jobs that may start now, moved to `running`; nil once shutting down.
+    private func nextBatch() -> [LiveJob]? {
+        let batch: [LiveJob]? = state.lock.withLock {
+            if state.shuttingDown { return nil }
+            var batch: [LiveJob] = []
+            while state.running < configuration.maxRunning, let live = state.popQueued() {
+                live.phase = .running
+                try? live.record.job.move(to: .running)
+                live.record.job.startedAt = .now()
+                state.running += 1
+                batch.append(live)
+            }
+            return batch
+        }
+        for _ in batch ?? [] { metrics.moved(from: .queued, to: .running) }
+        return batch
+    }
+
+    // MARK: - Shutdown
+
+    /// Begins graceful shutdown; returns at once. Submissions throw `.shuttingDown`, queued jobs
+    /// stay queued (on disk), running jobs get `shutdownTimeout` seconds to finish and are then
+    /// cancelled as by `cancel` (ladder with their grace, cleanup, `cancelled`). A second call
+    /// cancels running jobs at once. Reads, waits and cancels keep working meanwhile.
+    public func shutdown() {
+        let first: Bool = state.lock.withLock {
+            defer { state.shuttingDown = true }
+            return !state.shuttingDown
+        }
+        changes.broadcast()
+        if first {
+            logger.info("shutdown: draining running jobs", metadata: ["timeout": "\(configuration.shutdownTimeout)"])
+            DispatchQueue.global().asyncAfter(deadline: .now() + configuration.shutdownTimeout) { [self] in
+                cancelRunningJobs(reason: "shutdown timeout passed")
+            }
+        } else {
+            cancelRunningJobs(reason: "second shutdown request")
+        }
+    }
+
+    private func cancelRunningJobs(reason: String) {
+        let stops: [(LiveJob, Job, Double)] = state.lock.withLock {
+            state.live.values.compactMap { live in
+                guard live.phase == .running else { return nil }
+                return beginCancelling(live, grace: nil).map { (live, $0.job, $0.grace) }
+            }
+        }
+        for (live, job, grace) in stops {
+            metrics.moved(from: .running, to: .cancelling)
+            logger.info("cancel requested", metadata: ["job.id": "\(job.id)", "reason": "\(reason)"])
+            live.watch.requestStop(grace: grace)
+        }
+    }
+
+    // MARK: - Retention
+
+    /// Purges finished jobs older than `retention` (and their logs) every `sweepInterval` until
+    /// shutdown.
+    private func retentionLoop() async {
+        while true {
+            await sweepExpiredJobs()
+            let stopping = await changes.wait(timeout: configuration.sweepInterval, cancellable: false) {
+                state.lock.withLock { state.shuttingDown }
+            }
+            if stopping { return }
+        }
+    }
+
+    /// One retention sweep.
+    func sweepExpiredJobs() async {
+        do {
+            let ids = try await store.purge(finishedBefore: Timestamp.now().adding(seconds: -configuration.retention))
+            for id in ids { JobLog.remove(dataDirectory: configuration.dataDirectory, id: id) }
+            if !ids.isEmpty { logger.info("retention: purged finished jobs", metadata: ["count": "\(ids.count)"]) }
+        } catch {
+            logger.error("retention sweep failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

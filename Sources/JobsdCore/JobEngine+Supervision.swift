@@ -1,0 +1,172 @@
+import Dispatch
+import Foundation
+import JobsdAPI
+import JobsdStore
+import Logging
+
+extension JobEngine {
+    // MARK: - One job
+
+    /// Runs one job that left the queue, to its terminal state: spawn, supervise until its main
+    /// process exits or it is stopped (deadline, cancel, shutdown), stop the whole tree, drain the
+    /// output, then `finish` (cleanup, workdir, final record) in a task that cancellation of
+    /// `run()` cannot reach.
+    func runJob(_ live: LiveJob) async {
+        let (record, decided) = state.lock.withLock { (live.record, live.outcome != nil) }
+        var logger = self.logger
+        logger[metadataKey: "job.id"] = "\(record.id)"
+        let workdir = workDirectory(record.id)
+        let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
+        var survivors = 0
+        if !decided {
+            if let kind = kinds.kind(for: record.spec.command) {
+                await runInProcess(live, kind: kind, logger: logger)
+            } else {
+                survivors = await supervise(live, record: record, env: env, workdir: workdir, logger: logger)
+            }
+        }
+        let finalLogger = logger
+        await Task {
+            await self.finish(live, env: env, workdir: workdir, survivors: survivors, logger: finalLogger)
+        }.value
+    }
+
+    func workDirectory(_ id: String) -> String { "\(configuration.dataDirectory)/work/\(id)" }
+
+    /// Spawns the job's main process and supervises its tree until all of it is gone. Returns the
+    /// number of processes that survived SIGKILL (normally 0).
+    private func supervise(_ live: LiveJob, record: JobRecord, env: [String: String], workdir: String, logger: Logger) async -> Int {
+        let log: JobLog?
+        do {
+            log = try JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
+        } catch {
+            logger.error("cannot create the job's log; its output is discarded", metadata: ["error": "\(error)"])
+            log = nil
+        }
+        state.lock.withLock { live.log = log }
+
+        let spawned: SpawnedJob
+        do {
+            spawned = try spawnJob(live, record: record, env: env, workdir: workdir)
+        } catch {
+            state.lock.withLock {
+                if live.outcome == nil { live.outcome = Outcome(state: .failed, error: error.description) }
+            }
+            logger.info("job could not start", metadata: ["error": "\(error)"])
+            return 0
+        }
+        let pid = spawned.pid
+        let startedAt = state.lock.withLock {
+            live.record.job.pid = pid
+            live.record.processStartTicks = spawned.startTicks
+            return live.record.job.startedAt ?? .now()
+        }
+        logger.info("job started", metadata: ["pid": "\(pid)"])
+        metrics.queueWait.observe(record.job.createdAt.seconds(until: startedAt))
+        let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log) { live.changes.broadcast() }
+        armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
+        await persist(live, logger: logger)
+
+        // Until the main process exits or a stop (cancel, deadline, shutdown) is requested.
+        var snapshot = live.watch.snapshot
+        while snapshot.status == nil, snapshot.stopGrace == nil {
+            await live.watch.wait(after: snapshot.generation, timeout: nil)
+            snapshot = live.watch.snapshot
+        }
+        if state.lock.withLock({ live.record.job.state == .cancelling }) { await persist(live, logger: logger) }
+        if snapshot.status != nil { logger.info("main process exited", metadata: ["status": "\(snapshot.status!)"]) }
+
+        // Stop what is left (everything, on cancel/timeout; leftovers after a natural exit).
+        let ladder = SignalLadder(
+            jobID: record.id, processGroup: pid, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
+        let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
+        state.lock.withLock { live.deadline?.cancel() }
+
+        // All writers are gone: the pipes reach end-of-file once drained. Bounded, in case a
+        // process we could not find still holds them.
+        if !(await pump.waitUntilDrained(timeout: 2)) {
+            logger.warning("output pipes still held open after the job's processes were stopped; closing them")
+            await pump.close()
+        }
+        return result.survivors
+    }
+
+    private struct SpawnedJob {
+        var pid: pid_t
+        var startTicks: UInt64?
+        var stdout: Int32
+        var stderr: Int32
+    }
+
+    /// Fresh workdir, stdin (a memfd holding the text, or /dev/null), output pipes, then spawn in a
+    /// new session with the reaper delivering the exit to `leaderExited`.
+    private func spawnJob(_ live: LiveJob, record: JobRecord, env: [String: String], workdir: String) throws(SpawnError) -> SpawnedJob {
+        try Workdir.create(workdir)
+        let path = try JobEnvironment.resolve(record.spec.command.first ?? "", path: env["PATH"])
+        let stdin = try Pipes.stdin(record.spec.stdin)
+        defer { close(stdin) }
+        let out = try Pipes.pipe()
+        let err: (read: Int32, write: Int32)
+        do { err = try Pipes.pipe() } catch {
+            close(out.read)
+            close(out.write)
+            throw error
+        }
+        defer {
+            close(out.write)
+            close(err.write)
+        }
+        do {
+            let (pid, ticks) = try Reaper.shared.spawn(
+                path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir,
+                stdin: stdin, stdout: out.write, stderr: err.write
+            ) { [self] status in leaderExited(live, status) }
+            return SpawnedJob(pid: pid, startTicks: ticks, stdout: out.read, stderr: err.read)
+        } catch {
+            close(out.read)
+            close(err.read)
+            throw error
+        }
+    }
+
+    /// The reaper delivered the main process's exit: the outcome is decided now unless a cancel
+    /// or the deadline was recorded first.
+    private func leaderExited(_ live: LiveJob, _ status: ExitStatus) {
+        state.lock.withLock {
+            if live.outcome == nil { live.outcome = .natural(status) }
+        }
+        live.watch.exited(status)
+    }
+
+    /// Schedules the deadline (counted from the start): if it passes before the outcome is
+    /// decided, the job will end `timed_out` and its tree gets the ladder.
+    private func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
+        let item = DispatchWorkItem { [self] in
+            let grace: Double? = state.lock.withLock {
+                guard live.outcome == nil else { return nil }
+                live.outcome = .timedOut
+                return live.record.job.graceSeconds
+            }
+            if let grace {
+                logger.info("deadline passed", metadata: ["timeout": "\(timeout)"])
+                live.watch.requestStop(grace: grace)
+            }
+        }
+        state.lock.withLock { live.deadline = item }
+        let remaining = max(0, timeout - startedAt.seconds(until: .now()))
+        DispatchQueue.global().asyncAfter(deadline: .now() + remaining, execute: item)
+    }
+
+    /// Stores the job's current record (running with pid, cancelling). Failures are logged: the
+    /// job goes on, and its final record is retried in `finish`.
+    func persist(_ live: LiveJob, logger: Logger) async {
+        let record = state.lock.withLock {
+            var r = live.record
+            r.job = live.currentJob
+            return r
+        }
+        do { try await store.update(record) } catch {
+            logger.error("storing the job failed", metadata: ["error": "\(error)", "state": "\(record.state.rawValue)"])
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Dispatch
+import Foundation
+import JobsdAPI
+import JobsdMetrics
+import JobsdStore
+import Logging
+
+/// The job engine: queue, scheduler, process supervision and guaranteed cleanup
+/// (CONTRACT.md: Jobs, States, Cancelling, Guaranteed cleanup, Durability, Shutdown).
+///
+/// - Every job runs as a child task of the task group inside `run()`, never a detached task.
+/// - The state machine lives in `JobState.canMove(to:)`; a terminal state is stored durably
+///   (`JobStore.update`) before any call reports it, and never changes again.
+/// - Timeout: the deadline counts from the start; when it passes the job's processes get the
+///   `SignalLadder` (SIGTERM, `grace_seconds`, SIGKILL, sweep) and the job ends `timed_out`.
+/// - Cancel: a queued job becomes `cancelled` at once and never runs (cleanup `none`); a running
+///   one becomes `cancelling`, gets the ladder, then its cleanup, then `cancelled`.
+/// - Whatever ends a job, afterwards and exactly once: the whole process tree is gone (process
+///   group, `JOBSD_JOB_ID` carriers, their descendants), the output pipes are drained and closed,
+///   the user's cleanup command runs (its own timeout and ladder, shielded from cancellation),
+///   the workdir is removed, and the final record is stored; only then is the job terminal.
+/// - Shutdown and cancellation of `run()`'s task are described on `shutdown()` and `run()`.
+///
+/// Thread-safe; shared state lives in `EngineState` behind one lock.
+public final class JobEngine: Sendable {
+    let configuration: EngineConfiguration
+    let store: any JobStore
+    let metrics: EngineMetrics
+    let logger: Logger
+    let state = EngineState()
+    /// Broadcast when scheduling, readiness or shutdown may have changed.
+    let changes = AsyncCondition()
+    let kinds = InProcessKinds()
+
+    public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.metrics = EngineMetrics(metrics)
+        self.logger = logger
+        _ = Reaper.shared  // become a child subreaper before any job starts
+    }
+
+    /// False while recovering, and from the first `shutdown()` on.
+    public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown } }
+
+    /// Suspends until recovery has finished and the engine accepts work (or shutdown began), or
+    /// the calling task is cancelled.
+    public func waitUntilReady() async {
+        await changes.wait(timeout: nil) { state.lock.withLock { state.ready || state.shuttingDown } }
+    }
+
+    // MARK: - Submitting
+
+    /// Stores the job durably (`store.insert`) and queues it. nil `timeoutSeconds`/`graceSeconds`
+    /// take the configured defaults; timeouts are capped at `maxTimeout`.
+    ///
+    /// Idempotency: the same key with the same `fingerprint` returns `.existing` with that job
+    /// (whatever its state now); with another fingerprint throws `.idempotencyMismatch`.
+    /// Throws `.shuttingDown` after `shutdown()`, `.queueFull` when `queueLimit` jobs wait,
+    /// `.storeUnavailable` when the insert failed (nothing was queued).
+    public func submit(_ spec: JobSpec, idempotencyKey: String? = nil, fingerprint: String? = nil) async throws(EngineError) -> SubmitResult {
+        let refusal: EngineError? = state.lock.withLock {
+            if state.shuttingDown { return .shuttingDown }
+            if state.queuedCount + state.reserved >= configuration.queueLimit { return .queueFull(limit: configuration.queueLimit) }
+            state.reserved += 1
+            return nil
+        }
+        if let refusal { throw refusal }
+        var inserted = false
+        defer {
+            if !inserted { state.lock.withLock { state.reserved -= 1 } }
+        }
+
+        var spec = spec
+        spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
+        spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
+        let now = Timestamp.now()
+        let job = Job(
+            id: JobIDGenerator.shared.next(now: UInt64(max(now.milliseconds, 0))), name: spec.name, labels: spec.labels,
+            command: spec.command, state: .queued, createdAt: now, timeoutSeconds: spec.timeoutSeconds!,
+            graceSeconds: spec.graceSeconds!, cleanup: CleanupStatus(state: spec.cleanup == nil ? .none : .pending))
+        let record = JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint)
+
+        let result: InsertResult
+        do { result = try await store.insert(record) } catch { throw .storeUnavailable("\(error)") }
+        switch result {
+        case let .existing(existing):
+            guard existing.requestFingerprint == fingerprint else { throw .idempotencyMismatch(jobID: existing.id) }
+            let current = state.lock.withLock { state.live[existing.id]?.currentJob }
+            return .existing(current ?? existing.job)
+        case .inserted:
+            inserted = true
+            let live = LiveJob(record: record, phase: .queued)
+            state.lock.withLock {
+                state.reserved -= 1
+                state.live[job.id] = live
+                state.enqueue(live)
+            }
+            metrics.submitted.increment()
+            metrics.moved(from: nil, to: .queued)
+            changes.broadcast()
+            logger.info("job submitted", metadata: ["job.id": "\(job.id)", "command": "\(job.command)"])
+            return .created(job)
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The job as it is now: running jobs from memory, the rest from the store. nil: unknown id.
+    public func job(_ id: String) async throws(EngineError) -> Job? {
+        if let job = state.lock.withLock({ state.live[id]?.currentJob }) { return job }
+        do { return try await store.get(id)?.job } catch { throw .storeUnavailable("\(error)") }
+    }
+
+    /// Newest first, filtered by `query`; jobs in memory show their current state.
+    public func list(_ query: JobQuery) async throws(EngineError) -> [Job] {
+        let stored: [JobRecord]
+        do { stored = try await store.list(query) } catch { throw .storeUnavailable("\(error)") }
+        let live: [String: Job] = state.lock.withLock { state.live.mapValues(\.currentJob) }
+        var byID: [String: Job] = [:]
+        for record in stored { byID[record.id] = live[record.id] ?? record.job }
+        for (id, job) in live where byID[id] == nil && query.beforeID.map({ id < $0 }) ?? true { byID[id] = job }
+        return byID.values
+            .filter { job in
+                (query.states.isEmpty || query.states.contains(job.state))
+                    && query.labels.allSatisfy { job.labels[$0.key] == $0.value }
+            }
+            .sorted { $0.id > $1.id }
+            .prefix(query.limit)
+            .map { $0 }
+    }
+
+    /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
+    /// cancelled — in the latter two cases with its state then. nil for an unknown id.
+    public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
+        if let live = state.lock.withLock({ state.live[id] }) {
+            await live.changes.wait(timeout: timeout) { state.lock.withLock { live.phase == .finished } }
+        }
+        return try await job(id)
+    }
+}

@@ -1,0 +1,60 @@
+import Dispatch
+import JobsdAPI
+import JobsdStore
+
+/// A job the engine holds in memory from submission (or recovery) until it is terminal.
+///
+/// Every `var` is guarded by the engine's `EngineState.lock`; `watch` and `changes` have their own.
+final class LiveJob: @unchecked Sendable {
+    enum Phase {
+        /// Waiting in the queue.
+        case queued
+        /// Cancelled while queued; the terminal record is being stored.
+        case cancellingQueued
+        /// Left the queue: spawning, running, being stopped, or in cleanup.
+        case running
+        /// Terminal and stored; no longer in the engine's table.
+        case finished
+    }
+
+    var record: JobRecord
+    var phase: Phase
+    /// The decided outcome, set once by whichever is recorded first: the main process's exit,
+    /// the deadline, a cancel (or shutdown), or a spawn failure.
+    var outcome: Outcome?
+    /// Open while the job runs (nil while queued).
+    var log: JobLog?
+    var deadline: DispatchWorkItem?
+    /// The main process's exit and stop requests.
+    let watch = ProcessWatch()
+    /// Broadcast when output grows and when the job becomes terminal.
+    let changes = AsyncCondition()
+
+    init(record: JobRecord, phase: Phase) {
+        self.record = record
+        self.phase = phase
+    }
+
+    /// The job as the API shows it now. Caller holds the engine lock.
+    var currentJob: Job {
+        var job = record.job
+        if let log { job.logBytes = log.keptBytes }
+        return job
+    }
+}
+
+/// How a job ends, decided before its processes are gone and its cleanup has run.
+struct Outcome: Sendable, Equatable {
+    var state: JobState
+    var error: String?
+
+    static let cancelled = Outcome(state: .cancelled)
+    static let timedOut = Outcome(state: .timedOut)
+    static let interrupted = "interrupted: the server stopped while this job ran"
+    static let didNotStop = "did not stop after cancellation"
+
+    /// Exit 0 → succeeded; any other exit, or a signal jobsd did not send → failed.
+    static func natural(_ status: ExitStatus) -> Outcome {
+        Outcome(state: status.exitCode == 0 ? .succeeded : .failed)
+    }
+}

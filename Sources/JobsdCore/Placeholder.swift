@@ -1,2 +1,0 @@
-import JobsdStore
-enum JobsdCorePlaceholder {}

@@ -1,0 +1,99 @@
+import Dispatch
+import Glibc
+import JobsdMetrics
+import Logging
+
+/// Stops every process of one job (or of one cleanup command): SIGTERM to the process group and
+/// to escaped descendants, up to `grace` seconds for them to exit, SIGKILL to all that remain,
+/// then sweeps again and again until none is left. Used for cancel, timeout, shutdown, leftovers
+/// after the main process exited by itself, and recovery.
+///
+/// Waiting is event-driven for the main process (its exit wakes the ladder at once) and polls
+/// `/proc` with a short backoff (1 ms doubling to 50 ms) for the rest. Task cancellation does not
+/// cut it short.
+struct SignalLadder: Sendable {
+    /// The `JOBSD_JOB_ID` marker the processes carry.
+    let jobID: String
+    /// The main process's process group (its pid: it runs in its own session); nil when it is
+    /// not known to be ours (recovery with a reused pid).
+    let processGroup: pid_t?
+    /// Exit events of the main process; nil when it is not our child (recovery).
+    let watch: ProcessWatch?
+    let logger: Logger
+    let escapedKilled: Counter
+
+    /// How long SIGKILLed processes may take to disappear before they are reported as survivors.
+    static let killSweepLimit = 10.0
+
+    struct Result: Equatable {
+        /// Processes still alive when the ladder gave up (stuck in uninterruptible sleep).
+        var survivors: Int
+        /// Processes outside the process group that were signalled.
+        var escaped: Int
+    }
+
+    private var leaderDone: Bool { watch.map { $0.snapshot.status != nil } ?? true }
+
+    /// Runs the ladder; returns when the tree is gone (or the kill sweep gave up).
+    func stop(grace: Double) async -> Result {
+        var escaped = Set<pid_t>()
+        var members = ProcessTable.members(jobID: jobID, processGroup: processGroup)
+        if members.isEmpty, leaderDone { return Result(survivors: 0, escaped: 0) }
+
+        signal(SIGTERM, members, &escaped)
+        logger.info("SIGTERM sent", metadata: ["processes": "\(members.count)", "grace": "\(grace)"])
+        if await waitUntilGone(within: grace, &members) { return finish(escaped, survivors: 0) }
+
+        logger.info("SIGKILL sent", metadata: ["processes": "\(members.count)"])
+        let deadline = DispatchTime.now() + Self.killSweepLimit
+        var backoff = 0.001
+        while DispatchTime.now() < deadline {
+            signal(SIGKILL, members, &escaped)
+            let generation = watch?.snapshot.generation ?? 0
+            if let watch { await watch.wait(after: generation, timeout: backoff) } else { await AsyncCondition.sleep(backoff) }
+            backoff = min(backoff * 2, 0.05)
+            members = ProcessTable.members(jobID: jobID, processGroup: processGroup)
+            if members.isEmpty, leaderDone { return finish(escaped, survivors: 0) }
+        }
+        logger.error("processes did not stop after SIGKILL", metadata: ["processes": "\(members.count)"])
+        return finish(escaped, survivors: max(members.count, 1))
+    }
+
+    /// Polls until no process is left and the leader was reaped, or `seconds` pass.
+    private func waitUntilGone(within seconds: Double, _ members: inout [ProcStat]) async -> Bool {
+        let deadline = DispatchTime.now() + seconds
+        var backoff = 0.001
+        while true {
+            let now = DispatchTime.now()
+            guard now < deadline else { return false }
+            let remaining = Double(deadline.uptimeNanoseconds - now.uptimeNanoseconds) / 1e9
+            let generation = watch?.snapshot.generation ?? 0
+            if let watch {
+                await watch.wait(after: generation, timeout: min(backoff, remaining))
+            } else {
+                await AsyncCondition.sleep(min(backoff, remaining))
+            }
+            backoff = min(backoff * 2, 0.05)
+            members = ProcessTable.members(jobID: jobID, processGroup: processGroup)
+            if members.isEmpty, leaderDone { return true }
+        }
+    }
+
+    private func signal(_ sig: Int32, _ members: [ProcStat], _ escaped: inout Set<pid_t>) {
+        if let processGroup, !leaderDone || members.contains(where: { $0.pgid == processGroup }) {
+            kill(-processGroup, sig)
+        }
+        for p in members {
+            kill(p.pid, sig)
+            if p.pgid != processGroup { escaped.insert(p.pid) }
+        }
+    }
+
+    private func finish(_ escaped: Set<pid_t>, survivors: Int) -> Result {
+        if !escaped.isEmpty {
+            escapedKilled.increment(by: Double(escaped.count))
+            logger.info("escaped descendants killed", metadata: ["count": "\(escaped.count)"])
+        }
+        return Result(survivors: survivors, escaped: escaped.count)
+    }
+}

@@ -1,0 +1,155 @@
+import CSQLite
+import Foundation
+import JobsdAPI
+@testable import JobsdStore
+import Logging
+import Testing
+
+/// What only the durable store promises: data survives reopening, group commit keeps every
+/// concurrent write, and bad files or a full disk give clear errors instead of crashes.
+@Suite struct SQLiteJobStoreTests {
+    let directory = TemporaryDirectory()
+    var path: String { directory.path + "/jobs.sqlite" }
+    let logger = Logger(label: "jobsd.test.sqlite")
+
+    // MARK: - Durability
+
+    @Test func reopening_ReturnsEveryJobAsLastWritten() async throws {
+        defer { directory.remove() }
+        let full = JobRecord.full(1)
+        var updated = JobRecord.make(2, labels: ["team": "a"])
+        do {
+            let store = try SQLiteJobStore(path: path, logger: logger)
+            _ = try await store.insert(full)
+            _ = try await store.insert(updated)
+            updated.job.state = .running
+            updated.job.pid = 4242
+            updated.processStartTicks = 123_456
+            try await store.update(updated)
+            await store.close()
+        }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        #expect(try await store.get(full.id) == full)
+        #expect(try await store.get(updated.id) == updated)
+        #expect(try await store.list(JobQuery(labels: ["team": "a"])) == [updated])
+        #expect(try await store.unfinished() == [updated])
+        #expect(try await store.insert(.make(3, idempotencyKey: full.idempotencyKey)) == .existing(full))
+        await store.close()
+    }
+
+    @Test func concurrentWrites_FromManyTasks_AreAllCommitted_AndAFailingOneFailsAlone() async throws {
+        defer { directory.remove() }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<64 {
+                group.addTask {
+                    var failed = 0
+                    for n in stride(from: task + 1, through: 500, by: 64) {
+                        #expect(try await store.insert(.make(n, labels: ["task": "\(task)"])) == .inserted)
+                        do { try await store.update(.make(10_000 + n)) } catch JobStoreError.notFound { failed += 1 }
+                    }
+                    return failed
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(failures == 500)
+        await store.close()
+
+        let reopened = try SQLiteJobStore(path: path, logger: logger)
+        let ids = try await reopened.list(JobQuery(limit: 1000)).map(\.id)
+        #expect(ids == (1...500).reversed().map(jobID))
+        #expect(try await reopened.list(JobQuery(labels: ["task": "3"])).count == 8)
+        await reopened.close()
+    }
+
+    @Test func close_CheckpointsTheWALIntoTheDatabaseFile() async throws {
+        defer { directory.remove() }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        _ = try await store.insert(.make(1))
+        await store.close()
+        let walSize = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+        #expect(walSize == 0)
+        #expect(try rawInteger(path, "SELECT count(*) FROM jobs") == 1)
+    }
+
+    @Test func purge_AlsoDeletesTheLabelRowsOfPurgedJobs() async throws {
+        defer { directory.remove() }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        let finished = Timestamp(milliseconds: 1_000)
+        _ = try await store.insert(.make(1, state: .succeeded, labels: ["a": "1", "b": "2"], finishedAt: finished))
+        _ = try await store.insert(.make(2, labels: ["a": "1"]))
+        #expect(try await store.purge(finishedBefore: .now()) == [jobID(1)])
+        await store.close()
+        #expect(try rawInteger(path, "SELECT count(*) FROM job_labels") == 1)
+    }
+
+    // MARK: - Bad files and full disks
+
+    @Test func opening_ADatabaseFromANewerJobsd_ThrowsUnsupportedSchema() async throws {
+        defer { directory.remove() }
+        await (try SQLiteJobStore(path: path, logger: logger)).close()
+        _ = try rawInteger(path, "PRAGMA user_version = 99")
+        #expect(throws: JobStoreError.unsupportedSchema(found: 99, supported: SQLiteSchema.currentVersion)) {
+            try SQLiteJobStore(path: path, logger: logger)
+        }
+        #expect(try rawInteger(path, "PRAGMA user_version") == 99)
+    }
+
+    @Test func opening_InADirectoryThatCannotExist_ThrowsUnavailableWithTheReason() throws {
+        defer { directory.remove() }
+        let file = directory.path + "/plain-file"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let error = #expect(throws: JobStoreError.self) { try SQLiteJobStore(path: file + "/jobs.sqlite", logger: logger) }
+        guard case let .unavailable(message)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
+        #expect(message.contains(file + "/jobs.sqlite"))
+        #expect(message.contains("Not a directory"))
+    }
+
+    @Test func opening_AFileThatIsNotADatabase_ThrowsUnavailable() throws {
+        defer { directory.remove() }
+        let garbage = Data(String(repeating: "this is not sqlite ", count: 500).utf8)
+        #expect(FileManager.default.createFile(atPath: path, contents: garbage))
+        let error = #expect(throws: JobStoreError.self) { try SQLiteJobStore(path: path, logger: logger) }
+        guard case let .unavailable(message)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
+        #expect(message.contains("not a jobsd database or is corrupt"))
+    }
+
+    /// `max_page_count` stops the file from growing, which SQLite reports exactly as a full disk.
+    @Test func commit_WhenTheDiskIsFull_FailsWithUnavailable_AndWorksAgainOnceSpaceIsFreed() async throws {
+        defer { directory.remove() }
+        func big(_ n: Int, state: JobState = .succeeded) -> JobRecord {
+            var record = JobRecord.make(n, state: state, finishedAt: Timestamp(milliseconds: 1_000))
+            record.spec.stdin = String(repeating: "\(n)", count: 20_000)
+            return record
+        }
+        do {
+            let store = try SQLiteJobStore(path: path, logger: logger)
+            for n in 1...3 { _ = try await store.insert(big(n)) }
+            await store.close()
+        }
+        let store = try SQLiteJobStore(path: path, logger: logger, writerPragmas: ["PRAGMA max_page_count = 1"])
+        try await expectUnavailable { _ = try await store.insert(big(4, state: .queued)) }
+        #expect(try await store.get(jobID(4)) == nil)
+        #expect(try await store.list(JobQuery()).count == 3)
+
+        #expect(try await store.purge(finishedBefore: .now()).count == 3)
+        #expect(try await store.insert(big(4, state: .queued)) == .inserted)
+        #expect(try await store.get(jobID(4)) == big(4, state: .queued))
+        await store.close()
+    }
+}
+
+/// Runs `sql` on its own connection (outside the store) and returns the first column of the first
+/// row, if any.
+private func rawInteger(_ path: String, _ sql: String) throws -> Int64? {
+    let connection = try SQLiteConnection(path: path)
+    defer { connection.close() }
+    return try connection.withStatement(sql) { try $0.step() ? $0.int64(0) : nil }
+}

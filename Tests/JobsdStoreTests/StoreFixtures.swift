@@ -1,0 +1,100 @@
+import Foundation
+import JobsdAPI
+import JobsdStore
+import Logging
+import Testing
+
+/// Opens one kind of store in a fresh directory; the contract tests run once per factory.
+struct StoreFactory: Sendable, CustomTestStringConvertible {
+    let name: String
+    let open: @Sendable (_ directory: String) throws -> any JobStore
+
+    var testDescription: String { name }
+
+    static let inMemory = StoreFactory(name: "InMemoryJobStore") { _ in InMemoryJobStore() }
+    static let sqlite = StoreFactory(name: "SQLiteJobStore") { directory in
+        try SQLiteJobStore(path: directory + "/jobs.sqlite", logger: Logger(label: "jobsd.test.store"))
+    }
+    static let all = [inMemory, sqlite]
+}
+
+/// A private directory under /tmp, removed with everything in it by `remove()`.
+struct TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/jobsd-store-test-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: made!)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Opens a store from `factory` in a temporary directory, runs `body`, then closes the store and
+/// removes the directory, also when `body` throws.
+func withStore(_ factory: StoreFactory, _ body: (any JobStore) async throws -> Void) async throws {
+    let directory = TemporaryDirectory()
+    defer { directory.remove() }
+    let store = try factory.open(directory.path)
+    do {
+        try await body(store)
+        await store.close()
+    } catch {
+        await store.close()
+        throw error
+    }
+}
+
+/// Ids in creation order, shaped like ULIDs (26 characters); `n` makes them sort as numbers do.
+func jobID(_ n: Int) -> String {
+    let digits = String(n)
+    return "01JTEST" + String(repeating: "0", count: 19 - digits.count) + digits
+}
+
+extension JobRecord {
+    /// A minimal record: queued, no optionals set.
+    static func make(
+        _ n: Int, state: JobState = .queued, labels: [String: String] = [:], finishedAt: Timestamp? = nil,
+        idempotencyKey: String? = nil
+    ) -> JobRecord {
+        let command = ["sh", "-c", "echo \(n)"]
+        let job = Job(
+            id: jobID(n), labels: labels, command: command, state: state,
+            createdAt: Timestamp(milliseconds: 1_700_000_000_000 + Int64(n)), finishedAt: finishedAt,
+            timeoutSeconds: 3600, graceSeconds: 10, cleanup: CleanupStatus(state: .none)
+        )
+        return JobRecord(
+            job: job, spec: JobSpec(command: command, labels: labels), idempotencyKey: idempotencyKey,
+            requestFingerprint: idempotencyKey.map { "{\"command\":[\"\($0)\"]}" }
+        )
+    }
+
+    /// A record with every optional set and awkward text (unicode, quotes, control characters).
+    static func full(_ n: Int) -> JobRecord {
+        let labels = ["team": "données", "tier/level": "1", "emoji": "🚀", "empty": ""]
+        let spec = JobSpec(
+            command: ["sh", "-c", "printf '%s\\n' \"$X\"; echo 'ünïcødé \"q\" \\\\ \t'"],
+            env: ["X": "line1\nline2", "EMPTY": "", "UNI": "日本語"],
+            stdin: "input\u{0}with nul and \u{1F}controls",
+            timeoutSeconds: 0.1, graceSeconds: 1e-5,
+            cleanup: CleanupSpec(command: ["rm", "-rf", "/tmp/x y"], timeoutSeconds: 12.5),
+            name: "nightly-export ✓", labels: labels
+        )
+        let job = Job(
+            id: jobID(n), name: "nightly-export ✓", labels: labels, command: spec.command, state: .cancelled,
+            createdAt: Timestamp(milliseconds: 1_764_035_534_123), startedAt: Timestamp(milliseconds: 1_764_035_534_125),
+            finishedAt: Timestamp(milliseconds: 1_764_035_600_999), timeoutSeconds: 0.1, graceSeconds: 1e-5,
+            cancelRequestedAt: Timestamp(milliseconds: 1_764_035_590_000), pid: 41237, exitCode: -1,
+            signal: "SIGKILL", error: "did not stop after cancellation",
+            cleanup: CleanupStatus(state: .failed, exitCode: 3, error: "cleanup exited with 3"),
+            logBytes: 10_485_760
+        )
+        return JobRecord(
+            job: job, spec: spec, idempotencyKey: "key-ü-\(n)", requestFingerprint: spec.json,
+            processStartTicks: UInt64.max - 7, owner: "node-a"
+        )
+    }
+}
