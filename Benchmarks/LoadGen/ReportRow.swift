@@ -36,6 +36,7 @@ struct ReportRow {
     }
 
     static func format(_ d: Double) -> String {
-        abs(d) >= 100 ? String(format: "%.0f", d) : abs(d) >= 1 ? String(format: "%.2f", d) : String(format: "%.3f", d)
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        return abs(d) >= 100 ? String(format: "%.0f", d) : abs(d) >= 1 ? String(format: "%.2f", d) : String(format: "%.3f", d)
     }
 }
