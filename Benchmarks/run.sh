@@ -151,7 +151,7 @@ record() {
   if [[ $(type -t "$1") == function ]]; then  # wrk_json: bounded by wrk's own -d and --timeout
     out=$("$@" 2>"$TMP/$name.stderr") || status=$?
   else
-    out=$(timeout --kill-after=10 $((SECONDS_PER * 4 + 150)) "$@" 2>"$TMP/$name.stderr") || status=$?
+    out=$(timeout --kill-after=10 $((SECONDS_PER * 4 + 300)) "$@" 2>"$TMP/$name.stderr") || status=$?
   fi
   local json
   json=$(grep '^{' <<<"$out" | tail -n 1 || true)
