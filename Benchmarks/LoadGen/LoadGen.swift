@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 
 /// `jobsd-loadgen`: the load generator for the measures wrk cannot express. Every measure is a
 /// subcommand that prints one JSON object on stdout (`{"error": …}` and exit 1 when it could not
@@ -28,11 +29,23 @@ protocol Measure: ParsableCommand {
 extension Measure {
     func run() throws {
         do {
-            try measure().emit()
+            var result = try measure()
+            result.set("loadgen_cpu_seconds", Self.cpuSeconds())  // to see that the load generator was not the bottleneck
+            result.emit()
         } catch {
             emitFailure(error)
             throw ExitCode(1)
         }
+    }
+}
+
+extension Measure {
+    /// User + system CPU time this process has used so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }
 
