@@ -87,6 +87,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Benchmarks/run.sh's load generator for the measures wrk cannot express (not run by the tests).
+        .executableTarget(
+            name: "jobsd-loadgen",
+            dependencies: ["JobsdAPI", "JobsdMetrics", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/LoadGen",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Tests
         .testTarget(
             name: "JobsdHTTPTests",

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Benchmarks/run.sh [--quick]
+#
+# Builds release, starts jobsd on temp data dirs on 127.0.0.1 (a fresh instance per measure, so
+# no measure inherits another's heap or database), runs every measure of issue 7 with its
+# reference in the same run, prints the table and writes Benchmarks/results/latest.json (and
+# latest.md, the same table in Markdown).
+#
+#   --quick   a few seconds per measure and smaller counts (CI runs this so the harness cannot
+#             rot). Missed targets never fail the script; a measure that could not run does
+#             (exit 3), as does a build or set-up error.
+#
+# All load goes to 127.0.0.1 and is bounded in time and count; every process started here is
+# stopped on exit (trap). Needs root or sudo only to install wrk and nginx-light when missing.
+set -euo pipefail
+
+QUICK=0
+case "${1:-}" in
+  --quick) QUICK=1 ;;
+  "") ;;
+  *) echo "usage: Benchmarks/run.sh [--quick]" >&2; exit 2 ;;
+esac
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if ((QUICK)); then
+  SECONDS_PER=2; LATENCY_COUNT=40; CONNECTIONS=1000; RUNNING_JOBS=100
+else
+  SECONDS_PER=10; LATENCY_COUNT=300; CONNECTIONS=10000; RUNNING_JOBS=1000
+fi
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# MARK: - Tools
+
+need_packages=()
+command -v wrk >/dev/null || need_packages+=(wrk)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_packages+=(nginx-light)
+command -v curl >/dev/null || need_packages+=(curl)
+command -v cc >/dev/null || need_packages+=(gcc libc6-dev)
+if ((${#need_packages[@]})); then
+  log "installing ${need_packages[*]}"
+  SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# 10 000 idle connections need that many descriptors in jobsd and in the load generator.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if (($(ulimit -n) < CONNECTIONS + 1000)); then
+  echo "run.sh: ulimit -n is $(ulimit -n); $((CONNECTIONS + 1000)) descriptors are needed" >&2
+  exit 1
+fi
+
+# MARK: - Build
+
+log "building release"
+swift build -c release 2>&1 | tail -n 3
+BIN=$(swift build -c release --show-bin-path)
+LOADGEN=$BIN/jobsd-loadgen
+
+TMP=$(mktemp -d /tmp/jobsd-bench.XXXXXX)
+RES=$TMP/results
+mkdir -p "$RES" Benchmarks/results
+cat /proc/loadavg >"$RES/loadavg_start"
+if ! cc -O2 -static -pthread -o "$TMP/spawnloop" Benchmarks/spawnloop.c 2>/dev/null; then
+  cc -O2 -pthread -o "$TMP/spawnloop" Benchmarks/spawnloop.c  # no static libc: stamps include ld.so
+fi
+
+# MARK: - Processes (every one started here is stopped on exit)
+
+JOBSD_PID=""
+NGINX_PID=""
+
+# Sends SIGTERM to a process we started, waits up to $2 seconds, then SIGKILL; reaps it.
+stop_process() {
+  local pid=$1 limit=${2:-15}
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < limit * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "run.sh: pid $pid did not stop in ${limit}s; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  stop_process "$JOBSD_PID"
+  stop_process "$NGINX_PID" 5
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_jobsd NAME [FLAG…]: a fresh jobsd on a free port with its own data dir; sets JOBSD_PID
+# and PORT once /readyz answers 200.
+start_jobsd() {
+  local name=$1; shift
+  PORT=$("$LOADGEN" free-port)
+  mkdir -p "$TMP/$name"
+  "$BIN/jobsd" --host 127.0.0.1 --port "$PORT" --data-dir "$TMP/$name/data" --log-level warning \
+    --shutdown-timeout 2s --default-grace 1s "$@" 2>"$TMP/$name/stderr" &
+  JOBSD_PID=$!
+  for ((i = 0; i < 300; i++)); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null && return 0
+    kill -0 "$JOBSD_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "run.sh: jobsd ($name) did not become ready:" >&2
+  tail -n 5 "$TMP/$name/stderr" >&2
+  stop_jobsd
+  return 1
+}
+
+stop_jobsd() {
+  stop_process "$JOBSD_PID"
+  JOBSD_PID=""
+}
+
+# start_nginx: the HTTP reference, Benchmarks/http/nginx.conf (a fixed 200 at /healthz, in the
+# foreground), on a free port; sets NGINX_PID and PORT.
+start_nginx() {
+  PORT=$("$LOADGEN" free-port)
+  mkdir -p "$TMP/nginx"
+  sed -e "s|__PORT__|$PORT|g" -e "s|__PREFIX__|$TMP/nginx|g" Benchmarks/http/nginx.conf >"$TMP/nginx/nginx.conf"
+  "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/stderr" &
+  NGINX_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "run.sh: nginx did not start:" >&2
+  cat "$TMP/nginx/stderr" >&2
+  return 1
+}
+
+# MARK: - Measures
+
+# record NAME COMMAND…: runs a measure (bounded by `timeout`) and keeps the last JSON line of its
+# output as $RES/NAME.json, or an {"error"} object when it printed none.
+record() {
+  local name=$1; shift
+  log "$name"
+  local out status=0
+  if [[ $(type -t "$1") == function ]]; then  # wrk_json: bounded by wrk's own -d and --timeout
+    out=$("$@" 2>"$TMP/$name.stderr") || status=$?
+  else
+    out=$(timeout --kill-after=10 $((SECONDS_PER * 4 + 300)) "$@" 2>"$TMP/$name.stderr") || status=$?
+  fi
+  local json
+  json=$(grep '^{' <<<"$out" | tail -n 1 || true)
+  if [[ -z $json ]]; then
+    local why="exit status $status"
+    ((status == 124)) && why="timed out"
+    json="{\"error\":\"$why: $(tail -n 1 "$TMP/$name.stderr" | tr -d '"\\' | cut -c1-200)\"}"
+  fi
+  printf '%s\n' "$json" | tee "$RES/$name.json" >&2
+}
+
+# TcpExt ListenDrops and ListenOverflows of this network namespace, "drops overflows".
+listen_counters() {
+  awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else { for (i = 1; i <= NF; i++) v[n[i]] = $i } }
+       END { print v["ListenDrops"] + 0, v["ListenOverflows"] + 0 }' /proc/net/netstat
+}
+
+# wrk_json CONNECTIONS URL: wrk keep-alive load, its JSON summary plus the listen-queue deltas.
+wrk_json() {
+  local before after
+  before=$(listen_counters)
+  local json
+  json=$(wrk -t2 -c"$1" -d"${SECONDS_PER}s" --timeout 2s --latency -s Benchmarks/wrk-json.lua "$2" | grep '^{' | tail -n 1)
+  after=$(listen_counters)
+  read -r d0 o0 <<<"$before"
+  read -r d1 o1 <<<"$after"
+  printf '%s,"listen_drops":%d,"listen_overflows":%d,"connections":%d}\n' "${json%\}}" $((d1 - d0)) $((o1 - o0)) "$1"
+}
+
+log "references: spawn loop (2 threads), spawn -> main, kill -> waitpid"
+record spawn_rate "$TMP/spawnloop" rate 2 "$SECONDS_PER"
+record spawn_start "$TMP/spawnloop" startlat "$LATENCY_COUNT"
+record spawn_kill "$TMP/spawnloop" killlat "$LATENCY_COUNT"
+
+if start_nginx; then
+  record nginx_c64 wrk_json 64 "http://127.0.0.1:$PORT/healthz"
+  record nginx_c1000 wrk_json 1000 "http://127.0.0.1:$PORT/healthz"
+  stop_process "$NGINX_PID" 5
+  NGINX_PID=""
+fi
+
+# 1. GET /v1/jobs/{id} of a finished job.
+if start_jobsd http --max-connections 20000; then
+  id=$(curl -fsS -d '{"command":["true"]}' "http://127.0.0.1:$PORT/v1/jobs" | tr ',' '\n' | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -n 1)
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v1/jobs/$id?wait=10" || true
+  record get_c64 wrk_json 64 "http://127.0.0.1:$PORT/v1/jobs/$id"
+  record get_c1000 wrk_json 1000 "http://127.0.0.1:$PORT/v1/jobs/$id"
+  stop_jobsd
+fi
+
+# 2. Jobs completed per second, durable store.
+if start_jobsd throughput --max-running 64; then
+  record throughput "$LOADGEN" throughput --port "$PORT" --clients 64 --seconds "$SECONDS_PER"
+  stop_jobsd
+fi
+
+# 3. Overload: the runner does 8 / 0.05 s = 160 jobs/s; the clients ask for far more.
+if start_jobsd overload --max-running 8 --queue-limit 200; then
+  record overload "$LOADGEN" overload --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --sleep 0.05
+  stop_jobsd
+fi
+
+# 4, 5. Start and cancel latency on an idle server, one job at a time.
+if start_jobsd latency; then
+  record start_latency "$LOADGEN" start-latency --port "$PORT" --count "$LATENCY_COUNT" --stamp "$TMP/spawnloop"
+  record cancel_latency "$LOADGEN" cancel-latency --port "$PORT" --count "$LATENCY_COUNT"
+  stop_jobsd
+fi
+
+# 6. RSS with idle keep-alive connections.
+if start_jobsd connections --max-connections $((CONNECTIONS * 2)); then
+  record idle_connections "$LOADGEN" idle-connections --port "$PORT" --count "$CONNECTIONS" --pid "$JOBSD_PID"
+  stop_jobsd
+fi
+
+# 7. RSS with running sleep jobs (cancelled by the load generator afterwards).
+if start_jobsd running --max-running "$RUNNING_JOBS"; then
+  record running_jobs "$LOADGEN" running-jobs --port "$PORT" --count "$RUNNING_JOBS" --pid "$JOBSD_PID"
+  stop_jobsd
+fi
+
+# 8. Durable vs in-memory POSTs/s, jobs left queued behind one blocker.
+for store in sqlite memory; do
+  if start_jobsd "submit_$store" --store "$store" --max-running 1 --queue-limit 10000000; then
+    record "submit_$store" "$LOADGEN" submit-rate --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --blocker
+    stop_jobsd
+  fi
+done
+
+# MARK: - Report
+
+log "results"
+quick_flag=(); ((QUICK)) && quick_flag=(--quick)
+status=0
+"$LOADGEN" report --dir "$RES" --out Benchmarks/results/latest.json "${quick_flag[@]}" || status=$?
+echo "written: Benchmarks/results/latest.json, Benchmarks/results/latest.md" >&2
+exit "$status"
