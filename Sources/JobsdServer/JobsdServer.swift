@@ -63,12 +63,16 @@ public final class JobsdServer: Sendable {
             guard auth.allows(request) else { return APIError.unauthorized.response }
             return await routes.handle(request)
         }
-        serviceGroup = ServiceGroup(configuration: .init(
+        var group = ServiceGroupConfiguration(
             services: [
                 .init(service: HTTPService(http: http)),
                 .init(service: EngineService(engine: engine, lifecycle: lifecycle)),
             ],
-            logger: logger))
+            logger: logger)
+        // Backstop: once the group is cancelled (not drained), it waits at most this long for the
+        // services before giving up, so the process always exits.
+        group.maximumCancellationDuration = .seconds(60)
+        serviceGroup = ServiceGroup(configuration: group)
     }
 
     /// Serves until shut down (signal or `beginShutdown()`), then closes the store and returns.
@@ -108,7 +112,10 @@ public final class JobsdServer: Sendable {
             if count <= 2 {
                 beginShutdown()
             } else {
-                logger.critical("third signal: exiting without waiting; running jobs may be left for recovery at the next start")
+                let pending = (try? await engine.list(JobQuery(states: [.running, .cancelling], limit: 50))) ?? []
+                logger.critical("third signal: exiting without waiting; the next start recovers what was pending", metadata: [
+                    "pending_jobs": "\(pending.map(\.id).joined(separator: ","))",
+                ])
                 exit(1)
             }
         }
