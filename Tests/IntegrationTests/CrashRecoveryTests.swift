@@ -8,15 +8,6 @@ import Testing
 /// The jobsd binary killed with SIGKILL at the worst moments, then restarted on the same data dir.
 @Suite struct CrashRecoveryTests {
     /// Follows a job's output until `text` appears (the job's own readiness signal).
-    func waitForOutput(_ client: JobsdClient, _ id: String, _ text: String) async throws {
-        var seen = ""
-        for try await chunk in client.followLogs(id) {
-            seen += String(decoding: chunk, as: UTF8.self)
-            if seen.contains(text) { return }
-        }
-        throw TestFailure("job \(id) ended without printing \(text)")
-    }
-
     @Test func aKill9RightAfterThe201s_LosesNoJob_AndTheRestartFinishesWhatWasLeft() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-crash")
         defer { try? FileManager.default.removeItem(atPath: data) }
@@ -26,7 +17,7 @@ import Testing
         for _ in 0..<4 {
             running.append(try await client.submit(JobSpec(command: ["sh", "-c", "echo ready; sleep 300 & exec sleep 300"])).id)
         }
-        for id in running { try await waitForOutput(client, id, "ready") }
+        for id in running { try await client.waitForOutput(id, "ready") }
         var queued: [String] = []
         for i in 0..<196 { queued.append(try await client.submit(JobSpec(command: ["sh", "-c", "echo \(i)"])).id) }
         await first.signal(SIGKILL)
@@ -59,7 +50,7 @@ import Testing
             command: ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"], graceSeconds: 3,
             cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
         let job = try await first.client().submit(spec)
-        try await waitForOutput(first.client(), job.id, "ready")
+        try await first.client().waitForOutput(job.id, "ready")
         #expect(try await first.client().transport.send(ClientRequest(method: "DELETE", path: "/v1/jobs/\(job.id)")).status == 202)
         #expect(try await first.client().job(job.id).state == .cancelling)
         await first.signal(SIGKILL)

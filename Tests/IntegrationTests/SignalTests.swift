@@ -7,15 +7,6 @@ import Testing
 
 /// Real SIGTERM/SIGINT to the jobsd binary: drain, second signal, exit code, what is left.
 @Suite struct SignalTests {
-    func waitForOutput(_ client: JobsdClient, _ id: String, _ text: String) async throws {
-        var seen = ""
-        for try await chunk in client.followLogs(id) {
-            seen += String(decoding: chunk, as: UTF8.self)
-            if seen.contains(text) { return }
-        }
-        throw TestFailure("job \(id) ended without printing \(text)")
-    }
-
     @Test func sigterm_DrainsACompletingJob_LeavesQueuedJobsQueued_AndExits0() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-signal")
         let scratch = try scratchDirectory()
@@ -25,15 +16,10 @@ import Testing
         // Finishes on its own once the test lets it (a file appears), well within the drain.
         let finishing = try await client.submit(JobSpec(command: ["sh", "-c", "echo ready; while [ ! -e \(scratch)/go ]; do sleep 0.02; done"]))
         let queued = try await client.submit(JobSpec(command: ["sh", "-c", "echo ran"]))
-        try await waitForOutput(client, finishing.id, "ready")
+        try await client.waitForOutput(finishing.id, "ready")
         await jobsd.signal(SIGTERM)
         // readyz flips while the drain runs; reads keep working.
-        var ready = 200
-        for _ in 0..<500 where ready == 200 {
-            ready = try await client.transport.send(ClientRequest(path: "/readyz")).status
-            if ready == 200 { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        #expect(ready == 503)
+        #expect(try await client.readyzAfterDrainBegins() == 503)
         #expect(try await client.transport.send(ClientRequest(method: "POST", path: "/v1/jobs", body: Array(#"{"command":["true"]}"#.utf8))).status == 503)
         #expect(try await client.job(queued.id).state == .queued)
         _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
@@ -55,14 +41,9 @@ import Testing
         let job = try await client.submit(JobSpec(
             command: ["sh", "-c", "echo ready; sleep 300 & exec sleep 300"], graceSeconds: 1,
             cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE > \(scratch)/state"])))
-        try await waitForOutput(client, job.id, "ready")
+        try await client.waitForOutput(job.id, "ready")
         await jobsd.signal(SIGINT)
-        var ready = 200
-        for _ in 0..<500 where ready == 200 {
-            ready = try await client.transport.send(ClientRequest(path: "/readyz")).status
-            if ready == 200 { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        #expect(ready == 503)
+        #expect(try await client.readyzAfterDrainBegins() == 503)
         await jobsd.signal(SIGTERM)
         let status = await jobsd.waitForExit()
         #expect(status.exitCode == 0, "\(jobsd.log)")

@@ -15,12 +15,7 @@ extension TestServer {
 
     /// Follows the job's logs until `text` has appeared: the readiness signal a job gives by printing.
     func waitForOutput(_ id: String, containing text: String) async throws {
-        var seen = ""
-        for try await chunk in client().followLogs(id) {
-            seen += String(decoding: chunk, as: UTF8.self)
-            if seen.contains(text) { return }
-        }
-        throw TestFailure("job \(id) ended without printing \(text); output: \(seen)")
+        try await client().waitForOutput(id, text)
     }
 }
 
@@ -55,4 +50,26 @@ func processesAlive(markedWith id: String) -> [Int32] {
         found.append(pid)
     }
     return found
+}
+
+extension JobsdClient {
+    /// Follows a job's output until `text` appears (the job's own readiness signal).
+    func waitForOutput(_ id: String, _ text: String) async throws {
+        var seen = ""
+        for try await chunk in followLogs(id) {
+            seen += String(decoding: chunk, as: UTF8.self)
+            if seen.contains(text) { return }
+        }
+        throw TestFailure("job \(id) ended without printing \(text); output: \(seen)")
+    }
+
+    /// Polls `/readyz` until it answers 503 (the drain has begun); returns the last status.
+    func readyzAfterDrainBegins() async throws -> Int {
+        var status = 200
+        for _ in 0..<1000 where status == 200 {
+            status = try await transport.send(ClientRequest(path: "/readyz")).status
+            if status == 200 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        return status
+    }
 }
