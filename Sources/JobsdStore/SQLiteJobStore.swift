@@ -43,7 +43,7 @@ public final class SQLiteJobStore: JobStore {
         } catch let error as JobStoreError {
             throw error
         } catch let error as SQLiteError {
-            throw .unavailable("cannot open the job database at \(path): \(error)")
+            throw .unavailable("cannot open the job database at \(path): \(error.reason)")
         } catch {
             throw .unavailable("cannot open the job database at \(path): \(error)")
         }

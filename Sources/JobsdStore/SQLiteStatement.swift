@@ -55,7 +55,7 @@ final class SQLiteStatement {
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
-        default: throw connection.lastError("step \(sql.prefix(60))")
+        default: throw connection.lastError(String(sql.prefix { $0 != "(" }.prefix(40)))
         }
     }
 
@@ -79,6 +79,6 @@ final class SQLiteStatement {
     func double(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(handle, column) }
 
     private func check(_ rc: Int32) throws(SQLiteError) {
-        if rc != SQLITE_OK { throw connection.lastError("bind \(sql.prefix(60))") }
+        if rc != SQLITE_OK { throw connection.lastError("bind " + sql.prefix { $0 != "(" }.prefix(40)) }
     }
 }
