@@ -52,12 +52,12 @@ public final class SQLiteJobStore: JobStore {
     // MARK: - JobStore
 
     public func insert(_ record: JobRecord) async throws -> InsertResult {
-        guard case let .insert(result) = try await writer.perform(.insert(record)) else { preconditionFailure() }
+        guard case let .insert(result) = try await writer.perform(.insert(SQLiteEncodedJob(record))) else { preconditionFailure() }
         return result
     }
 
     public func update(_ record: JobRecord) async throws {
-        _ = try await writer.perform(.update(record))
+        _ = try await writer.perform(.update(SQLiteEncodedJob(record)))
     }
 
     public func get(_ id: String) async throws -> JobRecord? {
