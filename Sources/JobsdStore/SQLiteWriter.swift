@@ -77,27 +77,39 @@ final class SQLiteWriter: @unchecked Sendable {
 
     // MARK: - Batches (on `queue`)
 
-    /// Commits batches until the queue stays empty through a gather window. Before each batch the
-    /// writer waits until as many writes are queued as the previous batch had (its callers are
-    /// being resumed and tend to write again), but at most a quarter of the previous commit's
-    /// duration (capped at 5 ms): a little latency buys fewer, fuller fsyncs.
+    /// Commits batches until no write arrives within a gather window after a commit.
+    ///
+    /// Each batch gathers until it has as many writes as the previous one (those callers are being
+    /// resumed and tend to write again) or until a quarter of the previous commit's duration
+    /// (at most 5 ms) has passed since that commit; writes that arrive meanwhile are already
+    /// applied inside the open transaction. A little latency buys fewer, fuller fsyncs.
     private func drain() {
         let clock = ContinuousClock()
-        while let batch = pending.takeBatch(
-            expecting: lastBatchSize, window: min(lastCommitDuration / 4, .milliseconds(5))
-        ) {
-            lastBatchSize = batch.count
-            lastCommitDuration = clock.measure { commit(batch) }
+        while true {
+            let window = lastBatchSize > 0 ? min(lastCommitDuration / 4, .milliseconds(5)) : .zero
+            let deadline = SQLiteWriteQueue<Pending>.Deadline(after: window)
+            let first = pending.take(until: deadline, endingDrainIfEmpty: true)
+            guard !first.isEmpty else { break }
+            let started = clock.now
+            lastBatchSize = commit(first, gatheringUntil: deadline)
+            lastCommitDuration = clock.now - started
         }
         lastBatchSize = 0
     }
 
-    private func commit(_ batch: [Pending]) {
+    /// Runs `first` and whatever else arrives before `deadline` (while fewer than the previous
+    /// batch) in one transaction, commits, then resumes every caller. Returns the batch size.
+    private func commit(_ first: [Pending], gatheringUntil deadline: SQLiteWriteQueue<Pending>.Deadline) -> Int {
+        var batch = first  // every write taken so far: on failure each of them gets its answer
         var outcomes: [Result<SQLiteWriteOutcome, JobStoreError>] = []
-        outcomes.reserveCapacity(batch.count)
         do {
             try connection.run("BEGIN IMMEDIATE")
-            for item in batch { outcomes.append(try apply(item.write)) }
+            var incoming = first
+            while !incoming.isEmpty {
+                for item in incoming { outcomes.append(try apply(item.write)) }
+                incoming = batch.count < lastBatchSize ? pending.take(until: deadline, endingDrainIfEmpty: false) : []
+                batch += incoming
+            }
             try connection.run("COMMIT")
         } catch {
             if !connection.isAutocommit { try? connection.run("ROLLBACK") }
@@ -106,9 +118,10 @@ final class SQLiteWriter: @unchecked Sendable {
                 "store.error": "\(failure)", "store.batch": "\(batch.count)",
             ])
             for item in batch { item.continuation.resume(throwing: failure) }
-            return
+            return batch.count
         }
         for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
+        return batch.count
     }
 
     /// Runs one write in a savepoint. Returns its own failure when only this write is affected;
