@@ -1,4 +1,3 @@
-import CSQLite
 import Foundation
 import JobsdAPI
 @testable import JobsdStore
