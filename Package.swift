@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "JobsdMetrics", swiftSettings: swiftSettings),
         .target(
             name: "JobsdStore",
-            dependencies: ["CSQLite", "JobsdAPI", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "JobsdAPI", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "JobsdStoreTests",
-            dependencies: ["JobsdStore", "JobsdAPI", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobsdStore", "JobsdAPI", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),

@@ -7,13 +7,13 @@ extension SQLiteConnection {
 
     /// Inserts `record` and its labels, or returns the stored job with the same idempotency key
     /// (checked in the same transaction, so two submissions with one key never both insert).
-    func insertJob(_ record: JobRecord) throws -> InsertResult {
+    func insertJob(_ record: SQLiteEncodedJob) throws -> InsertResult {
         if let key = record.idempotencyKey,
            let existing = try records("SELECT \(SQLiteJobRows.columns) FROM jobs WHERE idempotency_key = ?1", { try $0.bind(1, key) }).first {
             return .existing(existing)
         }
         try withStatement(SQLiteJobRows.insertSQL) { statement in
-            try SQLiteJobRows.bind(record, to: statement)
+            try record.bind(to: statement)
             _ = try statement.step()
         }
         try insertLabels(of: record)
@@ -22,17 +22,17 @@ extension SQLiteConnection {
 
     /// Replaces the row of `record.id`; rewrites its label rows only when the labels changed.
     /// Throws `notFound` when there is no such job.
-    func updateJob(_ record: JobRecord) throws {
+    func updateJob(_ record: SQLiteEncodedJob) throws {
         let storedLabels = try withStatement("SELECT labels FROM jobs WHERE id = ?1") { statement in
             try statement.bind(1, record.id)
             return try statement.step() ? statement.string(0) : nil
         }
         guard let storedLabels else { throw JobStoreError.notFound(record.id) }
         try withStatement(SQLiteJobRows.updateSQL) { statement in
-            try SQLiteJobRows.bind(record, to: statement)
+            try record.bind(to: statement)
             _ = try statement.step()
         }
-        if storedLabels != SQLiteJobRows.labelsJSON(record.job.labels) {
+        if storedLabels != record.labelsJSON {
             try deleteLabels(ofJob: record.id)
             try insertLabels(of: record)
         }
@@ -54,10 +54,10 @@ extension SQLiteConnection {
         }
     }
 
-    private func insertLabels(of record: JobRecord) throws {
-        guard !record.job.labels.isEmpty else { return }
+    private func insertLabels(of record: SQLiteEncodedJob) throws {
+        guard !record.labels.isEmpty else { return }
         try withStatement("INSERT INTO job_labels (job_id, key, value) VALUES (?1, ?2, ?3)") { statement in
-            for (key, value) in record.job.labels {
+            for (key, value) in record.labels {
                 try statement.bind(1, record.id)
                 try statement.bind(2, key)
                 try statement.bind(3, value)

@@ -17,7 +17,7 @@ final class SQLiteConnection {
         let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
         handle = db
         guard rc == SQLITE_OK, db != nil else {
-            let error = lastError("open \(path)")
+            let error = lastError("open")
             sqlite3_close_v2(db)
             handle = nil
             throw error

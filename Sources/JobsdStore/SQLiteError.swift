@@ -20,9 +20,15 @@ struct SQLiteError: Error, Sendable, CustomStringConvertible {
         [SQLITE_CONSTRAINT, SQLITE_TOOBIG, SQLITE_MISMATCH, SQLITE_RANGE].contains(primaryCode)
     }
 
+    /// The system's reason when there is one ("Permission denied"), else SQLite's message.
+    var reason: String {
+        guard systemErrno != 0, let text = strerror(systemErrno) else { return message }
+        return String(cString: text)
+    }
+
     var description: String {
         var text = "\(context): \(message) (sqlite code \(code))"
-        if systemErrno != 0, let reason = strerror(systemErrno) { text += ", \(String(cString: reason))" }
+        if systemErrno != 0 { text += ", \(reason)" }
         return text
     }
 

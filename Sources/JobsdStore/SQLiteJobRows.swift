@@ -1,8 +1,8 @@
 import JobsdAPI
 
 /// How a `JobRecord` maps to a `jobs` row: the column list, the statements that write a whole
-/// row, and the decoding of a row back into a record. Labels, command and spec are stored as JSON
-/// text; times as Unix milliseconds.
+/// row (values from `SQLiteEncodedJob`), and the decoding of a row back into a record. Labels,
+/// command and spec are stored as JSON text; times as Unix milliseconds.
 enum SQLiteJobRows {
     /// Every column in bind (1-based) and read (0-based) order.
     static let columns = """
@@ -23,46 +23,6 @@ enum SQLiteJobRows {
     static let terminalStates = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
     static let unfinishedStates = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }
         .joined(separator: ", ")
-
-    // MARK: - Writing
-
-    /// Binds every column of `record` to ?1…?24 of `statement` (`insertSQL` or `updateSQL`).
-    static func bind(_ record: JobRecord, to statement: SQLiteStatement) throws(SQLiteError) {
-        let job = record.job
-        try statement.bind(1, job.id)
-        try statement.bind(2, job.state.rawValue)
-        try statement.bind(3, job.name)
-        try statement.bind(4, labelsJSON(job.labels))
-        var command = JSONWriter()
-        command.stringArray(job.command)
-        try statement.bind(5, command.text)
-        try statement.bind(6, job.createdAt.milliseconds)
-        try statement.bind(7, job.startedAt?.milliseconds)
-        try statement.bind(8, job.finishedAt?.milliseconds)
-        try statement.bind(9, job.timeoutSeconds)
-        try statement.bind(10, job.graceSeconds)
-        try statement.bind(11, job.cancelRequestedAt?.milliseconds)
-        try statement.bind(12, job.pid.map(Int64.init))
-        try statement.bind(13, job.exitCode.map(Int64.init))
-        try statement.bind(14, job.signal)
-        try statement.bind(15, job.error)
-        try statement.bind(16, job.cleanup.state.rawValue)
-        try statement.bind(17, job.cleanup.exitCode.map(Int64.init))
-        try statement.bind(18, job.cleanup.error)
-        try statement.bind(19, job.logBytes)
-        try statement.bind(20, record.spec.json)
-        try statement.bind(21, record.idempotencyKey)
-        try statement.bind(22, record.requestFingerprint)
-        try statement.bind(23, record.processStartTicks.map { Int64(bitPattern: $0) })
-        try statement.bind(24, record.owner)
-    }
-
-    /// Labels as stored in `jobs.labels`: keys sorted, so equal maps give equal text.
-    static func labelsJSON(_ labels: [String: String]) -> String {
-        var writer = JSONWriter()
-        writer.stringMap(labels)
-        return writer.text
-    }
 
     // MARK: - Reading
 

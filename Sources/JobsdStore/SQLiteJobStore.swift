@@ -7,9 +7,13 @@ import Logging
 ///
 /// Writes go through `SQLiteWriter` (group commit: concurrent callers share one transaction and
 /// one fsync); reads run on a second connection on their own queue, so they never wait for a
-/// commit. No sqlite3 call runs on the Swift cooperative pool. After `close()`, or once a call
-/// has failed with `unavailable`, the caller should answer 503; the store keeps working when a
-/// transient condition (disk full, I/O error) clears.
+/// commit. No sqlite3 call runs on the Swift cooperative pool.
+///
+/// Errors: a call that fails with `unavailable` (disk full, I/O error, store closed) changed
+/// nothing, and the API answers 503; the store works again once the condition clears.
+/// Cancellation: cancelling a caller does not withdraw its write or interrupt its query; the call
+/// returns when the batch it joined has committed (or failed). There are no timeouts beyond
+/// SQLite's 5 s `busy_timeout` when another process holds the database lock.
 public final class SQLiteJobStore: JobStore {
     /// The database file.
     public let path: String
@@ -43,7 +47,7 @@ public final class SQLiteJobStore: JobStore {
         } catch let error as JobStoreError {
             throw error
         } catch let error as SQLiteError {
-            throw .unavailable("cannot open the job database at \(path): \(error)")
+            throw .unavailable("cannot open the job database at \(path): \(error.reason)")
         } catch {
             throw .unavailable("cannot open the job database at \(path): \(error)")
         }
@@ -52,12 +56,12 @@ public final class SQLiteJobStore: JobStore {
     // MARK: - JobStore
 
     public func insert(_ record: JobRecord) async throws -> InsertResult {
-        guard case let .insert(result) = try await writer.perform(.insert(record)) else { preconditionFailure() }
+        guard case let .insert(result) = try await writer.perform(.insert(SQLiteEncodedJob(record))) else { preconditionFailure() }
         return result
     }
 
     public func update(_ record: JobRecord) async throws {
-        _ = try await writer.perform(.update(record))
+        _ = try await writer.perform(.update(SQLiteEncodedJob(record)))
     }
 
     public func get(_ id: String) async throws -> JobRecord? {

@@ -1,13 +1,11 @@
 import Dispatch
-import JobsdMetrics
 
 /// Runs queries on a read-only connection on its own serial queue. In WAL mode readers never wait
 /// for the writer, and each query sees every transaction committed before it started.
 final class SQLiteReader: @unchecked Sendable {
-    // `connection` is used only on `queue`; `lock` guards `closed`.
+    // `connection` and `closed` are used only on `queue`.
     private let connection: SQLiteConnection
     private let queue = DispatchQueue(label: "jobsd.store.sqlite.reader")
-    private let lock = PThreadLock()
     private var closed = false
 
     init(connection: SQLiteConnection) {
@@ -15,11 +13,11 @@ final class SQLiteReader: @unchecked Sendable {
     }
 
     /// Runs `query` on the reader queue. Throws `unavailable` once closed. Cancelling the caller
-    /// does not interrupt a query that has started; its answer is then discarded by the caller.
+    /// does not interrupt a query that has started; it runs to its end.
     func read<T: Sendable>(_ query: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                guard !self.lock.withLock({ self.closed }) else {
+                guard !self.closed else {
                     return continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
                 }
                 continuation.resume(with: Result {
@@ -29,11 +27,12 @@ final class SQLiteReader: @unchecked Sendable {
         }
     }
 
-    /// Refuses new queries, lets the running one finish and closes the connection.
+    /// Lets the queries queued before it finish, then closes the connection; later queries throw
+    /// `unavailable`.
     func close() async {
-        lock.withLock { closed = true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
+                self.closed = true
                 self.connection.close()
                 continuation.resume()
             }

@@ -48,6 +48,15 @@ final class SQLiteStatement {
         try check(sqlite3_bind_double(handle, index, value))
     }
 
+    func bind(_ index: Int32, _ value: SQLiteValue) throws(SQLiteError) {
+        switch value {
+        case .null: try check(sqlite3_bind_null(handle, index))
+        case let .integer(n): try bind(index, n)
+        case let .real(x): try bind(index, x)
+        case let .text(s): try bind(index, s)
+        }
+    }
+
     // MARK: - Stepping
 
     /// Advances to the next row; false when the statement is done.
@@ -55,7 +64,7 @@ final class SQLiteStatement {
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
-        default: throw connection.lastError("step \(sql.prefix(60))")
+        default: throw connection.lastError(String(sql.prefix { $0 != "(" }.prefix(40)))
         }
     }
 
@@ -79,6 +88,6 @@ final class SQLiteStatement {
     func double(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(handle, column) }
 
     private func check(_ rc: Int32) throws(SQLiteError) {
-        if rc != SQLITE_OK { throw connection.lastError("bind \(sql.prefix(60))") }
+        if rc != SQLITE_OK { throw connection.lastError("bind " + sql.prefix { $0 != "(" }.prefix(40)) }
     }
 }

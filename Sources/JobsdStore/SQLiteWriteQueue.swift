@@ -2,7 +2,7 @@ import Glibc
 
 /// The writes waiting for the next transaction, shared by the callers (which append) and the
 /// writer queue (which takes them in batches). A pthread mutex and condition variable, because the
-/// writer waits briefly for stragglers (see `takeBatch`).
+/// writer waits briefly for stragglers (see `take`).
 final class SQLiteWriteQueue<Item>: @unchecked Sendable {
     // `mutex` guards `items`, `draining` and `closed`; `arrival` is signalled on every append and
     // on close. Both are heap-allocated once and never moved.
@@ -57,24 +57,28 @@ final class SQLiteWriteQueue<Item>: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// Everything queued, after waiting up to `window` for the queue to hold `expected` items (the
-    /// size of the previous batch: those callers are being resumed and are about to write again).
-    /// Returns nil, and ends the drain, when nothing arrived.
-    func takeBatch(expecting expected: Int, window: Duration) -> [Item]? {
+    /// A point on `CLOCK_MONOTONIC` until which `take` may wait.
+    struct Deadline {
+        fileprivate var time = timespec()
+
+        init(after duration: Duration) {
+            clock_gettime(CLOCK_MONOTONIC, &time)
+            let nanoseconds = Int(time.tv_nsec) + Int(duration.components.seconds) * 1_000_000_000
+                + Int(duration.components.attoseconds / 1_000_000_000)
+            time.tv_sec += nanoseconds / 1_000_000_000
+            time.tv_nsec = nanoseconds % 1_000_000_000
+        }
+    }
+
+    /// Everything queued, waiting until something is or `deadline` passes (no waiting once
+    /// closed). When nothing came and `endingDrainIfEmpty` is set, the drain is over: the next
+    /// `append` answers `.queuedStartDrain`.
+    func take(until deadline: Deadline, endingDrainIfEmpty: Bool) -> [Item] {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        if items.count < expected, !closed {
-            var deadline = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let nanoseconds = Int(deadline.tv_nsec) + Int(window.components.attoseconds / 1_000_000_000)
-            deadline.tv_sec += nanoseconds / 1_000_000_000
-            deadline.tv_nsec = nanoseconds % 1_000_000_000
-            while items.count < expected, !closed, pthread_cond_timedwait(arrival, mutex, &deadline) != ETIMEDOUT {}
-        }
-        guard !items.isEmpty else {
-            draining = false
-            return nil
-        }
+        var time = deadline.time
+        while items.isEmpty, !closed, pthread_cond_timedwait(arrival, mutex, &time) != ETIMEDOUT {}
+        if items.isEmpty, endingDrainIfEmpty { draining = false }
         defer { items = [] }
         return items
     }

@@ -4,8 +4,8 @@ import Logging
 
 /// A change to the database, committed by `SQLiteWriter`.
 enum SQLiteWrite: Sendable {
-    case insert(JobRecord)
-    case update(JobRecord)
+    case insert(SQLiteEncodedJob)
+    case update(SQLiteEncodedJob)
     case purge(finishedBefore: Timestamp)
 }
 
@@ -26,7 +26,8 @@ enum SQLiteWriteOutcome: Sendable {
 /// starts afresh, so the store works again once the condition clears. A caller's cancellation
 /// does not withdraw its write: it is committed (or fails) with its batch.
 final class SQLiteWriter: @unchecked Sendable {
-    // `connection` and `lastBatchSize` are used only on `queue`; `pending` is thread-safe.
+    // `connection`, `lastBatchSize` and `lastCommitDuration` are used only on `queue`; `pending` is
+    // thread-safe.
     private struct Pending {
         let write: SQLiteWrite
         let continuation: CheckedContinuation<SQLiteWriteOutcome, any Error>
@@ -37,9 +38,7 @@ final class SQLiteWriter: @unchecked Sendable {
     private let logger: Logger
     private let pending = SQLiteWriteQueue<Pending>()
     private var lastBatchSize = 0
-    /// How long the writer waits for the callers of the previous batch to write again before it
-    /// commits what it has: a fraction of one fsync, repaid by fewer, fuller commits.
-    private static let gatherWindow = Duration.microseconds(1000)
+    private var lastCommitDuration = Duration.zero
 
     init(connection: SQLiteConnection, logger: Logger) {
         self.connection = connection
@@ -78,21 +77,39 @@ final class SQLiteWriter: @unchecked Sendable {
 
     // MARK: - Batches (on `queue`)
 
-    /// Commits batches until the queue stays empty through a gather window.
+    /// Commits batches until no write arrives within a gather window after a commit.
+    ///
+    /// Each batch gathers until it has as many writes as the previous one (those callers are being
+    /// resumed and tend to write again) or until a quarter of the previous commit's duration
+    /// (at most 5 ms) has passed since that commit; writes that arrive meanwhile are already
+    /// applied inside the open transaction. A little latency buys fewer, fuller fsyncs.
     private func drain() {
-        while let batch = pending.takeBatch(expecting: lastBatchSize, window: Self.gatherWindow) {
-            lastBatchSize = batch.count
-            commit(batch)
+        let clock = ContinuousClock()
+        while true {
+            let window = lastBatchSize > 0 ? min(lastCommitDuration / 4, .milliseconds(5)) : .zero
+            let deadline = SQLiteWriteQueue<Pending>.Deadline(after: window)
+            let first = pending.take(until: deadline, endingDrainIfEmpty: true)
+            guard !first.isEmpty else { break }
+            let started = clock.now
+            lastBatchSize = commit(first, gatheringUntil: deadline)
+            lastCommitDuration = clock.now - started
         }
         lastBatchSize = 0
     }
 
-    private func commit(_ batch: [Pending]) {
+    /// Runs `first` and whatever else arrives before `deadline` (while fewer than the previous
+    /// batch) in one transaction, commits, then resumes every caller. Returns the batch size.
+    private func commit(_ first: [Pending], gatheringUntil deadline: SQLiteWriteQueue<Pending>.Deadline) -> Int {
+        var batch = first  // every write taken so far: on failure each of them gets its answer
         var outcomes: [Result<SQLiteWriteOutcome, JobStoreError>] = []
-        outcomes.reserveCapacity(batch.count)
         do {
             try connection.run("BEGIN IMMEDIATE")
-            for item in batch { outcomes.append(try apply(item.write)) }
+            var incoming = first
+            while !incoming.isEmpty {
+                for item in incoming { outcomes.append(try apply(item.write)) }
+                incoming = batch.count < lastBatchSize ? pending.take(until: deadline, endingDrainIfEmpty: false) : []
+                batch += incoming
+            }
             try connection.run("COMMIT")
         } catch {
             if !connection.isAutocommit { try? connection.run("ROLLBACK") }
@@ -101,9 +118,10 @@ final class SQLiteWriter: @unchecked Sendable {
                 "store.error": "\(failure)", "store.batch": "\(batch.count)",
             ])
             for item in batch { item.continuation.resume(throwing: failure) }
-            return
+            return batch.count
         }
         for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
+        return batch.count
     }
 
     /// Runs one write in a savepoint. Returns its own failure when only this write is affected;

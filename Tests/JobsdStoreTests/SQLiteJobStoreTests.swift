@@ -1,4 +1,3 @@
-import CSQLite
 import Foundation
 import JobsdAPI
 @testable import JobsdStore
@@ -60,6 +59,38 @@ import Testing
         let ids = try await reopened.list(JobQuery(limit: 1000)).map(\.id)
         #expect(ids == (1...500).reversed().map(jobID))
         #expect(try await reopened.list(JobQuery(labels: ["task": "3"])).count == 8)
+        await reopened.close()
+    }
+
+    @Test func close_WhileWritesAreInFlight_KeepsEveryAcknowledgedInsert() async throws {
+        defer { directory.remove() }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        let (firstInserted, stream) = AsyncStream.makeStream(of: Void.self)
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for task in 0..<32 {
+                group.addTask { () async throws -> [String] in
+                    var done: [String] = []
+                    for n in stride(from: task + 1, through: 3200, by: 32) {
+                        do {
+                            #expect(try await store.insert(.make(n)) == .inserted)
+                            done.append(jobID(n))
+                            stream.yield()
+                        } catch JobStoreError.unavailable { break }
+                    }
+                    return done
+                }
+            }
+            var first = firstInserted.makeAsyncIterator()
+            _ = await first.next()
+            await store.close()
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(!acknowledged.isEmpty)
+        #expect(acknowledged.count < 3200)
+
+        let reopened = try SQLiteJobStore(path: path, logger: logger)
+        let stored = Set(try await reopened.list(JobQuery(limit: 5000)).map(\.id))
+        #expect(Set(acknowledged).isSubset(of: stored))
         await reopened.close()
     }
 
