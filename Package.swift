@@ -108,7 +108,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient", "JobsdHTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore"],
