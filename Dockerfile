@@ -26,7 +26,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin jobsd \
     && mkdir -p /data && chown jobsd:jobsd /data
 COPY --from=build /out/jobsd /out/jobctl /usr/local/bin/
-USER jobsd
+USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
 ENV JOBSD_HOST=0.0.0.0 \
@@ -35,5 +35,5 @@ ENV JOBSD_HOST=0.0.0.0 \
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+    CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["/usr/local/bin/jobsd"]
