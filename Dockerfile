@@ -13,6 +13,7 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
+COPY Benchmarks/LoadGen ./Benchmarks/LoadGen
 COPY openapi.yaml ./
 RUN swift build -c release --static-swift-stdlib --product jobsd \
     && swift build -c release --static-swift-stdlib --product jobctl \
