@@ -18,6 +18,9 @@ extension JobEngine {
     /// - already cancelling / cancelled: the same answer again.
     /// - outcome already decided (the main process's exit, the deadline, or a spawn failure was
     ///   recorded first) or terminal: `.finished` with that outcome as `job.state`.
+    /// - interrupted by the previous stop of the server and still being recovered: its outcome is
+    ///   decided, so `.cancelling` for one that was `cancelling`, `.finished` (state `failed`) for
+    ///   one that was `running`.
     /// Throws `.notFound` for an unknown id.
     public func cancel(_ id: String, grace: Double? = nil) async throws(EngineError) -> CancelResult {
         let step: CancelStep = state.lock.withLock {
@@ -31,7 +34,7 @@ extension JobEngine {
                 return .awaitQueuedCancel(live)
             case .finished:
                 return .fromStore
-            case .running:
+            case .running, .recovering:
                 if let outcome = live.outcome {
                     if outcome.state == .cancelled { return .answer(.cancelling(live.currentJob)) }
                     return .answer(.finished(decidedJob(live, outcome)))

@@ -13,6 +13,9 @@ final class LiveJob: @unchecked Sendable {
         case cancellingQueued
         /// Left the queue: spawning, running, being stopped, or in cleanup.
         case running
+        /// Was `running`/`cancelling` when the server stopped; its outcome is decided (`failed` or
+        /// `cancelled`) and its leftovers are being stopped and its cleanup run, in the background.
+        case recovering
         /// Terminal and stored; no longer in the engine's table.
         case finished
     }
