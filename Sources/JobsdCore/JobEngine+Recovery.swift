@@ -74,16 +74,16 @@ extension JobEngine {
                 grace: record.job.graceSeconds, logger: logger)
         }
         Workdir.remove(workdir)
-        let (final, log) = state.lock.withLock {
+        let (final, log, ticket) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             try? final.job.move(to: outcome.state)
             final.job.finishedAt = .now()
             final.job.error = outcome.error ?? (result.survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
-            return (final, live.log)
+            return (final, live.log, issueWrite(live))
         }
-        await storeFinal(final, logger: logger)
+        await storeFinal(live, final, ticket: ticket, logger: logger)
         state.lock.withLock {
             live.record = final
             live.phase = .finished
