@@ -53,3 +53,18 @@ extension EngineTests {
         try await runner.value
     }
 }
+
+extension EngineTests {
+    @Test func logFiles_AreCreatedOnlyForJobsThatPrint() async throws {
+        try await EngineHarness.with { h in
+            let silent = try await h.submit(JobSpec(command: ["true"]))
+            let chatty = try await h.submit(JobSpec(command: ["sh", "-c", "echo hi"]))
+            _ = try await h.terminal(silent.id)
+            _ = try await h.terminal(chatty.id)
+            #expect(!FileManager.default.fileExists(atPath: JobLog.directory(dataDirectory: h.dataDirectory, id: silent.id)))
+            #expect(try await h.output(silent.id).isEmpty)
+            #expect(FileManager.default.fileExists(atPath: JobLog.directory(dataDirectory: h.dataDirectory, id: chatty.id) + "/data"))
+            #expect(try await h.output(chatty.id) == "hi\n")
+        }
+    }
+}
