@@ -16,7 +16,7 @@ final class EngineState: @unchecked Sendable {
     var reserved = 0
     /// Jobs that left the queue and are not terminal yet.
     var running = 0
-    /// Recovery finished.
+    /// The store was read and the queue rebuilt (interrupted jobs may still be recovering).
     var ready = false
     var shuttingDown = false
 

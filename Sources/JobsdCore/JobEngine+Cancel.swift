@@ -6,18 +6,25 @@ extension JobEngine {
         case answer(CancelResult)
         case cancelQueued(LiveJob)
         case awaitQueuedCancel(LiveJob)
-        case stop(LiveJob, Job, grace: Double)
+        case stop(LiveJob, JobRecord, ticket: UInt64, grace: Double)
+        case storeCancelling(LiveJob, JobRecord, ticket: UInt64)
+        case awaitCancelStored(LiveJob, Job, ticket: UInt64)
         case fromStore
     }
 
     /// Cancels a job (CONTRACT.md, "Cancelling"); idempotent.
     ///
     /// - queued: stored `cancelled` (durably) before returning; it never runs, cleanup `none`.
-    /// - running: now `cancelling` (`cancelRequestedAt` set); the ladder then uses `grace` (nil:
-    ///   the job's `grace_seconds`), then cleanup, then `cancelled`. Returns at once: use `wait`.
-    /// - already cancelling / cancelled: the same answer again.
+    /// - running: now `cancelling` (`cancelRequestedAt` set), stored durably before this returns
+    ///   (a store failure is logged; the cancel goes on); the ladder then uses `grace` (nil: the
+    ///   job's `grace_seconds`), then cleanup, then `cancelled`. Does not wait for that: use `wait`.
+    /// - already cancelling: the same answer, once the `cancelling` record is stored.
+    /// - already cancelled: the same answer again.
     /// - outcome already decided (the main process's exit, the deadline, or a spawn failure was
     ///   recorded first) or terminal: `.finished` with that outcome as `job.state`.
+    /// - interrupted by the previous stop of the server and still being recovered: its outcome is
+    ///   decided, so `.cancelling` for one that was `cancelling`, `.finished` (state `failed`) for
+    ///   one that was `running`.
     /// Throws `.notFound` for an unknown id.
     public func cancel(_ id: String, grace: Double? = nil) async throws(EngineError) -> CancelResult {
         let step: CancelStep = state.lock.withLock {
@@ -31,12 +38,19 @@ extension JobEngine {
                 return .awaitQueuedCancel(live)
             case .finished:
                 return .fromStore
-            case .running:
+            case .running, .recovering:
                 if let outcome = live.outcome {
-                    if outcome.state == .cancelled { return .answer(.cancelling(live.currentJob)) }
-                    return .answer(.finished(decidedJob(live, outcome)))
+                    guard outcome.state == .cancelled else { return .answer(.finished(decidedJob(live, outcome))) }
+                    if live.phase == .running, live.cancelWrite == 0 {
+                        // Cancelled by shutdown; its task has not stored `cancelling` yet.
+                        let write = takeWrite(live)
+                        return .storeCancelling(live, write.record, ticket: write.ticket)
+                    }
+                    return .awaitCancelStored(live, live.currentJob, ticket: live.cancelWrite)
                 }
-                return beginCancelling(live, grace: grace).map { .stop(live, $0.job, grace: $0.grace) } ?? .fromStore
+                guard let grace = beginCancelling(live, grace: grace)?.grace else { return .fromStore }
+                let write = takeWrite(live)
+                return .stop(live, write.record, ticket: write.ticket, grace: grace)
             }
         }
         switch step {
@@ -47,10 +61,19 @@ extension JobEngine {
         case let .awaitQueuedCancel(live):
             await live.changes.wait(timeout: 30) { state.lock.withLock { live.phase == .finished } }
             return try await cancel(id, grace: grace)
-        case let .stop(live, job, grace):
+        case let .stop(live, record, ticket, grace):
             metrics.moved(from: .running, to: .cancelling)
             logger.info("cancel requested", metadata: ["job.id": "\(id)", "grace": "\(grace)"])
+            // Durable before the answer (and before the signals): a crash from here on recovers
+            // the job as `cancelled`.
+            await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
             live.watch.requestStop(grace: grace)
+            return .cancelling(record.job)
+        case let .storeCancelling(live, record, ticket):
+            await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
+            return .cancelling(record.job)
+        case let .awaitCancelStored(live, job, ticket):
+            await live.writeTurns.wait(timeout: nil) { state.lock.withLock { live.writesDone >= ticket } }
             return .cancelling(job)
         case .fromStore:
             let stored: JobRecord?

@@ -23,7 +23,7 @@ extension JobEngine {
         Workdir.remove(workdir)
 
         let status = live.watch.snapshot.status
-        let (final, previous) = state.lock.withLock {
+        let (final, previous, ticket) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             let previous = final.job.state
@@ -36,9 +36,9 @@ extension JobEngine {
             final.job.signal = status?.signalName
             final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
-            return (final, previous)
+            return (final, previous, issueWrite(live))
         }
-        await storeFinal(final, logger: logger)
+        await storeFinal(live, final, ticket: ticket, logger: logger)
 
         let log = state.lock.withLock {
             live.record = final
@@ -62,22 +62,6 @@ extension JobEngine {
             "signal": "\(job.signal ?? "null")", "error": "\(job.error ?? "null")",
             "duration": "\(job.startedAt.map { $0.seconds(until: job.finishedAt ?? $0) } ?? 0)",
         ])
-    }
-
-    /// Stores a terminal record, retrying a few times (the state must be durable before it is
-    /// reported); after that it is logged and reported anyway so the engine does not hang.
-    func storeFinal(_ record: JobRecord, logger: Logger) async {
-        var delay = 0.05
-        for attempt in 1...6 {
-            do {
-                try await store.update(record)
-                return
-            } catch {
-                logger.error("storing the final record failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-                await AsyncCondition.sleep(delay)
-                delay *= 2
-            }
-        }
     }
 
     // MARK: - Cleanup command

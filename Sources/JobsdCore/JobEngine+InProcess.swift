@@ -50,7 +50,7 @@ extension JobEngine {
         }
         state.lock.withLock { live.deadline?.cancel() }
         if let grace = snapshot.stopGrace, snapshot.status == nil {
-            if state.lock.withLock({ live.record.job.state == .cancelling }) { await persist(live, logger: logger) }
+            await persistCancellingIfNeeded(live, logger: logger)
             task.cancel()
             logger.info("in-process job cancelled; waiting for it to return", metadata: ["grace": "\(grace)"])
             let end = DispatchTime.now() + grace

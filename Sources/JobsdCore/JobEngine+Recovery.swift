@@ -6,15 +6,19 @@ import Logging
 extension JobEngine {
     // MARK: - Recovery
 
-    /// Before accepting work (CONTRACT.md, "Durability"): queued jobs are queued again in creation
-    /// order; jobs that were `running` become `failed` ("interrupted: …") and `cancelling` ones
-    /// `cancelled` — for those, leftover processes are stopped (the recorded pid's group when its
-    /// start time still matches, plus every process carrying the job's marker), the cleanup runs
-    /// with `JOBSD_JOB_STATE` = the final state, the workdir is removed, the final record stored.
-    func recover() async throws(EngineError) {
+    /// Reads the store before the engine accepts work (CONTRACT.md, "Durability"): queued jobs are
+    /// queued again in creation order; jobs that were `running` or `cancelling` are returned, held
+    /// in memory in phase `.recovering` with their outcome already decided (`failed` with
+    /// "interrupted: …", resp. `cancelled`). `run()` recovers those in the background
+    /// (`recoverInterrupted`) while queued jobs run, so one slow leftover does not hold up the
+    /// server. Until their final record is stored they show their stored state (`running` /
+    /// `cancelling`), and `cancel` answers as for any job whose outcome is decided: `.cancelling`
+    /// for a recovered `cancelling` job, `.finished` with state `failed` for a recovered `running`
+    /// one (409: the server's stop decided it; a DELETE cannot turn it into `cancelled`).
+    func recover() async throws(EngineError) -> [LiveJob] {
         let records: [JobRecord]
         do { records = try await store.unfinished() } catch { throw .storeUnavailable("\(error)") }
-        var interrupted: [JobRecord] = []
+        var interrupted: [LiveJob] = []
         var requeued = 0
         state.lock.withLock {
             for record in records.sorted(by: { $0.id < $1.id }) {
@@ -25,7 +29,11 @@ extension JobEngine {
                     state.enqueue(live)
                     requeued += 1
                 } else {
-                    interrupted.append(record)
+                    let live = LiveJob(record: record, phase: .recovering)
+                    live.outcome = record.state == .cancelling ? .cancelled : Outcome(state: .failed, error: Outcome.interrupted)
+                    live.log = JobLog.open(dataDirectory: configuration.dataDirectory, id: record.id)
+                    state.live[record.id] = live
+                    interrupted.append(live)
                 }
             }
         }
@@ -33,17 +41,19 @@ extension JobEngine {
         if !records.isEmpty {
             logger.info("recovery", metadata: ["requeued": "\(requeued)", "interrupted": "\(interrupted.count)"])
         }
-        await withDiscardingTaskGroup { group in
-            for record in interrupted {
-                group.addTask { await self.recoverInterrupted(record) }
-            }
-        }
+        return interrupted
     }
 
-    private func recoverInterrupted(_ record: JobRecord) async {
+    /// Finishes one job interrupted by a stop of the server: stops its leftover processes (the
+    /// recorded pid's group when its start time still matches, plus every process carrying the
+    /// job's marker) with the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
+    /// removes the workdir and stores the final record; only then is it terminal. A job that was
+    /// `cancelling` gets only what is left of its grace (counted from `cancel_requested_at`).
+    /// Not cancellable: it runs to the end, also during shutdown.
+    func recoverInterrupted(_ live: LiveJob) async {
+        let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: Outcome.interrupted)) }
         var logger = self.logger
         logger[metadataKey: "job.id"] = "\(record.id)"
-        let outcome = record.state == .cancelling ? Outcome.cancelled : Outcome(state: .failed, error: Outcome.interrupted)
         logger.info("recovering a job interrupted by a stop of the server", metadata: [
             "state": "\(record.state.rawValue)", "outcome": "\(outcome.state.rawValue)",
         ])
@@ -53,24 +63,43 @@ extension JobEngine {
         }
         let ladder = SignalLadder(
             jobID: record.id, processGroup: group, startedAfter: group == nil ? nil : record.processStartTicks, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
-        let result = await ladder.stop(grace: record.job.graceSeconds)
+        let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
 
         let workdir = workDirectory(record.id)
-        var final = record
+        var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
-            final.job.cleanup = await runCleanup(
+            cleanup = await runCleanup(
                 spec, jobID: record.id, env: env, finalState: outcome.state, workdir: workdir,
                 grace: record.job.graceSeconds, logger: logger)
         }
         Workdir.remove(workdir)
-        try? final.job.move(to: outcome.state)
-        final.job.finishedAt = .now()
-        final.job.error = outcome.error ?? (result.survivors > 0 ? Outcome.didNotStop : nil)
-        final.job.logBytes = JobLog.open(dataDirectory: configuration.dataDirectory, id: record.id)?.keptBytes ?? record.job.logBytes
-        await storeFinal(final, logger: logger)
+        let (final, log, ticket) = state.lock.withLock {
+            var final = live.record
+            final.job = live.currentJob
+            try? final.job.move(to: outcome.state)
+            final.job.finishedAt = .now()
+            final.job.error = outcome.error ?? (result.survivors > 0 ? Outcome.didNotStop : nil)
+            final.job.cleanup = cleanup
+            return (final, live.log, issueWrite(live))
+        }
+        await storeFinal(live, final, ticket: ticket, logger: logger)
+        state.lock.withLock {
+            live.record = final
+            live.phase = .finished
+            state.live[final.id] = nil
+        }
+        log?.close()
         metrics.moved(from: nil, to: final.state)
         metrics.finished[final.state]?.increment()
+        live.changes.broadcast()
         logger.info("job finished", metadata: ["state": "\(final.state.rawValue)", "error": "\(final.job.error ?? "null")"])
+    }
+
+    /// The grace a recovered job's leftovers get: all of it for a `running` job; for a
+    /// `cancelling` one what is left of it since the cancel was requested (0 when it has passed).
+    static func remainingGrace(_ job: Job, now: Timestamp) -> Double {
+        guard job.state == .cancelling, let requested = job.cancelRequestedAt else { return job.graceSeconds }
+        return max(0, job.graceSeconds - requested.seconds(until: now))
     }
 }

@@ -6,10 +6,12 @@ import Logging
 extension JobEngine {
     // MARK: - Running
 
-    /// Recovers (see `recover`), then starts queued jobs (FIFO, at most `maxRunning` at once) until
-    /// shut down. Every job runs as a child task of the task group in here. Returns once shutdown
-    /// is complete: every started job terminal, its processes reaped, its cleanup done; queued
-    /// jobs stay queued in the store. Throws only when recovery cannot read the store.
+    /// Reads the store (see `recover`) and is ready at once; then starts queued jobs (FIFO, at
+    /// most `maxRunning` at once) until shut down, while jobs interrupted by the previous stop are
+    /// recovered in the background. Every job (also each recovered one) runs as a child task of
+    /// the task group in here. Returns once shutdown is complete: every started or recovered job
+    /// terminal, its processes reaped, its cleanup done; queued jobs stay queued in the store.
+    /// Throws only when recovery cannot read the store.
     ///
     /// If the task running this is cancelled, it behaves like an immediate shutdown (running jobs
     /// are cancelled through the ladder; their cleanup still runs, shielded) and then returns.
@@ -18,12 +20,15 @@ extension JobEngine {
             "containment": "\(ProcessTable.containmentMethod)", "subreaper": "\(Reaper.shared.isSubreaper)",
         ])
         try await withTaskCancellationHandler {
-            try await recover()
+            let interrupted = try await recover()
             state.lock.withLock { state.ready = true }
             changes.broadcast()
             logger.info("job engine ready")
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.retentionLoop() }
+                for live in interrupted {
+                    group.addTask { await self.recoverInterrupted(live) }
+                }
                 while let batch = nextBatch() {
                     for live in batch {
                         group.addTask { await self.runJob(live) }

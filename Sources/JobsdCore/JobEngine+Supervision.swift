@@ -73,7 +73,7 @@ extension JobEngine {
             await live.watch.wait(after: snapshot.generation, timeout: nil)
             snapshot = live.watch.snapshot
         }
-        if state.lock.withLock({ live.record.job.state == .cancelling }) { await persist(live, logger: logger) }
+        await persistCancellingIfNeeded(live, logger: logger)
         if snapshot.status != nil { logger.info("main process exited", metadata: ["status": "\(snapshot.status!)"]) }
 
         // Stop what is left (everything, on cancel/timeout; leftovers after a natural exit).
@@ -157,18 +157,5 @@ extension JobEngine {
         state.lock.withLock { live.deadline = item }
         let remaining = max(0, timeout - startedAt.seconds(until: .now()))
         DispatchQueue.global().asyncAfter(deadline: .now() + remaining, execute: item)
-    }
-
-    /// Stores the job's current record (running with pid, cancelling). Failures are logged: the
-    /// job goes on, and its final record is retried in `finish`.
-    func persist(_ live: LiveJob, logger: Logger) async {
-        let record = state.lock.withLock {
-            var r = live.record
-            r.job = live.currentJob
-            return r
-        }
-        do { try await store.update(record) } catch {
-            logger.error("storing the job failed", metadata: ["error": "\(error)", "state": "\(record.state.rawValue)"])
-        }
     }
 }

@@ -40,10 +40,11 @@ public final class JobEngine: Sendable {
         _ = Reaper.shared  // become a child subreaper before any job starts
     }
 
-    /// False while recovering, and from the first `shutdown()` on.
+    /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
+    /// may still be recovering in the background), and from the first `shutdown()` on.
     public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown } }
 
-    /// Suspends until recovery has finished and the engine accepts work (or shutdown began), or
+    /// Suspends until the store was read and the engine accepts work (or shutdown began), or
     /// the calling task is cancelled.
     public func waitUntilReady() async {
         await changes.wait(timeout: nil) { state.lock.withLock { state.ready || state.shuttingDown } }

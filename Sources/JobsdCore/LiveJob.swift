@@ -13,6 +13,9 @@ final class LiveJob: @unchecked Sendable {
         case cancellingQueued
         /// Left the queue: spawning, running, being stopped, or in cleanup.
         case running
+        /// Was `running`/`cancelling` when the server stopped; its outcome is decided (`failed` or
+        /// `cancelled`) and its leftovers are being stopped and its cleanup run, in the background.
+        case recovering
         /// Terminal and stored; no longer in the engine's table.
         case finished
     }
@@ -25,6 +28,15 @@ final class LiveJob: @unchecked Sendable {
     /// Open while the job runs (nil while queued).
     var log: JobLog?
     var deadline: DispatchWorkItem?
+    /// Writes of this job's record are numbered when their snapshot is taken (`issued`) and go to
+    /// the store strictly in that order (`done`: the last one finished), so an older snapshot
+    /// never overwrites a newer one (see `JobEngine.storeInTurn`).
+    var writesIssued: UInt64 = 0
+    var writesDone: UInt64 = 0
+    /// The number of the write storing `cancelling` (with `cancel_requested_at`); 0: none yet.
+    var cancelWrite: UInt64 = 0
+    /// Broadcast when `writesDone` grows.
+    let writeTurns = AsyncCondition()
     /// The main process's exit and stop requests.
     let watch = ProcessWatch()
     /// Broadcast when output grows and when the job becomes terminal.

@@ -102,11 +102,11 @@ extension EngineTests {
             _ = try await store.insert(record(cancellingID, .cancelling, ["sleep", "1000"], cleanupTo: paths[cancellingID]))
             _ = try await store.insert(record(queuedID, .queued, ["sh", "-c", "echo ran"], cleanupTo: nil))
         }) { h in
-            let failed = try #require(try await h.engine.job(runningID))
+            let failed = try await h.terminal(runningID)
             #expect(failed.state == .failed)
             #expect(failed.error == "interrupted: the server stopped while this job ran")
             #expect(h.read(paths[runningID]!) == "failed\n")
-            let cancelled = try #require(try await h.engine.job(cancellingID))
+            let cancelled = try await h.terminal(cancellingID)
             #expect(cancelled.state == .cancelled)
             #expect(h.read(paths[cancellingID]!) == "cancelled\n")
             let leftoverStatus = await leftover.wait()

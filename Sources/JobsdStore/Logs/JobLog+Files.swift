@@ -13,23 +13,37 @@ extension JobLog {
     // MARK: - Creating and opening
 
     /// Creates a fresh, empty log for a job that is starting (replacing any files left there).
+    /// Its files are created with the first byte appended, so a job that prints nothing costs
+    /// no file system work (reading it finds no log: empty). A failure to create them later drops
+    /// the output (logged nowhere: like a full disk). Throws nothing today; `throws` is kept for
+    /// callers.
     public static func create(dataDirectory: String, id: String, maxBytes: Int) throws(JobLogError) -> JobLog {
-        let dir = directory(dataDirectory: dataDirectory, id: id)
         remove(dataDirectory: dataDirectory, id: id)
+        return JobLog(
+            directory: directory(dataDirectory: dataDirectory, id: id), dataFD: -1, indexFD: -1, base: 0, end: 0,
+            maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true)
+    }
+
+    /// Creates the directory and both files of a log created by `create`. Caller holds `lock`.
+    private func createFiles() throws(JobLogError) {
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw JobLogError(operation: "mkdir", path: dir, errno: Glibc.errno == 0 ? EIO : Glibc.errno)
+            throw JobLogError(operation: "mkdir", path: directory, errno: Glibc.errno == 0 ? EIO : Glibc.errno)
         }
-        let data = try openFile("\(dir)/data", O_RDWR | O_CREAT | O_TRUNC)
+        let data = try Self.openFile("\(directory)/data", O_RDWR | O_CREAT | O_TRUNC)
         let index: Int32
-        do { index = try openFile("\(dir)/index", O_RDWR | O_CREAT | O_TRUNC) } catch {
+        do { index = try Self.openFile("\(directory)/index", O_RDWR | O_CREAT | O_TRUNC) } catch {
             Glibc.close(data)
             throw error
         }
-        let cap = UInt64(max(maxBytes, 1))
-        try writeHeader(fd: data, base: 0, maxBytes: cap, path: "\(dir)/data")
-        return JobLog(directory: dir, dataFD: data, indexFD: index, base: 0, end: 0, maxBytes: cap, runs: [], writable: true)
+        do { try Self.writeHeader(fd: data, base: base, maxBytes: maxBytes, path: "\(directory)/data") } catch {
+            Glibc.close(data)
+            Glibc.close(index)
+            throw error
+        }
+        dataFD = data
+        indexFD = index
     }
 
     /// Opens an existing log read-only (a finished job, or after a restart). nil when the job has
@@ -79,7 +93,10 @@ extension JobLog {
     public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream) {
         guard !bytes.isEmpty else { return }
         lock.withLock {
-            guard writable, dataFD >= 0 else { return }
+            guard writable else { return }
+            if dataFD < 0 {
+                do { try createFiles() } catch { return }
+            }
             var input = bytes
             // Only the newest `maxBytes` of this chunk can survive.
             if UInt64(input.count) > maxBytes {
@@ -104,6 +121,7 @@ extension JobLog {
     /// (they open the data file for the read).
     public func close() {
         lock.withLock {
+            writable = false
             if indexFD >= 0 { Glibc.close(indexFD); indexFD = -1 }
             if dataFD >= 0 { Glibc.close(dataFD); dataFD = -1 }
         }

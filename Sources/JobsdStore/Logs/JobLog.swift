@@ -28,7 +28,8 @@ public final class JobLog: @unchecked Sendable {
     let maxBytes: UInt64
     /// Runs with end > base, oldest first.
     var runs: [Run]
-    let writable: Bool
+    /// Appends are taken (a log created for a starting job) until `close()`.
+    var writable: Bool
 
     struct Run: Equatable {
         var stream: LogStream

@@ -1,0 +1,70 @@
+import Foundation
+import JobsdAPI
+@testable import JobsdCore
+import JobsdMetrics
+import JobsdStore
+import Logging
+import Testing
+
+/// An in-memory store whose writes of `cancelling` records are slow, like a busy disk.
+private struct SlowCancellingWrites: JobStore {
+    let inner = InMemoryJobStore()
+
+    func insert(_ record: JobRecord) async throws -> InsertResult { try await inner.insert(record) }
+    func update(_ record: JobRecord) async throws {
+        if record.state == .cancelling { await AsyncCondition.sleep(0.3) }
+        try await inner.update(record)
+    }
+    func get(_ id: String) async throws -> JobRecord? { try await inner.get(id) }
+    func list(_ query: JobQuery) async throws -> [JobRecord] { try await inner.list(query) }
+    func unfinished() async throws -> [JobRecord] { try await inner.unfinished() }
+    func purge(finishedBefore cutoff: Timestamp) async throws -> [String] { try await inner.purge(finishedBefore: cutoff) }
+    func close() async { await inner.close() }
+}
+
+extension EngineTests {
+    @Test func cancel_ReturnsOnlyOnceCancellingIsStored_AndTheFinalRecordIsNotOverwritten() async throws {
+        let dir = NSTemporaryDirectory() + "jobsd-core-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = SlowCancellingWrites()
+        var logger = Logger(label: "jobsd.test")
+        logger.logLevel = .warning
+        let engine = JobEngine(configuration: EngineConfiguration(dataDirectory: dir), store: store, metrics: MetricsRegistry(), logger: logger)
+        let runner = Task { try await engine.run() }
+        await engine.waitUntilReady()
+        guard case let .created(job) = try await engine.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 1000"], graceSeconds: 5))
+        else { throw EngineHarness.Failure.unexpected }
+        while try await engine.readLogs(job.id, stream: nil, from: nil).bytes.isEmpty {
+            await engine.waitForLogs(job.id, after: LogCursor(offset: 0), timeout: 1)
+        }
+
+        let answer = try await engine.cancel(job.id)
+        guard case .cancelling = answer else { throw EngineHarness.Failure.unexpected }
+        let stored = try #require(try await store.inner.get(job.id)).job
+        #expect([.cancelling, .cancelled].contains(stored.state), "a crash now would recover it as \(stored.state)")
+        #expect(stored.cancelRequestedAt != nil)
+
+        let done = try #require(try await engine.wait(job.id, timeout: 30))
+        #expect(done.state == .cancelled)
+        #expect(try await store.inner.get(job.id)?.state == .cancelled)
+        engine.shutdown()
+        engine.shutdown()
+        try await runner.value
+    }
+}
+
+extension EngineTests {
+    @Test func logFiles_AreCreatedOnlyForJobsThatPrint() async throws {
+        try await EngineHarness.with { h in
+            let silent = try await h.submit(JobSpec(command: ["true"]))
+            let chatty = try await h.submit(JobSpec(command: ["sh", "-c", "echo hi"]))
+            _ = try await h.terminal(silent.id)
+            _ = try await h.terminal(chatty.id)
+            #expect(!FileManager.default.fileExists(atPath: JobLog.directory(dataDirectory: h.dataDirectory, id: silent.id)))
+            #expect(try await h.output(silent.id).isEmpty)
+            #expect(FileManager.default.fileExists(atPath: JobLog.directory(dataDirectory: h.dataDirectory, id: chatty.id) + "/data"))
+            #expect(try await h.output(chatty.id) == "hi\n")
+        }
+    }
+}
