@@ -47,7 +47,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: data) }
         let first = try await JobsdProcess.start(dataDirectory: data)
         let spec = JobSpec(
-            command: ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"], graceSeconds: 3,
+            command: ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"], graceSeconds: 15,
             cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
         let job = try await first.client().submit(spec)
         try await first.client().waitForOutput(job.id, "ready")
