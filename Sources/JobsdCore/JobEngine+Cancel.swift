@@ -17,7 +17,7 @@ extension JobEngine {
     /// - queued: stored `cancelled` (durably) before returning; it never runs, cleanup `none`.
     /// - running: now `cancelling` (`cancelRequestedAt` set), stored durably before this returns
     ///   (a store failure is logged; the cancel goes on); the ladder then uses `grace` (nil: the
-    ///   job's `grace_seconds`), then cleanup, then `cancelled`. Does not wait for that: use `wait`.
+    ///   job's `grace_seconds`; a larger value does not lengthen it), then cleanup, then `cancelled`. Does not wait for that: use `wait`.
     /// - already cancelling: the same answer, once the `cancelling` record is stored.
     /// - already cancelled: the same answer again.
     /// - outcome already decided (the main process's exit, the deadline, or a spawn failure was
@@ -93,7 +93,8 @@ extension JobEngine {
         guard live.outcome == nil, (try? live.record.job.move(to: .cancelling)) != nil else { return nil }
         live.outcome = .cancelled
         live.record.job.cancelRequestedAt = .now()
-        return (live.currentJob, grace ?? live.record.job.graceSeconds)
+        // `?grace=` only shortens the job's own grace period, never lengthens it.
+        return (live.currentJob, min(grace ?? live.record.job.graceSeconds, live.record.job.graceSeconds))
     }
 
     /// The job with its decided (not yet terminal) outcome filled in. Caller holds the engine lock.

@@ -34,7 +34,8 @@ extension JobEngine {
             final.job.finishedAt = .now()
             final.job.exitCode = status?.exitCode
             final.job.signal = status?.signalName
-            final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
+            final.job.error = outcome.error
+                ?? (survivors > 0 ? Outcome.didNotStop : Self.stopExplanation(outcome.state, signal: final.job.signal, timeout: final.job.timeoutSeconds))
             final.job.cleanup = cleanup
             return (final, previous, issueWrite(live))
         }
@@ -62,6 +63,17 @@ extension JobEngine {
             "signal": "\(job.signal ?? "null")", "error": "\(job.error ?? "null")",
             "duration": "\(job.startedAt.map { $0.seconds(until: job.finishedAt ?? $0) } ?? 0)",
         ])
+    }
+
+    /// The sentence for a main process that jobsd stopped (timeout, cancel), so that `signal` with
+    /// `error` null always means a signal jobsd did not send (CONTRACT.md, "A job").
+    static func stopExplanation(_ state: JobState, signal: String?, timeout: Double) -> String? {
+        let seconds = timeout.rounded() == timeout ? String(Int64(timeout)) : String(timeout)
+        switch state {
+        case .timedOut: return "timed out after \(seconds) s" + (signal.map { "; stopped with \($0)" } ?? "")
+        case .cancelled: return signal.map { "cancelled; stopped with \($0)" }
+        default: return nil
+        }
     }
 
     // MARK: - Cleanup command

@@ -77,7 +77,7 @@ extension EngineTests {
             let done = try await h.terminal(job.id)
             #expect(done.state == .timedOut)
             #expect(done.signal == "SIGTERM")
-            #expect(done.error == nil)
+            #expect(done.error == "timed out after 0.3 s; stopped with SIGTERM", "signal + null error would mean a signal jobsd did not send")
             #expect(h.read(evidence) == "timed_out \(job.id)\n")
             await h.expectCleanedUp(done)
         }
@@ -113,6 +113,7 @@ extension EngineTests {
             let done = try await h.terminal(job.id)
             #expect(done.state == .cancelled)
             #expect(done.signal == "SIGTERM")
+            #expect(done.error == "cancelled; stopped with SIGTERM")
             #expect(done.cleanup.state == .done)
             #expect(h.read(evidence) == "cancelled \(job.id)\n")
             #expect(h.registry.histogram("jobsd_cancel_latency_seconds", help: "", buckets: []).count == 1)
