@@ -24,10 +24,12 @@ esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# REPEATS: the ratio measures (GET vs nginx, durable vs memory) alternate with their reference
+# this many times; the report takes medians (and the worst of failure counts).
 if ((QUICK)); then
-  SECONDS_PER=2; LATENCY_COUNT=40; CONNECTIONS=1000; RUNNING_JOBS=100
+  SECONDS_PER=2; LATENCY_COUNT=40; CONNECTIONS=1000; RUNNING_JOBS=100; REPEATS=1
 else
-  SECONDS_PER=10; LATENCY_COUNT=300; CONNECTIONS=10000; RUNNING_JOBS=1000
+  SECONDS_PER=10; LATENCY_COUNT=300; CONNECTIONS=10000; RUNNING_JOBS=1000; REPEATS=3
 fi
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -124,15 +126,15 @@ stop_jobsd() {
 }
 
 # start_nginx: the HTTP reference, Benchmarks/http/nginx.conf (a fixed 200 at /healthz, in the
-# foreground), on a free port; sets NGINX_PID and PORT.
+# foreground), on a free port; sets NGINX_PID and NGINX_PORT.
 start_nginx() {
-  PORT=$("$LOADGEN" free-port)
+  NGINX_PORT=$("$LOADGEN" free-port)
   mkdir -p "$TMP/nginx"
-  sed -e "s|__PORT__|$PORT|g" -e "s|__PREFIX__|$TMP/nginx|g" Benchmarks/http/nginx.conf >"$TMP/nginx/nginx.conf"
+  sed -e "s|__PORT__|$NGINX_PORT|g" -e "s|__PREFIX__|$TMP/nginx|g" Benchmarks/http/nginx.conf >"$TMP/nginx/nginx.conf"
   "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/stderr" &
   NGINX_PID=$!
   for ((i = 0; i < 100; i++)); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && return 0
+    curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT/healthz" 2>/dev/null && return 0
     sleep 0.05
   done
   echo "run.sh: nginx did not start:" >&2
@@ -186,21 +188,21 @@ record spawn_rate "$TMP/spawnloop" rate 2 "$SECONDS_PER"
 record spawn_start "$TMP/spawnloop" startlat "$LATENCY_COUNT"
 record spawn_kill "$TMP/spawnloop" killlat "$LATENCY_COUNT"
 
-if start_nginx; then
-  record nginx_c64 wrk_json 64 "http://127.0.0.1:$PORT/healthz"
-  record nginx_c1000 wrk_json 1000 "http://127.0.0.1:$PORT/healthz"
-  stop_process "$NGINX_PID" 5
-  NGINX_PID=""
-fi
-
-# 1. GET /v1/jobs/{id} of a finished job.
-if start_jobsd http --max-connections 20000; then
+# 1. GET /v1/jobs/{id} of a finished job against nginx's fixed 200, alternating; both servers
+# are up throughout (the idle one costs nothing).
+if start_nginx && start_jobsd http --max-connections 20000; then
   id=$(curl -fsS -d '{"command":["true"]}' "http://127.0.0.1:$PORT/v1/jobs" | tr ',' '\n' | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -n 1)
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v1/jobs/$id?wait=10" || true
-  record get_c64 wrk_json 64 "http://127.0.0.1:$PORT/v1/jobs/$id"
-  record get_c1000 wrk_json 1000 "http://127.0.0.1:$PORT/v1/jobs/$id"
-  stop_jobsd
+  for ((r = 1; r <= REPEATS; r++)); do
+    for c in 64 1000; do
+      record "nginx_c${c}_$r" wrk_json "$c" "http://127.0.0.1:$NGINX_PORT/healthz"
+      record "get_c${c}_$r" wrk_json "$c" "http://127.0.0.1:$PORT/v1/jobs/$id"
+    done
+  done
 fi
+stop_jobsd
+stop_process "$NGINX_PID" 5
+NGINX_PID=""
 
 # 2. Jobs completed per second, durable store.
 if start_jobsd throughput --max-running 64; then
@@ -234,11 +236,13 @@ if start_jobsd running --max-running "$RUNNING_JOBS"; then
 fi
 
 # 8. Durable vs in-memory POSTs/s, jobs left queued behind one blocker.
-for store in sqlite memory; do
-  if start_jobsd "submit_$store" --store "$store" --max-running 1 --queue-limit 10000000; then
-    record "submit_$store" "$LOADGEN" submit-rate --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --blocker
-    stop_jobsd
-  fi
+for ((r = 1; r <= REPEATS; r++)); do
+  for store in sqlite memory; do
+    if start_jobsd "submit_${store}_$r" --store "$store" --max-running 1 --queue-limit 10000000; then
+      record "submit_${store}_$r" "$LOADGEN" submit-rate --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --blocker
+      stop_jobsd
+    fi
+  done
 done
 
 # MARK: - Report

@@ -7,7 +7,7 @@ extension Report {
                 row.reference = try r.number("nginx_c64", "requests_per_second")
                 row.referenceName = "nginx"
                 let bad = try wrkErrors(r, "get_c64") + r.number("get_c64", "non_2xx")
-                if bad > 0 { row.note = "\(Int(bad)) errors/non-2xx" }
+                row.note = [bad > 0 ? "\(Int(bad)) errors/non-2xx" : "", medianNote(r, "get_c64")].filter { !$0.isEmpty }.joined(separator: ", ")
                 row.met = (row.ratio ?? 0) >= 0.5 && bad == 0
             },
             row("GET /v1/jobs/{id} req/s, wrk -c1000") { row in
@@ -33,6 +33,7 @@ extension Report {
                 row.value = try r.number("get_c1000", "p99_ms")
                 row.reference = try r.number("nginx_c1000", "p99_ms")
                 row.referenceName = "nginx"
+                row.note = medianNote(r, "get_c1000")
                 row.met = row.ratio.map { $0 <= 2 } ?? false
             },
             row("jobs completed/s, 64 clients, durable", target: "≥ 0.6×") { row in
@@ -93,6 +94,7 @@ extension Report {
                 row.value = try r.number("submit_sqlite", "per_second")
                 row.reference = try r.number("submit_memory", "per_second")
                 row.referenceName = "memory store"
+                row.note = medianNote(r, "submit_sqlite")
                 row.met = (row.ratio ?? 0) >= 0.8
             },
         ]
@@ -102,6 +104,12 @@ extension Report {
         var row = ReportRow(measure: measure, target: target)
         do { try fill(&row) } catch { row.error = "\(error)" }
         return row
+    }
+
+    /// "median of N" for a measure run N > 1 times, else empty.
+    private static func medianNote(_ r: Results, _ name: String) -> String {
+        guard let n = try? r.number(name, "repeats"), n > 1 else { return "" }
+        return "median of \(Int(n))"
     }
 
     private static func wrkErrors(_ r: Results, _ name: String) throws(LoadError) -> Double {

@@ -77,8 +77,26 @@ struct Report: ParsableCommand {
 struct Results {
     let dir: String
 
-    /// The measure's object; throws when it is missing, unreadable or reports an error.
+    /// The measure's object; throws when it is missing, unreadable or reports an error. A measure
+    /// repeated as `<name>_1.json`, `<name>_2.json`, … yields the median of each number
+    /// (the maximum of failure counts).
     func object(_ name: String) throws(LoadError) -> JSONValue {
+        if FileManager.default.fileExists(atPath: "\(dir)/\(name).json") { return try single(name) }
+        var repeats: [JSONValue] = []
+        while FileManager.default.fileExists(atPath: "\(dir)/\(name)_\(repeats.count + 1).json") {
+            repeats.append(try single("\(name)_\(repeats.count + 1)"))
+        }
+        guard case let .object(first)? = repeats.first else { throw LoadError(name, "did not run") }
+        return .object(first.map { key, value in
+            guard case .number = value else { return (key, value) }
+            let numbers = repeats.compactMap { r -> Double? in if case let .number(n)? = r[key] { n } else { nil } }.sorted()
+            // Failure counts take the worst repeat, so a median cannot hide a drop or an error.
+            let worst = ["errors", "listen_", "non_2xx", "other_status", "failed", "not_cancelled"].contains { key.hasPrefix($0) }
+            return (key, .number(worst ? numbers[numbers.count - 1] : numbers[numbers.count / 2]))
+        } + [("repeats", .number(Double(repeats.count)))])
+    }
+
+    private func single(_ name: String) throws(LoadError) -> JSONValue {
         guard let data = FileManager.default.contents(atPath: "\(dir)/\(name).json") else { throw LoadError(name, "did not run") }
         let value: JSONValue
         do { value = try JSONValue.parse(Array(data)) } catch { throw LoadError(name, "unreadable result: \(error)") }
