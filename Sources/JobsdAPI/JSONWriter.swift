@@ -9,6 +9,12 @@ public struct JSONWriter: Sendable {
 
     public mutating func string(_ s: String) {
         text += "\""
+        // Fast path: most strings (ids, states, times, argv) need no escaping.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            text += s
+            text += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": text += "\\\""
