@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "JobsdMetrics", swiftSettings: swiftSettings),
         .target(
             name: "JobsdStore",
-            dependencies: ["CSQLite", "JobsdAPI", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "JobsdAPI", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(

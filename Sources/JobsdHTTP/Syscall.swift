@@ -60,20 +60,19 @@ enum Syscall {
         return withUnsafeBytes(of: storage) { Int(UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self))) }
     }
 
-    /// A new non-blocking, close-on-exec connection, or nil when none is pending.
-    /// (accept4 is not exported by the Glibc module, so the flags are set with fcntl.)
+    /// A new non-blocking, close-on-exec connection, or nil when none is pending. Both flags are
+    /// set atomically by accept4: a job process spawned concurrently must never inherit the socket
+    /// (it would keep the connection open after the server closed it).
     static func accept(_ fd: Int32) throws(SyscallError) -> Int32? {
-        guard let connection = try retryingNonBlocking("accept", { Glibc.accept(fd, nil, nil) }) else { return nil }
-        do {
-            _ = try retrying("fcntl") { fcntl(connection, F_SETFD, FD_CLOEXEC) }
-            let flags = try retrying("fcntl") { fcntl(connection, F_GETFL) }
-            _ = try retrying("fcntl") { fcntl(connection, F_SETFL, flags | O_NONBLOCK) }
-        } catch {
-            close(connection)
-            throw error
+        try retryingNonBlocking("accept4") {
+            accept4(fd, nil, nil, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
         }
-        return connection
     }
+
+    /// glibc's accept4, which the Glibc module does not export; resolved once.
+    private static let accept4 = unsafeBitCast(
+        dlsym(nil, "accept4")!,
+        to: (@convention(c) (Int32, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?, Int32) -> Int32).self)
 
     /// Bytes read (0 at end of stream), or nil when none are available.
     static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SyscallError) -> Int? {

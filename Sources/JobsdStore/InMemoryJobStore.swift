@@ -13,6 +13,7 @@ public actor InMemoryJobStore: JobStore {
         if let key = record.idempotencyKey, let id = byKey[key], let existing = records[id] {
             return .existing(existing)
         }
+        guard records[record.id] == nil else { throw JobStoreError.duplicateID(record.id) }
         records[record.id] = record
         if let key = record.idempotencyKey { byKey[key] = record.id }
         return .inserted

@@ -15,6 +15,9 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The database was written by a newer jobsd (schema version `found` > `supported`).
     case unsupportedSchema(found: Int, supported: Int)
     case notFound(String)
+    /// `insert` of an id that is already stored: a programming error (ids are unique ULIDs); the
+    /// stored job is left unchanged.
+    case duplicateID(String)
 
     public var description: String {
         switch self {
@@ -22,6 +25,7 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .unsupportedSchema(found, supported):
             "database schema version \(found) is newer than this jobsd supports (\(supported)); upgrade jobsd"
         case let .notFound(id): "no job \(id)"
+        case let .duplicateID(id): "a job with id \(id) is already stored"
         }
     }
 }
@@ -33,7 +37,8 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
 /// an `owner` for leases, listing is cursor-based on ids.
 public protocol JobStore: Sendable {
     /// Stores a new job. When `record.idempotencyKey` is set and a stored job has the same key,
-    /// stores nothing and returns `.existing` with that job.
+    /// stores nothing and returns `.existing` with that job. Otherwise, when a job with the same id
+    /// is stored, throws `duplicateID` and changes nothing (every implementation; never overwrites).
     func insert(_ record: JobRecord) async throws -> InsertResult
     /// Replaces the stored record with the same id.
     func update(_ record: JobRecord) async throws

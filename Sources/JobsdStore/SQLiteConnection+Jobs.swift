@@ -1,3 +1,4 @@
+import CSQLite
 import JobsdAPI
 
 /// The job queries, run on a connection's own queue: writes inside the writer's transaction,
@@ -7,14 +8,21 @@ extension SQLiteConnection {
 
     /// Inserts `record` and its labels, or returns the stored job with the same idempotency key
     /// (checked in the same transaction, so two submissions with one key never both insert).
+    /// Throws `duplicateID` when the id is stored already.
     func insertJob(_ record: SQLiteEncodedJob) throws -> InsertResult {
         if let key = record.idempotencyKey,
            let existing = try records("SELECT \(SQLiteJobRows.columns) FROM jobs WHERE idempotency_key = ?1", { try $0.bind(1, key) }).first {
             return .existing(existing)
         }
-        try withStatement(SQLiteJobRows.insertSQL) { statement in
-            try record.bind(to: statement)
-            _ = try statement.step()
+        do {
+            try withStatement(SQLiteJobRows.insertSQL) { statement in
+                try record.bind(to: statement)
+                _ = try statement.step()
+            }
+        } catch let error as SQLiteError where error.primaryCode == SQLITE_CONSTRAINT {
+            // The key was checked above and the encoder fills every NOT NULL column: only the id
+            // (primary key) can conflict.
+            throw JobStoreError.duplicateID(record.id)
         }
         try insertLabels(of: record)
         return .inserted

@@ -17,6 +17,8 @@ enum SQLiteValue: Sendable {
 /// milliseconds). Callers encode on their own task, so the single writer thread only binds and
 /// steps.
 struct SQLiteEncodedJob: Sendable {
+    /// The record encoded, for the record cache once it is committed.
+    let record: JobRecord
     let id: String
     let idempotencyKey: String?
     let labels: [String: String]
@@ -26,6 +28,7 @@ struct SQLiteEncodedJob: Sendable {
     let values: [SQLiteValue]
 
     init(_ record: JobRecord) {
+        self.record = record
         let job = record.job
         id = job.id
         idempotencyKey = record.idempotencyKey

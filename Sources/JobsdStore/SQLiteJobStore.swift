@@ -7,7 +7,9 @@ import Logging
 ///
 /// Writes go through `SQLiteWriter` (group commit: concurrent callers share one transaction and
 /// one fsync); reads run on a second connection on their own queue, so they never wait for a
-/// commit. No sqlite3 call runs on the Swift cooperative pool.
+/// commit. No sqlite3 call runs on the Swift cooperative pool. `get` answers from
+/// `SQLiteRecordCache` (recently stored or read records, updated only after a commit) when it
+/// can, without a query or a suspension.
 ///
 /// Errors: a call that fails with `unavailable` (disk full, I/O error, store closed) changed
 /// nothing, and the API answers 503; the store works again once the condition clears.
@@ -19,6 +21,7 @@ public final class SQLiteJobStore: JobStore {
     public let path: String
     private let writer: SQLiteWriter
     private let reader: SQLiteReader
+    private let cache: SQLiteRecordCache
 
     /// Opens or creates the database at `path` and migrates it to the current schema. Blocks the
     /// calling thread briefly (call it at start-up). Throws `unsupportedSchema` for a database of
@@ -30,15 +33,19 @@ public final class SQLiteJobStore: JobStore {
 
     /// `writerPragmas` run on the write connection after migration (tests limit the size with
     /// `max_page_count` to provoke a full disk).
-    init(path: String, logger: Logger, writerPragmas: [String]) throws(JobStoreError) {
+    /// `cache` is replaced by tests to exercise eviction.
+    init(
+        path: String, logger: Logger, writerPragmas: [String], cache: SQLiteRecordCache = SQLiteRecordCache()
+    ) throws(JobStoreError) {
         self.path = path
+        self.cache = cache
         do {
             let writeConnection = try SQLiteConnection(path: path)
             let foundVersion = try SQLiteSchema.prepare(writeConnection)
             for pragma in writerPragmas { try writeConnection.execute(pragma) }
             let readConnection = try SQLiteConnection(path: path)
             try readConnection.execute("PRAGMA query_only = 1")
-            writer = SQLiteWriter(connection: writeConnection, logger: logger)
+            writer = SQLiteWriter(connection: writeConnection, cache: cache, logger: logger)
             reader = SQLiteReader(connection: readConnection)
             logger.info("job store opened", metadata: [
                 "store.path": "\(path)", "store.schema": "\(SQLiteSchema.currentVersion)",
@@ -64,8 +71,16 @@ public final class SQLiteJobStore: JobStore {
         _ = try await writer.perform(.update(SQLiteEncodedJob(record)))
     }
 
+    /// A cache hit returns without suspending; a miss queries and fills the cache.
     public func get(_ id: String) async throws -> JobRecord? {
-        try await reader.read { try $0.job(id) }
+        let ticket: SQLiteRecordCache.Ticket
+        switch try cache.lookup(id) {
+        case let .hit(record): return record
+        case let .miss(missed): ticket = missed
+        }
+        let record = try await reader.read { try $0.job(id) }
+        if let record { cache.fill(record, ticket: ticket) }
+        return record
     }
 
     public func list(_ query: JobQuery) async throws -> [JobRecord] {
@@ -86,6 +101,7 @@ public final class SQLiteJobStore: JobStore {
     /// Refuses new calls, commits the writes already queued, checkpoints the WAL into the
     /// database file and closes both connections. Later calls throw `unavailable`.
     public func close() async {
+        cache.close()
         await reader.close()
         await writer.close()
     }

@@ -20,6 +20,8 @@ enum SQLiteWriteOutcome: Sendable {
 /// takes every write queued so far, runs them in one `BEGIN IMMEDIATE … COMMIT` (one WAL fsync
 /// with `synchronous=FULL`), and only then resumes each caller with its own outcome.
 ///
+/// After a commit, and before any caller resumes, the batch's changes go to the record cache.
+///
 /// Each write runs in its own SAVEPOINT, so a write that fails by itself (unknown id, constraint)
 /// fails alone. A failure of the transaction as a whole (disk full, I/O error, lock timeout) rolls
 /// it back and fails every write of the batch with `JobStoreError.unavailable`; the next batch
@@ -37,11 +39,14 @@ final class SQLiteWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "jobsd.store.sqlite.writer")
     private let logger: Logger
     private let pending = SQLiteWriteQueue<Pending>()
+    private let cache: SQLiteRecordCache
     private var lastBatchSize = 0
     private var lastCommitDuration = Duration.zero
 
-    init(connection: SQLiteConnection, logger: Logger) {
+    /// Every committed batch is applied to `cache` before its callers resume.
+    init(connection: SQLiteConnection, cache: SQLiteRecordCache, logger: Logger) {
         self.connection = connection
+        self.cache = cache
         self.logger = logger
     }
 
@@ -120,6 +125,13 @@ final class SQLiteWriter: @unchecked Sendable {
             for item in batch { item.continuation.resume(throwing: failure) }
             return batch.count
         }
+        cache.committed(zip(batch, outcomes).compactMap { item, outcome in
+            switch (item.write, outcome) {
+            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): .stored(job.record)
+            case let (.purge, .success(.purged(ids))): ids.isEmpty ? nil : .removed(ids)
+            default: nil
+            }
+        })
         for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
         return batch.count
     }

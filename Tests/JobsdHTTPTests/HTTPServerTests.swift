@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Testing
 @testable import JobsdHTTP
 
@@ -318,6 +319,22 @@ private func echoPath(_ request: HTTPRequest) async -> HTTPResponse {
             #expect(try await client.isClosedByServer())
         }
         #expect(seen.values == ["open", "GET /ok 200", "UNKNOWN nil 400", "closed"])
+    }
+
+    @Test func accept_GivesNonBlockingCloseOnExecSockets_SoSpawnedJobsNeverInheritThem() async throws {
+        let listener = try ListeningSocket.open(host: "127.0.0.1", port: 0, backlog: 8)
+        defer { Syscall.close(listener.fd) }
+        let client = try await RawClient.connect(port: listener.port)
+        var accepted: Int32? = nil
+        for _ in 0..<1000 where accepted == nil {
+            accepted = try Syscall.accept(listener.fd)
+            if accepted == nil { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let fd = try #require(accepted)
+        defer { Syscall.close(fd) }
+        #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0)
+        #expect(fcntl(fd, F_GETFL) & O_NONBLOCK != 0)
+        _ = client
     }
 
     @Test func run_Throws_WhenTheAddressIsInvalid() async throws {

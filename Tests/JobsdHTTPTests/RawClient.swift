@@ -27,7 +27,7 @@ final class RawClient: @unchecked Sendable {
     /// Connects to 127.0.0.1, or to ::1 with `ipv6`.
     static func connect(port: Int, ipv6: Bool = false) async throws -> RawClient {
         try await blocking {
-            let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var timeout = timeval(tv_sec: 10, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var v4 = sockaddr_in()

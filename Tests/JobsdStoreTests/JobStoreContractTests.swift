@@ -33,6 +33,41 @@ import Testing
     }
 
     @Test(arguments: StoreFactory.all)
+    func get_AfterEveryUpdate_ReturnsExactlyThatUpdate_WhileOtherTasksUpdateOtherJobs(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store async throws in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 1...32 {
+                    group.addTask {
+                        var record = JobRecord.make(n)
+                        _ = try await store.insert(record)
+                        #expect(try await store.get(record.id) == record)
+                        for state in [JobState.running, .cancelling, .failed] {
+                            record.job.state = state
+                            record.job.logBytes += 1
+                            try await store.update(record)
+                            #expect(try await store.get(record.id) == record)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
+    func insert_OfAnIDAlreadyStored_ThrowsDuplicateID_AndKeepsTheStoredJob(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store async throws in
+            let stored = JobRecord.make(1)
+            _ = try await store.insert(stored)
+            _ = try await store.get(stored.id)
+            await #expect(throws: JobStoreError.duplicateID(stored.id)) { try await store.insert(.full(1)) }
+            #expect(try await store.get(stored.id) == stored)
+            #expect(try await store.list(JobQuery()) == [stored])
+            #expect(try await store.insert(.make(2)) == .inserted)  // the store goes on working
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
     func update_OfAnUnknownJob_ThrowsNotFound(_ factory: StoreFactory) async throws {
         try await withStore(factory) { store async throws in
             await #expect(throws: JobStoreError.notFound(jobID(7))) { try await store.update(.make(7)) }
