@@ -1,5 +1,6 @@
 import CCurl
 import Dispatch
+import Foundation
 
 /// HTTP/1.1 over libcurl, for one server.
 ///
@@ -15,7 +16,6 @@ public final class CurlTransport: Sendable {
     public let connectTimeout: Double
 
     private let pool = EasyHandlePool()
-    private let queue = DispatchQueue(label: "jobsd.client.curl", attributes: .concurrent)
 
     /// - Parameters:
     ///   - baseURL: scheme, host and port, e.g. `http://127.0.0.1:8080` (a trailing `/` is ignored).
@@ -38,7 +38,7 @@ public final class CurlTransport: Sendable {
         let transfer = makeTransfer(request, timeout: timeout)
         let outcome: Result<ClientResponse, ClientError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                queue.async {
+                Self.perform {
                     if let error = self.run(transfer) {
                         continuation.resume(returning: .failure(error))
                     } else {
@@ -70,7 +70,7 @@ public final class CurlTransport: Sendable {
         let head: Result<CurlTransfer.Head, ClientError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 transfer.onHead = { continuation.resume(returning: .success($0)) }
-                queue.async {
+                Self.perform {
                     let error = self.run(transfer)
                     if !transfer.hasHead {
                         continuation.resume(returning: .failure(error ?? .connection("the server closed the connection without a response")))
@@ -96,5 +96,17 @@ public final class CurlTransport: Sendable {
         guard let handle = pool.checkout() else { return .connection("libcurl could not create a handle") }
         defer { pool.checkin(handle) }
         return transfer.perform(on: handle)
+    }
+}
+
+extension CurlTransport {
+    /// Runs a blocking `curl_easy_perform` on a thread of its own. Not a concurrent Dispatch queue:
+    /// on Linux those share their threads with the Swift cooperative pool, so a few long-polls
+    /// would starve every Task in the process (seen with 2 cores: 20 s stalls).
+    static func perform(_ work: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: work)
+        thread.name = "jobsd.client.curl"
+        thread.stackSize = 512 * 1024
+        thread.start()
     }
 }
