@@ -83,6 +83,8 @@ struct Jobsd: AsyncParsableCommand {
         c.engine.shutdownTimeout = try s.duration(shutdownTimeout, "JOBSD_SHUTDOWN_TIMEOUT", "--shutdown-timeout", default: 25, positive: false)
         c.engine.maxLogBytes = try s.integer(maxLogBytes, "JOBSD_MAX_LOG_BYTES", "--max-log-bytes", default: 10_485_760, in: 1...Int(Int32.max))
         c.engine.retention = try s.duration(retention, "JOBSD_RETENTION", "--retention", default: 7 * 86_400, positive: true)
+        // The sweep runs at least once a minute, and often enough that a short retention is kept to.
+        c.engine.sweepInterval = min(60, max(0.5, c.engine.retention / 4))
         c.store = try s.choice(store, "JOBSD_STORE", "--store", default: StoreKind.sqlite)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {

@@ -167,3 +167,26 @@ import Testing
         }
     }
 }
+
+/// Finished jobs, their logs and their idempotency keys go after `--retention`.
+@Suite struct RetentionTests {
+    @Test func finishedJobs_AreSweptAfterTheRetention_WithTheirLogsAndKeys() async throws {
+        try await TestServer.with({ $0.engine.retention = 0.5; $0.engine.sweepInterval = 0.2 }) { server in
+            let key = [("Idempotency-Key", "retention-test")]
+            let first = try decodeJob(try await server.send("POST", "/v1/jobs", body: #"{"command":["echo","kept"]}"#, headers: key))
+            #expect(try await server.client().wait(first.id).state == .succeeded)
+            let logs = server.dataDirectory + "/logs/\(first.id)"
+            var status = 200
+            for _ in 0..<1500 where status == 200 {
+                status = try await server.send("GET", "/v1/jobs/\(first.id)").status
+                if status == 200 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(status == 404, "the finished job was swept")
+            #expect(try await server.send("GET", "/v1/jobs/\(first.id)/logs").status == 404)
+            #expect(!FileManager.default.fileExists(atPath: logs))
+            let again = try await server.send("POST", "/v1/jobs", body: #"{"command":["echo","kept"]}"#, headers: key)
+            #expect(again.status == 201, "the swept job's idempotency key is forgotten")
+            #expect(try decodeJob(again).id != first.id)
+        }
+    }
+}
