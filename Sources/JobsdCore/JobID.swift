@@ -7,7 +7,7 @@ import JobsdMetrics
 /// incremented, so ids are strictly increasing in creation order within this process.
 ///
 /// Thread-safe: `lastTime` and `lastRandom` are guarded by `lock`.
-final class JobIDGenerator: @unchecked Sendable {
+public final class JobIDGenerator: @unchecked Sendable {
     static let shared = JobIDGenerator()
 
     private let lock = PThreadLock()
@@ -16,6 +16,12 @@ final class JobIDGenerator: @unchecked Sendable {
     private var lastRandom: (hi: UInt16, lo: UInt64) = (0, 0)
 
     private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+
+    /// True when `id` has the shape of an id this generator makes (26 characters of its
+    /// alphabet), so callers can answer "unknown" without a store lookup.
+    public static func isWellFormed(_ id: String) -> Bool {
+        id.utf8.count == 26 && id.utf8.allSatisfy { alphabet.contains($0) }
+    }
 
     func next(now: UInt64 = UInt64(Timestamp.now().milliseconds)) -> String {
         let (time, random): (UInt64, (hi: UInt16, lo: UInt64)) = lock.withLock {

@@ -75,7 +75,7 @@ struct JobRoutes: Sendable {
     }
 
     private func job(_ id: String, waiting wait: Double?) async throws(APIError) -> Job {
-        guard JobIDSyntax.isValid(id) else { throw .notFound("no job \(id)") }
+        guard JobIDGenerator.isWellFormed(id) else { throw .notFound("no job \(id)") }
         let found: Job?
         do {
             if let wait, wait > 0 {
@@ -95,7 +95,7 @@ struct JobRoutes: Sendable {
         let q = QueryParameters(request: request)
         let wait = try q.number("wait", in: 0...Self.maxWait)
         let grace = try q.number("grace", in: 0...decoder.maxTimeout)
-        guard JobIDSyntax.isValid(id) else { throw .notFound("no job \(id)") }
+        guard JobIDGenerator.isWellFormed(id) else { throw .notFound("no job \(id)") }
         let result: CancelResult
         do { result = try await engine.cancel(id, grace: grace) } catch { throw Self.map(error) }
         switch result {
@@ -117,7 +117,7 @@ struct JobRoutes: Sendable {
         let q = QueryParameters(request: request)
         let stream = try q.stream()
         let follow = try q.flag("follow")
-        guard JobIDSyntax.isValid(id) else { throw .notFound("no job \(id)") }
+        guard JobIDGenerator.isWellFormed(id) else { throw .notFound("no job \(id)") }
         let first: LogChunk
         do { first = try await engine.readLogs(id, stream: stream, from: nil) } catch { throw Self.map(error) }
         var headers: HTTPHeaders = [("Content-Type", "text/plain"), ("Cache-Control", "no-store")]

@@ -1,4 +1,5 @@
 import JobsdAPI
+import JobsdCore
 import JobsdHTTP
 
 /// Typed access to a request's query parameters; every bad value is an `APIError.invalid` naming it.
@@ -83,18 +84,9 @@ struct QueryParameters {
     /// The paging cursor: the id of the last job of the previous page.
     func cursor() throws(APIError) -> String? {
         guard let text = request.queryValue("cursor") else { return nil }
-        guard JobIDSyntax.isValid(text) else { throw .invalid(field: "cursor", detail: "cursor is not a value this server returned") }
+        guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "cursor", detail: "cursor is not a value this server returned") }
         return text
     }
 
     private func fmt(_ v: Double) -> String { v.rounded() == v ? String(Int64(v)) : String(v) }
-}
-
-/// The shape of job ids (26 characters of Crockford base32), checked before touching the store.
-enum JobIDSyntax {
-    static func isValid(_ id: String) -> Bool {
-        id.utf8.count == 26 && id.utf8.allSatisfy { b in
-            (b >= 48 && b <= 57) || (b >= 65 && b <= 90 && b != 73 && b != 76 && b != 79 && b != 85)
-        }
-    }
 }
