@@ -183,3 +183,23 @@ import Testing
         }
     }
 }
+
+/// The per-job output cap (`--max-log-bytes`) as a client sees it.
+@Suite struct LogCapTests {
+    @Test func outputPastTheCap_DropsTheOldestBytes_AndSaysSoInAHeader() async throws {
+        try await TestServer.with({ $0.engine.maxLogBytes = 10 }) { server in
+            let job = try await server.submit(JobSpec(command: ["sh", "-c", "printf 0123456789; printf abcdefghij"]))
+            let done = try await server.client().wait(job.id)
+            #expect(done.state == .succeeded)
+            let response = try await server.send("GET", "/v1/jobs/\(job.id)/logs")
+            #expect(response.header("Jobsd-Log-Truncated") == "true")
+            #expect(response.text == "abcdefghij")
+            #expect(done.logBytes == 10)
+            let small = try await server.submit(JobSpec(command: ["printf", "short"]))
+            _ = try await server.client().wait(small.id)
+            let untruncated = try await server.send("GET", "/v1/jobs/\(small.id)/logs")
+            #expect(untruncated.header("Jobsd-Log-Truncated") == nil)
+            #expect(untruncated.text == "short")
+        }
+    }
+}
