@@ -1,6 +1,12 @@
 /// Handlers for a request, executed in the request's Task (see `HTTPServer` for cancellation).
 public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 
+/// A synchronous handler the server calls on its event-loop thread before starting a Task: it
+/// returns the response when it can answer without waiting, nil otherwise (then the request's
+/// `HTTPHandler` runs as usual). It must not block, sleep or take a lock held across I/O, since
+/// every connection of the loop waits meanwhile; it cannot be cancelled and has no timeout.
+public typealias HTTPImmediateHandler = @Sendable (HTTPRequest) -> HTTPResponse?
+
 /// Maps method + path pattern to handlers. `{name}` in a pattern matches one non-empty segment and
 /// is passed in `pathParameters`; a literal segment wins over a parameter where both match.
 public struct HTTPRouter: Sendable {
@@ -9,6 +15,7 @@ public struct HTTPRouter: Sendable {
         var pattern: String
         var segments: [Segment]
         var handler: HTTPHandler
+        var immediate: HTTPImmediateHandler?
     }
 
     private enum Segment: Sendable, Equatable {
@@ -20,11 +27,14 @@ public struct HTTPRouter: Sendable {
 
     public init() {}
 
-    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
+    /// `immediate`, when given, answers the route on the event loop when it can (see
+    /// `handleImmediately`); `handler` answers when it returns nil or is absent.
+    public mutating func add(_ method: String, _ pattern: String, immediate: HTTPImmediateHandler? = nil,
+                             _ handler: @escaping HTTPHandler) {
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { piece -> Segment in
             piece.first == "{" && piece.last == "}" && piece.count > 2 ? .parameter(String(piece.dropFirst().dropLast())) : .literal(piece)
         }
-        routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler))
+        routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler, immediate: immediate))
         // Most specific first: at the first differing segment, a literal beats a parameter.
         routes.sort { Self.isMoreSpecific($0.segments, than: $1.segments) }
     }
@@ -32,6 +42,27 @@ public struct HTTPRouter: Sendable {
     /// Unknown path → 404 problem; known path with another method → 405 problem with `Allow`.
     /// HEAD is served by the GET handler (the server drops the body).
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        switch resolve(request) {
+        case let .route(route, request): await route.handler(request)
+        case let .answer(response): response
+        }
+    }
+
+    /// The response of the route's immediate handler, or the 404/405 problem `handle` would give;
+    /// nil when the route has no immediate handler or it cannot answer without waiting.
+    public func handleImmediately(_ request: HTTPRequest) -> HTTPResponse? {
+        switch resolve(request) {
+        case let .route(route, request): route.immediate?(request)
+        case let .answer(response): response
+        }
+    }
+
+    private enum Resolution {
+        case route(Route, HTTPRequest)
+        case answer(HTTPResponse)
+    }
+
+    private func resolve(_ request: HTTPRequest) -> Resolution {
         let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var allowed: [String] = []
         let method = request.method == "HEAD" ? "GET" : request.method
@@ -40,16 +71,16 @@ public struct HTTPRouter: Sendable {
             if route.method == method {
                 var request = request
                 request.pathParameters = parameters
-                return await route.handler(request)
+                return .route(route, request)
             }
             if !allowed.contains(route.method) { allowed.append(route.method) }
             if route.method == "GET" && !allowed.contains("HEAD") { allowed.append("HEAD") }
         }
         if allowed.isEmpty {
-            return .problem(status: 404, detail: "No resource at \(request.path).")
+            return .answer(.problem(status: 404, detail: "No resource at \(request.path)."))
         }
-        return .problem(status: 405, detail: "\(request.method) is not allowed on \(request.path).",
-                        headers: [("Allow", allowed.joined(separator: ", "))])
+        return .answer(.problem(status: 405, detail: "\(request.method) is not allowed on \(request.path).",
+                                headers: [("Allow", allowed.joined(separator: ", "))]))
     }
 
     /// The pattern that matches `path` (e.g. "/v1/jobs/{id}"), nil when none.

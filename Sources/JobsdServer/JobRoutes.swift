@@ -16,7 +16,7 @@ struct JobRoutes: Sendable {
     func register(in router: inout HTTPRouter) {
         router.add("POST", "/v1/jobs") { await handle($0, submit) }
         router.add("GET", "/v1/jobs") { await handle($0, list) }
-        router.add("GET", "/v1/jobs/{id}") { await handle($0, get) }
+        router.add("GET", "/v1/jobs/{id}", immediate: peek) { await handle($0, get) }
         router.add("DELETE", "/v1/jobs/{id}") { await handle($0, cancel) }
         router.add("GET", "/v1/jobs/{id}/logs") { await handle($0, logs) }
     }
@@ -67,6 +67,15 @@ struct JobRoutes: Sendable {
     }
 
     // MARK: - GET /v1/jobs/{id}
+
+    /// GET (and HEAD) without a query, answered on the event loop when the job is in memory (the
+    /// engine's live jobs or the store's cache); nil sends the request to `get`.
+    func peek(_ request: HTTPRequest) -> HTTPResponse? {
+        guard request.query.isEmpty else { return nil }
+        let id = request.pathParameters["id"] ?? ""
+        guard JobIDGenerator.isWellFormed(id) else { return APIError.notFound("no job \(id)").response }
+        return engine.cachedJob(id).map { .json($0.json) }
+    }
 
     func get(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let id = request.pathParameters["id"] ?? ""
