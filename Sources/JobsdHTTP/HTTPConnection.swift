@@ -168,14 +168,20 @@ final class HTTPConnection: @unchecked Sendable {
     func processInput() {
         guard !processing else { return }
         processing = true
-        startBufferedRequests()
+        while startBufferedRequests() {
+            // Held back by unsent answers: when the socket takes them all, go on at once.
+            flush()
+            guard case .open = phase, !waitingForWritable else { break }
+        }
         processing = false
         if !waitingForWritable { flush() }
         resumeReadingIfPaused()
     }
 
-    private func startBufferedRequests() {
-        decoding: while case .open = phase, canStartRequest {
+    /// True when it stopped because too many answers wait to be sent (not for want of input).
+    private func startBufferedRequests() -> Bool {
+        decoding: while case .open = phase {
+            guard canStartRequest else { return current == nil }
             if draining {
                 closeAfterOutput()
                 break
@@ -197,6 +203,7 @@ final class HTTPConnection: @unchecked Sendable {
                 startHandler(request)
             }
         }
+        return false
     }
 
     private func startHandler(_ request: HTTPRequest) {

@@ -63,11 +63,10 @@ public struct HTTPRouter: Sendable {
     }
 
     private func resolve(_ request: HTTPRequest) -> Resolution {
-        let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var allowed: [String] = []
         let method = request.method == "HEAD" ? "GET" : request.method
         for route in routes {
-            guard let parameters = Self.match(route.segments, segments) else { continue }
+            guard let parameters = Self.match(route.segments, request.path, bindingParameters: route.method == method) else { continue }
             if route.method == method {
                 var request = request
                 request.pathParameters = parameters
@@ -85,22 +84,31 @@ public struct HTTPRouter: Sendable {
 
     /// The pattern that matches `path` (e.g. "/v1/jobs/{id}"), nil when none.
     public func pattern(for path: String) -> String? {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        return routes.first { Self.match($0.segments, segments) != nil }?.pattern
+        routes.first { Self.match($0.segments, path, bindingParameters: false) != nil }?.pattern
     }
 
-    private static func match(_ pattern: [Segment], _ path: ArraySlice<Substring>) -> [String: String]? {
-        guard pattern.count == path.count else { return nil }
+    /// The parameters when `path`'s segments (what follows each "/") match `pattern`, else nil.
+    /// Walks the path's bytes without splitting it (this runs for every request, twice with the
+    /// metrics); parameters are only copied out when `bindingParameters`.
+    private static func match(_ pattern: [Segment], _ path: String, bindingParameters: Bool) -> [String: String]? {
+        let bytes = path.utf8
+        let slash = UInt8(ascii: "/")
+        var separator = bytes.firstIndex(of: slash)
         var parameters: [String: String] = [:]
-        for (segment, piece) in zip(pattern, path) {
+        for segment in pattern {
+            guard let before = separator else { return nil }
+            let start = bytes.index(after: before)
+            let end = bytes[start...].firstIndex(of: slash) ?? bytes.endIndex
+            let piece = bytes[start..<end]
             switch segment {
-            case .literal(let literal): guard literal == piece else { return nil }
+            case .literal(let literal): guard piece.elementsEqual(literal.utf8) else { return nil }
             case .parameter(let name):
                 guard !piece.isEmpty else { return nil }
-                parameters[name] = String(piece)
+                if bindingParameters { parameters[name] = String(Substring(piece)) }
             }
+            separator = end == bytes.endIndex ? nil : end
         }
-        return parameters
+        return separator == nil ? parameters : nil
     }
 
     private static func isMoreSpecific(_ a: [Segment], than b: [Segment]) -> Bool {

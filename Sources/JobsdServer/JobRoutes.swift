@@ -9,6 +9,7 @@ struct JobRoutes: Sendable {
     let engine: JobEngine
     let lifecycle: ServerLifecycle
     let decoder: JobSpecDecoder
+    let bodies = TerminalJobBodies()
 
     /// Longest `?wait=` accepted on GET and DELETE, in seconds.
     static let maxWait: Double = 60
@@ -74,13 +75,17 @@ struct JobRoutes: Sendable {
         guard request.query.isEmpty else { return nil }
         let id = request.pathParameters["id"] ?? ""
         guard JobIDGenerator.isWellFormed(id) else { return APIError.notFound("no job \(id)").response }
-        return engine.cachedJob(id).map { .json($0.json) }
+        return engine.cachedJob(id).map(jobResponse)
+    }
+
+    private func jobResponse(_ job: Job) -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(bodies.json(of: job)))
     }
 
     func get(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let id = request.pathParameters["id"] ?? ""
         let wait = try QueryParameters(request: request).number("wait", in: 0...Self.maxWait)
-        return .json(try await job(id, waiting: wait).json)
+        return jobResponse(try await job(id, waiting: wait))
     }
 
     private func job(_ id: String, waiting wait: Double?) async throws(APIError) -> Job {
