@@ -79,7 +79,7 @@ final class EventLoop: @unchecked Sendable {
         }
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { raw in
-            Unmanaged<EventLoop>.fromOpaque(raw!).takeRetainedValue().run()
+            Unmanaged<EventLoop>.fromOpaque(raw!).takeRetainedValue().runLoop()
             return nil
         }, Unmanaged.passRetained(self).toOpaque())
         precondition(started == 0, "cannot start an HTTP event loop thread (error \(started))")
@@ -197,7 +197,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: - The thread
 
-    private func run() {
+    private func runLoop() {
         Syscall.nameCurrentThread("jobsd-http-\(index)")
         lock.withLock { loopThread = pthread_self() }
         let events = EpollEvents(capacity: 512)
