@@ -1,62 +1,47 @@
-import Dispatch
 import Glibc
 import Logging
 
-/// Accepts connections on the listening socket (driven by a DispatchSourceRead) and hands each to
-/// an event loop in turn; past `maxConnections` a connection gets a 503 problem and is closed.
-final class Acceptor: @unchecked Sendable {
-    // `nextLoop` and `paused` are only touched on `queue`.
-    private let listenFD: Int32
+/// The listening socket, watched by every event loop (EPOLLEXCLUSIVE: the kernel wakes one idle
+/// loop per new connection). The loop that wakes accepts what is pending and hands each
+/// connection round-robin to a loop — itself directly, another through `execute` — so load
+/// spreads evenly whichever loop the kernel picked. Past `maxConnections` a connection gets a 503
+/// problem and is closed. Out of descriptors, the loop stops watching for 100 ms instead of
+/// spinning on a level-triggered socket that cannot be accepted from.
+final class Acceptor: Sendable {
+    let listenFD: Int32
     private let loops: [EventLoop]
     private let context: HTTPServerContext
-    private let queue = DispatchQueue(label: "jobsd.http.accept")
-    private let source: any DispatchSourceRead
-    private var nextLoop = 0
-    private var paused = false
+
+    /// Connections one wake-up accepts at most before the loop serves its other events.
+    private static let batch = 256
 
     init(listenFD: Int32, loops: [EventLoop], context: HTTPServerContext) {
         self.listenFD = listenFD
         self.loops = loops
         self.context = context
-        source = DispatchSource.makeReadSource(fileDescriptor: listenFD, queue: queue)
     }
 
     func start() {
-        source.setEventHandler { [unowned self] in acceptPending() }
-        source.activate()
+        for loop in loops { loop.execute { [self] in loop.watch(self) } }
     }
 
-    /// Stops accepting and closes the listening socket; returns once it is closed.
+    /// Stops accepting (every loop stops watching) and closes the listening socket; returns once
+    /// it is closed. Connections accepted before are served on.
     func stop() async {
-        await withCheckedContinuation { (closed: CheckedContinuation<Void, Never>) in
-            source.setCancelHandler { [listenFD] in
-                Syscall.close(listenFD)
-                closed.resume()
-            }
-            queue.async { [self] in
-                if paused { source.resume() }
-                source.cancel()
-            }
-        }
+        for loop in loops { await loop.run { loop.unwatchListener() } }
+        Syscall.close(listenFD)
     }
 
-    private func acceptPending() {
-        while true {
+    /// On `loop`'s thread, when the listening socket is readable.
+    func acceptPending(on loop: EventLoop) {
+        for _ in 0..<Self.batch {
             let fd: Int32
             do {
                 guard let accepted = try Syscall.accept(listenFD) else { return }
                 fd = accepted
             } catch where error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
-                // Out of descriptors: pause briefly instead of spinning on a level-triggered source.
                 context.logger.error("accept failed; pausing 100ms", metadata: ["error": "\(error)"])
-                paused = true
-                source.suspend()
-                queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
-                    guard paused, !source.isCancelled else { return }
-                    paused = false
-                    source.resume()
-                }
-                return
+                return loop.pauseListener(for: 100_000_000)
             } catch {
                 context.logger.debug("accept failed", metadata: ["error": "\(error)"])
                 continue
@@ -66,11 +51,13 @@ final class Acceptor: @unchecked Sendable {
                 reject(fd)
                 continue
             }
-            let loop = loops[nextLoop]
-            nextLoop = (nextLoop + 1) % loops.count
+            let target = loops[(loop.index + loop.acceptRotation) % loops.count]
+            loop.acceptRotation &+= 1
             let context = self.context
-            loop.queue.async {
-                HTTPConnection(fd: fd, loop: loop, context: context).start()
+            if target === loop {
+                target.register(HTTPConnection(fd: fd, loop: target, context: context))
+            } else {
+                target.execute { target.register(HTTPConnection(fd: fd, loop: target, context: context)) }
             }
         }
     }

@@ -1,6 +1,4 @@
-import Dispatch
-
-// MARK: - Responses (on `loop.queue` unless marked async)
+// MARK: - Responses (on the loop's thread unless marked async)
 
 extension HTTPConnection {
     /// Writes a complete `.bytes` response (or the head alone for HEAD and for a HEAD of a stream).
@@ -44,9 +42,7 @@ extension HTTPConnection {
         guard keepAlive else { return closeAfterOutput() }
         hasServedRequest = true
         requestStarted = now
-        flush()
-        resumeReadingIfPaused()
-        processInput()
+        processInput()  // inline (already processing): a no-op; the caller's processInput goes on
     }
 
     // MARK: - Streams
@@ -69,7 +65,7 @@ extension HTTPConnection {
     /// (backpressure); throws `HTTPServerError.connectionClosed` when the client is gone.
     func writeChunk(_ bytes: [UInt8]) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            loop.queue.async { [self] in
+            loop.execute { [self] in
                 guard case .open = phase, !peerClosed, let request = current else {
                     return continuation.resume(throwing: HTTPServerError.connectionClosed)
                 }
@@ -98,7 +94,7 @@ extension HTTPConnection {
 
     private func onLoop(_ body: @escaping @Sendable () throws -> Void) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            loop.queue.async {
+            loop.execute {
                 do {
                     try body()
                     continuation.resume()

@@ -1,16 +1,24 @@
-import Dispatch
+import Glibc
 import Logging
 
-/// One client connection: reads and decodes requests, runs one handler Task at a time (pipelined
-/// requests wait in the decoder, so answers go out in request order), writes responses, enforces
-/// the header/idle timeouts and closes.
+/// One client connection, owned by one `EventLoop`: reads and decodes requests, answers one at a
+/// time (pipelined requests wait in the decoder, so answers go out in request order), writes
+/// responses, enforces the header/idle timeouts and closes.
+///
+/// A request is answered inline on the loop's thread when the server's immediate handler has an
+/// answer for it; otherwise its handler runs in a Task and the response comes back through
+/// `loop.execute`.
+///
+/// Backpressure: while a handler runs, or while more than `maxPendingOutput` bytes of answers
+/// wait for the client to read them, no further request starts; data buffered beyond
+/// `maxBuffered` then pauses reading.
 ///
 /// Cancellation: when the client closes its side while a handler runs, that handler's Task is
 /// cancelled and stream writes throw; requests already buffered still run, each in a cancelled Task.
-/// Cleanup: `close()` cancels the running Task, fails pending stream writes, cancels the Dispatch
-/// sources and closes the descriptor once both sources are gone; it runs once.
+/// Cleanup: `close()` cancels the running Task, fails pending stream writes, removes the
+/// descriptor from the loop's epoll set and closes it; it runs once.
 final class HTTPConnection: @unchecked Sendable {
-    // Every `var` below is only touched on `loop.queue`.
+    // Every `var` below is only touched on the loop's thread (see `EventLoop`).
     enum Phase { case open, closingAfterWrite, lingering(deadline: UInt64), closed }
 
     /// The request whose handler is running or whose response is being written.
@@ -29,6 +37,8 @@ final class HTTPConnection: @unchecked Sendable {
     let fd: Int32
     let loop: EventLoop
     let context: HTTPServerContext
+    /// The loop's registration token; nil until registered.
+    var token: UInt64?
     var phase = Phase.open
     var decoder: HTTPDecoder
     var current: InFlight?
@@ -47,17 +57,22 @@ final class HTTPConnection: @unchecked Sendable {
     /// Set after an error answer: the client may still be sending the request we refused.
     var lingerBeforeClose = false
 
-    private let readSource: any DispatchSourceRead
+    /// Edge-triggered input: the socket may hold bytes not read yet.
+    private var readable = false
+    /// The peer's FIN (EPOLLRDHUP) was seen: read on to end of stream even after a short read.
+    private var endOfInputPending = false
     var readPaused = false
-    private var readCancelled = false
-    private var writeSource: (any DispatchSourceWrite)?
-    private var writeRunning = false
-    /// Sources not yet through their cancel handler; the descriptor is closed when this reaches 0.
-    private var liveSources = 1
-    private var descriptorClosed = false
+    /// `output` holds bytes the socket refused; EPOLLOUT resumes `flush()`.
+    private var waitingForWritable = false
+    /// `processInput()` is on the stack: responses finished inside it do not re-enter it.
+    private var processing = false
 
-    /// Data buffered beyond this while a handler runs pauses reading (pipelining backpressure).
+    /// Data buffered beyond this while no request can start pauses reading (pipelining backpressure).
     private var maxBuffered: Int { context.configuration.maxHeaderBytes + context.configuration.maxBodyBytes + 64 * 1024 }
+    /// Unsent answers beyond this stop further pipelined requests from starting.
+    private static let maxPendingOutput = 256 * 1024
+    /// Reads one readiness event performs at most before yielding to the loop's other connections.
+    private static let readsPerTurn = 16
 
     init(fd: Int32, loop: EventLoop, context: HTTPServerContext) {
         self.fd = fd
@@ -66,21 +81,34 @@ final class HTTPConnection: @unchecked Sendable {
         decoder = HTTPDecoder(maxHeaderBytes: context.configuration.maxHeaderBytes, maxBodyBytes: context.configuration.maxBodyBytes)
         requestStarted = monotonicNanoseconds()
         lastProgress = requestStarted
-        readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
     }
 
-    /// On `loop.queue`: registers with the loop and starts reading.
-    func start() {
-        loop.add(self)
-        readSource.setEventHandler { [unowned self] in readAvailable() }
-        readSource.setCancelHandler { [self] in sourceCancelled() }
-        readSource.activate()
+    /// From the loop, with the epoll event mask.
+    func handle(events: UInt32) {
+        if events & (Syscall.epollRDHup | Syscall.epollHup) != 0 { endOfInputPending = true }
+        if events & (Syscall.epollOut | Syscall.epollErr | Syscall.epollHup) != 0, waitingForWritable {
+            waitingForWritable = false
+            flush()
+            // Pipelined requests held back while the client was not reading its answers.
+            if case .open = phase, !waitingForWritable, current == nil { processInput() }
+        }
+        if events & (Syscall.epollIn | Syscall.epollRDHup | Syscall.epollErr | Syscall.epollHup) != 0 {
+            readable = true
+            readAvailable()
+        }
     }
 
     // MARK: - Reading
 
     private func readAvailable() {
-        while true {
+        var reads = 0
+        while readable, !readPaused, !peerClosed {
+            if case .closed = phase { return }
+            if reads == Self.readsPerTurn {
+                // Fairness: come back after the loop's other events.
+                return loop.execute { [self] in readAvailable() }
+            }
+            reads += 1
             let count: Int?
             do {
                 count = try Syscall.read(fd, into: loop.readBuffer)
@@ -88,29 +116,29 @@ final class HTTPConnection: @unchecked Sendable {
                 context.logger.debug("connection read failed", metadata: ["error": "\(error)"])
                 return close()
             }
-            guard let count else { return }
-            guard count > 0 else { return peerDidClose() }
-            lastProgress = monotonicNanoseconds()
-            guard case .open = phase else {
-                // Closing: what the client still sends is read and dropped.
-                if count < loop.readBuffer.count { return } else { continue }
+            guard let count else {
+                readable = false
+                return
             }
+            guard count > 0 else {
+                readable = false
+                return peerDidClose()
+            }
+            if count < loop.readBuffer.count && !endOfInputPending { readable = false }
+            lastProgress = monotonicNanoseconds()
+            // Closing: what the client still sends is read and dropped.
+            guard case .open = phase else { continue }
             if decoder.isIdle && hasServedRequest { requestStarted = lastProgress }
             decoder.feed(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
             processInput()
-            guard case .open = phase else { return }
-            if current != nil && decoder.bufferedByteCount > maxBuffered {
+            if case .open = phase, !canStartRequest, decoder.bufferedByteCount > maxBuffered {
                 readPaused = true
-                readSource.suspend()
-                return
             }
-            if count < loop.readBuffer.count { return }
         }
     }
 
     private func peerDidClose() {
         peerClosed = true
-        stopReading()
         let waiters = flushWaiters
         flushWaiters.removeAll()
         for waiter in waiters { waiter.resume(throwing: HTTPServerError.connectionClosed) }
@@ -119,7 +147,7 @@ final class HTTPConnection: @unchecked Sendable {
             if let current {
                 current.task?.cancel()
             } else {
-                closeAfterOutput()
+                processInput()  // ends in closeAfterOutput once every buffered request is answered
             }
         case .lingering: close()
         case .closingAfterWrite, .closed: break
@@ -127,58 +155,88 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     func resumeReadingIfPaused() {
-        guard readPaused, !readCancelled else { return }
+        guard readPaused else { return }
         readPaused = false
-        readSource.resume()
+        readAvailable()
     }
 
-    private func stopReading() {
-        guard !readCancelled else { return }
-        readCancelled = true
-        if readPaused { readSource.resume() }
-        readSource.cancel()
-    }
+    /// No request is in flight and the client is reading its answers.
+    private var canStartRequest: Bool { current == nil && output.count - outputOffset <= Self.maxPendingOutput }
 
-    /// Decodes and starts the next request when none is in flight; answers decode errors.
+    /// Decodes and starts requests while none is in flight; answers decode errors; then sends
+    /// what the requests answered inline produced, in one write, and resumes paused reading.
     func processInput() {
-        while case .open = phase, current == nil {
-            if draining { return closeAfterOutput() }
+        guard !processing else { return }
+        processing = true
+        while startBufferedRequests() {
+            // Held back by unsent answers: when the socket takes them all, go on at once.
+            flush()
+            guard case .open = phase, !waitingForWritable else { break }
+        }
+        processing = false
+        if !waitingForWritable { flush() }
+        resumeReadingIfPaused()
+    }
+
+    /// True when it stopped because too many answers wait to be sent (not for want of input).
+    private func startBufferedRequests() -> Bool {
+        decoding: while case .open = phase {
+            guard canStartRequest else { return current == nil }
+            if draining {
+                closeAfterOutput()
+                break
+            }
             let event: HTTPDecoder.Event?
             do {
                 event = try decoder.next()
             } catch {
-                return sendError(status: error.status, detail: error.detail)
+                sendError(status: error.status, detail: error.detail)
+                break
             }
             switch event {
             case nil:
                 if peerClosed { closeAfterOutput() }
-                return
+                break decoding
             case .continueExpected:
                 output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
-                flush()
             case .request(let request):
                 startHandler(request)
             }
         }
+        return false
     }
 
     private func startHandler(_ request: HTTPRequest) {
         let isHead = request.method == "HEAD"
         current = InFlight(method: request.method, path: request.path, version: request.version,
                            keepAlive: request.wantsKeepAlive, isHead: isHead, started: monotonicNanoseconds())
+        if let immediate = context.immediateHandler, let response = immediate(request) {
+            if case .stream = response.body, !isHead {
+                runTask { response }
+            } else {
+                respond(response)
+            }
+            return
+        }
         let handler = context.handler
+        runTask { await handler(request) }
+    }
+
+    /// Runs `makeResponse` in a Task and sends its response (streamed from the Task).
+    private func runTask(_ makeResponse: @escaping @Sendable () async -> HTTPResponse) {
+        let isHead = current?.isHead ?? false
         let task = Task { [self] in
-            let response = await handler(request)
+            let response = await makeResponse()
             if case .stream(let body) = response.body, !isHead {
                 do {
                     try await sendStreamHead(response)
                     try await body(HTTPBodyWriter(connection: self))
                     try await finishStream()
                 } catch {
-                    loop.queue.async { [self] in close() }
+                    loop.execute { [self] in close() }
                 }
             } else {
-                loop.queue.async { [self] in respond(response) }
+                loop.execute { [self] in respond(response) }
             }
         }
         current?.task = task
@@ -187,7 +245,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     // MARK: - Timeouts and closing
 
-    /// On `loop.queue`, from the loop's timer.
+    /// On the loop's thread, from its tick.
     func checkTimeout(now: UInt64) {
         let stalled = output.count > outputOffset && now &- lastProgress > context.idleTimeout
         switch phase {
@@ -209,7 +267,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    /// On `loop.queue`: part of the server's graceful shutdown.
+    /// On the loop's thread: part of the server's graceful shutdown.
     func beginDrain() {
         draining = true
         if case .open = phase, current == nil { closeAfterOutput() }
@@ -220,10 +278,10 @@ final class HTTPConnection: @unchecked Sendable {
     func closeAfterOutput() {
         guard case .open = phase else { return }
         phase = .closingAfterWrite
-        flush()
+        if !processing { flush() }
     }
 
-    /// On `loop.queue`: closes now. Idempotent.
+    /// On the loop's thread: closes now. Idempotent.
     func close() {
         if case .closed = phase { return }
         phase = .closed
@@ -232,32 +290,14 @@ final class HTTPConnection: @unchecked Sendable {
         let waiters = flushWaiters
         flushWaiters.removeAll()
         for waiter in waiters { waiter.resume(throwing: HTTPServerError.connectionClosed) }
-        stopReading()
-        if let writeSource {
-            if !writeRunning { writeSource.resume() }
-            writeSource.cancel()
-        }
-        closeDescriptorIfUnused()
-        loop.remove(self)
-        context.connectionClosed()
-    }
-
-    private func sourceCancelled() {
-        liveSources -= 1
-        closeDescriptorIfUnused()
-    }
-
-    /// The descriptor is closed only once the connection is closed and no source watches it any
-    /// more (the read source alone is cancelled early, at end of input, while writing goes on).
-    private func closeDescriptorIfUnused() {
-        guard case .closed = phase, liveSources == 0, !descriptorClosed else { return }
-        descriptorClosed = true
+        loop.deregister(self)
         Syscall.close(fd)
+        context.connectionClosed()
     }
 
     // MARK: - Writing
 
-    /// Sends as much of `output` as the socket takes; waits for writability for the rest.
+    /// Sends as much of `output` as the socket takes; the rest waits for EPOLLOUT.
     func flush() {
         while outputOffset < output.count {
             let sent: Int?
@@ -269,16 +309,15 @@ final class HTTPConnection: @unchecked Sendable {
                 context.logger.debug("connection write failed", metadata: ["error": "\(error)"])
                 return close()
             }
-            guard let sent else { return waitForWritable() }
+            guard let sent else {
+                waitingForWritable = true
+                return
+            }
             outputOffset += sent
             lastProgress = monotonicNanoseconds()
         }
-        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+        output.removeAll(keepingCapacity: output.capacity <= 1 << 16)
         outputOffset = 0
-        if writeRunning {
-            writeRunning = false
-            writeSource?.suspend()
-        }
         let waiters = flushWaiters
         flushWaiters.removeAll()
         for waiter in waiters { waiter.resume() }
@@ -288,21 +327,10 @@ final class HTTPConnection: @unchecked Sendable {
     private func outputDrainedBeforeClose() {
         // Lingering matters only when the client may still be sending (after an error, or with
         // pipelined bytes unread); otherwise close at once.
-        if peerClosed || !lingerBeforeClose && decoder.bufferedByteCount == 0 { return close() }
+        if peerClosed || !lingerBeforeClose && decoder.bufferedByteCount == 0 && !readable { return close() }
         Syscall.shutdownWrite(fd)
         phase = .lingering(deadline: monotonicNanoseconds() + 2_000_000_000)
-    }
-
-    private func waitForWritable() {
-        guard !writeRunning else { return }
-        if writeSource == nil {
-            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-            source.setEventHandler { [unowned self] in flush() }
-            source.setCancelHandler { [self] in sourceCancelled() }
-            liveSources += 1
-            writeSource = source
-        }
-        writeRunning = true
-        writeSource!.resume()
+        readPaused = false
+        readAvailable()
     }
 }

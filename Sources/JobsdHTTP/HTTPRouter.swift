@@ -1,6 +1,12 @@
 /// Handlers for a request, executed in the request's Task (see `HTTPServer` for cancellation).
 public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 
+/// A synchronous handler the server calls on its event-loop thread before starting a Task: it
+/// returns the response when it can answer without waiting, nil otherwise (then the request's
+/// `HTTPHandler` runs as usual). It must not block, sleep or take a lock held across I/O, since
+/// every connection of the loop waits meanwhile; it cannot be cancelled and has no timeout.
+public typealias HTTPImmediateHandler = @Sendable (HTTPRequest) -> HTTPResponse?
+
 /// Maps method + path pattern to handlers. `{name}` in a pattern matches one non-empty segment and
 /// is passed in `pathParameters`; a literal segment wins over a parameter where both match.
 public struct HTTPRouter: Sendable {
@@ -9,6 +15,7 @@ public struct HTTPRouter: Sendable {
         var pattern: String
         var segments: [Segment]
         var handler: HTTPHandler
+        var immediate: HTTPImmediateHandler?
     }
 
     private enum Segment: Sendable, Equatable {
@@ -20,11 +27,14 @@ public struct HTTPRouter: Sendable {
 
     public init() {}
 
-    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
+    /// `immediate`, when given, answers the route on the event loop when it can (see
+    /// `handleImmediately`); `handler` answers when it returns nil or is absent.
+    public mutating func add(_ method: String, _ pattern: String, immediate: HTTPImmediateHandler? = nil,
+                             _ handler: @escaping HTTPHandler) {
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { piece -> Segment in
             piece.first == "{" && piece.last == "}" && piece.count > 2 ? .parameter(String(piece.dropFirst().dropLast())) : .literal(piece)
         }
-        routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler))
+        routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler, immediate: immediate))
         // Most specific first: at the first differing segment, a literal beats a parameter.
         routes.sort { Self.isMoreSpecific($0.segments, than: $1.segments) }
     }
@@ -32,44 +42,73 @@ public struct HTTPRouter: Sendable {
     /// Unknown path → 404 problem; known path with another method → 405 problem with `Allow`.
     /// HEAD is served by the GET handler (the server drops the body).
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        switch resolve(request) {
+        case let .route(route, request): await route.handler(request)
+        case let .answer(response): response
+        }
+    }
+
+    /// The response of the route's immediate handler, or the 404/405 problem `handle` would give;
+    /// nil when the route has no immediate handler or it cannot answer without waiting.
+    public func handleImmediately(_ request: HTTPRequest) -> HTTPResponse? {
+        switch resolve(request) {
+        case let .route(route, request): route.immediate?(request)
+        case let .answer(response): response
+        }
+    }
+
+    private enum Resolution {
+        case route(Route, HTTPRequest)
+        case answer(HTTPResponse)
+    }
+
+    private func resolve(_ request: HTTPRequest) -> Resolution {
         var allowed: [String] = []
         let method = request.method == "HEAD" ? "GET" : request.method
         for route in routes {
-            guard let parameters = Self.match(route.segments, segments) else { continue }
+            guard let parameters = Self.match(route.segments, request.path, bindingParameters: route.method == method) else { continue }
             if route.method == method {
                 var request = request
                 request.pathParameters = parameters
-                return await route.handler(request)
+                return .route(route, request)
             }
             if !allowed.contains(route.method) { allowed.append(route.method) }
             if route.method == "GET" && !allowed.contains("HEAD") { allowed.append("HEAD") }
         }
         if allowed.isEmpty {
-            return .problem(status: 404, detail: "No resource at \(request.path).")
+            return .answer(.problem(status: 404, detail: "No resource at \(request.path)."))
         }
-        return .problem(status: 405, detail: "\(request.method) is not allowed on \(request.path).",
-                        headers: [("Allow", allowed.joined(separator: ", "))])
+        return .answer(.problem(status: 405, detail: "\(request.method) is not allowed on \(request.path).",
+                                headers: [("Allow", allowed.joined(separator: ", "))]))
     }
 
     /// The pattern that matches `path` (e.g. "/v1/jobs/{id}"), nil when none.
     public func pattern(for path: String) -> String? {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        return routes.first { Self.match($0.segments, segments) != nil }?.pattern
+        routes.first { Self.match($0.segments, path, bindingParameters: false) != nil }?.pattern
     }
 
-    private static func match(_ pattern: [Segment], _ path: ArraySlice<Substring>) -> [String: String]? {
-        guard pattern.count == path.count else { return nil }
+    /// The parameters when `path`'s segments (what follows each "/") match `pattern`, else nil.
+    /// Walks the path's bytes without splitting it (this runs for every request, twice with the
+    /// metrics); parameters are only copied out when `bindingParameters`.
+    private static func match(_ pattern: [Segment], _ path: String, bindingParameters: Bool) -> [String: String]? {
+        let bytes = path.utf8
+        let slash = UInt8(ascii: "/")
+        var separator = bytes.firstIndex(of: slash)
         var parameters: [String: String] = [:]
-        for (segment, piece) in zip(pattern, path) {
+        for segment in pattern {
+            guard let before = separator else { return nil }
+            let start = bytes.index(after: before)
+            let end = bytes[start...].firstIndex(of: slash) ?? bytes.endIndex
+            let piece = bytes[start..<end]
             switch segment {
-            case .literal(let literal): guard literal == piece else { return nil }
+            case .literal(let literal): guard piece.elementsEqual(literal.utf8) else { return nil }
             case .parameter(let name):
                 guard !piece.isEmpty else { return nil }
-                parameters[name] = String(piece)
+                if bindingParameters { parameters[name] = String(Substring(piece)) }
             }
+            separator = end == bytes.endIndex ? nil : end
         }
-        return parameters
+        return separator == nil ? parameters : nil
     }
 
     private static func isMoreSpecific(_ a: [Segment], than b: [Segment]) -> Bool {

@@ -1,10 +1,10 @@
-import Dispatch
 import Glibc
 import Logging
 
-/// An HTTP/1.1 server on POSIX sockets and Dispatch: a few event loops (serial queues) own the
-/// connections; each request's handler runs in its own Task, so handlers run concurrently across
-/// connections and a slow one never blocks another connection.
+/// An HTTP/1.1 server on POSIX sockets and epoll: one event-loop thread per core (at most 8, see
+/// `EventLoop`) owns the connections. A request the immediate handler answers is answered on the
+/// loop's thread without a thread hop; any other request's handler runs in its own Task, so
+/// handlers run concurrently across connections and a slow one never blocks another connection.
 ///
 /// Lifecycle (a swift-service-lifecycle style `run()`): `run()` binds and serves until the calling
 /// Task is cancelled, then stops accepting (closes the listener), closes idle connections, lets
@@ -14,9 +14,12 @@ public final class HTTPServer: Sendable {
     private let context: HTTPServerContext
     private let listening = ListeningState()
 
+    /// `immediateHandler`, when given, is asked first for every request, on an event-loop thread
+    /// (see `HTTPImmediateHandler`); `handler` answers the requests it returns nil for.
     public init(configuration: HTTPServerConfiguration, logger: Logger, observer: HTTPServerObserver = .init(),
-                handler: @escaping HTTPHandler) {
-        context = HTTPServerContext(configuration: configuration, logger: logger, observer: observer, handler: handler)
+                immediateHandler: HTTPImmediateHandler? = nil, handler: @escaping HTTPHandler) {
+        context = HTTPServerContext(configuration: configuration, logger: logger, observer: observer,
+                                    immediateHandler: immediateHandler, handler: handler)
     }
 
     /// Binds and serves; returns after cancellation and the shutdown described above. Throws
@@ -31,10 +34,18 @@ public final class HTTPServer: Sendable {
             listening.fail(error)
             throw error
         }
-        let tick = DispatchTimeInterval.nanoseconds(Int(min(configuration.headerTimeout, configuration.idleTimeout).nanoseconds / 4)
-            .clamped(to: 10_000_000...1_000_000_000))
+        let tick = (min(configuration.headerTimeout, configuration.idleTimeout).nanoseconds / 4).clamped(to: 10_000_000...1_000_000_000)
         let loopCount = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))).clamped(to: 1...8)
-        let loops = (0..<loopCount).map { EventLoop(index: $0, tick: tick) }
+        var loops: [EventLoop] = []
+        do {
+            for index in 0..<loopCount { loops.append(try EventLoop(index: index, tickNanoseconds: tick, context: context)) }
+        } catch {
+            for loop in loops { await loop.shutdown() }
+            Syscall.close(socket.fd)
+            let failure = HTTPServerError.listenFailed(host: configuration.host, port: configuration.port, error)
+            listening.fail(failure)
+            throw failure
+        }
         let acceptor = Acceptor(listenFD: socket.fd, loops: loops, context: context)
         acceptor.start()
         context.logger.info("HTTP server listening", metadata: ["host": "\(configuration.host)", "port": "\(socket.port)"])
@@ -46,7 +57,7 @@ public final class HTTPServer: Sendable {
         context.logger.info("HTTP server draining", metadata: ["grace": "\(configuration.shutdownGracePeriod)"])
         for loop in loops { loop.drain() }
         await context.waitForNoConnections(timeout: configuration.shutdownGracePeriod)
-        for loop in loops { await loop.closeAll() }
+        for loop in loops { await loop.shutdown() }
         listening.stop()
         context.logger.info("HTTP server stopped")
     }

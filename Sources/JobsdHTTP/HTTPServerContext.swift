@@ -1,13 +1,13 @@
-import Dispatch
 import Logging
 
-/// What every connection of one server shares: configuration, handler, hooks, and the count of
+/// What every connection of one server shares: configuration, handlers, hooks, and the count of
 /// open connections (for maxConnections and for waiting out the shutdown grace period).
 final class HTTPServerContext: @unchecked Sendable {
     let configuration: HTTPServerConfiguration
     let logger: Logger
     let observer: HTTPServerObserver
     let handler: HTTPHandler
+    let immediateHandler: HTTPImmediateHandler?
     let headerTimeout: UInt64
     let idleTimeout: UInt64
 
@@ -16,11 +16,13 @@ final class HTTPServerContext: @unchecked Sendable {
     private var openConnections = 0
     private var drainWaiter: CheckedContinuation<Void, Never>?
 
-    init(configuration: HTTPServerConfiguration, logger: Logger, observer: HTTPServerObserver, handler: @escaping HTTPHandler) {
+    init(configuration: HTTPServerConfiguration, logger: Logger, observer: HTTPServerObserver,
+         immediateHandler: HTTPImmediateHandler?, handler: @escaping HTTPHandler) {
         self.configuration = configuration
         self.logger = logger
         self.observer = observer
         self.handler = handler
+        self.immediateHandler = immediateHandler
         headerTimeout = configuration.headerTimeout.nanoseconds
         idleTimeout = configuration.idleTimeout.nanoseconds
     }
@@ -57,7 +59,8 @@ final class HTTPServerContext: @unchecked Sendable {
                 return false
             }
             if alreadyDone { return continuation.resume() }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanoseconds))) { [self] in
+            Task { [self] in
+                try? await Task.sleep(for: timeout)
                 lock.withLock { () -> CheckedContinuation<Void, Never>? in
                     defer { drainWaiter = nil }
                     return drainWaiter

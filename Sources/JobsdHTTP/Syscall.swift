@@ -12,7 +12,7 @@ public struct SyscallError: Error, Sendable, Equatable, CustomStringConvertible 
 /// `SyscallError` naming the call. Calls that can would-block return nil for EAGAIN.
 enum Syscall {
     @inline(__always)
-    private static func retrying<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(SyscallError) -> T {
+    static func retrying<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(SyscallError) -> T {
         while true {
             let result = body()
             if result >= 0 { return result }

@@ -9,6 +9,7 @@ struct JobRoutes: Sendable {
     let engine: JobEngine
     let lifecycle: ServerLifecycle
     let decoder: JobSpecDecoder
+    let bodies = TerminalJobBodies()
 
     /// Longest `?wait=` accepted on GET and DELETE, in seconds.
     static let maxWait: Double = 60
@@ -16,7 +17,7 @@ struct JobRoutes: Sendable {
     func register(in router: inout HTTPRouter) {
         router.add("POST", "/v1/jobs") { await handle($0, submit) }
         router.add("GET", "/v1/jobs") { await handle($0, list) }
-        router.add("GET", "/v1/jobs/{id}") { await handle($0, get) }
+        router.add("GET", "/v1/jobs/{id}", immediate: peek) { await handle($0, get) }
         router.add("DELETE", "/v1/jobs/{id}") { await handle($0, cancel) }
         router.add("GET", "/v1/jobs/{id}/logs") { await handle($0, logs) }
     }
@@ -68,10 +69,23 @@ struct JobRoutes: Sendable {
 
     // MARK: - GET /v1/jobs/{id}
 
+    /// GET (and HEAD) without a query, answered on the event loop when the job is in memory (the
+    /// engine's live jobs or the store's cache); nil sends the request to `get`.
+    func peek(_ request: HTTPRequest) -> HTTPResponse? {
+        guard request.query.isEmpty else { return nil }
+        let id = request.pathParameters["id"] ?? ""
+        guard JobIDGenerator.isWellFormed(id) else { return APIError.notFound("no job \(id)").response }
+        return engine.cachedJob(id).map(jobResponse)
+    }
+
+    private func jobResponse(_ job: Job) -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(bodies.json(of: job)))
+    }
+
     func get(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let id = request.pathParameters["id"] ?? ""
         let wait = try QueryParameters(request: request).number("wait", in: 0...Self.maxWait)
-        return .json(try await job(id, waiting: wait).json)
+        return jobResponse(try await job(id, waiting: wait))
     }
 
     private func job(_ id: String, waiting wait: Double?) async throws(APIError) -> Job {

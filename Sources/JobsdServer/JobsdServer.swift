@@ -61,6 +61,9 @@ public final class JobsdServer: Sendable {
         let routes = router
         http = HTTPServer(configuration: configuration.http, logger: logger, observer: httpMetrics.observer) { request in
             guard auth.allows(request) else { return APIError.unauthorized.response }
+            return routes.handleImmediately(request)
+        } handler: { request in
+            guard auth.allows(request) else { return APIError.unauthorized.response }
             return await routes.handle(request)
         }
         var group = ServiceGroupConfiguration(

@@ -43,6 +43,9 @@ public protocol JobStore: Sendable {
     /// Replaces the stored record with the same id.
     func update(_ record: JobRecord) async throws
     func get(_ id: String) async throws -> JobRecord?
+    /// The record `get` would return, when the store has it in memory and can answer without
+    /// suspending or blocking; nil otherwise (the job may still exist: call `get`).
+    func cachedRecord(_ id: String) -> JobRecord?
     /// Newest first, filtered by `query`, at most `query.limit` records.
     func list(_ query: JobQuery) async throws -> [JobRecord]
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
@@ -52,4 +55,9 @@ public protocol JobStore: Sendable {
     func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
     /// Flushes and closes; later calls throw `JobStoreError.unavailable`.
     func close() async
+}
+
+extension JobStore {
+    /// Stores without a synchronous cache never answer from memory.
+    public func cachedRecord(_ id: String) -> JobRecord? { nil }
 }

@@ -21,7 +21,7 @@ public final class SQLiteJobStore: JobStore {
     public let path: String
     private let writer: SQLiteWriter
     private let reader: SQLiteReader
-    private let cache: SQLiteRecordCache
+    let cache: SQLiteRecordCache
 
     /// Opens or creates the database at `path` and migrates it to the current schema. Blocks the
     /// calling thread briefly (call it at start-up). Throws `unsupportedSchema` for a database of

@@ -40,10 +40,22 @@ import Testing
         #expect(await router.handle(HTTPRequest(method: "HEAD", target: "/v1/jobs/x")).status == 200)
     }
 
+    @Test func handleImmediately_UsesTheRoutesImmediateHandler_AndAnswers404And405Itself() {
+        var router = self.router
+        router.add("GET", "/fast/{id}", immediate: { .json("\"now:\($0.pathParameters["id"]!)\"") }) { _ in .json("\"later\"") }
+        #expect(router.handleImmediately(HTTPRequest(method: "GET", target: "/fast/7")).map(body) == "\"now:7\"")
+        #expect(router.handleImmediately(HTTPRequest(method: "HEAD", target: "/fast/7")).map(body) == "\"now:7\"")
+        #expect(router.handleImmediately(HTTPRequest(method: "GET", target: "/v1/jobs/abc")) == nil)  // no immediate handler
+        #expect(router.handleImmediately(HTTPRequest(method: "GET", target: "/nope"))?.status == 404)
+        #expect(router.handleImmediately(HTTPRequest(method: "PUT", target: "/fast/7"))?.status == 405)
+    }
+
     @Test func pattern_NamesTheMatchingRoute() {
         #expect(router.pattern(for: "/v1/jobs/abc") == "/v1/jobs/{id}")
         #expect(router.pattern(for: "/v1/jobs") == "/v1/jobs")
         #expect(router.pattern(for: "/other") == nil)
+        #expect(router.pattern(for: "/v1/jobs/") == nil)
+        #expect(router.pattern(for: "/v1/jobs/a/b") == nil)
     }
 
     @Test func problem_IsRFC9457JSON_WithEscapedStringsAndExtraMembers() {

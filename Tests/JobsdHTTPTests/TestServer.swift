@@ -9,6 +9,7 @@ let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 func withServer(
     _ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
     observer: HTTPServerObserver = .init(),
+    immediate: HTTPImmediateHandler? = nil,
     handler: @escaping HTTPHandler,
     _ body: (_ port: Int) async throws -> Void
 ) async throws {
@@ -16,7 +17,7 @@ func withServer(
     configuration.port = 0
     configure(&configuration)
     let server = HTTPServer(configuration: configuration, logger: quietLogger,
-                            observer: observer, handler: handler)
+                            observer: observer, immediateHandler: immediate, handler: handler)
     let run = Task { try await server.run() }
     do {
         try await body(try await server.waitUntilListening())
