@@ -38,6 +38,7 @@ public final class JobEngine: Sendable {
         self.metrics = EngineMetrics(metrics)
         self.logger = logger
         _ = Reaper.shared  // become a child subreaper before any job starts
+        _ = OutputLoop.shared
     }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
@@ -47,7 +48,7 @@ public final class JobEngine: Sendable {
     /// Suspends until the store was read and the engine accepts work (or shutdown began), or
     /// the calling task is cancelled.
     public func waitUntilReady() async {
-        await changes.wait(timeout: nil) { state.lock.withLock { state.ready || state.shuttingDown } }
+        await changes.wait(timeout: nil) { [self] in state.lock.withLock { state.ready || state.shuttingDown } }
     }
 
     // MARK: - Submitting
@@ -92,15 +93,24 @@ public final class JobEngine: Sendable {
         case .inserted:
             inserted = true
             let live = LiveJob(record: record, phase: .queued)
-            state.lock.withLock {
+            let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live
                 state.enqueue(live)
+                return startsAtOnce(live)
             }
             metrics.submitted.increment()
             metrics.moved(from: nil, to: .queued)
-            changes.broadcast()
             logger.info("job submitted", metadata: ["job.id": "\(job.id)", "command": "\(job.command)"])
+            if startNow {
+                metrics.moved(from: .queued, to: .running)
+                let spawned = Result { () throws(SpawnError) in try spawnJob(live, record: record) }
+                state.lock.withLock {
+                    state.starting -= 1
+                    state.handedOff.append((live, spawned))
+                }
+            }
+            changes.broadcast()
             return .created(job)
         }
     }
@@ -135,7 +145,7 @@ public final class JobEngine: Sendable {
     /// cancelled — in the latter two cases with its state then. nil for an unknown id.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
         if let live = state.lock.withLock({ state.live[id] }) {
-            await live.changes.wait(timeout: timeout) { state.lock.withLock { live.phase == .finished } }
+            await live.changes.wait(timeout: timeout) { [self] in state.lock.withLock { live.phase == .finished } }
         }
         return try await job(id)
     }

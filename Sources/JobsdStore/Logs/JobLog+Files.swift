@@ -26,10 +26,11 @@ extension JobLog {
 
     /// Creates the directory and both files of a log created by `create`. Caller holds `lock`.
     private func createFiles() throws(JobLogError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw JobLogError(operation: "mkdir", path: directory, errno: Glibc.errno == 0 ? EIO : Glibc.errno)
+        if mkdir(directory, 0o777) != 0, errno != EEXIST {
+            // The first log in a fresh data directory: create `logs/` too.
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var st = stat()
+            guard stat(directory, &st) == 0 else { throw JobLogError(operation: "mkdir", path: directory, errno: errno) }
         }
         let data = try Self.openFile("\(directory)/data", O_RDWR | O_CREAT | O_TRUNC)
         let index: Int32
