@@ -20,6 +20,8 @@ final class AsyncCondition: @unchecked Sendable {
             case done
         }
         var state = State.pending
+        /// The timeout's timer, cancelled once the waiter resumes.
+        var timer: Deadlines.Token?
         let predicate: () -> Bool
 
         init(_ predicate: @escaping () -> Bool) { self.predicate = predicate }
@@ -52,14 +54,16 @@ final class AsyncCondition: @unchecked Sendable {
                     }
                     slot.state = .waiting(c)
                     slots[id] = slot
-                    lock.unlock()
                     if let deadline {
-                        DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in wake(slot) }
+                        let seconds = Double(deadline.uptimeNanoseconds &- min(deadline.uptimeNanoseconds, DispatchTime.now().uptimeNanoseconds)) / 1e9
+                        slot.timer = Deadlines.shared.schedule(after: seconds) { [self] in wake(slot) }
                     }
+                    lock.unlock()
                 }
             } onCancel: {
                 if cancellable { wake(slot) }
             }
+            if let timer = lock.withLock({ slot.timer }) { Deadlines.shared.cancel(timer) }
         }
     }
 

@@ -83,7 +83,7 @@ extension JobEngine {
         let ladder = SignalLadder(
             jobID: record.id, processGroup: pid, startedAfter: spawned.startTicks, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
-        state.lock.withLock { live.deadline?.cancel() }
+        if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
 
         // All writers are gone: the pipes reach end-of-file once drained. Bounded, in case a
         // process we could not find still holds them.
@@ -139,8 +139,8 @@ extension JobEngine {
     /// Schedules the deadline (counted from the start): if it passes before the outcome is
     /// decided, the job will end `timed_out` and its tree gets the ladder.
     func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
-        // `live` is captured weakly: a cancelled work item stays queued until its deadline.
-        let item = DispatchWorkItem { [self, weak live] in
+        let remaining = max(0, timeout - startedAt.seconds(until: .now()))
+        let token = Deadlines.shared.schedule(after: remaining) { [self, weak live] in
             guard let live else { return }
             let grace: Double? = state.lock.withLock {
                 guard live.outcome == nil else { return nil }
@@ -152,9 +152,7 @@ extension JobEngine {
                 live.watch.requestStop(grace: grace)
             }
         }
-        state.lock.withLock { live.deadline = item }
-        let remaining = max(0, timeout - startedAt.seconds(until: .now()))
-        DispatchQueue.global().asyncAfter(deadline: .now() + remaining, execute: item)
+        state.lock.withLock { live.deadline = token }
     }
 }
 

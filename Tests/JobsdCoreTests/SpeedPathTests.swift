@@ -146,3 +146,41 @@ extension EngineTests {
         #expect(!FileManager.default.fileExists(atPath: full))
     }
 }
+
+@Suite struct DeadlinesTests {
+    /// Collects names in the order the timer thread runs them.
+    private final class Runs: @unchecked Sendable {
+        let lock = NSLock()
+        var names: [String] = []  // guarded by `lock`
+        let changed = AsyncCondition()
+
+        func add(_ name: String) {
+            lock.withLock { names.append(name) }
+            changed.broadcast()
+        }
+    }
+
+    private final class Captured: Sendable {}
+
+    @Test func actions_RunInDeadlineOrder_AndACancelledOneNeverRuns() async {
+        let runs = Runs()
+        Deadlines.shared.schedule(after: 0.06) { runs.add("late") }
+        let cancelled = Deadlines.shared.schedule(after: 0.02) { runs.add("cancelled") }
+        Deadlines.shared.schedule(after: 0.01) { runs.add("early") }
+        Deadlines.shared.cancel(cancelled)
+        await runs.changed.wait(timeout: 10) { runs.lock.withLock { runs.names.count >= 2 } }
+        // "cancelled" was due before "late": had it run, it would be listed before it.
+        #expect(runs.lock.withLock { runs.names } == ["early", "late"])
+    }
+
+    @Test func cancel_ReleasesWhatTheActionCaptured_LongBeforeItsDeadline() {
+        weak var released: Captured?
+        do {
+            let captured = Captured()
+            released = captured
+            let token = Deadlines.shared.schedule(after: 3600) { _ = captured }
+            Deadlines.shared.cancel(token)
+        }
+        #expect(released == nil)
+    }
+}
