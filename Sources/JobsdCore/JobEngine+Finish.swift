@@ -20,7 +20,7 @@ extension JobEngine {
                 spec, jobID: record.id, env: env, finalState: outcome.state, workdir: workdir,
                 grace: record.job.graceSeconds, logger: logger)
         }
-        Workdir.remove(workdir)
+        workdirs.remove(record.id, reuse: survivors == 0)
 
         let status = live.watch.snapshot.status
         let (final, previous, ticket) = state.lock.withLock {

@@ -34,7 +34,7 @@ extension JobEngine {
         }.value
     }
 
-    func workDirectory(_ id: String) -> String { "\(configuration.dataDirectory)/work/\(id)" }
+    func workDirectory(_ id: String) -> String { workdirs.path(id) }
 
     /// Spawns the job's main process (unless `submit` did: `spawned`) and supervises its tree
     /// until all of it is gone. Returns the number of processes that survived SIGKILL (normally 0).
@@ -97,9 +97,8 @@ extension JobEngine {
     /// Fresh workdir, stdin (a memfd holding the text, or /dev/null), output pipes, then spawn in a
     /// new session with the reaper delivering the exit to `leaderExited`.
     func spawnJob(_ live: LiveJob, record: JobRecord) throws(SpawnError) -> SpawnedJob {
-        let workdir = workDirectory(record.id)
+        let workdir = try workdirs.create(record.id)
         let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
-        try Workdir.create(workdir)
         let path = try JobEnvironment.resolve(record.spec.command.first ?? "", path: env["PATH"])
         let stdin = try Pipes.stdin(record.spec.stdin)
         defer { close(stdin) }

@@ -31,12 +31,14 @@ public final class JobEngine: Sendable {
     /// Broadcast when scheduling, readiness or shutdown may have changed.
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
+    let workdirs: Workdirs
 
     public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
         self.logger = logger
+        workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
     }

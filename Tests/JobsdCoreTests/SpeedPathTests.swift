@@ -120,30 +120,54 @@ extension EngineTests {
     }
 }
 
-@Suite struct WorkdirTests {
-    @Test func create_ReplacesALeftoverDirectory_WithAnEmptyOne_AndMakesMissingParents() throws {
-        let root = NSTemporaryDirectory() + "jobsd-workdir-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let path = root + "/work/a"
-        try Workdir.create(path)
-        try "x".write(toFile: path + "/leftover", atomically: false, encoding: .utf8)
-        try Workdir.create(path)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: path).isEmpty)
+@Suite struct WorkdirsTests {
+    private func withWorkdirs(_ body: (Workdirs, String) throws -> Void) throws {
+        let data = NSTemporaryDirectory() + "jobsd-workdirs-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try body(Workdirs(dataDirectory: data), data)
     }
 
-    @Test func remove_DeletesAnEmptyOrFullDirectory_AndAMissingOneIsFine() throws {
-        let root = NSTemporaryDirectory() + "jobsd-workdir-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let empty = root + "/empty", full = root + "/full"
-        try Workdir.create(empty)
-        try Workdir.create(full)
-        try FileManager.default.createDirectory(atPath: full + "/sub", withIntermediateDirectories: true)
-        try "x".write(toFile: full + "/sub/file", atomically: false, encoding: .utf8)
-        Workdir.remove(empty)
-        Workdir.remove(full)
-        Workdir.remove(root + "/missing")
-        #expect(!FileManager.default.fileExists(atPath: empty))
-        #expect(!FileManager.default.fileExists(atPath: full))
+    @Test func create_ReplacesALeftoverDirectory_WithAnEmptyOne_AndMakesMissingParents() throws {
+        try withWorkdirs { workdirs, _ in
+            let path = try workdirs.create("a")
+            try "x".write(toFile: path + "/leftover", atomically: false, encoding: .utf8)
+            #expect(try workdirs.create("a") == path)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: path).isEmpty)
+        }
+    }
+
+    @Test func remove_DeletesAFullDirectory_AndAMissingOneIsFine() throws {
+        try withWorkdirs { workdirs, _ in
+            let full = try workdirs.create("full")
+            try FileManager.default.createDirectory(atPath: full + "/sub", withIntermediateDirectories: true)
+            try "x".write(toFile: full + "/sub/file", atomically: false, encoding: .utf8)
+            workdirs.remove("full", reuse: true)
+            workdirs.remove("missing", reuse: true)
+            #expect(!FileManager.default.fileExists(atPath: full))
+        }
+    }
+
+    @Test func aPristineEndedWorkdir_IsRecycledForTheNextJob_ButATouchedOneIsDeleted() throws {
+        try withWorkdirs { workdirs, _ in
+            func spares() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: workdirs.spareDirectory)) ?? []).count }
+            let first = try workdirs.create("first")
+            workdirs.remove("first", reuse: true)
+            #expect(!FileManager.default.fileExists(atPath: first))
+            #expect(spares() == 1)
+            let second = try workdirs.create("second")
+            #expect(spares() == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: second).isEmpty)
+
+            try "x".write(toFile: second + "/file", atomically: false, encoding: .utf8)
+            workdirs.remove("second", reuse: true)
+            #expect(!FileManager.default.fileExists(atPath: second))
+            let third = try workdirs.create("third")
+            chmod(third, 0o701)
+            workdirs.remove("third", reuse: true)
+            #expect(!FileManager.default.fileExists(atPath: third))
+            workdirs.remove("never-created", reuse: true)
+            #expect(spares() == 0)
+        }
     }
 }
 
