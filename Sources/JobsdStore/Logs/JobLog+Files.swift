@@ -18,7 +18,8 @@ extension JobLog {
     /// the output (logged nowhere: like a full disk). Throws nothing today; `throws` is kept for
     /// callers.
     public static func create(dataDirectory: String, id: String, maxBytes: Int) throws(JobLogError) -> JobLog {
-        remove(dataDirectory: dataDirectory, id: id)
+        // Leftovers exist only when a run was cut short by a crash before its start was stored.
+        if access(directory(dataDirectory: dataDirectory, id: id), F_OK) == 0 { remove(dataDirectory: dataDirectory, id: id) }
         return JobLog(
             directory: directory(dataDirectory: dataDirectory, id: id), dataFD: -1, indexFD: -1, base: 0, end: 0,
             maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true)
