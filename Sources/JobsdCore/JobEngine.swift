@@ -55,8 +55,10 @@ public final class JobEngine: Sendable {
 
     // MARK: - Submitting
 
-    /// Stores the job durably (`store.insert`) and queues it. nil `timeoutSeconds`/`graceSeconds`
-    /// take the configured defaults; timeouts are capped at `maxTimeout`.
+    /// Stores the job durably (`store.insert`) and queues it; on an idle engine (nothing queued,
+    /// a free slot) it spawns the job's process itself before returning, and the run loop then
+    /// supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
+    /// are capped at `maxTimeout`.
     ///
     /// Idempotency: the same key with the same `fingerprint` returns `.existing` with that job
     /// (whatever its state now); with another fingerprint throws `.idempotencyMismatch`.
