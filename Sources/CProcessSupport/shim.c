@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                 const char *cwd, int in_fd, int out_fd, int err_fd) {
@@ -56,3 +58,25 @@ pid_t jobsd_wait_any_nowait(void) {
 }
 
 int jobsd_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int jobsd_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int jobsd_epoll_add(int epfd, int fd, unsigned long long token) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = token};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int jobsd_epoll_del(int epfd, int fd) {
+    struct epoll_event ev = {0};
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+int jobsd_epoll_wait(int epfd, unsigned long long *tokens, int max, int timeout_ms) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
+    return n;
+}
+
+int jobsd_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -1,9 +1,11 @@
 import Dispatch
 import JobsdMetrics
 
-/// A condition variable for async code: `wait` suspends until a predicate holds, re-checking it
-/// after every `broadcast`. Callers change the state the predicate reads (under their own lock),
-/// then call `broadcast` — never while holding a lock the predicate takes.
+/// A condition variable for async code: `wait` suspends until a predicate holds; `broadcast`
+/// re-checks every waiter's predicate and resumes only those whose predicate now holds (a waiter
+/// whose predicate is still false stays suspended: no wake-up, no new timer). Callers change the
+/// state the predicate reads (under their own lock), then call `broadcast` — never while holding
+/// a lock the predicate takes.
 ///
 /// Thread-safe: `slots` is guarded by `lock`; predicates run under `lock`.
 final class AsyncCondition: @unchecked Sendable {
@@ -18,18 +20,23 @@ final class AsyncCondition: @unchecked Sendable {
             case done
         }
         var state = State.pending
+        /// The timeout's timer, cancelled once the waiter resumes.
+        var timer: Deadlines.Token?
+        let predicate: () -> Bool
+
+        init(_ predicate: @escaping () -> Bool) { self.predicate = predicate }
     }
 
     /// Suspends until `predicate` holds, `timeout` seconds pass (nil: no limit), or — when
     /// `cancellable` — the calling task is cancelled. Returns the predicate's last value.
     @discardableResult
-    func wait(timeout: Double?, cancellable: Bool = true, until predicate: () -> Bool) async -> Bool {
+    func wait(timeout: Double?, cancellable: Bool = true, until predicate: @escaping () -> Bool) async -> Bool {
         let deadline = timeout.map { DispatchTime.now() + $0 }
         while true {
             if lock.withLock(predicate) { return true }
             if cancellable, Task.isCancelled { return false }
             if let deadline, DispatchTime.now() >= deadline { return false }
-            let slot = Slot()
+            let slot = Slot(predicate)
             let id = ObjectIdentifier(slot)
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -47,23 +54,29 @@ final class AsyncCondition: @unchecked Sendable {
                     }
                     slot.state = .waiting(c)
                     slots[id] = slot
-                    lock.unlock()
                     if let deadline {
-                        DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in wake(slot) }
+                        let seconds = Double(deadline.uptimeNanoseconds &- min(deadline.uptimeNanoseconds, DispatchTime.now().uptimeNanoseconds)) / 1e9
+                        slot.timer = Deadlines.shared.schedule(after: seconds) { [self] in wake(slot) }
                     }
+                    lock.unlock()
                 }
             } onCancel: {
                 if cancellable { wake(slot) }
             }
+            if let timer = lock.withLock({ slot.timer }) { Deadlines.shared.cancel(timer) }
         }
     }
 
-    /// Wakes every waiter so it re-checks its predicate.
+    /// Resumes every waiter whose predicate holds now.
     func broadcast() {
         let woken: [Slot] = lock.withLock {
-            let all = Array(slots.values)
-            slots.removeAll(keepingCapacity: true)
-            return all
+            guard !slots.isEmpty else { return [] }
+            var ready: [Slot] = []
+            for (id, slot) in slots where slot.predicate() {
+                ready.append(slot)
+                slots[id] = nil
+            }
+            return ready
         }
         for slot in woken { resume(slot) }
     }

@@ -54,7 +54,7 @@ final class ExitLatch: @unchecked Sendable {
 
     func wait() async -> ExitStatus {
         while true {
-            await condition.wait(timeout: nil, cancellable: false) { value != nil }
+            await condition.wait(timeout: nil, cancellable: false) { self.value != nil }
             if let value { return value }
         }
     }

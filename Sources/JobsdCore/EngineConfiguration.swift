@@ -2,7 +2,8 @@ import Foundation
 
 /// Limits and defaults of a `JobEngine` (CONTRACT.md, "Running it"). Durations are seconds.
 public struct EngineConfiguration: Sendable {
-    /// Workdirs live in `<data>/work/<id>/`, logs in `<data>/logs/<id>/`.
+    /// Workdirs live in `<data>/work/<id>/` (ended pristine ones wait for reuse in
+    /// `<data>/.spare-workdirs/`), logs in `<data>/logs/<id>/`.
     public var dataDirectory: String
     /// Jobs running at once (from start until terminal, cleanup included). Default: 4 × the
     /// active processor count.

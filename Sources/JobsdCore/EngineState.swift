@@ -16,6 +16,10 @@ final class EngineState: @unchecked Sendable {
     var reserved = 0
     /// Jobs that left the queue and are not terminal yet.
     var running = 0
+    /// Jobs `submit` is spawning itself (idle engine), not yet handed to the run loop.
+    var starting = 0
+    /// Jobs `submit` spawned, waiting for the run loop to supervise them.
+    var handedOff: [(LiveJob, Result<SpawnedJob, SpawnError>)] = []
     /// The store was read and the queue rebuilt (interrupted jobs may still be recovering).
     var ready = false
     var shuttingDown = false

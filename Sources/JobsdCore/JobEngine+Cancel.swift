@@ -59,21 +59,22 @@ extension JobEngine {
         case let .cancelQueued(live):
             return try await cancelQueued(live)
         case let .awaitQueuedCancel(live):
-            await live.changes.wait(timeout: 30) { state.lock.withLock { live.phase == .finished } }
+            await live.changes.wait(timeout: 30) { [self] in state.lock.withLock { live.phase == .finished } }
             return try await cancel(id, grace: grace)
         case let .stop(live, record, ticket, grace):
             metrics.moved(from: .running, to: .cancelling)
             logger.info("cancel requested", metadata: ["job.id": "\(id)", "grace": "\(grace)"])
-            // Durable before the answer (and before the signals): a crash from here on recovers
-            // the job as `cancelled`.
-            await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
+            // The ladder starts at once, while `cancelling` is being stored: durable before the
+            // answer and before the terminal record (writes go in ticket order). A crash once it
+            // is stored recovers the job as `cancelled`; one before, as `failed` (interrupted).
             live.watch.requestStop(grace: grace)
+            await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
             return .cancelling(record.job)
         case let .storeCancelling(live, record, ticket):
             await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
             return .cancelling(record.job)
         case let .awaitCancelStored(live, job, ticket):
-            await live.writeTurns.wait(timeout: nil) { state.lock.withLock { live.writesDone >= ticket } }
+            await live.writeTurns.wait(timeout: nil) { [self] in state.lock.withLock { live.writesDone >= ticket } }
             return .cancelling(job)
         case .fromStore:
             let stored: JobRecord?

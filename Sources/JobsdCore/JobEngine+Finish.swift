@@ -20,7 +20,7 @@ extension JobEngine {
                 spec, jobID: record.id, env: env, finalState: outcome.state, workdir: workdir,
                 grace: record.job.graceSeconds, logger: logger)
         }
-        Workdir.remove(workdir)
+        workdirs.remove(record.id, reuse: survivors == 0)
 
         let status = live.watch.snapshot.status
         let (final, previous, ticket) = state.lock.withLock {
@@ -105,15 +105,14 @@ extension JobEngine {
             return CleanupStatus(state: .failed, error: error.description)
         }
         logger.info("cleanup started", metadata: ["pid": "\(pid)"])
-        let timer = DispatchWorkItem { watch.requestStop(grace: grace) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
+        let timer = Deadlines.shared.schedule(after: timeout) { watch.requestStop(grace: grace) }
 
         var snapshot = watch.snapshot
         while snapshot.status == nil, snapshot.stopGrace == nil {
             await watch.wait(after: snapshot.generation, timeout: nil)
             snapshot = watch.snapshot
         }
-        timer.cancel()
+        Deadlines.shared.cancel(timer)
         let timedOut = snapshot.status == nil
         let ladder = SignalLadder(jobID: jobID, processGroup: pid, startedAfter: startTicks, watch: watch, logger: logger, escapedKilled: metrics.escapedKilled)
         _ = await ladder.stop(grace: grace)

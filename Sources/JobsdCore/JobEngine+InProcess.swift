@@ -48,7 +48,7 @@ extension JobEngine {
             await live.watch.wait(after: snapshot.generation, timeout: nil)
             snapshot = live.watch.snapshot
         }
-        state.lock.withLock { live.deadline?.cancel() }
+        if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
         if let grace = snapshot.stopGrace, snapshot.status == nil {
             await persistCancellingIfNeeded(live, logger: logger)
             task.cancel()

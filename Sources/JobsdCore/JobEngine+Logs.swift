@@ -34,7 +34,7 @@ extension JobEngine {
     /// in memory: already terminal, or unknown), `timeout` passes, or the task is cancelled.
     public func waitForLogs(_ id: String, after cursor: LogCursor, timeout: Double) async {
         guard let live = state.lock.withLock({ state.live[id] }) else { return }
-        await live.changes.wait(timeout: timeout) {
+        await live.changes.wait(timeout: timeout) { [self] in
             state.lock.withLock {
                 live.phase == .finished || (live.log?.endOffset ?? 0) > cursor.offset
             }

@@ -40,7 +40,7 @@ extension JobEngine {
     /// it is reported; after the last attempt it is logged and reported anyway, so the engine does
     /// not hang). Not cancellable.
     func storeInTurn(_ live: LiveJob, _ record: JobRecord, ticket: UInt64, attempts: Int, logger: Logger) async {
-        await live.writeTurns.wait(timeout: nil, cancellable: false) { state.lock.withLock { live.writesDone == ticket - 1 } }
+        await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
         var delay = 0.05
         for attempt in 1...attempts {
             do {

@@ -73,7 +73,7 @@ extension JobEngine {
                 spec, jobID: record.id, env: env, finalState: outcome.state, workdir: workdir,
                 grace: record.job.graceSeconds, logger: logger)
         }
-        Workdir.remove(workdir)
+        workdirs.remove(record.id, reuse: false)
         let (final, log, ticket) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob

@@ -29,13 +29,17 @@ extension JobEngine {
                 for live in interrupted {
                     group.addTask { await self.recoverInterrupted(live) }
                 }
-                while let batch = nextBatch() {
+                while let (batch, spawned) = nextBatch() {
                     for live in batch {
                         group.addTask { await self.runJob(live) }
                     }
-                    await changes.wait(timeout: nil, cancellable: false) {
+                    for (live, result) in spawned {
+                        group.addTask { await self.runJob(live, spawned: result) }
+                    }
+                    await changes.wait(timeout: nil, cancellable: false) { [self] in
                         state.lock.withLock {
-                            state.shuttingDown || (state.queuedCount > 0 && state.running < configuration.maxRunning)
+                            !state.handedOff.isEmpty
+                                || (state.shuttingDown ? state.starting == 0 : state.queuedCount > 0 && state.running < configuration.maxRunning)
                         }
                     }
                 }
@@ -47,22 +51,45 @@ extension JobEngine {
         logger.info("job engine stopped")
     }
 
-    /// Queued jobs that may start now, moved to `running`; nil once shutting down.
-    private func nextBatch() -> [LiveJob]? {
-        let batch: [LiveJob]? = state.lock.withLock {
-            if state.shuttingDown { return nil }
+    /// Queued jobs that may start now, moved to `running`, and the jobs `submit` spawned itself;
+    /// nil once shutting down and no spawn by `submit` is pending.
+    private func nextBatch() -> (queued: [LiveJob], spawned: [(LiveJob, Result<SpawnedJob, SpawnError>)])? {
+        let next: ([LiveJob], [(LiveJob, Result<SpawnedJob, SpawnError>)])? = state.lock.withLock {
+            let spawned = state.handedOff
+            state.handedOff.removeAll()
+            if state.shuttingDown {
+                return spawned.isEmpty && state.starting == 0 ? nil : ([], spawned)
+            }
             var batch: [LiveJob] = []
             while state.running < configuration.maxRunning, let live = state.popQueued() {
-                live.phase = .running
-                try? live.record.job.move(to: .running)
-                live.record.job.startedAt = .now()
-                state.running += 1
+                take(live)
                 batch.append(live)
             }
-            return batch
+            return (batch, spawned)
         }
-        for _ in batch ?? [] { metrics.moved(from: .queued, to: .running) }
-        return batch
+        for _ in next?.0 ?? [] { metrics.moved(from: .queued, to: .running) }
+        return next
+    }
+
+    /// Moves a job that left the queue to `running`. Caller holds the engine lock.
+    private func take(_ live: LiveJob) {
+        live.phase = .running
+        try? live.record.job.move(to: .running)
+        live.record.job.startedAt = .now()
+        state.running += 1
+    }
+
+    /// For a job just queued: when the engine is idle (ready, not shutting down, nothing else
+    /// queued, a free slot) and the job runs a process, takes it out of the queue so `submit`
+    /// spawns it at once, without waiting for the run loop; the run loop then supervises it
+    /// (`handedOff`). Caller holds the engine lock.
+    func startsAtOnce(_ live: LiveJob) -> Bool {
+        guard state.ready, !state.shuttingDown, state.queuedCount == 1, state.running < configuration.maxRunning,
+              kinds.kind(for: live.record.spec.command) == nil, state.popQueued() === live
+        else { return false }
+        take(live)
+        state.starting += 1
+        return true
     }
 
     // MARK: - Shutdown
@@ -108,7 +135,7 @@ extension JobEngine {
     private func retentionLoop() async {
         while true {
             await sweepExpiredJobs()
-            let stopping = await changes.wait(timeout: configuration.sweepInterval, cancellable: false) {
+            let stopping = await changes.wait(timeout: configuration.sweepInterval, cancellable: false) { [self] in
                 state.lock.withLock { state.shuttingDown }
             }
             if stopping { return }

@@ -11,18 +11,21 @@ extension JobEngine {
     /// process exits or it is stopped (deadline, cancel, shutdown), stop the whole tree, drain the
     /// output, then `finish` (cleanup, workdir, final record) in a task that cancellation of
     /// `run()` cannot reach.
-    func runJob(_ live: LiveJob) async {
+    func runJob(_ live: LiveJob, spawned: Result<SpawnedJob, SpawnError>? = nil) async {
         let (record, decided) = state.lock.withLock { (live.record, live.outcome != nil) }
         var logger = self.logger
         logger[metadataKey: "job.id"] = "\(record.id)"
         let workdir = workDirectory(record.id)
         let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
         var survivors = 0
-        if !decided {
+        if let spawned {
+            // `submit` spawned it: supervise it whatever was decided since (its exit, a cancel).
+            survivors = await supervise(live, record: record, spawned: spawned, logger: logger)
+        } else if !decided {
             if let kind = kinds.kind(for: record.spec.command) {
                 await runInProcess(live, kind: kind, logger: logger)
             } else {
-                survivors = await supervise(live, record: record, env: env, workdir: workdir, logger: logger)
+                survivors = await supervise(live, record: record, spawned: nil, logger: logger)
             }
         }
         let finalLogger = logger
@@ -31,23 +34,14 @@ extension JobEngine {
         }.value
     }
 
-    func workDirectory(_ id: String) -> String { "\(configuration.dataDirectory)/work/\(id)" }
+    func workDirectory(_ id: String) -> String { workdirs.path(id) }
 
-    /// Spawns the job's main process and supervises its tree until all of it is gone. Returns the
-    /// number of processes that survived SIGKILL (normally 0).
-    private func supervise(_ live: LiveJob, record: JobRecord, env: [String: String], workdir: String, logger: Logger) async -> Int {
-        let log: JobLog?
-        do {
-            log = try JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
-        } catch {
-            logger.error("cannot create the job's log; its output is discarded", metadata: ["error": "\(error)"])
-            log = nil
-        }
-        state.lock.withLock { live.log = log }
-
+    /// Spawns the job's main process (unless `submit` did: `spawned`) and supervises its tree
+    /// until all of it is gone. Returns the number of processes that survived SIGKILL (normally 0).
+    private func supervise(_ live: LiveJob, record: JobRecord, spawned prespawned: Result<SpawnedJob, SpawnError>?, logger: Logger) async -> Int {
         let spawned: SpawnedJob
-        do {
-            spawned = try spawnJob(live, record: record, env: env, workdir: workdir)
+        do throws(SpawnError) {
+            if let prespawned { spawned = try prespawned.get() } else { spawned = try spawnJob(live, record: record) }
         } catch {
             state.lock.withLock {
                 if live.outcome == nil { live.outcome = Outcome(state: .failed, error: error.description) }
@@ -55,8 +49,17 @@ extension JobEngine {
             logger.info("job could not start", metadata: ["error": "\(error)"])
             return 0
         }
+        // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
+        let log: JobLog?
+        do {
+            log = try JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
+        } catch {
+            logger.error("cannot create the job's log; its output is discarded", metadata: ["error": "\(error)"])
+            log = nil
+        }
         let pid = spawned.pid
         let startedAt = state.lock.withLock {
+            live.log = log
             live.record.job.pid = pid
             live.record.processStartTicks = spawned.startTicks
             return live.record.job.startedAt ?? .now()
@@ -80,7 +83,7 @@ extension JobEngine {
         let ladder = SignalLadder(
             jobID: record.id, processGroup: pid, startedAfter: spawned.startTicks, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
-        state.lock.withLock { live.deadline?.cancel() }
+        if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
 
         // All writers are gone: the pipes reach end-of-file once drained. Bounded, in case a
         // process we could not find still holds them.
@@ -91,17 +94,11 @@ extension JobEngine {
         return result.survivors
     }
 
-    private struct SpawnedJob {
-        var pid: pid_t
-        var startTicks: UInt64?
-        var stdout: Int32
-        var stderr: Int32
-    }
-
     /// Fresh workdir, stdin (a memfd holding the text, or /dev/null), output pipes, then spawn in a
     /// new session with the reaper delivering the exit to `leaderExited`.
-    private func spawnJob(_ live: LiveJob, record: JobRecord, env: [String: String], workdir: String) throws(SpawnError) -> SpawnedJob {
-        try Workdir.create(workdir)
+    func spawnJob(_ live: LiveJob, record: JobRecord) throws(SpawnError) -> SpawnedJob {
+        let workdir = try workdirs.create(record.id)
+        let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
         let path = try JobEnvironment.resolve(record.spec.command.first ?? "", path: env["PATH"])
         let stdin = try Pipes.stdin(record.spec.stdin)
         defer { close(stdin) }
@@ -141,8 +138,8 @@ extension JobEngine {
     /// Schedules the deadline (counted from the start): if it passes before the outcome is
     /// decided, the job will end `timed_out` and its tree gets the ladder.
     func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
-        // `live` is captured weakly: a cancelled work item stays queued until its deadline.
-        let item = DispatchWorkItem { [self, weak live] in
+        let remaining = max(0, timeout - startedAt.seconds(until: .now()))
+        let token = Deadlines.shared.schedule(after: remaining) { [self, weak live] in
             guard let live else { return }
             let grace: Double? = state.lock.withLock {
                 guard live.outcome == nil else { return nil }
@@ -154,8 +151,14 @@ extension JobEngine {
                 live.watch.requestStop(grace: grace)
             }
         }
-        state.lock.withLock { live.deadline = item }
-        let remaining = max(0, timeout - startedAt.seconds(until: .now()))
-        DispatchQueue.global().asyncAfter(deadline: .now() + remaining, execute: item)
+        state.lock.withLock { live.deadline = token }
     }
+}
+
+/// A job's main process just spawned: its pid, start time and the read ends of its output pipes.
+struct SpawnedJob: Sendable {
+    var pid: pid_t
+    var startTicks: UInt64?
+    var stdout: Int32
+    var stderr: Int32
 }

@@ -31,13 +31,16 @@ public final class JobEngine: Sendable {
     /// Broadcast when scheduling, readiness or shutdown may have changed.
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
+    let workdirs: Workdirs
 
     public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
         self.logger = logger
+        workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         _ = Reaper.shared  // become a child subreaper before any job starts
+        _ = OutputLoop.shared
     }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
@@ -47,13 +50,15 @@ public final class JobEngine: Sendable {
     /// Suspends until the store was read and the engine accepts work (or shutdown began), or
     /// the calling task is cancelled.
     public func waitUntilReady() async {
-        await changes.wait(timeout: nil) { state.lock.withLock { state.ready || state.shuttingDown } }
+        await changes.wait(timeout: nil) { [self] in state.lock.withLock { state.ready || state.shuttingDown } }
     }
 
     // MARK: - Submitting
 
-    /// Stores the job durably (`store.insert`) and queues it. nil `timeoutSeconds`/`graceSeconds`
-    /// take the configured defaults; timeouts are capped at `maxTimeout`.
+    /// Stores the job durably (`store.insert`) and queues it; on an idle engine (nothing queued,
+    /// a free slot) it spawns the job's process itself before returning, and the run loop then
+    /// supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
+    /// are capped at `maxTimeout`.
     ///
     /// Idempotency: the same key with the same `fingerprint` returns `.existing` with that job
     /// (whatever its state now); with another fingerprint throws `.idempotencyMismatch`.
@@ -92,15 +97,24 @@ public final class JobEngine: Sendable {
         case .inserted:
             inserted = true
             let live = LiveJob(record: record, phase: .queued)
-            state.lock.withLock {
+            let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live
                 state.enqueue(live)
+                return startsAtOnce(live)
             }
             metrics.submitted.increment()
             metrics.moved(from: nil, to: .queued)
-            changes.broadcast()
             logger.info("job submitted", metadata: ["job.id": "\(job.id)", "command": "\(job.command)"])
+            if startNow {
+                metrics.moved(from: .queued, to: .running)
+                let spawned = Result { () throws(SpawnError) in try spawnJob(live, record: record) }
+                state.lock.withLock {
+                    state.starting -= 1
+                    state.handedOff.append((live, spawned))
+                }
+            }
+            changes.broadcast()
             return .created(job)
         }
     }
@@ -135,7 +149,7 @@ public final class JobEngine: Sendable {
     /// cancelled — in the latter two cases with its state then. nil for an unknown id.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
         if let live = state.lock.withLock({ state.live[id] }) {
-            await live.changes.wait(timeout: timeout) { state.lock.withLock { live.phase == .finished } }
+            await live.changes.wait(timeout: timeout) { [self] in state.lock.withLock { live.phase == .finished } }
         }
         return try await job(id)
     }

@@ -27,7 +27,8 @@ final class LiveJob: @unchecked Sendable {
     var outcome: Outcome?
     /// Open while the job runs (nil while queued).
     var log: JobLog?
-    var deadline: DispatchWorkItem?
+    /// The timeout's timer, cancelled once the outcome is decided otherwise or the tree is gone.
+    var deadline: Deadlines.Token?
     /// Writes of this job's record are numbered when their snapshot is taken (`issued`) and go to
     /// the store strictly in that order (`done`: the last one finished), so an older snapshot
     /// never overwrites a newer one (see `JobEngine.storeInTurn`).

@@ -10,9 +10,19 @@ enum Pipes {
         return (fds[0], fds[1])
     }
 
+    /// /dev/null opened once for reading; `stdin` hands out duplicates (no path lookup per job).
+    private static let nullInput = open("/dev/null", O_RDONLY | O_CLOEXEC)
+
     /// A readable fd holding `text` (an in-memory file, so no blocking pipe write), or /dev/null.
+    /// The caller closes it.
     static func stdin(_ text: String?) throws(SpawnError) -> Int32 {
-        guard let text, !text.isEmpty else { return try devNull(O_RDONLY) }
+        guard let text, !text.isEmpty else {
+            if nullInput >= 0 {
+                let fd = fcntl(nullInput, F_DUPFD_CLOEXEC, 0)
+                if fd >= 0 { return fd }
+            }
+            return try devNull(O_RDONLY)
+        }
         let fd = jobsd_memfd("jobsd-stdin")
         guard fd >= 0 else { throw .setup("memfd_create: \(String(cString: strerror(errno)))") }
         let bytes = Array(text.utf8)

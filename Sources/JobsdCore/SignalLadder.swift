@@ -26,6 +26,9 @@ struct SignalLadder: Sendable {
 
     /// How long SIGKILLed processes may take to disappear before they are reported as survivors.
     static let killSweepLimit = 10.0
+    /// How long after SIGTERM to the group the ladder waits for the leader's exit before it scans
+    /// for escaped descendants.
+    static let firstLook = 0.001
 
     struct Result: Equatable {
         /// Processes still alive when the ladder gave up (stuck in uninterruptible sleep).
@@ -51,12 +54,22 @@ struct SignalLadder: Sendable {
     }
 
     /// Runs the ladder; returns when the tree is gone (or the kill sweep gave up).
+    ///
+    /// While the main process runs, SIGTERM goes to its process group first, before any `/proc`
+    /// scan (usually that group is the whole job); the scan for escaped descendants follows as
+    /// soon as the leader exited or after `firstLook`, unless the cheap proof says none is left.
     func stop(grace: Double) async -> Result {
         var escaped = Set<pid_t>()
+        var groupSignalled = false
+        if let processGroup, let watch, !leaderDone {
+            let generation = watch.snapshot.generation
+            groupSignalled = kill(-processGroup, SIGTERM) == 0
+            if groupSignalled { await watch.wait(after: generation, timeout: Self.firstLook) }
+        }
         var members = scan()
         if members.isEmpty, leaderDone { return Result(survivors: 0, escaped: 0) }
 
-        signal(SIGTERM, members, &escaped)
+        signal(SIGTERM, members, &escaped, groupSignalled: groupSignalled)
         logger.info("SIGTERM sent", metadata: ["processes": "\(members.count)", "grace": "\(grace)"])
         if await waitUntilGone(within: grace, &members) { return finish(escaped, survivors: 0) }
 
@@ -95,11 +108,13 @@ struct SignalLadder: Sendable {
         }
     }
 
-    private func signal(_ sig: Int32, _ members: [ProcStat], _ escaped: inout Set<pid_t>) {
-        if let processGroup, !leaderDone || members.contains(where: { $0.pgid == processGroup }) {
+    /// Sends `sig` to the process group (unless `groupSignalled`: it already got it) and to every
+    /// member (outside the group only, when `groupSignalled`), so no process gets it twice.
+    private func signal(_ sig: Int32, _ members: [ProcStat], _ escaped: inout Set<pid_t>, groupSignalled: Bool = false) {
+        if let processGroup, !groupSignalled, !leaderDone || members.contains(where: { $0.pgid == processGroup }) {
             kill(-processGroup, sig)
         }
-        for p in members {
+        for p in members where !(groupSignalled && p.pgid == processGroup) {
             kill(p.pid, sig)
             if p.pgid != processGroup { escaped.insert(p.pid) }
         }

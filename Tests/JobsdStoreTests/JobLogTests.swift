@@ -71,4 +71,14 @@ import Testing
         JobLog.remove(dataDirectory: dataDirectory, id: "d")
         #expect(JobLog.open(dataDirectory: dataDirectory, id: "d") == nil)
     }
+
+    @Test func remove_DeletesTheLogDirectory_EvenWithAStrayFileInside() throws {
+        let log = try JobLog.create(dataDirectory: dataDirectory, id: "e", maxBytes: 100)
+        append(log, "abc", .stdout)
+        let dir = JobLog.directory(dataDirectory: dataDirectory, id: "e")
+        try "x".write(toFile: dir + "/stray", atomically: false, encoding: .utf8)
+        JobLog.remove(dataDirectory: dataDirectory, id: "e")
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        JobLog.remove(dataDirectory: dataDirectory, id: "e")
+    }
 }

@@ -29,4 +29,21 @@ int jobsd_wexitstatus(int status);
 int jobsd_wifsignaled(int status);
 int jobsd_wtermsig(int status);
 
+/// epoll_create1(EPOLL_CLOEXEC). Returns the fd or -1 with errno set.
+int jobsd_epoll_create(void);
+
+/// Adds `fd` to `epfd` for input (level-triggered), reported with `token`. 0 or -1 with errno.
+int jobsd_epoll_add(int epfd, int fd, unsigned long long token);
+
+/// Removes `fd` from `epfd`. 0 or -1 with errno.
+int jobsd_epoll_del(int epfd, int fd);
+
+/// epoll_wait into `tokens` (at most `max`), blocking up to `timeout_ms` (-1: no limit).
+/// Returns how many were stored, or -1 with errno set (struct epoll_event is packed on
+/// x86_64, so it stays on this side).
+int jobsd_epoll_wait(int epfd, unsigned long long *tokens, int max, int timeout_ms);
+
+/// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). Returns the fd or -1 with errno set.
+int jobsd_eventfd(void);
+
 #endif

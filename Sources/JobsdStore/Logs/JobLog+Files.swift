@@ -18,7 +18,8 @@ extension JobLog {
     /// the output (logged nowhere: like a full disk). Throws nothing today; `throws` is kept for
     /// callers.
     public static func create(dataDirectory: String, id: String, maxBytes: Int) throws(JobLogError) -> JobLog {
-        remove(dataDirectory: dataDirectory, id: id)
+        // Leftovers exist only when a run was cut short by a crash before its start was stored.
+        if access(directory(dataDirectory: dataDirectory, id: id), F_OK) == 0 { remove(dataDirectory: dataDirectory, id: id) }
         return JobLog(
             directory: directory(dataDirectory: dataDirectory, id: id), dataFD: -1, indexFD: -1, base: 0, end: 0,
             maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true)
@@ -26,10 +27,11 @@ extension JobLog {
 
     /// Creates the directory and both files of a log created by `create`. Caller holds `lock`.
     private func createFiles() throws(JobLogError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw JobLogError(operation: "mkdir", path: directory, errno: Glibc.errno == 0 ? EIO : Glibc.errno)
+        if mkdir(directory, 0o777) != 0, errno != EEXIST {
+            // The first log in a fresh data directory: create `logs/` too.
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var st = stat()
+            guard stat(directory, &st) == 0 else { throw JobLogError(operation: "mkdir", path: directory, errno: errno) }
         }
         let data = try Self.openFile("\(directory)/data", O_RDWR | O_CREAT | O_TRUNC)
         let index: Int32

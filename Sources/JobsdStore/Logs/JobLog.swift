@@ -58,9 +58,14 @@ public final class JobLog: @unchecked Sendable {
     /// `<dataDirectory>/logs/<id>`.
     public static func directory(dataDirectory: String, id: String) -> String { "\(dataDirectory)/logs/\(id)" }
 
-    /// Deletes the job's log files (retention). Missing files are not an error.
+    /// Deletes the job's log files and directory (retention). Missing files are not an error.
+    /// Unlinks the files it knows and removes the directory; walks it only if something else
+    /// is left inside.
     public static func remove(dataDirectory: String, id: String) {
-        try? FileManager.default.removeItem(atPath: directory(dataDirectory: dataDirectory, id: id))
+        let dir = directory(dataDirectory: dataDirectory, id: id)
+        for name in ["data", "index", "data.tmp", "index.tmp"] { unlink("\(dir)/\(name)") }
+        if rmdir(dir) == 0 || errno == ENOENT { return }
+        try? FileManager.default.removeItem(atPath: dir)
     }
 
     // MARK: - Reading
