@@ -15,8 +15,8 @@ enum SQLiteValue: Sendable {
 
 /// A `JobRecord` turned into the values of `SQLiteJobRows.columns` (JSON written, times in
 /// milliseconds). Callers encode on their own task, so the single writer thread only binds and
-/// steps.
-struct SQLiteEncodedJob: Sendable {
+/// steps. A class, so that queueing and batching a write copies one reference, not the record.
+final class SQLiteEncodedJob: Sendable {
     /// The record encoded, for the record cache once it is committed.
     let record: JobRecord
     let id: String
