@@ -23,8 +23,8 @@ enum SQLiteWriteOutcome: Sendable {
 ///
 /// After a commit, and before any caller resumes, the batch's changes go to the record cache.
 ///
-/// Each write runs in its own SAVEPOINT, so a write that fails by itself (unknown id, constraint)
-/// fails alone. A failure of the transaction as a whole (disk full, I/O error, lock timeout) rolls
+/// Each write is all-or-nothing by itself (one statement, or several in a savepoint), so a write
+/// that fails by itself (unknown id, constraint) fails alone. A failure of the transaction as a whole (disk full, I/O error, lock timeout) rolls
 /// it back and fails every write of the batch with `JobStoreError.unavailable`; the next batch
 /// starts afresh, so the store works again once the condition clears. A caller's cancellation
 /// does not withdraw its write: it is committed (or fails) with its batch.
@@ -127,24 +127,20 @@ final class SQLiteWriter: @unchecked Sendable {
         for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
     }
 
-    /// Runs one write in a savepoint. Returns its own failure when only this write is affected;
-    /// throws when the whole transaction must be abandoned.
+    /// Runs one write (all-or-nothing by itself; see `SQLiteConnection.insertJob`). Returns its own
+    /// failure when only this write is affected; throws when the whole transaction must be
+    /// abandoned.
     private func apply(_ write: SQLiteWrite) throws -> Result<SQLiteWriteOutcome, JobStoreError> {
-        try connection.run("SAVEPOINT write")
         do {
-            let outcome: SQLiteWriteOutcome = switch write {
-            case let .insert(record): .insert(try connection.insertJob(record))
-            case let .update(record): try { try connection.updateJob(record); return .updated }()
-            case let .purge(cutoff): .purged(try connection.purgeJobs(finishedBefore: cutoff))
+            return switch write {
+            case let .insert(record): .success(.insert(try connection.insertJob(record)))
+            case let .update(record): .success(try { try connection.updateJob(record); return .updated }())
+            case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
             }
-            try connection.run("RELEASE write")
-            return .success(outcome)
         } catch let error as SQLiteError where !error.isStatementLocal {
             throw error
         } catch {
             guard !connection.isAutocommit else { throw error }  // SQLite already ended the transaction
-            try connection.run("ROLLBACK TO write")
-            try connection.run("RELEASE write")
             return .failure((error as? JobStoreError) ?? (error as? SQLiteError)?.storeError ?? .unavailable("\(error)"))
         }
     }
