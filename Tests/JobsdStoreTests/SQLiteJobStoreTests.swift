@@ -162,6 +162,28 @@ import Testing
 
     // MARK: - Bad files and full disks
 
+    @Test func opening_AVersion1Database_MigratesIt_KeepingJobsLabelsAndIdempotencyKeys() async throws {
+        defer { directory.remove() }
+        let keyed = JobRecord.make(1, idempotencyKey: "key-1"), labelled = JobRecord.make(2, labels: ["a": "1"])
+        do {
+            let connection = try SQLiteConnection(path: path)
+            defer { connection.close() }
+            try connection.execute(SQLiteSchema.migrations[0])
+            try connection.execute("PRAGMA user_version = 1")
+            for record in [keyed, labelled] { _ = try connection.insertJob(SQLiteEncodedJob(record)) }
+        }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        #expect(try await store.get(keyed.id) == keyed)
+        #expect(try await store.list(JobQuery(labels: ["a": "1"])) == [labelled])
+        #expect(try await store.insert(.make(3, idempotencyKey: "key-1")) == .existing(keyed))
+        #expect(try await store.insert(.make(4)) == .inserted)
+        await store.close()
+
+        #expect(try rawInteger(path, "PRAGMA user_version") == Int64(SQLiteSchema.currentVersion))
+        #expect(try rawInteger(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_autoindex_jobs_2'") == 0)
+        #expect(try rawInteger(path, "SELECT \"unique\" FROM pragma_index_list('jobs') WHERE name = 'jobs_by_idempotency_key'") == 1)
+    }
+
     @Test func opening_ADatabaseFromANewerJobsd_ThrowsUnsupportedSchema() async throws {
         defer { directory.remove() }
         await (try SQLiteJobStore(path: path, logger: logger)).close()
