@@ -5,7 +5,6 @@ import JobsdAPI
 /// reads on the reader connection.
 extension SQLiteConnection {
     // MARK: - Writes
-
     //
     // Each write below is all-or-nothing on its own, inside the writer's batch transaction: a
     // write of one statement relies on SQLite undoing a failed statement; a write of several

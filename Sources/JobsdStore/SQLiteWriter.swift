@@ -24,10 +24,11 @@ enum SQLiteWriteOutcome: Sendable {
 /// After a commit, and before any caller resumes, the batch's changes go to the record cache.
 ///
 /// Each write is all-or-nothing by itself (one statement, or several in a savepoint), so a write
-/// that fails by itself (unknown id, constraint) fails alone. A failure of the transaction as a whole (disk full, I/O error, lock timeout) rolls
-/// it back and fails every write of the batch with `JobStoreError.unavailable`; the next batch
-/// starts afresh, so the store works again once the condition clears. A caller's cancellation
-/// does not withdraw its write: it is committed (or fails) with its batch.
+/// that fails by itself (unknown id, constraint) fails alone. A failure of the transaction as a
+/// whole (disk full, I/O error, lock timeout) rolls it back and fails every write of the batch
+/// with `JobStoreError.unavailable`; the next batch starts afresh, so the store works again once
+/// the condition clears. A caller's cancellation does not withdraw its write: it is committed (or
+/// fails) with its batch.
 final class SQLiteWriter: @unchecked Sendable {
     // `connection` is used only on `queue`; `pending` is thread-safe.
     private struct Pending {
@@ -84,13 +85,15 @@ final class SQLiteWriter: @unchecked Sendable {
     /// commit ended, so a write that finds the writer idle commits at once, and under load the
     /// writes that arrive during one commit share the next.
     ///
-    /// Decision: no gather window. Waiting for stragglers woke this thread once per arriving write
-    /// (a futex wake and a context switch each), and any wait leaves the cores idle once every
-    /// client is waiting on the writer; a fixed 0.3 ms or 1 ms pause before each batch under load
-    /// halved the fsyncs but cut the submit rate by a quarter. Nor is the fsync pipelined on a
-    /// second thread: with `synchronous=OFF` (no fsync at all) the rate rose by under 10 %, so the
-    /// cost is CPU per write, and pipelining would add a wake-up per batch and make a job visible
-    /// (cache, reader) before it is durable.
+    /// Decisions (measured with `jobsd-loadgen submit-rate`, 64 clients, 2 cores): the server is
+    /// CPU-bound there, so CPU per write is what limits the rate, not the fsync.
+    /// - No gather window. Waiting for stragglers woke this thread once per arriving write (a futex
+    ///   wake and a context switch each), and a fixed 0.3 ms or 1 ms pause before each batch under
+    ///   load halved the fsyncs but cut the rate by a quarter or more.
+    /// - No fsync pipelined on a second thread (commit with `synchronous=OFF` semantics, sync the
+    ///   WAL elsewhere): with no fsync at all the rate rose by under 10 %. And a failed fsync
+    ///   could not be rolled back after such a commit: its job would stay visible (cache, reader)
+    ///   while its caller got `unavailable`, which promises that nothing changed.
     private func drain() {
         while true {
             let batch = pending.take()
