@@ -5,6 +5,10 @@ import JobsdAPI
 /// reads on the reader connection.
 extension SQLiteConnection {
     // MARK: - Writes
+    //
+    // Each write below is all-or-nothing on its own, inside the writer's batch transaction: a
+    // write of one statement relies on SQLite undoing a failed statement; a write of several
+    // wraps them in `atomically`. (A savepoint per write cost two more statements per insert.)
 
     /// Inserts `record` and its labels, or returns the stored job with the same idempotency key
     /// (checked in the same transaction, so two submissions with one key never both insert).
@@ -14,17 +18,26 @@ extension SQLiteConnection {
            let existing = try records("SELECT \(SQLiteJobRows.columns) FROM jobs WHERE idempotency_key = ?1", { try $0.bind(1, key) }).first {
             return .existing(existing)
         }
-        do {
-            try withStatement(SQLiteJobRows.insertSQL) { statement in
-                try record.bind(to: statement)
-                _ = try statement.step()
+        func insertRow() throws {
+            do {
+                try withStatement(SQLiteJobRows.insertSQL) { statement in
+                    try record.bind(to: statement)
+                    _ = try statement.step()
+                }
+            } catch let error as SQLiteError where error.primaryCode == SQLITE_CONSTRAINT {
+                // The key was checked above and the encoder fills every NOT NULL column: only the
+                // id (primary key) can conflict.
+                throw JobStoreError.duplicateID(record.id)
             }
-        } catch let error as SQLiteError where error.primaryCode == SQLITE_CONSTRAINT {
-            // The key was checked above and the encoder fills every NOT NULL column: only the id
-            // (primary key) can conflict.
-            throw JobStoreError.duplicateID(record.id)
         }
-        try insertLabels(of: record)
+        if record.labels.isEmpty {
+            try insertRow()
+        } else {
+            try atomically {
+                try insertRow()
+                try insertLabels(of: record)
+            }
+        }
         return .inserted
     }
 
@@ -36,13 +49,20 @@ extension SQLiteConnection {
             return try statement.step() ? statement.string(0) : nil
         }
         guard let storedLabels else { throw JobStoreError.notFound(record.id) }
-        try withStatement(SQLiteJobRows.updateSQL) { statement in
-            try record.bind(to: statement)
-            _ = try statement.step()
+        func updateRow() throws {
+            try withStatement(SQLiteJobRows.updateSQL) { statement in
+                try record.bind(to: statement)
+                _ = try statement.step()
+            }
         }
-        if storedLabels != record.labelsJSON {
-            try deleteLabels(ofJob: record.id)
-            try insertLabels(of: record)
+        if storedLabels == record.labelsJSON {
+            try updateRow()
+        } else {
+            try atomically {
+                try updateRow()
+                try deleteLabels(ofJob: record.id)
+                try insertLabels(of: record)
+            }
         }
     }
 
@@ -50,15 +70,34 @@ extension SQLiteConnection {
     /// with the rows) and returns their ids.
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(SQLiteJobRows.terminalStates)) AND finished_at < ?1"
-        try withStatement("DELETE FROM job_labels WHERE job_id IN (SELECT id FROM jobs WHERE \(old))") { statement in
-            try statement.bind(1, cutoff.milliseconds)
-            _ = try statement.step()
+        return try atomically {
+            try withStatement("DELETE FROM job_labels WHERE job_id IN (SELECT id FROM jobs WHERE \(old))") { statement in
+                try statement.bind(1, cutoff.milliseconds)
+                _ = try statement.step()
+            }
+            return try withStatement("DELETE FROM jobs WHERE \(old) RETURNING id") { statement in
+                try statement.bind(1, cutoff.milliseconds)
+                var ids: [String] = []
+                while try statement.step() { ids.append(statement.string(0) ?? "") }
+                return ids
+            }
         }
-        return try withStatement("DELETE FROM jobs WHERE \(old) RETURNING id") { statement in
-            try statement.bind(1, cutoff.milliseconds)
-            var ids: [String] = []
-            while try statement.step() { ids.append(statement.string(0) ?? "") }
-            return ids
+    }
+
+    /// Runs `body` in a savepoint: when it throws, its changes are undone (unless SQLite already
+    /// ended the whole transaction) and the error is rethrown.
+    private func atomically<T>(_ body: () throws -> T) throws -> T {
+        try run("SAVEPOINT write")
+        do {
+            let result = try body()
+            try run("RELEASE write")
+            return result
+        } catch {
+            if !isAutocommit {
+                try run("ROLLBACK TO write")
+                try run("RELEASE write")
+            }
+            throw error
         }
     }
 

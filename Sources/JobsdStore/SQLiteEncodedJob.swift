@@ -1,52 +1,29 @@
 import JobsdAPI
 
-/// A value for one statement parameter.
-enum SQLiteValue: Sendable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-
-    init(_ value: String?) { self = value.map { .text($0) } ?? .null }
-    init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
-    init(_ value: Int32?) { self = value.map { .integer(Int64($0)) } ?? .null }
-    init(_ value: Timestamp?) { self = value.map { .integer($0.milliseconds) } ?? .null }
-}
-
-/// A `JobRecord` turned into the values of `SQLiteJobRows.columns` (JSON written, times in
-/// milliseconds). Callers encode on their own task, so the single writer thread only binds and
-/// steps.
-struct SQLiteEncodedJob: Sendable {
+/// A `JobRecord` with its JSON columns written (labels, command, spec), ready to bind to
+/// `SQLiteJobRows.insertSQL` or `updateSQL`. Callers encode on their own task, so the single
+/// writer thread only binds and steps. A class, so that queueing and batching a write copies one
+/// reference, not the record.
+final class SQLiteEncodedJob: Sendable {
     /// The record encoded, for the record cache once it is committed.
     let record: JobRecord
-    let id: String
-    let idempotencyKey: String?
-    let labels: [String: String]
     /// `jobs.labels`: keys sorted, so equal maps give equal text.
     let labelsJSON: String
-    /// One value per column of `SQLiteJobRows.columns`, in that order.
-    let values: [SQLiteValue]
+    private let commandJSON: String
+    private let specJSON: String
 
     init(_ record: JobRecord) {
         self.record = record
-        let job = record.job
-        id = job.id
-        idempotencyKey = record.idempotencyKey
-        labels = job.labels
-        labelsJSON = Self.labelsJSON(job.labels)
+        labelsJSON = Self.labelsJSON(record.job.labels)
         var command = JSONWriter()
-        command.stringArray(job.command)
-        values = [
-            .text(job.id), .text(job.state.rawValue), SQLiteValue(job.name), .text(labelsJSON), .text(command.text),
-            SQLiteValue(job.createdAt), SQLiteValue(job.startedAt), SQLiteValue(job.finishedAt),
-            .real(job.timeoutSeconds), .real(job.graceSeconds), SQLiteValue(job.cancelRequestedAt),
-            SQLiteValue(job.pid), SQLiteValue(job.exitCode), SQLiteValue(job.signal), SQLiteValue(job.error),
-            .text(job.cleanup.state.rawValue), SQLiteValue(job.cleanup.exitCode), SQLiteValue(job.cleanup.error),
-            .integer(job.logBytes), .text(record.spec.json), SQLiteValue(record.idempotencyKey),
-            SQLiteValue(record.requestFingerprint), SQLiteValue(record.processStartTicks.map { Int64(bitPattern: $0) }),
-            SQLiteValue(record.owner),
-        ]
+        command.stringArray(record.job.command)
+        commandJSON = command.text
+        specJSON = record.spec.json
     }
+
+    var id: String { record.job.id }
+    var idempotencyKey: String? { record.idempotencyKey }
+    var labels: [String: String] { record.job.labels }
 
     static func labelsJSON(_ labels: [String: String]) -> String {
         var writer = JSONWriter()
@@ -54,8 +31,33 @@ struct SQLiteEncodedJob: Sendable {
         return writer.text
     }
 
-    /// Binds every value to ?1…?N of `statement` (`SQLiteJobRows.insertSQL` or `updateSQL`).
+    /// Binds every column of `SQLiteJobRows.columns`, in that order, to ?1…?24 of `statement`
+    /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
-        for (index, value) in values.enumerated() { try statement.bind(Int32(index + 1), value) }
+        let job = record.job
+        try statement.bind(1, job.id)
+        try statement.bind(2, job.state.rawValue)
+        try statement.bind(3, job.name)
+        try statement.bind(4, labelsJSON)
+        try statement.bind(5, commandJSON)
+        try statement.bind(6, job.createdAt.milliseconds)
+        try statement.bind(7, job.startedAt?.milliseconds)
+        try statement.bind(8, job.finishedAt?.milliseconds)
+        try statement.bind(9, job.timeoutSeconds)
+        try statement.bind(10, job.graceSeconds)
+        try statement.bind(11, job.cancelRequestedAt?.milliseconds)
+        try statement.bind(12, job.pid.map(Int64.init))
+        try statement.bind(13, job.exitCode.map(Int64.init))
+        try statement.bind(14, job.signal)
+        try statement.bind(15, job.error)
+        try statement.bind(16, job.cleanup.state.rawValue)
+        try statement.bind(17, job.cleanup.exitCode.map(Int64.init))
+        try statement.bind(18, job.cleanup.error)
+        try statement.bind(19, job.logBytes)
+        try statement.bind(20, specJSON)
+        try statement.bind(21, record.idempotencyKey)
+        try statement.bind(22, record.requestFingerprint)
+        try statement.bind(23, record.processStartTicks.map { Int64(bitPattern: $0) })
+        try statement.bind(24, record.owner)
     }
 }

@@ -150,13 +150,14 @@ final class SQLiteRecordCache: @unchecked Sendable {
     private func evictOne() {
         while true {
             hand = hand + 1 < slots.count ? hand + 1 : 0
-            guard let entry = slots[hand] else { continue }
-            if entry.referenced {
+            // Fields are read in place: copying an entry would retain every field of its record.
+            guard let referenced = slots[hand]?.referenced else { continue }
+            if referenced {
                 slots[hand]!.referenced = false
                 continue
             }
-            lastLostWrite = max(lastLostWrite, entry.writtenAt)
-            remove(entry.id)
+            lastLostWrite = max(lastLostWrite, slots[hand]!.writtenAt)
+            remove(slots[hand]!.id)
             return
         }
     }

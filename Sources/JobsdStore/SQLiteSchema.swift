@@ -42,6 +42,43 @@ enum SQLiteSchema {
         ) WITHOUT ROWID;
         CREATE INDEX job_labels_by_pair ON job_labels (key, value, job_id);
         """,
+        // 2: idempotency keys unique through a partial index, so the many jobs without a key add
+        // no index entry (a column UNIQUE indexes NULLs too: one more B-tree insert and one more
+        // WAL page per commit). SQLite cannot drop a column constraint: the table is rebuilt.
+        """
+        CREATE TABLE jobs_v2 (
+            id TEXT PRIMARY KEY NOT NULL,
+            state TEXT NOT NULL,
+            name TEXT,
+            labels TEXT NOT NULL,
+            command TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            timeout_seconds REAL NOT NULL,
+            grace_seconds REAL NOT NULL,
+            cancel_requested_at INTEGER,
+            pid INTEGER,
+            exit_code INTEGER,
+            signal TEXT,
+            error TEXT,
+            cleanup_state TEXT NOT NULL,
+            cleanup_exit_code INTEGER,
+            cleanup_error TEXT,
+            log_bytes INTEGER NOT NULL,
+            spec TEXT NOT NULL,
+            idempotency_key TEXT,
+            request_fingerprint TEXT,
+            process_start_ticks INTEGER,
+            owner TEXT
+        ) WITHOUT ROWID;
+        INSERT INTO jobs_v2 SELECT * FROM jobs;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_v2 RENAME TO jobs;
+        CREATE INDEX jobs_by_state ON jobs (state, id);
+        CREATE INDEX jobs_by_finished_at ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+        CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -48,15 +48,6 @@ final class SQLiteStatement {
         try check(sqlite3_bind_double(handle, index, value))
     }
 
-    func bind(_ index: Int32, _ value: SQLiteValue) throws(SQLiteError) {
-        switch value {
-        case .null: try check(sqlite3_bind_null(handle, index))
-        case let .integer(n): try bind(index, n)
-        case let .real(x): try bind(index, x)
-        case let .text(s): try bind(index, s)
-        }
-    }
-
     // MARK: - Stepping
 
     /// Advances to the next row; false when the statement is done.

@@ -17,19 +17,20 @@ enum SQLiteWriteOutcome: Sendable {
 }
 
 /// Group commit. Callers queue writes; one serial queue owns the write connection and repeatedly
-/// takes every write queued so far, runs them in one `BEGIN IMMEDIATE … COMMIT` (one WAL fsync
-/// with `synchronous=FULL`), and only then resumes each caller with its own outcome.
+/// takes every write queued so far (never waiting for more; see `drain`), runs them in one
+/// `BEGIN IMMEDIATE … COMMIT` (one WAL fsync with `synchronous=FULL`), and only then resumes each
+/// caller with its own outcome.
 ///
 /// After a commit, and before any caller resumes, the batch's changes go to the record cache.
 ///
-/// Each write runs in its own SAVEPOINT, so a write that fails by itself (unknown id, constraint)
-/// fails alone. A failure of the transaction as a whole (disk full, I/O error, lock timeout) rolls
-/// it back and fails every write of the batch with `JobStoreError.unavailable`; the next batch
-/// starts afresh, so the store works again once the condition clears. A caller's cancellation
-/// does not withdraw its write: it is committed (or fails) with its batch.
+/// Each write is all-or-nothing by itself (one statement, or several in a savepoint), so a write
+/// that fails by itself (unknown id, constraint) fails alone. A failure of the transaction as a
+/// whole (disk full, I/O error, lock timeout) rolls it back and fails every write of the batch
+/// with `JobStoreError.unavailable`; the next batch starts afresh, so the store works again once
+/// the condition clears. A caller's cancellation does not withdraw its write: it is committed (or
+/// fails) with its batch.
 final class SQLiteWriter: @unchecked Sendable {
-    // `connection`, `lastBatchSize` and `lastCommitDuration` are used only on `queue`; `pending` is
-    // thread-safe.
+    // `connection` is used only on `queue`; `pending` is thread-safe.
     private struct Pending {
         let write: SQLiteWrite
         let continuation: CheckedContinuation<SQLiteWriteOutcome, any Error>
@@ -40,8 +41,6 @@ final class SQLiteWriter: @unchecked Sendable {
     private let logger: Logger
     private let pending = SQLiteWriteQueue<Pending>()
     private let cache: SQLiteRecordCache
-    private var lastBatchSize = 0
-    private var lastCommitDuration = Duration.zero
 
     /// Every committed batch is applied to `cache` before its callers resume.
     init(connection: SQLiteConnection, cache: SQLiteRecordCache, logger: Logger) {
@@ -82,39 +81,35 @@ final class SQLiteWriter: @unchecked Sendable {
 
     // MARK: - Batches (on `queue`)
 
-    /// Commits batches until no write arrives within a gather window after a commit.
+    /// Commits batches until the queue is empty: each batch is every write queued when the previous
+    /// commit ended, so a write that finds the writer idle commits at once, and under load the
+    /// writes that arrive during one commit share the next.
     ///
-    /// Each batch gathers until it has as many writes as the previous one (those callers are being
-    /// resumed and tend to write again) or until a quarter of the previous commit's duration
-    /// (at most 5 ms) has passed since that commit; writes that arrive meanwhile are already
-    /// applied inside the open transaction. A little latency buys fewer, fuller fsyncs.
+    /// Decisions (measured with `jobsd-loadgen submit-rate`, 64 clients, 2 cores): the server is
+    /// CPU-bound there, so CPU per write is what limits the rate, not the fsync.
+    /// - No gather window. Waiting for stragglers woke this thread once per arriving write (a futex
+    ///   wake and a context switch each), and a fixed 0.3 ms or 1 ms pause before each batch under
+    ///   load halved the fsyncs but cut the rate by a quarter or more.
+    /// - No fsync pipelined on a second thread (commit with `synchronous=OFF` semantics, sync the
+    ///   WAL elsewhere): with no fsync at all the rate rose by under 10 %. And a failed fsync
+    ///   could not be rolled back after such a commit: its job would stay visible (cache, reader)
+    ///   while its caller got `unavailable`, which promises that nothing changed.
     private func drain() {
-        let clock = ContinuousClock()
         while true {
-            let window = lastBatchSize > 0 ? min(lastCommitDuration / 4, .milliseconds(5)) : .zero
-            let deadline = SQLiteWriteQueue<Pending>.Deadline(after: window)
-            let first = pending.take(until: deadline, endingDrainIfEmpty: true)
-            guard !first.isEmpty else { break }
-            let started = clock.now
-            lastBatchSize = commit(first, gatheringUntil: deadline)
-            lastCommitDuration = clock.now - started
+            let batch = pending.take()
+            guard !batch.isEmpty else { return }
+            commit(batch)
         }
-        lastBatchSize = 0
     }
 
-    /// Runs `first` and whatever else arrives before `deadline` (while fewer than the previous
-    /// batch) in one transaction, commits, then resumes every caller. Returns the batch size.
-    private func commit(_ first: [Pending], gatheringUntil deadline: SQLiteWriteQueue<Pending>.Deadline) -> Int {
-        var batch = first  // every write taken so far: on failure each of them gets its answer
+    /// Runs `batch` in one transaction, commits, applies it to the cache, then resumes every
+    /// caller.
+    private func commit(_ batch: [Pending]) {
         var outcomes: [Result<SQLiteWriteOutcome, JobStoreError>] = []
+        outcomes.reserveCapacity(batch.count)
         do {
             try connection.run("BEGIN IMMEDIATE")
-            var incoming = first
-            while !incoming.isEmpty {
-                for item in incoming { outcomes.append(try apply(item.write)) }
-                incoming = batch.count < lastBatchSize ? pending.take(until: deadline, endingDrainIfEmpty: false) : []
-                batch += incoming
-            }
+            for item in batch { outcomes.append(try apply(item.write)) }
             try connection.run("COMMIT")
         } catch {
             if !connection.isAutocommit { try? connection.run("ROLLBACK") }
@@ -123,7 +118,7 @@ final class SQLiteWriter: @unchecked Sendable {
                 "store.error": "\(failure)", "store.batch": "\(batch.count)",
             ])
             for item in batch { item.continuation.resume(throwing: failure) }
-            return batch.count
+            return
         }
         cache.committed(zip(batch, outcomes).compactMap { item, outcome in
             switch (item.write, outcome) {
@@ -133,27 +128,22 @@ final class SQLiteWriter: @unchecked Sendable {
             }
         })
         for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
-        return batch.count
     }
 
-    /// Runs one write in a savepoint. Returns its own failure when only this write is affected;
-    /// throws when the whole transaction must be abandoned.
+    /// Runs one write (all-or-nothing by itself; see `SQLiteConnection.insertJob`). Returns its own
+    /// failure when only this write is affected; throws when the whole transaction must be
+    /// abandoned.
     private func apply(_ write: SQLiteWrite) throws -> Result<SQLiteWriteOutcome, JobStoreError> {
-        try connection.run("SAVEPOINT write")
         do {
-            let outcome: SQLiteWriteOutcome = switch write {
-            case let .insert(record): .insert(try connection.insertJob(record))
-            case let .update(record): try { try connection.updateJob(record); return .updated }()
-            case let .purge(cutoff): .purged(try connection.purgeJobs(finishedBefore: cutoff))
+            return switch write {
+            case let .insert(record): .success(.insert(try connection.insertJob(record)))
+            case let .update(record): .success(try { try connection.updateJob(record); return .updated }())
+            case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
             }
-            try connection.run("RELEASE write")
-            return .success(outcome)
         } catch let error as SQLiteError where !error.isStatementLocal {
             throw error
         } catch {
             guard !connection.isAutocommit else { throw error }  // SQLite already ended the transaction
-            try connection.run("ROLLBACK TO write")
-            try connection.run("RELEASE write")
             return .failure((error as? JobStoreError) ?? (error as? SQLiteError)?.storeError ?? .unavailable("\(error)"))
         }
     }

@@ -62,6 +62,51 @@ import Testing
         await reopened.close()
     }
 
+    @Test func duplicateInserts_InBusyBatches_FailAlone_AndLeaveTheStoredJobsAsTheyWere() async throws {
+        defer { directory.remove() }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        for n in 1...100 { _ = try await store.insert(.make(n)) }
+        let duplicates = try await withThrowingTaskGroup(of: Int.self) { group in
+            for n in 1...200 {
+                group.addTask { () async throws -> Int in
+                    do {
+                        #expect(try await store.insert(.make(n, state: .running, labels: n % 2 == 0 ? ["k": "v"] : [:])) == .inserted)
+                        return 0
+                    } catch JobStoreError.duplicateID { return 1 }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(duplicates == 100)
+        await store.close()
+
+        let reopened = try SQLiteJobStore(path: path, logger: logger)
+        #expect(try await reopened.list(JobQuery(states: [.queued], limit: 500)).count == 100)
+        #expect(try await reopened.list(JobQuery(states: [.running], limit: 500)).count == 100)
+        #expect(try await reopened.list(JobQuery(labels: ["k": "v"], limit: 500)).map(\.id) == stride(from: 200, to: 100, by: -2).map(jobID))
+        await reopened.close()
+    }
+
+    @Test func aWriteOfSeveralStatements_ThatFailsPartWay_LeavesNoneOfItsChanges() async throws {
+        defer { directory.remove() }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        _ = try await store.insert(.make(1))
+        _ = try rawInteger(path, "INSERT INTO job_labels (job_id, key, value) VALUES ('\(jobID(2))', 'team', 'stale')")
+        // The row of job 2 goes in, then its label collides with the stale one: the insert must
+        // fail as a whole, and the other writes of its batch must not.
+        let failing = Task { try await store.insert(.make(2, labels: ["team": "a"])) }
+        let labelled = Task { try await store.insert(.make(3, labels: ["team": "a"])) }
+        let plain = Task { try await store.insert(.make(4)) }
+        await #expect(throws: JobStoreError.self) { try await failing.value }
+        #expect(try await labelled.value == .inserted)
+        #expect(try await plain.value == .inserted)
+        await store.close()
+
+        #expect(try rawInteger(path, "SELECT count(*) FROM jobs WHERE id = '\(jobID(2))'") == 0)
+        #expect(try rawInteger(path, "SELECT count(*) FROM jobs") == 3)
+        #expect(try rawInteger(path, "SELECT count(*) FROM job_labels") == 2)
+    }
+
     @Test func close_WhileWritesAreInFlight_KeepsEveryAcknowledgedInsert() async throws {
         defer { directory.remove() }
         let store = try SQLiteJobStore(path: path, logger: logger)
@@ -116,6 +161,28 @@ import Testing
     }
 
     // MARK: - Bad files and full disks
+
+    @Test func opening_AVersion1Database_MigratesIt_KeepingJobsLabelsAndIdempotencyKeys() async throws {
+        defer { directory.remove() }
+        let keyed = JobRecord.make(1, idempotencyKey: "key-1"), labelled = JobRecord.make(2, labels: ["a": "1"])
+        do {
+            let connection = try SQLiteConnection(path: path)
+            defer { connection.close() }
+            try connection.execute(SQLiteSchema.migrations[0])
+            try connection.execute("PRAGMA user_version = 1")
+            for record in [keyed, labelled] { _ = try connection.insertJob(SQLiteEncodedJob(record)) }
+        }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        #expect(try await store.get(keyed.id) == keyed)
+        #expect(try await store.list(JobQuery(labels: ["a": "1"])) == [labelled])
+        #expect(try await store.insert(.make(3, idempotencyKey: "key-1")) == .existing(keyed))
+        #expect(try await store.insert(.make(4)) == .inserted)
+        await store.close()
+
+        #expect(try rawInteger(path, "PRAGMA user_version") == Int64(SQLiteSchema.currentVersion))
+        #expect(try rawInteger(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_autoindex_jobs_2'") == 0)
+        #expect(try rawInteger(path, "SELECT \"unique\" FROM pragma_index_list('jobs') WHERE name = 'jobs_by_idempotency_key'") == 1)
+    }
 
     @Test func opening_ADatabaseFromANewerJobsd_ThrowsUnsupportedSchema() async throws {
         defer { directory.remove() }
