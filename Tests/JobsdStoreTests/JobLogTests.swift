@@ -81,4 +81,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir))
         JobLog.remove(dataDirectory: dataDirectory, id: "e")
     }
+
+    @Test func compact_ThatCannotOpenItsTemporaryIndex_LeavesNoDescriptorOrFileBehind_AndKeepsLogging() throws {
+        let log = try JobLog.create(dataDirectory: dataDirectory, id: "f", maxBytes: 4)
+        append(log, "ab", .stdout)
+        let dir = JobLog.directory(dataDirectory: dataDirectory, id: "f")
+        // A directory where the compaction's temporary index goes: opening it for writing fails.
+        try FileManager.default.createDirectory(atPath: dir + "/index.tmp", withIntermediateDirectories: false)
+        for _ in 0..<20 { append(log, "cd", .stdout) }  // past twice the cap: compaction is tried
+        let openFiles = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)") }
+        #expect(!openFiles.contains { $0.hasPrefix(dir + "/data.tmp") })
+        #expect(!FileManager.default.fileExists(atPath: dir + "/data.tmp"))
+        #expect(text(log.read(stream: nil, from: nil)) == "cdcd")
+    }
 }

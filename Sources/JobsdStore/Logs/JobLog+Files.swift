@@ -155,9 +155,12 @@ extension JobLog {
         guard newBase > base else { return }
         let kept = readData(newBase, end)
         let dataPath = "\(directory)/data", indexPath = "\(directory)/index"
-        guard let newData = try? Self.openFile(dataPath + ".tmp", O_RDWR | O_CREAT | O_TRUNC),
-              let newIndex = try? Self.openFile(indexPath + ".tmp", O_RDWR | O_CREAT | O_TRUNC)
-        else { return }
+        guard let newData = try? Self.openFile(dataPath + ".tmp", O_RDWR | O_CREAT | O_TRUNC) else { return }
+        guard let newIndex = try? Self.openFile(indexPath + ".tmp", O_RDWR | O_CREAT | O_TRUNC) else {
+            Glibc.close(newData)
+            unlink(dataPath + ".tmp")
+            return
+        }
         try? Self.writeHeader(fd: newData, base: newBase, maxBytes: maxBytes, path: dataPath)
         _ = kept.withUnsafeBytes { Self.writeAll(newData, $0, at: off_t(Self.headerSize)) }
         rename(dataPath + ".tmp", dataPath)
