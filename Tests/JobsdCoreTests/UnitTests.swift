@@ -46,4 +46,32 @@ extension EngineTests {
         #expect(await sleeper.wait().signalName == "SIGTERM")
         #expect(await ProcScan.noZombieChildren())
     }
+
+    @Test func aThreadThatSpawns_LeavesSIGCHLDUnblocked_SoTheKernelDropsItInsteadOfWakingAnotherThread() async throws {
+        let (blockedBefore, blockedAfter, child) = try await withCheckedThrowingContinuation {
+            (c: CheckedContinuation<(Bool, Bool, ChildProcess), any Error>) in
+            let thread = Thread {
+                func sigchldBlocked() -> Bool {
+                    var mask = sigset_t()
+                    pthread_sigmask(SIG_BLOCK, nil, &mask)
+                    return sigismember(&mask, SIGCHLD) == 1
+                }
+                var chld = sigset_t()
+                sigemptyset(&chld)
+                sigaddset(&chld, SIGCHLD)
+                pthread_sigmask(SIG_BLOCK, &chld, nil)  // as the concurrency pool's threads do
+                let before = sigchldBlocked()
+                do {
+                    let child = try ChildProcess.spawn(argv: ["true"])
+                    c.resume(returning: (before, sigchldBlocked(), child))
+                } catch {
+                    c.resume(throwing: error)
+                }
+            }
+            thread.start()
+        }
+        #expect(blockedBefore)
+        #expect(!blockedAfter)
+        #expect(await child.wait().exitCode == 0)
+    }
 }
