@@ -115,6 +115,7 @@ extension JobEngine {
                 path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir,
                 stdin: stdin, stdout: out.write, stderr: err.write
             ) { [self] status in leaderExited(live, status) }
+            live.watch.stopsGroup(pid)
             return SpawnedJob(pid: pid, startTicks: ticks, stdout: out.read, stderr: err.read)
         } catch {
             close(out.read)

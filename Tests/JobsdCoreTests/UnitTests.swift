@@ -47,6 +47,24 @@ extension EngineTests {
         #expect(await ProcScan.noZombieChildren())
     }
 
+    @Test func aStopRequest_SendsSIGTERMToTheMainProcesssGroupAtOnce_BeforeAnyLadderRuns() async throws {
+        let watch = ProcessWatch()
+        let path = try JobEnvironment.resolve("sleep", path: JobEnvironment.basePATH)
+        let (pid, _) = try Reaper.shared.spawn(
+            path: path, argv: ["sleep", "1000"], env: [], cwd: nil, stdin: 0, stdout: 1, stderr: 2, onExit: watch.exited)
+        watch.stopsGroup(pid)
+        watch.requestStop(grace: 30)
+        var snapshot = watch.snapshot
+        let deadline = ContinuousClock.now + .seconds(10)
+        while snapshot.status == nil, ContinuousClock.now < deadline {
+            await watch.wait(after: snapshot.generation, timeout: 1)
+            snapshot = watch.snapshot
+        }
+        if snapshot.status == nil { kill(pid, SIGKILL) }
+        #expect(snapshot.status?.signalName == "SIGTERM")
+        #expect(watch.terminateGroupOnce(pid), "the group counts as signalled: the ladder must not send SIGTERM again")
+    }
+
     @Test func aThreadThatSpawns_LeavesSIGCHLDUnblocked_SoTheKernelDropsItInsteadOfWakingAnotherThread() async throws {
         let (blockedBefore, blockedAfter, child) = try await withCheckedThrowingContinuation {
             (c: CheckedContinuation<(Bool, Bool, ChildProcess), any Error>) in
