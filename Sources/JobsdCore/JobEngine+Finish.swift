@@ -7,10 +7,12 @@ import Logging
 extension JobEngine {
     // MARK: - Finishing
 
-    /// Everything after the job's processes are gone, exactly once per started job, in a task no
-    /// cancellation reaches: the cleanup command (own timeout and ladder), workdir removal, the
-    /// final record stored durably, and only then the terminal state is reported (`wait`,
-    /// `job`, metrics) and the running slot freed.
+    /// Everything after the job's processes are gone, exactly once per started job: the cleanup
+    /// command (own timeout and ladder), workdir removal, the final record stored durably, and
+    /// only then the terminal state is reported (`wait`, `job`, metrics) and the running slot
+    /// freed. Runs to the end even in a cancelled task: it awaits only waits that ignore
+    /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
+    /// to one) is needed — keep it that way.
     func finish(_ live: LiveJob, env: [String: String], workdir: String, survivors: Int, logger: Logger) async {
         let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
         var cleanup = record.job.cleanup

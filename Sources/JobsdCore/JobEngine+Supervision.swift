@@ -9,8 +9,8 @@ extension JobEngine {
 
     /// Runs one job that left the queue, to its terminal state: spawn, supervise until its main
     /// process exits or it is stopped (deadline, cancel, shutdown), stop the whole tree, drain the
-    /// output, then `finish` (cleanup, workdir, final record) in a task that cancellation of
-    /// `run()` cannot reach.
+    /// output, then `finish` (cleanup, workdir, final record). Cancellation of `run()` reaches
+    /// this task but changes nothing here: every wait on the way ignores it (see `finish`).
     func runJob(_ live: LiveJob, spawned: Result<SpawnedJob, SpawnError>? = nil) async {
         let (record, decided) = state.lock.withLock { (live.record, live.outcome != nil) }
         var logger = self.logger
@@ -28,10 +28,7 @@ extension JobEngine {
                 survivors = await supervise(live, record: record, spawned: nil, logger: logger)
             }
         }
-        let finalLogger = logger
-        await Task {
-            await self.finish(live, env: env, workdir: workdir, survivors: survivors, logger: finalLogger)
-        }.value
+        await finish(live, env: env, workdir: workdir, survivors: survivors, logger: logger)
     }
 
     func workDirectory(_ id: String) -> String { workdirs.path(id) }
@@ -118,6 +115,7 @@ extension JobEngine {
                 path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir,
                 stdin: stdin, stdout: out.write, stderr: err.write
             ) { [self] status in leaderExited(live, status) }
+            live.watch.stopsGroup(pid)
             return SpawnedJob(pid: pid, startTicks: ticks, stdout: out.read, stderr: err.read)
         } catch {
             close(out.read)

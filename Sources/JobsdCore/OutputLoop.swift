@@ -52,13 +52,14 @@ final class OutputLoop: @unchecked Sendable {
         thread.start()
     }
 
-    /// Takes ownership of `fds` (read ends, made non-blocking) and reads them into `pump`'s log.
+    /// Takes ownership of `fds` (read ends of pipes, no file status flags set; made non-blocking)
+    /// and reads them into `pump`'s log.
     /// Returns their tokens. An fd epoll refuses is closed at once (its pump is told).
     func register(_ fds: [(Int32, LogStream)], pump: OutputPump) -> [UInt64] {
         var refused = 0
         let tokens: [UInt64] = lock.withLock {
             fds.compactMap { fd, stream in
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(fd, F_SETFL, O_NONBLOCK)
                 let token = nextToken
                 nextToken += 1
                 pipes[token] = Registration(fd: fd, stream: stream, pump: pump)

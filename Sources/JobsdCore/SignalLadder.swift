@@ -61,10 +61,11 @@ struct SignalLadder: Sendable {
     func stop(grace: Double) async -> Result {
         var escaped = Set<pid_t>()
         var groupSignalled = false
-        if let processGroup, let watch, !leaderDone {
+        if let processGroup, let watch {
+            // The stop request may have sent it already (see `ProcessWatch.requestStop`).
             let generation = watch.snapshot.generation
-            groupSignalled = kill(-processGroup, SIGTERM) == 0
-            if groupSignalled { await watch.wait(after: generation, timeout: Self.firstLook) }
+            groupSignalled = watch.terminateGroupOnce(processGroup)
+            if groupSignalled, !leaderDone { await watch.wait(after: generation, timeout: Self.firstLook) }
         }
         var members = scan()
         if members.isEmpty, leaderDone { return Result(survivors: 0, escaped: 0) }

@@ -46,4 +46,50 @@ extension EngineTests {
         #expect(await sleeper.wait().signalName == "SIGTERM")
         #expect(await ProcScan.noZombieChildren())
     }
+
+    @Test func aStopRequest_SendsSIGTERMToTheMainProcesssGroupAtOnce_BeforeAnyLadderRuns() async throws {
+        let watch = ProcessWatch()
+        let path = try JobEnvironment.resolve("sleep", path: JobEnvironment.basePATH)
+        let (pid, _) = try Reaper.shared.spawn(
+            path: path, argv: ["sleep", "1000"], env: [], cwd: nil, stdin: 0, stdout: 1, stderr: 2, onExit: watch.exited)
+        watch.stopsGroup(pid)
+        watch.requestStop(grace: 30)
+        var snapshot = watch.snapshot
+        let deadline = ContinuousClock.now + .seconds(10)
+        while snapshot.status == nil, ContinuousClock.now < deadline {
+            await watch.wait(after: snapshot.generation, timeout: 1)
+            snapshot = watch.snapshot
+        }
+        if snapshot.status == nil { kill(pid, SIGKILL) }
+        #expect(snapshot.status?.signalName == "SIGTERM")
+        #expect(watch.terminateGroupOnce(pid), "the group counts as signalled: the ladder must not send SIGTERM again")
+    }
+
+    @Test func aThreadThatSpawns_LeavesSIGCHLDUnblocked_SoTheKernelDropsItInsteadOfWakingAnotherThread() async throws {
+        let (blockedBefore, blockedAfter, child) = try await withCheckedThrowingContinuation {
+            (c: CheckedContinuation<(Bool, Bool, ChildProcess), any Error>) in
+            let thread = Thread {
+                func sigchldBlocked() -> Bool {
+                    var mask = sigset_t()
+                    pthread_sigmask(SIG_BLOCK, nil, &mask)
+                    return sigismember(&mask, SIGCHLD) == 1
+                }
+                var chld = sigset_t()
+                sigemptyset(&chld)
+                sigaddset(&chld, SIGCHLD)
+                pthread_sigmask(SIG_BLOCK, &chld, nil)  // as the concurrency pool's threads do
+                let before = sigchldBlocked()
+                do {
+                    let child = try ChildProcess.spawn(argv: ["true"])
+                    c.resume(returning: (before, sigchldBlocked(), child))
+                } catch {
+                    c.resume(throwing: error)
+                }
+            }
+            thread.start()
+        }
+        #expect(blockedBefore)
+        #expect(!blockedAfter)
+        #expect(await child.wait().exitCode == 0)
+    }
 }
