@@ -3,7 +3,7 @@ import Glibc
 import JobsdMetrics
 
 /// Jobs' private working directories, `<data>/work/<id>/`: each job's cwd and HOME, created
-/// empty before it starts and removed when it ends.
+/// empty with mode 0700 before it starts and removed when it ends.
 ///
 /// Creating and deleting a directory inode per job is the most expensive file system work of a
 /// short job (ext4 walks recently deleted inodes on every allocation and discards the freed
@@ -22,7 +22,7 @@ final class Workdirs: @unchecked Sendable {
     // MARK: guarded by `lock`
     private var spares: [String] = []
     private var nextSpare = 0
-    /// The mode `mkdir` gave a fresh workdir (0777 less the umask); nil until one was made.
+    /// The mode `mkdir` gave a fresh workdir (0700, private to jobsd's user, less the umask); nil until one was made.
     private var standardMode: mode_t?
     private var spareDirectoryReady = false
 
@@ -43,13 +43,13 @@ final class Workdirs: @unchecked Sendable {
             if rename(spare, path) == 0 { return path }
             Self.removeTree(spare)
         }
-        if mkdir(path, 0o777) != 0 {
+        if mkdir(path, 0o700) != 0 {
             switch errno {
             case EEXIST: Self.removeTree(path)
             case ENOENT: try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             default: break
             }
-            guard mkdir(path, 0o777) == 0 else {
+            guard mkdir(path, 0o700) == 0 else {
                 throw .setup("cannot create the job's working directory: \(String(cString: strerror(errno)))")
             }
         }

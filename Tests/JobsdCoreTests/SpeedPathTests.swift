@@ -151,6 +151,8 @@ extension EngineTests {
         try withWorkdirs { workdirs, _ in
             func spares() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: workdirs.spareDirectory)) ?? []).count }
             let first = try workdirs.create("first")
+            var status = stat()
+            #expect(lstat(first, &status) == 0 && status.st_mode & 0o7777 == 0o700 & ~umaskNow())
             workdirs.remove("first", reuse: true)
             #expect(!FileManager.default.fileExists(atPath: first))
             #expect(spares() == 1)
@@ -207,4 +209,11 @@ extension EngineTests {
         }
         #expect(released == nil)
     }
+}
+
+/// The process's umask, from /proc (calling umask(2) would change it for the tests running beside).
+private func umaskNow() -> mode_t {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("Umask:") } ?? "Umask: 0022"
+    return mode_t(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) ?? 0o022
 }
