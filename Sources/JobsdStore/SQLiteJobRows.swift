@@ -12,14 +12,19 @@ enum SQLiteJobRows {
         cleanup_error, log_bytes, spec, idempotency_key, request_fingerprint, process_start_ticks, owner
         """
 
-    static let insertSQL =
+    static let insertSQL = SQLiteSQL(
         "INSERT INTO jobs (\(columns)) VALUES (" + (1...24).map { "?\($0)" }.joined(separator: ", ") + ")"
+    )
 
-    static let updateSQL =
+    static let updateSQL = SQLiteSQL(
         "UPDATE jobs SET "
-        + columns.split(separator: ",").map { $0.filter { !$0.isWhitespace } }.enumerated().dropFirst()
+            + columns.split(separator: ",").map { $0.filter { !$0.isWhitespace } }.enumerated().dropFirst()
             .map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
-        + " WHERE id = ?1"
+            + " WHERE id = ?1"
+    )
+
+    static let selectByID: SQLiteSQL = "SELECT \(columns) FROM jobs WHERE id = ?1"
+    static let selectByIdempotencyKey: SQLiteSQL = "SELECT \(columns) FROM jobs WHERE idempotency_key = ?1"
 
     static let terminalStates = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
     static let unfinishedStates = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }

@@ -302,5 +302,5 @@ import Testing
 private func rawInteger(_ path: String, _ sql: String) throws -> Int64? {
     let connection = try SQLiteConnection(path: path)
     defer { connection.close() }
-    return try connection.withStatement(sql) { try $0.step() ? $0.int64(0) : nil }
+    return try connection.withStatement(SQLiteSQL(sql)) { try $0.step() ? $0.int64(0) : nil }
 }
