@@ -15,7 +15,7 @@ extension SQLiteConnection {
     /// Throws `duplicateID` when the id is stored already.
     func insertJob(_ record: SQLiteEncodedJob) throws -> InsertResult {
         if let key = record.idempotencyKey,
-           let existing = try records("SELECT \(SQLiteJobRows.columns) FROM jobs WHERE idempotency_key = ?1", { try $0.bind(1, key) }).first {
+           let existing = try records(SQLiteJobRows.selectByIdempotencyKey, { try $0.bind(1, key) }).first {
             return .existing(existing)
         }
         func insertRow() throws {
@@ -124,7 +124,7 @@ extension SQLiteConnection {
     // MARK: - Reads
 
     func job(_ id: String) throws -> JobRecord? {
-        try records("SELECT \(SQLiteJobRows.columns) FROM jobs WHERE id = ?1") { try $0.bind(1, id) }.first
+        try records(SQLiteJobRows.selectByID) { try $0.bind(1, id) }.first
     }
 
     /// Newest first: `id < beforeID`, state any of `states`, every label pair present, at most `limit`.
@@ -144,7 +144,7 @@ extension SQLiteConnection {
             parameters += [key, value]
         }
         sql += " ORDER BY id DESC LIMIT ?"
-        return try records(sql) { statement in
+        return try records(SQLiteSQL(sql)) { statement in
             for (index, parameter) in parameters.enumerated() { try statement.bind(Int32(index + 1), parameter) }
             try statement.bind(Int32(parameters.count + 1), Int64(max(0, query.limit)))
         }
@@ -157,7 +157,7 @@ extension SQLiteConnection {
         ) { _ in }
     }
 
-    private func records(_ sql: String, _ bind: (SQLiteStatement) throws -> Void) throws -> [JobRecord] {
+    private func records(_ sql: SQLiteSQL, _ bind: (SQLiteStatement) throws -> Void) throws -> [JobRecord] {
         try withStatement(sql) { statement in
             try bind(statement)
             var found: [JobRecord] = []

@@ -6,7 +6,7 @@ final class SQLiteConnection {
     let path: String
     private var handle: OpaquePointer?
     /// Prepared statements by SQL text; bounded because list queries are built per filter shape.
-    private var statements: [String: SQLiteStatement] = [:]
+    private var statements: [SQLiteSQL: SQLiteStatement] = [:]
     private static let maximumCachedStatements = 64
 
     /// Opens (creating if needed) the database at `path` with extended result codes and
@@ -52,23 +52,23 @@ final class SQLiteConnection {
     }
 
     /// Runs one parameterless statement (BEGIN, COMMIT, SAVEPOINT…) through the statement cache.
-    func run(_ sql: String) throws {
+    func run(_ sql: SQLiteSQL) throws {
         try withStatement(sql) { statement in while try statement.step() {} }
     }
 
     /// Runs `body` with the cached prepared statement for `sql`, and resets it afterwards whatever
     /// happens, so no statement keeps a read transaction open.
-    func withStatement<T>(_ sql: String, _ body: (SQLiteStatement) throws -> T) throws -> T {
+    func withStatement<T>(_ sql: SQLiteSQL, _ body: (SQLiteStatement) throws -> T) throws -> T {
         let (statement, cached) = try prepared(sql)
         defer { cached ? statement.reset() : statement.finalize() }
         return try body(statement)
     }
 
     /// The integer a single-row query such as `PRAGMA user_version` returns.
-    func integer(_ sql: String) throws -> Int64 {
+    func integer(_ sql: SQLiteSQL) throws -> Int64 {
         try withStatement(sql) { statement in
             guard try statement.step(), let value = statement.int64(0) else {
-                throw SQLiteError(context: sql, code: SQLITE_ERROR, message: "no value returned")
+                throw SQLiteError(context: sql.text, code: SQLITE_ERROR, message: "no value returned")
             }
             return value
         }
@@ -85,14 +85,14 @@ final class SQLiteConnection {
 
     /// The statement for `sql` and whether it is cached; an uncached one (cache full) is
     /// finalized after its single use.
-    private func prepared(_ sql: String) throws(SQLiteError) -> (SQLiteStatement, cached: Bool) {
+    private func prepared(_ sql: SQLiteSQL) throws(SQLiteError) -> (SQLiteStatement, cached: Bool) {
         if let cached = statements[sql] { return (cached, true) }
-        guard let handle else { throw SQLiteError(context: sql, code: SQLITE_MISUSE, message: "connection closed") }
+        guard let handle else { throw SQLiteError(context: sql.text, code: SQLITE_MISUSE, message: "connection closed") }
         var raw: OpaquePointer?
-        guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil) == SQLITE_OK,
+        guard sqlite3_prepare_v3(handle, sql.text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil) == SQLITE_OK,
               let raw
-        else { throw lastError("prepare \(sql.prefix(60))") }
-        let statement = SQLiteStatement(sql: sql, handle: raw, connection: self)
+        else { throw lastError("prepare \(sql.text.prefix(60))") }
+        let statement = SQLiteStatement(sql: sql.text, handle: raw, connection: self)
         guard statements.count < Self.maximumCachedStatements else { return (statement, false) }
         statements[sql] = statement
         return (statement, true)

@@ -5,25 +5,25 @@ import JobsdAPI
 /// writer thread only binds and steps. A class, so that queueing and batching a write copies one
 /// reference, not the record.
 final class SQLiteEncodedJob: Sendable {
-    /// The record encoded, for the record cache once it is committed.
-    let record: JobRecord
+    /// The record encoded, boxed for the record cache once it is committed.
+    let boxed: SQLiteRecordCache.Box
     /// `jobs.labels`: keys sorted, so equal maps give equal text.
     let labelsJSON: String
     private let commandJSON: String
     private let specJSON: String
 
     init(_ record: JobRecord) {
-        self.record = record
+        boxed = SQLiteRecordCache.Box(record)
         labelsJSON = Self.labelsJSON(record.job.labels)
         var command = JSONWriter()
         command.stringArray(record.job.command)
         commandJSON = command.text
-        specJSON = record.spec.json
+        specJSON = Self.specJSON(record)
     }
 
-    var id: String { record.job.id }
-    var idempotencyKey: String? { record.idempotencyKey }
-    var labels: [String: String] { record.job.labels }
+    var id: String { boxed.record.job.id }
+    var idempotencyKey: String? { boxed.record.idempotencyKey }
+    var labels: [String: String] { boxed.record.job.labels }
 
     static func labelsJSON(_ labels: [String: String]) -> String {
         var writer = JSONWriter()
@@ -31,9 +31,47 @@ final class SQLiteEncodedJob: Sendable {
         return writer.text
     }
 
+    /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
+    /// makes them), only the facts no other column holds: env, stdin and cleanup, `{}` when none.
+    /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
+    static func specJSON(_ record: JobRecord) -> String {
+        let (spec, job) = (record.spec, record.job)
+        guard spec.command == job.command, spec.timeoutSeconds == job.timeoutSeconds,
+              spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels
+        else { return spec.json }
+        if spec.env.isEmpty, spec.stdin == nil, spec.cleanup == nil { return "{}" }
+        var writer = JSONWriter()
+        var separator = "{"
+        func key(_ name: String) {
+            writer.raw(separator + "\"" + name + "\":")
+            separator = ","
+        }
+        if !spec.env.isEmpty {
+            key("env")
+            writer.stringMap(spec.env)
+        }
+        if let stdin = spec.stdin {
+            key("stdin")
+            writer.string(stdin)
+        }
+        if let cleanup = spec.cleanup {
+            key("cleanup")
+            writer.raw("{\"command\":")
+            writer.stringArray(cleanup.command)
+            if let timeout = cleanup.timeoutSeconds {
+                writer.raw(",\"timeout_seconds\":")
+                writer.number(timeout)
+            }
+            writer.raw("}")
+        }
+        writer.raw("}")
+        return writer.text
+    }
+
     /// Binds every column of `SQLiteJobRows.columns`, in that order, to ?1…?24 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
+        let record = boxed.record
         let job = record.job
         try statement.bind(1, job.id)
         try statement.bind(2, job.state.rawValue)

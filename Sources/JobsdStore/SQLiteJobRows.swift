@@ -2,7 +2,8 @@ import JobsdAPI
 
 /// How a `JobRecord` maps to a `jobs` row: the column list, the statements that write a whole
 /// row (values from `SQLiteEncodedJob`), and the decoding of a row back into a record. Labels,
-/// command and spec are stored as JSON text; times as Unix milliseconds.
+/// command and spec are stored as JSON text (spec without what other columns hold, see
+/// `SQLiteEncodedJob.specJSON`); times as Unix milliseconds.
 enum SQLiteJobRows {
     /// Every column in bind (1-based) and read (0-based) order.
     static let columns = """
@@ -11,14 +12,19 @@ enum SQLiteJobRows {
         cleanup_error, log_bytes, spec, idempotency_key, request_fingerprint, process_start_ticks, owner
         """
 
-    static let insertSQL =
+    static let insertSQL = SQLiteSQL(
         "INSERT INTO jobs (\(columns)) VALUES (" + (1...24).map { "?\($0)" }.joined(separator: ", ") + ")"
+    )
 
-    static let updateSQL =
+    static let updateSQL = SQLiteSQL(
         "UPDATE jobs SET "
-        + columns.split(separator: ",").map { $0.filter { !$0.isWhitespace } }.enumerated().dropFirst()
+            + columns.split(separator: ",").map { $0.filter { !$0.isWhitespace } }.enumerated().dropFirst()
             .map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
-        + " WHERE id = ?1"
+            + " WHERE id = ?1"
+    )
+
+    static let selectByID: SQLiteSQL = "SELECT \(columns) FROM jobs WHERE id = ?1"
+    static let selectByIdempotencyKey: SQLiteSQL = "SELECT \(columns) FROM jobs WHERE idempotency_key = ?1"
 
     static let terminalStates = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
     static let unfinishedStates = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }
@@ -46,7 +52,6 @@ enum SQLiteJobRows {
         guard let cleanupState = row.string(15).flatMap(CleanupState.init(rawValue:)) else {
             throw corrupt("cleanup_state")
         }
-        guard let spec = JobSpec(stored: try json(19, "spec")) else { throw corrupt("spec") }
         let job = Job(
             id: id, name: row.string(2), labels: labels, command: command, state: state, createdAt: createdAt,
             startedAt: time(6), finishedAt: time(7), timeoutSeconds: row.double(8) ?? 0, graceSeconds: row.double(9) ?? 0,
@@ -54,6 +59,7 @@ enum SQLiteJobRows {
             cleanup: CleanupStatus(state: cleanupState, exitCode: int32(16), error: row.string(17)),
             logBytes: row.int64(18) ?? 0
         )
+        guard let spec = JobSpec(stored: try json(19, "spec"), of: job) else { throw corrupt("spec") }
         return JobRecord(
             job: job, spec: spec, idempotencyKey: row.string(20), requestFingerprint: row.string(21),
             processStartTicks: row.int64(22).map { UInt64(bitPattern: $0) }, owner: row.string(23)
@@ -90,9 +96,10 @@ extension JSONValue {
 }
 
 extension JobSpec {
-    /// Decodes the JSON `JobSpec.json` wrote; nil when it does not have that shape.
-    fileprivate init?(stored json: JSONValue) {
-        guard let command = json["command"]?.stringArray else { return nil }
+    /// Decodes `jobs.spec` as `SQLiteEncodedJob.specJSON` wrote it: the whole spec when it has a
+    /// "command" (also every row written before schema 3), else only env, stdin and cleanup, with
+    /// the rest from `job`'s columns. nil when it does not have that shape.
+    fileprivate init?(stored json: JSONValue, of job: Job) {
         /// `.some(nil)` when the key is absent, nil when it holds the wrong kind of value.
         func optional<T>(_ key: String, _ read: (JSONValue) -> T?) -> T?? {
             guard let value = json[key] else { return .some(nil) }
@@ -100,9 +107,18 @@ extension JobSpec {
             return .some(decoded)
         }
         guard let env = optional("env", \.stringMap), let stdin = optional("stdin", \.stringValue),
-              let timeout = optional("timeout_seconds", \.numberValue), let grace = optional("grace_seconds", \.numberValue),
-              let name = optional("name", \.stringValue), let labels = optional("labels", \.stringMap),
               let cleanup = optional("cleanup", { CleanupSpec(stored: $0) })
+        else { return nil }
+        guard let command = json["command"] else {
+            self.init(
+                command: job.command, env: env ?? [:], stdin: stdin, timeoutSeconds: job.timeoutSeconds,
+                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels
+            )
+            return
+        }
+        guard let command = command.stringArray,
+              let timeout = optional("timeout_seconds", \.numberValue), let grace = optional("grace_seconds", \.numberValue),
+              let name = optional("name", \.stringValue), let labels = optional("labels", \.stringMap)
         else { return nil }
         self.init(
             command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,

@@ -3,7 +3,7 @@ import JobsdMetrics
 /// A change the writer committed, handed to `SQLiteRecordCache.committed` in commit order.
 enum SQLiteCommittedChange: Sendable {
     /// The record as inserted or updated.
-    case stored(JobRecord)
+    case stored(SQLiteRecordCache.Box)
     /// Ids of purged jobs.
     case removed([String])
 }
@@ -33,9 +33,17 @@ final class SQLiteRecordCache: @unchecked Sendable {
         case miss(Ticket)
     }
 
+    /// A record behind one reference: storing, evicting or handing over an entry retains one
+    /// object, not every field of the record.
+    final class Box: Sendable {
+        let record: JobRecord
+
+        init(_ record: JobRecord) { self.record = record }
+    }
+
     private struct Entry {
         let id: String
-        var record: JobRecord
+        var boxed: Box
         var bytes: Int
         /// Sequence number of the batch that stored it; 0 for an entry filled by a read.
         var writtenAt: UInt64
@@ -74,7 +82,7 @@ final class SQLiteRecordCache: @unchecked Sendable {
         guard !closed else { throw .unavailable("store is closed") }
         guard let slot = slotByID[id] else { return .miss(Ticket(sequence: sequence)) }
         slots[slot]!.referenced = true
-        return .hit(slots[slot]!.record)
+        return .hit(slots[slot]!.boxed.record)
     }
 
     /// Caches `record`, read from the database after `ticket` was taken, unless a later write
@@ -82,7 +90,7 @@ final class SQLiteRecordCache: @unchecked Sendable {
     func fill(_ record: JobRecord, ticket: Ticket) {
         lock.withLock {
             guard !closed, lastLostWrite <= ticket.sequence, slotByID[record.id] == nil else { return }
-            store(record, writtenAt: 0)
+            store(Box(record), writtenAt: 0)
         }
     }
 
@@ -119,7 +127,8 @@ final class SQLiteRecordCache: @unchecked Sendable {
 
     // MARK: - Entries (under `lock`)
 
-    private func store(_ record: JobRecord, writtenAt: UInt64) {
+    private func store(_ boxed: Box, writtenAt: UInt64) {
+        let record = boxed.record
         let size = Self.estimatedBytes(of: record)
         guard size <= byteBudget / 16 else {  // not cached; neither may an older value be
             lastLostWrite = max(lastLostWrite, writtenAt)
@@ -128,10 +137,10 @@ final class SQLiteRecordCache: @unchecked Sendable {
         }
         if let slot = slotByID[record.id] {
             bytes += size - slots[slot]!.bytes
-            slots[slot] = Entry(id: record.id, record: record, bytes: size, writtenAt: writtenAt, referenced: true)
+            slots[slot] = Entry(id: record.id, boxed: boxed, bytes: size, writtenAt: writtenAt, referenced: true)
         } else {
             if freeSlots.isEmpty, slots.count >= capacity { evictOne() }
-            let entry = Entry(id: record.id, record: record, bytes: size, writtenAt: writtenAt, referenced: false)
+            let entry = Entry(id: record.id, boxed: boxed, bytes: size, writtenAt: writtenAt, referenced: false)
             let slot: Int
             if let free = freeSlots.popLast() {
                 slot = free
@@ -150,7 +159,6 @@ final class SQLiteRecordCache: @unchecked Sendable {
     private func evictOne() {
         while true {
             hand = hand + 1 < slots.count ? hand + 1 : 0
-            // Fields are read in place: copying an entry would retain every field of its record.
             guard let referenced = slots[hand]?.referenced else { continue }
             if referenced {
                 slots[hand]!.referenced = false

@@ -33,7 +33,7 @@ final class SQLiteWriter: @unchecked Sendable {
     // `connection` is used only on `queue`; `pending` is thread-safe.
     private struct Pending {
         let write: SQLiteWrite
-        let continuation: CheckedContinuation<SQLiteWriteOutcome, any Error>
+        let continuation: UnsafeContinuation<SQLiteWriteOutcome, any Error>
     }
 
     private let connection: SQLiteConnection
@@ -52,7 +52,7 @@ final class SQLiteWriter: @unchecked Sendable {
     /// Returns once `write` is committed durably, or throws `JobStoreError` (`unavailable` when the
     /// store is closed or the commit failed, `notFound` for an update of an unknown job).
     func perform(_ write: SQLiteWrite) async throws -> SQLiteWriteOutcome {
-        try await withCheckedThrowingContinuation { continuation in
+        try await withUnsafeThrowingContinuation { continuation in
             switch pending.append(Pending(write: write, continuation: continuation)) {
             case .closed: continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
             case .queuedStartDrain: queue.async { self.drain() }
@@ -122,7 +122,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         cache.committed(zip(batch, outcomes).compactMap { item, outcome in
             switch (item.write, outcome) {
-            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): .stored(job.record)
+            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): .stored(job.boxed)
             case let (.purge, .success(.purged(ids))): ids.isEmpty ? nil : .removed(ids)
             default: nil
             }

@@ -160,6 +160,35 @@ import Testing
         #expect(try rawInteger(path, "SELECT count(*) FROM job_labels") == 1)
     }
 
+    @Test func aSpecThatAgreesWithItsJob_IsStoredWithoutTheRepeatedFields_AndAnyOtherWhole() async throws {
+        defer { directory.remove() }
+        // full and agreeing: command, timeouts, name and labels as in their jobs; make: no timeouts in the spec.
+        let full = JobRecord.full(1), plain = JobRecord.agreeing(2), differing = JobRecord.make(3)
+        do {
+            let store = try SQLiteJobStore(path: path, logger: logger)
+            for record in [full, plain, differing] { _ = try await store.insert(record) }
+            await store.close()
+        }
+        func storedSpec(_ record: JobRecord) throws -> String? {
+            let connection = try SQLiteConnection(path: path)
+            defer { connection.close() }
+            return try connection.withStatement("SELECT spec FROM jobs WHERE id = ?1") { statement in
+                try statement.bind(1, record.id)
+                return try statement.step() ? statement.string(0) : nil
+            }
+        }
+        #expect(try storedSpec(plain) == "{}")
+        let fullSpec = try #require(try storedSpec(full))
+        #expect(fullSpec.hasPrefix(#"{"env":"#) && fullSpec.contains(#""stdin":"#) && fullSpec.contains(#""cleanup":"#))
+        #expect(!fullSpec.contains("nightly-export") && !fullSpec.contains("printf"))
+        #expect(try storedSpec(differing) == differing.spec.json)
+
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        for record in [full, plain, differing] { #expect(try await store.get(record.id) == record) }
+        #expect(try await store.list(JobQuery()) == [differing, plain, full])
+        await store.close()
+    }
+
     // MARK: - Bad files and full disks
 
     @Test func opening_AVersion1Database_MigratesIt_KeepingJobsLabelsAndIdempotencyKeys() async throws {
@@ -182,6 +211,30 @@ import Testing
         #expect(try rawInteger(path, "PRAGMA user_version") == Int64(SQLiteSchema.currentVersion))
         #expect(try rawInteger(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_autoindex_jobs_2'") == 0)
         #expect(try rawInteger(path, "SELECT \"unique\" FROM pragma_index_list('jobs') WHERE name = 'jobs_by_idempotency_key'") == 1)
+    }
+
+    @Test func aVersion2Database_WithWholeSpecs_ReadsBackEveryJob_AfterMigration() async throws {
+        defer { directory.remove() }
+        let full = JobRecord.full(1), plain = JobRecord.agreeing(2)
+        do {
+            let connection = try SQLiteConnection(path: path)
+            defer { connection.close() }
+            for migration in SQLiteSchema.migrations[0..<2] { try connection.execute(migration) }
+            try connection.execute("PRAGMA user_version = 2")
+            for record in [full, plain] {
+                _ = try connection.insertJob(SQLiteEncodedJob(record))
+                try connection.withStatement("UPDATE jobs SET spec = ?2 WHERE id = ?1") { statement in
+                    try statement.bind(1, record.id)
+                    try statement.bind(2, record.spec.json)  // what schema 2 stored
+                    _ = try statement.step()
+                }
+            }
+        }
+        let store = try SQLiteJobStore(path: path, logger: logger)
+        #expect(try await store.get(full.id) == full)
+        #expect(try await store.get(plain.id) == plain)
+        await store.close()
+        #expect(try rawInteger(path, "PRAGMA user_version") == Int64(SQLiteSchema.currentVersion))
     }
 
     @Test func opening_ADatabaseFromANewerJobsd_ThrowsUnsupportedSchema() async throws {
@@ -249,5 +302,5 @@ import Testing
 private func rawInteger(_ path: String, _ sql: String) throws -> Int64? {
     let connection = try SQLiteConnection(path: path)
     defer { connection.close() }
-    return try connection.withStatement(sql) { try $0.step() ? $0.int64(0) : nil }
+    return try connection.withStatement(SQLiteSQL(sql)) { try $0.step() ? $0.int64(0) : nil }
 }

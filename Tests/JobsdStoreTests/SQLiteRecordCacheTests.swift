@@ -72,8 +72,8 @@ import Testing
         let ticket = try #require(try cache.ticket(jobID(1)))
         var newer = JobRecord.make(1)
         newer.job.state = .running
-        cache.committed([.stored(newer)])
-        cache.committed([.stored(.make(2))])  // evicts job 1
+        cache.committed([.stored(.init(newer))])
+        cache.committed([.stored(.init(.make(2)))])  // evicts job 1
         cache.fill(.make(1), ticket: ticket)  // what a read that started before the update saw
         #expect(try cache.cached(jobID(1)) == nil)
     }
@@ -88,7 +88,7 @@ import Testing
         let ticket = try #require(try cache.ticket(jobID(2)))
         var newer = JobRecord.make(2)
         newer.job.state = .running
-        cache.committed([.stored(newer)])
+        cache.committed([.stored(.init(newer))])
         cache.fill(.make(2), ticket: ticket)
         #expect(try cache.cached(jobID(2)) == newer)
     }
@@ -96,16 +96,16 @@ import Testing
     @Test func fill_AfterAMissWithNoWriteOfThatJobInBetween_IsCached() throws {
         let cache = SQLiteRecordCache()
         let ticket = try #require(try cache.ticket(jobID(1)))
-        cache.committed([.stored(.make(2))])  // another job's write does not stop the fill
+        cache.committed([.stored(.init(.make(2)))])  // another job's write does not stop the fill
         cache.fill(.make(1), ticket: ticket)
         #expect(try cache.cached(jobID(1)) == .make(1))
     }
 
     @Test func eviction_SparesAnEntryReadSinceTheHandLastPassed() throws {
         let cache = SQLiteRecordCache(capacity: 2)
-        cache.committed([.stored(.make(1)), .stored(.make(2))])
+        cache.committed([.stored(.init(.make(1))), .stored(.init(.make(2)))])
         _ = try cache.lookup(jobID(1))
-        cache.committed([.stored(.make(3))])
+        cache.committed([.stored(.init(.make(3)))])
         #expect(try cache.cached(jobID(1)) == .make(1))
         #expect(try cache.cached(jobID(2)) == nil)
         #expect(try cache.cached(jobID(3)) == .make(3))
@@ -114,7 +114,7 @@ import Testing
     @Test func records_StayWithinTheByteBudget_AndOversizedOnesAreNotCached() throws {
         let cache = SQLiteRecordCache(capacity: 1000, byteBudget: 16 * 4096)
         let records = (1...200).map { JobRecord.make($0) }
-        cache.committed(records.map { .stored($0) })
+        cache.committed(records.map { .stored(.init($0)) })
         let perRecord = SQLiteRecordCache.estimatedBytes(of: records[0])
         #expect(cache.count <= 16 * 4096 / perRecord)
         #expect(cache.count >= 16 * 4096 / perRecord - 2)
@@ -123,13 +123,13 @@ import Testing
         #expect(try cache.cached(last.id) == last)
         var oversized = last
         oversized.spec.stdin = String(repeating: "x", count: 8192)
-        cache.committed([.stored(oversized)])
+        cache.committed([.stored(.init(oversized))])
         #expect(try cache.cached(last.id) == nil)
     }
 
     @Test func lookup_AfterClose_ThrowsUnavailable() {
         let cache = SQLiteRecordCache()
-        cache.committed([.stored(.make(1))])
+        cache.committed([.stored(.init(.make(1)))])
         cache.close()
         #expect(throws: JobStoreError.unavailable("store is closed")) { try cache.lookup(jobID(1)) }
     }

@@ -72,6 +72,14 @@ extension JobRecord {
         )
     }
 
+    /// `make(n)` with the timeouts the engine writes into the spec, so the spec agrees with the job.
+    static func agreeing(_ n: Int) -> JobRecord {
+        var record = make(n)
+        record.spec.timeoutSeconds = record.job.timeoutSeconds
+        record.spec.graceSeconds = record.job.graceSeconds
+        return record
+    }
+
     /// A record with every optional set and awkward text (unicode, quotes, control characters).
     static func full(_ n: Int) -> JobRecord {
         let labels = ["team": "données", "tier/level": "1", "emoji": "🚀", "empty": ""]
