@@ -48,6 +48,7 @@ extension JobEngine {
             shutdown()
             shutdown()
         }
+        workdirs.discardSpares()
         logger.info("job engine stopped")
     }
 

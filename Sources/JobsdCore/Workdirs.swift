@@ -10,7 +10,8 @@ import JobsdMetrics
 /// block), so an ended job's directory that is provably pristine — empty, ours, with the standard
 /// mode, no process left — is not deleted but renamed into `<data>/.spare-workdirs/` (at most
 /// `spareLimit` of them), and the next job's directory is renamed out of there. Anything else is
-/// removed (`rmdir`, recursively only when not empty). The spare directories are wiped at start.
+/// removed (`rmdir`, recursively only when not empty). The spare directories are deleted at start
+/// and when the engine stops.
 ///
 /// Thread-safe: `spares`, `nextSpare` and `standardMode` are guarded by `lock`.
 final class Workdirs: @unchecked Sendable {
@@ -29,6 +30,16 @@ final class Workdirs: @unchecked Sendable {
     init(dataDirectory: String) {
         root = "\(dataDirectory)/work"
         spareDirectory = "\(dataDirectory)/.spare-workdirs"
+        discardSpares()
+    }
+
+    /// Deletes the spare directories (at start, and when the engine stopped: no job is left to
+    /// take one). A later `remove` may park new ones again.
+    func discardSpares() {
+        lock.withLock {
+            spares.removeAll()
+            spareDirectoryReady = false
+        }
         try? FileManager.default.removeItem(atPath: spareDirectory)
     }
 

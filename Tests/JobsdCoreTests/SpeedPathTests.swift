@@ -173,6 +173,22 @@ extension EngineTests {
     }
 }
 
+extension EngineTests {
+    @Test func stoppingTheEngine_DeletesTheSpareWorkdirs() async throws {
+        let h = try EngineHarness.make()
+        let engine = h.engine
+        let runner = Task { try await engine.run() }
+        await engine.waitUntilReady()
+        let job = try await h.submit(JobSpec(command: ["true"]))
+        #expect(try await h.terminal(job.id).state == .succeeded)
+        let spares = h.dataDirectory + "/.spare-workdirs"
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: spares)) ?? []).count == 1)
+        engine.shutdown()
+        try await runner.value
+        #expect(!FileManager.default.fileExists(atPath: spares))
+    }
+}
+
 @Suite struct DeadlinesTests {
     /// Collects names in the order the timer thread runs them.
     private final class Runs: @unchecked Sendable {
