@@ -13,14 +13,12 @@ extension JobEngine {
     /// freed. Runs to the end even in a cancelled task: it awaits only waits that ignore
     /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
     /// to one) is needed — keep it that way.
-    func finish(_ live: LiveJob, env: [String: String], workdir: String, survivors: Int, logger: Logger) async {
+    func finish(_ live: LiveJob, survivors: Int, logger: Logger) async {
         let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             state.lock.withLock { live.record.job.cleanup.state = .running }
-            cleanup = await runCleanup(
-                spec, jobID: record.id, env: env, finalState: outcome.state, workdir: workdir,
-                grace: record.job.graceSeconds, logger: logger)
+            cleanup = await runCleanup(spec, for: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: survivors == 0)
 
@@ -80,14 +78,14 @@ extension JobEngine {
 
     // MARK: - Cleanup command
 
-    /// Runs the user's cleanup command in `workdir` (created if missing) with the job's env plus
-    /// `JOBSD_JOB_STATE`, in its own session. At its timeout it gets the ladder (SIGTERM, `grace`,
-    /// SIGKILL, sweep); its leftovers after it exits get the ladder too. Not cancellable.
-    func runCleanup(
-        _ spec: CleanupSpec, jobID: String, env: [String: String], finalState: JobState, workdir: String, grace: Double,
-        logger: Logger
-    ) async -> CleanupStatus {
-        var env = env
+    /// Runs the user's cleanup command of `record`'s job in the job's workdir (created if missing)
+    /// with the job's env plus `JOBSD_JOB_STATE`, in its own session. At its timeout it gets the
+    /// ladder (SIGTERM, the job's grace, SIGKILL, sweep); its leftovers after it exits get the
+    /// ladder too. Not cancellable.
+    func runCleanup(_ spec: CleanupSpec, for record: JobRecord, finalState: JobState, logger: Logger) async -> CleanupStatus {
+        let jobID = record.id, grace = record.job.graceSeconds
+        let workdir = workDirectory(jobID)
+        var env = JobEnvironment.forJob(id: jobID, workdir: workdir, user: record.spec.env)
         env["JOBSD_JOB_STATE"] = finalState.rawValue
         let timeout = spec.timeoutSeconds ?? CleanupSpec.defaultTimeoutSeconds
         let watch = ProcessWatch()

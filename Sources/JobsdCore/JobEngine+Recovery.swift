@@ -65,13 +65,9 @@ extension JobEngine {
             jobID: record.id, processGroup: group, startedAfter: group == nil ? nil : record.processStartTicks, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
 
-        let workdir = workDirectory(record.id)
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
-            let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
-            cleanup = await runCleanup(
-                spec, jobID: record.id, env: env, finalState: outcome.state, workdir: workdir,
-                grace: record.job.graceSeconds, logger: logger)
+            cleanup = await runCleanup(spec, for: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: false)
         let (final, log, ticket) = state.lock.withLock {

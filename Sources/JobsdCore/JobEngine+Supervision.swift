@@ -15,8 +15,6 @@ extension JobEngine {
         let (record, decided) = state.lock.withLock { (live.record, live.outcome != nil) }
         var logger = self.logger
         logger[metadataKey: "job.id"] = "\(record.id)"
-        let workdir = workDirectory(record.id)
-        let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
         var survivors = 0
         if let spawned {
             // `submit` spawned it: supervise it whatever was decided since (its exit, a cancel).
@@ -28,7 +26,7 @@ extension JobEngine {
                 survivors = await supervise(live, record: record, spawned: nil, logger: logger)
             }
         }
-        await finish(live, env: env, workdir: workdir, survivors: survivors, logger: logger)
+        await finish(live, survivors: survivors, logger: logger)
     }
 
     func workDirectory(_ id: String) -> String { workdirs.path(id) }

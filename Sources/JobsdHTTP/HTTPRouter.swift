@@ -39,6 +39,13 @@ public struct HTTPRouter: Sendable {
         routes.sort { Self.isMoreSpecific($0.segments, than: $1.segments) }
     }
 
+    /// A route whose handler always answers without waiting: on the event loop, or in the
+    /// request's Task when the server did not ask the immediate handlers first. (A name of its
+    /// own: as an `add` overload it would capture every synchronous trailing closure.)
+    public mutating func addImmediate(_ method: String, _ pattern: String, _ handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+        add(method, pattern, immediate: { handler($0) }) { handler($0) }
+    }
+
     /// Unknown path → 404 problem; known path with another method → 405 problem with `Allow`.
     /// HEAD is served by the GET handler (the server drops the body).
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {

@@ -10,14 +10,12 @@ struct OperationsRoutes: Sendable {
 
     func register(in router: inout HTTPRouter) {
         // Both answer at once, on the event loop.
-        let healthz: HTTPImmediateHandler = { _ in .json(#"{"status":"ok"}"#) }
-        router.add("GET", "/healthz", immediate: healthz) { healthz($0)! }
-        let readyz: HTTPImmediateHandler = { [engine, lifecycle] _ in
+        router.addImmediate("GET", "/healthz") { _ in .json(#"{"status":"ok"}"#) }
+        router.addImmediate("GET", "/readyz") { [engine, lifecycle] _ in
             if lifecycle.isDraining { return .problem(status: 503, detail: "jobsd is shutting down", headers: [("Retry-After", "5")]) }
             if !engine.isReady { return .problem(status: 503, detail: "jobsd is starting up", headers: [("Retry-After", "1")]) }
             return .json(#"{"status":"ready"}"#)
         }
-        router.add("GET", "/readyz", immediate: readyz) { readyz($0)! }
         router.add("GET", "/metrics") { [metrics] _ in
             HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                          body: .bytes(Array(metrics.render().utf8)))

@@ -50,6 +50,14 @@ import Testing
         #expect(router.handleImmediately(HTTPRequest(method: "PUT", target: "/fast/7"))?.status == 405)
     }
 
+    @Test func addImmediate_AnswersOnTheLoopAndInATask_WithTheSameHandler() async {
+        var router = self.router
+        router.addImmediate("GET", "/now") { _ in .json("\"now\"") }
+        #expect(router.handleImmediately(HTTPRequest(method: "GET", target: "/now")).map(body) == "\"now\"")
+        #expect(body(await router.handle(HTTPRequest(method: "GET", target: "/now"))) == "\"now\"")
+        #expect(router.handleImmediately(HTTPRequest(method: "GET", target: "/v1/jobs/stats")) == nil)  // a plain `add`
+    }
+
     @Test func pattern_NamesTheMatchingRoute() {
         #expect(router.pattern(for: "/v1/jobs/abc") == "/v1/jobs/{id}")
         #expect(router.pattern(for: "/v1/jobs") == "/v1/jobs")
