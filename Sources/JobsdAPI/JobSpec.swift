@@ -50,23 +50,35 @@ public struct JobSpec: Codable, Sendable, Equatable {
     }
 
     /// The JSON request body, with absent optionals omitted.
-    public var json: String {
+    public var json: String { encoded(withJobFields: true) }
+
+    /// Only what a job's own fields do not hold — env, stdin, cleanup — as a JSON object (`{}`
+    /// when none): the spec as a store keeps it beside the job.
+    public var runtimeJSON: String { encoded(withJobFields: false) }
+
+    /// The fields in request order; without `withJobFields`, no command, timeouts, name, labels.
+    private func encoded(withJobFields all: Bool) -> String {
         var w = JSONWriter()
-        w.raw("{\"command\":")
-        w.stringArray(command)
-        if !env.isEmpty { w.raw(",\"env\":"); w.stringMap(env) }
-        if let stdin { w.raw(",\"stdin\":"); w.string(stdin) }
-        if let timeoutSeconds { w.raw(",\"timeout_seconds\":"); w.number(timeoutSeconds) }
-        if let graceSeconds { w.raw(",\"grace_seconds\":"); w.number(graceSeconds) }
+        var separator = "{"
+        func key(_ name: String) {
+            w.raw(separator + "\"" + name + "\":")
+            separator = ","
+        }
+        if all { key("command"); w.stringArray(command) }
+        if !env.isEmpty { key("env"); w.stringMap(env) }
+        if let stdin { key("stdin"); w.string(stdin) }
+        if all, let timeoutSeconds { key("timeout_seconds"); w.number(timeoutSeconds) }
+        if all, let graceSeconds { key("grace_seconds"); w.number(graceSeconds) }
         if let cleanup {
-            w.raw(",\"cleanup\":{\"command\":")
+            key("cleanup")
+            w.raw("{\"command\":")
             w.stringArray(cleanup.command)
             if let t = cleanup.timeoutSeconds { w.raw(",\"timeout_seconds\":"); w.number(t) }
             w.raw("}")
         }
-        if let name { w.raw(",\"name\":"); w.string(name) }
-        if !labels.isEmpty { w.raw(",\"labels\":"); w.stringMap(labels) }
-        w.raw("}")
+        if all, let name { key("name"); w.string(name) }
+        if all, !labels.isEmpty { key("labels"); w.stringMap(labels) }
+        w.raw(separator == "{" ? "{}" : "}")
         return w.text
     }
 }

@@ -39,33 +39,7 @@ final class SQLiteEncodedJob: Sendable {
         guard spec.command == job.command, spec.timeoutSeconds == job.timeoutSeconds,
               spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels
         else { return spec.json }
-        if spec.env.isEmpty, spec.stdin == nil, spec.cleanup == nil { return "{}" }
-        var writer = JSONWriter()
-        var separator = "{"
-        func key(_ name: String) {
-            writer.raw(separator + "\"" + name + "\":")
-            separator = ","
-        }
-        if !spec.env.isEmpty {
-            key("env")
-            writer.stringMap(spec.env)
-        }
-        if let stdin = spec.stdin {
-            key("stdin")
-            writer.string(stdin)
-        }
-        if let cleanup = spec.cleanup {
-            key("cleanup")
-            writer.raw("{\"command\":")
-            writer.stringArray(cleanup.command)
-            if let timeout = cleanup.timeoutSeconds {
-                writer.raw(",\"timeout_seconds\":")
-                writer.number(timeout)
-            }
-            writer.raw("}")
-        }
-        writer.raw("}")
-        return writer.text
+        return spec.runtimeJSON
     }
 
     /// Binds every column of `SQLiteJobRows.columns`, in that order, to ?1…?24 of `statement`
