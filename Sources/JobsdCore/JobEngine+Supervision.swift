@@ -45,13 +45,7 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log: JobLog?
-        do {
-            log = try JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
-        } catch {
-            logger.error("cannot create the job's log; its output is discarded", metadata: ["error": "\(error)"])
-            log = nil
-        }
+        let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
         let pid = spawned.pid
         let startedAt = state.lock.withLock {
             live.log = log

@@ -78,7 +78,7 @@ extension EngineTests {
     private func temporaryLog() throws -> (JobLog, String) {
         let dir = NSTemporaryDirectory() + "jobsd-pump-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return (try JobLog.create(dataDirectory: dir, id: "p", maxBytes: 1 << 20), dir)
+        return (JobLog.create(dataDirectory: dir, id: "p", maxBytes: 1 << 20), dir)
     }
 
     private func text(_ log: JobLog, _ stream: LogStream? = nil) -> String {

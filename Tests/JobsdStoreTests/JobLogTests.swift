@@ -18,7 +18,7 @@ import Testing
     func text(_ slice: JobLogSlice) -> String { String(decoding: slice.bytes, as: UTF8.self) }
 
     @Test func read_InterleavesStreamsInArrivalOrder_AndServesEachStreamAlone() throws {
-        let log = try JobLog.create(dataDirectory: dataDirectory, id: "a", maxBytes: 1000)
+        let log = JobLog.create(dataDirectory: dataDirectory, id: "a", maxBytes: 1000)
         append(log, "out1 ", .stdout)
         append(log, "err1 ", .stderr)
         append(log, "out2 ", .stdout)
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func read_FromACursor_ReturnsOnlyNewerBytes() throws {
-        let log = try JobLog.create(dataDirectory: dataDirectory, id: "b", maxBytes: 1000)
+        let log = JobLog.create(dataDirectory: dataDirectory, id: "b", maxBytes: 1000)
         append(log, "hello ", .stdout)
         let first = log.read(stream: nil, from: nil)
         append(log, "world", .stderr)
@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func append_PastTheCap_DropsTheOldestBytes_AndReportsTruncation() throws {
-        let log = try JobLog.create(dataDirectory: dataDirectory, id: "c", maxBytes: 10)
+        let log = JobLog.create(dataDirectory: dataDirectory, id: "c", maxBytes: 10)
         for i in 0..<50 { append(log, String(i % 10), i % 2 == 0 ? .stdout : .stderr) }
         #expect(text(log.read(stream: nil, from: nil)) == "0123456789")
         #expect(text(log.read(stream: .stdout, from: nil)) == "02468")
@@ -58,7 +58,7 @@ import Testing
 
     @Test func open_AfterTheWriterIsGone_ReadsTheSameBytes() throws {
         do {
-            let log = try JobLog.create(dataDirectory: dataDirectory, id: "d", maxBytes: 8)
+            let log = JobLog.create(dataDirectory: dataDirectory, id: "d", maxBytes: 8)
             append(log, "abcdef", .stdout)
             append(log, "ghijkl", .stderr)
             append(log, "mnopqrstuvwxyz", .stdout)
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func remove_DeletesTheLogDirectory_EvenWithAStrayFileInside() throws {
-        let log = try JobLog.create(dataDirectory: dataDirectory, id: "e", maxBytes: 100)
+        let log = JobLog.create(dataDirectory: dataDirectory, id: "e", maxBytes: 100)
         append(log, "abc", .stdout)
         let dir = JobLog.directory(dataDirectory: dataDirectory, id: "e")
         try "x".write(toFile: dir + "/stray", atomically: false, encoding: .utf8)
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func compact_ThatCannotOpenItsTemporaryIndex_LeavesNoDescriptorOrFileBehind_AndKeepsLogging() throws {
-        let log = try JobLog.create(dataDirectory: dataDirectory, id: "f", maxBytes: 4)
+        let log = JobLog.create(dataDirectory: dataDirectory, id: "f", maxBytes: 4)
         append(log, "ab", .stdout)
         let dir = JobLog.directory(dataDirectory: dataDirectory, id: "f")
         // A directory where the compaction's temporary index goes: opening it for writing fails.

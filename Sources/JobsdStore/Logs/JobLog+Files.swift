@@ -14,10 +14,9 @@ extension JobLog {
 
     /// Creates a fresh, empty log for a job that is starting (replacing any files left there).
     /// Its files are created with the first byte appended, so a job that prints nothing costs
-    /// no file system work (reading it finds no log: empty). A failure to create them later drops
-    /// the output (logged nowhere: like a full disk). Throws nothing today; `throws` is kept for
-    /// callers.
-    public static func create(dataDirectory: String, id: String, maxBytes: Int) throws(JobLogError) -> JobLog {
+    /// no file system work (reading it finds no log: empty). A failure to create them then drops
+    /// the output (logged nowhere: like a full disk).
+    public static func create(dataDirectory: String, id: String, maxBytes: Int) -> JobLog {
         // Leftovers exist only when a run was cut short by a crash before its start was stored.
         if access(directory(dataDirectory: dataDirectory, id: id), F_OK) == 0 { remove(dataDirectory: dataDirectory, id: id) }
         return JobLog(
