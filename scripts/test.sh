@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The test command: installs the two C libraries the package links (when missing), then runs every
-# test target (unit, server and integration tests) against real processes, sockets and files.
+# The test command: installs the C libraries the package links and the PostgreSQL server (when
+# missing), then runs every test target (unit, server and integration tests) against real
+# processes, sockets, files and a throwaway PostgreSQL (scripts/with-postgres.sh starts it on a free
+# loopback port and stops it at the end; the PostgreSQL tests are never skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
-for pkg in libcurl4-openssl-dev libsqlite3-dev; do
+for pkg in libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -14,4 +16,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 swift build --build-tests
-swift test --skip-build "$@"
+exec scripts/with-postgres.sh swift test --skip-build "$@"

@@ -1,6 +1,6 @@
 import Foundation
 import JobsdAPI
-import JobsdStore
+@testable import JobsdStore
 import Logging
 import Testing
 
@@ -15,7 +15,41 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
     static let sqlite = StoreFactory(name: "SQLiteJobStore") { directory in
         try SQLiteJobStore(path: directory + "/jobs.sqlite", logger: Logger(label: "jobsd.test.store"))
     }
-    static let all = [inMemory, sqlite]
+    /// A fresh PostgreSQL schema per store (its own `search_path`), on the server
+    /// scripts/with-postgres.sh starts for the test run.
+    static let postgres = StoreFactory(name: "PostgresJobStore") { _ in
+        try PostgresJobStore(url: try TestPostgres.freshSchemaURL(), logger: Logger(label: "jobsd.test.store"))
+    }
+    static let all = [inMemory, sqlite, postgres]
+}
+
+/// The throwaway PostgreSQL server of the test run (scripts/with-postgres.sh exports its URL in
+/// `JOBSD_TEST_POSTGRES_URL`; scripts/test.sh always starts it, so these tests never skip).
+enum TestPostgres {
+    struct NotConfigured: Error, CustomStringConvertible {
+        var description: String {
+            "JOBSD_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh "
+                + "(or scripts/with-postgres.sh swift test …), which starts a throwaway PostgreSQL"
+        }
+    }
+
+    static func serverURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["JOBSD_TEST_POSTGRES_URL"], !url.isEmpty else {
+            throw NotConfigured()
+        }
+        return url
+    }
+
+    /// Creates a new empty schema and returns the server's URL with it as the only `search_path`,
+    /// so each store under test starts from an empty database of its own.
+    static func freshSchemaURL() throws -> String {
+        let url = try serverURL()
+        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let connection = PostgresConnection(url: url)
+        defer { connection.close() }
+        try connection.execute("CREATE SCHEMA \(schema)")
+        return url + (url.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+    }
 }
 
 /// A private directory under /tmp, removed with everything in it by `remove()`.
