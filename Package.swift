@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "JobsdStoreTests",
-            dependencies: ["JobsdStore", "JobsdAPI", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobsdStore", "JobsdAPI", "JobsdTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),

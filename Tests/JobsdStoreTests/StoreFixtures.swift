@@ -1,13 +1,14 @@
 import Foundation
 import JobsdAPI
-@testable import JobsdStore
+import JobsdStore
+import JobsdTesting
 import Logging
 import Testing
 
 /// Opens one kind of store in a fresh directory; the contract tests run once per factory.
 struct StoreFactory: Sendable, CustomTestStringConvertible {
     let name: String
-    let open: @Sendable (_ directory: String) throws -> any JobStore
+    let open: @Sendable (_ directory: String) async throws -> any JobStore
 
     var testDescription: String { name }
 
@@ -18,38 +19,9 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
     /// A fresh PostgreSQL schema per store (its own `search_path`), on the server
     /// scripts/with-postgres.sh starts for the test run.
     static let postgres = StoreFactory(name: "PostgresJobStore") { _ in
-        try PostgresJobStore(url: try TestPostgres.freshSchemaURL(), logger: Logger(label: "jobsd.test.store"))
+        try PostgresJobStore(url: try await TestPostgres.freshDatabaseURL(), logger: Logger(label: "jobsd.test.store"))
     }
     static let all = [inMemory, sqlite, postgres]
-}
-
-/// The throwaway PostgreSQL server of the test run (scripts/with-postgres.sh exports its URL in
-/// `JOBSD_TEST_POSTGRES_URL`; scripts/test.sh always starts it, so these tests never skip).
-enum TestPostgres {
-    struct NotConfigured: Error, CustomStringConvertible {
-        var description: String {
-            "JOBSD_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh "
-                + "(or scripts/with-postgres.sh swift test …), which starts a throwaway PostgreSQL"
-        }
-    }
-
-    static func serverURL() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["JOBSD_TEST_POSTGRES_URL"], !url.isEmpty else {
-            throw NotConfigured()
-        }
-        return url
-    }
-
-    /// Creates a new empty schema and returns the server's URL with it as the only `search_path`,
-    /// so each store under test starts from an empty database of its own.
-    static func freshSchemaURL() throws -> String {
-        let url = try serverURL()
-        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let connection = PostgresConnection(url: url)
-        defer { connection.close() }
-        try connection.execute("CREATE SCHEMA \(schema)")
-        return url + (url.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
-    }
 }
 
 /// A private directory under /tmp, removed with everything in it by `remove()`.
@@ -72,7 +44,7 @@ struct TemporaryDirectory {
 func withStore(_ factory: StoreFactory, _ body: (any JobStore) async throws -> Void) async throws {
     let directory = TemporaryDirectory()
     defer { directory.remove() }
-    let store = try factory.open(directory.path)
+    let store = try await factory.open(directory.path)
     do {
         try await body(store)
         await store.close()

@@ -34,6 +34,8 @@ final class PostgresConnection {
     private var prepared: [String: String] = [:]
     /// Round trips to the server made through this connection (for the metrics).
     private(set) var roundTrips = 0
+    /// Counts the sessions opened: tells a session from the one before it on the same socket number.
+    private(set) var generation = 0
 
     init(url: String) {
         self.url = Self.withDefaults(url)
@@ -75,6 +77,7 @@ final class PostgresConnection {
         }
         PQsetNoticeProcessor(connection, { _, _ in }, nil)  // "already exists, skipping" and the like
         handle = connection
+        generation += 1
         roundTrips += 1
     }
 
@@ -139,12 +142,12 @@ final class PostgresConnection {
     // MARK: - Notifications
 
     /// Reads what arrived on the socket and returns the notifications received (channel, payload).
-    /// Throws `connectionLost` when the connection broke.
+    /// Throws `connectionLost` when the connection broke (it stays open: the caller stops watching
+    /// its socket first, then closes it).
     func receiveNotifications() throws(PostgresError) -> [(channel: String, payload: String)] {
         guard let handle else { throw PostgresError(context: "receive", message: "not connected", connectionLost: true) }
         guard PQconsumeInput(handle) == 1 else {
             let message = String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
-            close()
             throw PostgresError(context: "receive notifications", message: message, connectionLost: true)
         }
         var received: [(channel: String, payload: String)] = []

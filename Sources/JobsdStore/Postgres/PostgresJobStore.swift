@@ -10,9 +10,10 @@ import Logging
 /// every other node's writes.
 ///
 /// Errors: a call that fails with `unavailable` (server unreachable, connection lost mid-call,
-/// store closed) throws and the API answers 503; the next call reconnects by itself. A write whose
-/// connection broke after the server received it may have committed: callers that retry see
-/// `duplicateID` (insert) or the same row (update).
+/// store closed) throws and the API answers 503; the next call reconnects by itself. A read that
+/// finds its connection lost retries once on a new one; a write does not (the server may have
+/// committed it before the connection broke: a caller that retries sees `duplicateID` for an
+/// insert, the same row for an update).
 /// Cancellation: cancelling a caller does not withdraw its statement once queued; the call
 /// returns when the statement has finished. Timeouts: see `PostgresConnection` (connect 5 s, a
 /// dead server noticed within about 10 s).
@@ -77,20 +78,20 @@ public final class PostgresJobStore: JobStore {
     }
 
     public func get(_ id: String) async throws -> JobRecord? {
-        try await pool.run { connection in
+        try await pool.run(idempotent: true) { connection in
             try connection.query(PostgresJobRows.selectByID, [id]).rows.first.map(StoredJob.record(from:))
         }
     }
 
     public func list(_ query: JobQuery) async throws -> [JobRecord] {
         let (sql, parameters) = PostgresJobRows.list(query)
-        return try await pool.run { connection in
+        return try await pool.run(idempotent: true) { connection in
             try connection.query(sql, parameters).rows.map(StoredJob.record(from:))
         }
     }
 
     public func unfinished() async throws -> [JobRecord] {
-        try await pool.run { connection in
+        try await pool.run(idempotent: true) { connection in
             try connection.query(PostgresJobRows.selectUnfinished).rows.map(StoredJob.record(from:))
         }
     }
@@ -99,6 +100,12 @@ public final class PostgresJobStore: JobStore {
         try await pool.run { connection in
             try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
         }
+    }
+
+    /// Sends `payload` to every listener of `channel` (`pg_notify`, bound parameters), delivered
+    /// when this statement commits.
+    public func notify(channel: String, payload: String) async throws {
+        try await pool.run { connection in _ = try connection.query("SELECT pg_notify($1, $2)", [channel, payload]) }
     }
 
     /// Round trips to the server made by this store's connections so far.

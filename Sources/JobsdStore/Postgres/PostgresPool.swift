@@ -33,7 +33,12 @@ final class PostgresPool: @unchecked Sendable {
 
     /// Runs `work` on a connection (connected first) and returns its result. Errors of libpq
     /// become `JobStoreError.unavailable`; errors `work` throws itself pass unchanged.
-    func run<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    /// `idempotent` work (reads) that finds its connection lost (the server restarted, an
+    /// administrator terminated it) runs once more on a new connection; other work throws, since
+    /// the server may have committed it before the connection broke.
+    func run<T: Sendable>(
+        idempotent: Bool = false, _ work: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             // Picking and queueing under the lock: no work lands on a slot after `close` queued its
             // closing block there.
@@ -48,7 +53,11 @@ final class PostgresPool: @unchecked Sendable {
                     continuation.resume(with: Result {
                         do {
                             try slot.connection.connectIfNeeded()
-                            return try work(slot.connection)
+                            do {
+                                return try work(slot.connection)
+                            } catch let error as PostgresError where error.connectionLost && idempotent {
+                                return try work(slot.connection)  // reconnects first
+                            }
                         } catch let error as PostgresError {
                             throw error.storeError
                         }
