@@ -5,15 +5,6 @@
 # loopback port and stops it at the end; the PostgreSQL tests are never skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-missing=()
-for pkg in libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]}" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
-fi
+scripts/install-missing.sh libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql
 swift build --build-tests
 exec scripts/with-postgres.sh swift test --skip-build "$@"

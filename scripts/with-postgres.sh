@@ -7,14 +7,8 @@
 # stops the server and removes the temp dir on every exit (trap). Exits with the command's status.
 # Usage: scripts/with-postgres.sh COMMAND ARGS…
 set -euo pipefail
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
-if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
-  echo "with-postgres: installing postgresql" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
-fi
-BIN=$(pg_bin)
+"$(dirname "$0")/install-missing.sh" postgresql
+BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 DIR=$(mktemp -d /tmp/jobsd-pg-XXXXXX)
 chmod 755 "$DIR"
 as_pg() {
