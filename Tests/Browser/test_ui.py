@@ -1,0 +1,245 @@
+"""The web UI in a real browser (headless Chromium from Debian, Selenium from PyPI) against a real
+jobsd. Run by scripts/browser-test.sh, which the test command (scripts/test.sh) calls. Every wait
+is for a signal (a row's state, a line of output, a file the test creates), never a fixed sleep."""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from selenium.webdriver.common.by import By
+
+from harness import Jobsd, console_errors, new_browser, requests_sent, wait_for
+
+
+class BrowserTestCase(unittest.TestCase):
+    token = None
+    extra_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.jobsd = Jobsd(token=cls.token, extra_args=cls.extra_args)
+        try:
+            cls.driver = new_browser()
+        except Exception:
+            cls.jobsd.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+        cls.jobsd.stop()
+
+    def setUp(self):
+        self.scratch = tempfile.mkdtemp(prefix="jobsd-ui-scratch-")
+
+    def open(self, fragment=""):
+        self.driver.get(f"{self.jobsd.base}/ui/{fragment}")
+
+    def text(self, selector):
+        return self.driver.find_element(By.CSS_SELECTOR, selector).text
+
+    def wait_text(self, selector, expected, seconds=30):
+        def has_it(d):
+            found = d.find_elements(By.CSS_SELECTOR, selector)
+            return found and expected in found[0].text
+        return wait_for(self.driver, has_it, seconds, f"{selector} never showed {expected!r}")
+
+    def wait_live(self):
+        self.wait_text("#live", "live")
+
+    def row_state(self, job_id):
+        rows = self.driver.find_elements(By.CSS_SELECTOR, f'tr[data-id="{job_id}"]')
+        return rows[0].get_attribute("data-state") if rows else None
+
+    def gate(self, name="go"):
+        """A file path a job waits for: the test lets the job finish by creating it."""
+        return os.path.join(self.scratch, name)
+
+    def fill(self, element_id, value):
+        element = self.driver.find_element(By.ID, element_id)
+        element.clear()
+        element.send_keys(value)
+
+
+class JobsPageTests(BrowserTestCase):
+    def test_the_page_loads_from_the_root_with_no_console_errors_and_no_request_off_its_origin(self):
+        self.driver.get(self.jobsd.base + "/")
+        wait_for(self.driver, lambda d: d.current_url.startswith(self.jobsd.base + "/ui/"))
+        self.wait_live()
+        self.jobsd.submit(command=["true"], name="first")
+        wait_for(self.driver, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-state=succeeded]"))
+        self.assertEqual(console_errors(self.driver), [])
+        urls = [url for url, _ in requests_sent(self.driver)]
+        self.assertTrue(any(url.endswith("/ui/app.js") for url in urls), urls)
+        off_origin = [url for url in urls if not url.startswith(self.jobsd.base + "/")]
+        self.assertEqual(off_origin, [])
+
+    def test_a_job_posted_with_curl_appears_and_turns_succeeded_live(self):
+        self.open()
+        self.wait_live()
+        self.driver.execute_script("window.notReloaded = true")
+        gate = self.gate()
+        spec = {"command": ["sh", "-c", f'while [ ! -e "{gate}" ]; do sleep 0.05; done'], "name": "from-curl"}
+        out = subprocess.run(["curl", "-fsS", "-d", json.dumps(spec), f"{self.jobsd.base}/v1/jobs"],
+                             check=True, capture_output=True, text=True).stdout
+        job_id = json.loads(out)["id"]
+        wait_for(self.driver, lambda d: self.row_state(job_id) == "running")
+        self.assertIn("from-curl", self.driver.find_element(By.CSS_SELECTOR, f'tr[data-id="{job_id}"]').text)
+        open(gate, "w").close()
+        wait_for(self.driver, lambda d: self.row_state(job_id) == "succeeded")
+        self.assertTrue(self.driver.execute_script("return window.notReloaded === true"))
+
+    def test_the_submit_form_splits_the_command_like_a_shell_and_sends_env_labels_timeout_and_grace(self):
+        self.open()
+        self.wait_live()
+        self.fill("submit-command", """sh -c 'echo "$GREETING, world"; echo oops >&2'""")
+        self.fill("submit-name", "form job")
+        self.fill("submit-env", "GREETING=hello there\nEMPTY=")
+        self.fill("submit-labels", "team=ui")
+        self.fill("submit-timeout", "30")
+        self.fill("submit-grace", "2")
+        self.driver.find_element(By.CSS_SELECTOR, "#submit-form button[type=submit]").click()
+        self.wait_text("#submit-message", "Created")
+        job_id = self.driver.find_element(By.CSS_SELECTOR, "#submit-message a").text
+        job = self.jobsd.wait(job_id)
+        self.assertEqual(job["command"], ["sh", "-c", 'echo "$GREETING, world"; echo oops >&2'])
+        self.assertEqual((job["state"], job["name"], job["labels"]), ("succeeded", "form job", {"team": "ui"}))
+        self.assertEqual((job["timeout_seconds"], job["grace_seconds"]), (30, 2))
+        status, _ = self.jobsd.api("GET", f"/v1/jobs/{job_id}")
+        self.assertEqual(status, 200)
+        wait_for(self.driver, lambda d: self.row_state(job_id) == "succeeded")
+
+    def test_a_400_from_the_server_is_shown_with_its_field_and_nothing_is_created(self):
+        self.open()
+        self.wait_live()
+        before = self.jobsd.count_jobs()
+        self.fill("submit-command", "echo never")
+        self.fill("submit-timeout", "999999999")
+        self.driver.find_element(By.CSS_SELECTOR, "#submit-form button[type=submit]").click()
+        self.wait_text("#submit-message", "400")
+        self.assertIn("timeout_seconds", self.text("#submit-message"))
+        self.assertIsNotNone(self.driver.find_element(By.ID, "submit-timeout").get_attribute("aria-invalid"))
+        # A command line the page cannot split never reaches the server.
+        self.fill("submit-timeout", "")
+        self.fill("submit-command", "echo 'unclosed")
+        self.driver.find_element(By.CSS_SELECTOR, "#submit-form button[type=submit]").click()
+        self.wait_text("#submit-message", "unclosed ' quote")
+        self.assertEqual(self.jobsd.count_jobs(), before)
+
+    def test_the_command_line_is_split_into_words_the_way_a_shell_splits_them(self):
+        self.open()
+        cases = [
+            ("echo hello   world", ["echo", "hello", "world"]),
+            ("""sh -c 'echo "$HOME"; ls | wc -l'""", ["sh", "-c", 'echo "$HOME"; ls | wc -l']),
+            ('printf "%s\\n" "a \\"b\\" \\$c" \'\'', ["printf", "%s\\n", 'a "b" $c', ""]),
+            ("a\\ b c'd e'f \"\"", ["a b", "cd ef", ""]),
+            ("  ", []),
+        ]
+        results = self.driver.execute_async_script("""
+            const [cases, done] = arguments;
+            import('./argv.js').then((m) => done(cases.map(([line]) => m.splitWords(line))));
+        """, cases)
+        for (line, expected), got in zip(cases, results):
+            self.assertEqual(got, expected, line)
+        errors = self.driver.execute_async_script("""
+            const done = arguments[0];
+            import('./argv.js').then((m) => done(["a 'b", 'a "b', 'a\\\\'].map((line) => {
+              try { m.splitWords(line); return null; } catch (e) { return e.message; } })));
+        """)
+        self.assertTrue(all(errors), errors)
+
+
+class JobPageTests(BrowserTestCase):
+    def test_the_log_tail_grows_while_a_job_prints_and_marks_stderr(self):
+        gate = self.gate()
+        job = self.jobsd.submit(command=["sh", "-c", f'echo to-stderr >&2; i=0; while [ ! -e "{gate}" ]; do i=$((i+1)); echo line $i; sleep 0.2; done; echo done'])
+        self.open(f"#/jobs/{job['id']}")
+        self.wait_text("#log", "line 2")
+        seen = self.text("#log")
+        self.wait_text("#log", f"line {seen.count('line') + 3}")
+        self.assertEqual(self.jobsd.api("GET", f"/v1/jobs/{job['id']}")[1]["state"], "running")
+        self.assertIn("to-stderr", self.driver.find_element(By.CSS_SELECTOR, "#log .err").text)
+        open(gate, "w").close()
+        self.wait_text("#log", "done")
+        self.wait_text(".job-head .state", "succeeded")
+
+    def test_cancel_asks_to_confirm_then_the_job_ends_cancelled_and_the_timeline_shows_the_signals(self):
+        job = self.jobsd.submit(command=["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"],
+                                grace_seconds=1, name="stubborn")
+        self.open(f"#/jobs/{job['id']}")
+        self.wait_text("#log", "ready")
+        self.wait_text(".job-head .state", "running")
+        self.driver.find_element(By.ID, "cancel").click()
+        self.driver.find_element(By.ID, "cancel-confirm").click()
+        self.wait_text(".job-head .state", "cancelled")
+        self.assertEqual(self.jobsd.wait(job["id"])["state"], "cancelled")
+
+        def signals(d):
+            items = d.find_elements(By.CSS_SELECTOR, '#timeline li[data-type="signal_sent"]')
+            return [item.text for item in items] if len(items) >= 2 else None
+        sent = wait_for(self.driver, signals)
+        self.assertIn("SIGTERM", sent[0])
+        self.assertTrue(any("SIGKILL" in text for text in sent[1:]), sent)
+        types = [li.get_attribute("data-type") for li in self.driver.find_elements(By.CSS_SELECTOR, "#timeline li")]
+        for expected in ("submitted", "started", "cancel_requested", "exited", "finished"):
+            self.assertIn(expected, types)
+        self.assertTrue(self.driver.find_elements(By.CSS_SELECTOR, "#timeline .bar .mark-term"))
+        self.assertTrue(self.driver.find_elements(By.CSS_SELECTOR, "#timeline .bar .mark-kill"))
+        self.assertEqual(self.driver.find_elements(By.ID, "cancel"), [])
+        self.assertEqual(console_errors(self.driver), [])
+
+
+class PhoneWidthTests(BrowserTestCase):
+    def test_no_page_scrolls_sideways_at_390_px(self):
+        long_label = {"very.long.label-key/with-parts": "v" * 120}
+        job = self.jobsd.submit(command=["sh", "-c", "echo " + "x" * 400 + "; echo 'a long line of output " * 20 + "'"],
+                                name="a-job-with-a-rather-long-name-" * 4, labels=long_label)
+        self.jobsd.wait(job["id"])
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+        try:
+            for fragment, ready in (("#/jobs", f'tr[data-id="{job["id"]}"]'), (f"#/jobs/{job['id']}", "#timeline li"),
+                                    ("#/groups", "table.groups")):
+                self.open(fragment)
+                wait_for(self.driver, lambda d: d.find_elements(By.CSS_SELECTOR, ready))
+                width = self.driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+                self.assertLessEqual(width[0], width[1], f"{fragment} scrolls sideways: {width}")
+                self.assertEqual(width[1], 390)
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+class AuthTests(BrowserTestCase):
+    token = "s3cret-token-for-the-ui"
+
+    def test_the_page_asks_for_the_token_once_says_when_it_is_wrong_and_never_puts_it_in_a_url(self):
+        self.open()
+        wait_for(self.driver, lambda d: d.find_element(By.ID, "token-dialog").get_attribute("open") is not None)
+        self.fill("token-input", "wrong-token")
+        self.driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+        self.wait_text("#token-error", "did not accept that token")
+        requests_sent(self.driver)  # from here on, every API call must carry the right token
+        self.fill("token-input", self.token)
+        self.driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+        self.wait_live()
+        self.assertIsNone(self.driver.find_element(By.ID, "token-dialog").get_attribute("open"))
+        self.assertEqual(self.driver.execute_script("return sessionStorage.getItem('jobsd.token')"), self.token)
+        job = self.jobsd.submit(command=["true"])
+        wait_for(self.driver, lambda d: self.row_state(job["id"]) == "succeeded")
+        self.open(f"#/jobs/{job['id']}")
+        self.driver.refresh()  # a new document of this tab: the token is still known, no question
+        self.wait_text(".job-head .state", "succeeded")
+        self.assertIsNone(self.driver.find_element(By.ID, "token-dialog").get_attribute("open"))
+        sent = requests_sent(self.driver)
+        api = [(url, headers) for url, headers in sent if "/v1/" in url]
+        self.assertTrue(api)
+        for url, headers in api:
+            self.assertEqual(headers.get("Authorization"), f"Bearer {self.token}", url)
+        self.assertFalse([url for url, _ in sent if self.token in url or "wrong-token" in url])
+        self.assertNotIn(self.token, self.driver.current_url)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
