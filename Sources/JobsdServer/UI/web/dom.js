@@ -95,3 +95,40 @@ export function messageArea(attributes = {}) {
     },
   };
 }
+
+/**
+ * A danger button that asks before acting: clicking it shows `question` with a confirm button
+ * (focused) and a keep button; confirming calls `onConfirm()`. Ids: `id`, `id-confirm`, `id-keep`.
+ */
+export function confirmButton({ id, label, question, confirmLabel, onConfirm }) {
+  const area = h('span', { class: 'confirm-area' });
+  const showButton = () => area.replaceChildren(h('button', { type: 'button', class: 'danger', id, onclick: ask }, label));
+  function ask() {
+    const yes = h('button', { type: 'button', class: 'danger', id: `${id}-confirm`, onclick: () => { showButton(); onConfirm(); } }, confirmLabel);
+    const keep = h('button', { type: 'button', id: `${id}-keep`, onclick: () => { showButton(); area.firstElementChild.focus(); } }, 'Keep running');
+    area.replaceChildren(h('span', { class: 'confirm', role: 'group', 'aria-label': label }, question, ' ', yes, ' ', keep));
+    yes.focus();
+  }
+  showButton();
+  return area;
+}
+
+/**
+ * The head of a job or group page: a back link, the title (the id until the record is read),
+ * a slot for the state badge, one for the cancel button, and a message area. `nodes` go first
+ * in <main>.
+ */
+export function recordHead(id, backHref, backText) {
+  const head = {
+    title: h('h1', {}, h('span', { class: 'mono' }, id)),
+    badge: h('span', { class: 'badge-slot' }),
+    cancelArea: h('div', { class: 'cancel-area' }),
+    message: messageArea({ role: 'alert' }),
+  };
+  head.nodes = [
+    h('p', { class: 'crumbs' }, h('a', { href: backHref }, backText)),
+    h('div', { class: 'job-head' }, head.title, head.badge, head.cancelArea),
+    head.message.element,
+  ];
+  return head;
+}

@@ -4,7 +4,7 @@
 
 import { describeError, getJSON, json } from './api.js';
 import { EventStream } from './events.js';
-import { h, hashQuery, isTerminal, messageArea, stateBadge, timeElement } from './dom.js';
+import { confirmButton, h, hashQuery, isTerminal, messageArea, recordHead, stateBadge, timeElement } from './dom.js';
 import { JobTable } from './job-table.js';
 
 const SHOWN_JOBS = 200;
@@ -65,43 +65,30 @@ export function groupsPage(main, setLive) {
 
 export function groupPage(main, setLive, id) {
   let group = null;
-  const title = h('h1', {}, h('span', { class: 'mono' }, id));
-  const badge = h('span', { class: 'badge-slot' });
-  const message = messageArea({ role: 'alert' });
+  const { title, badge, cancelArea, message, nodes } = recordHead(id, '#/groups', '← Groups');
   const summary = h('dl', { class: 'fields' });
-  const cancelArea = h('div', { class: 'cancel-area' });
   const note = h('p', { class: 'muted' });
   const table = new JobTable('Jobs of this group');
   main.replaceChildren(
-    h('p', { class: 'crumbs' }, h('a', { href: '#/groups' }, '← Groups')),
-    h('div', { class: 'job-head' }, title, badge, cancelArea),
-    message.element,
+    ...nodes,
     h('section', { 'aria-labelledby': 'group-summary' }, h('h2', { id: 'group-summary' }, 'Summary'), summary),
     h('section', { 'aria-labelledby': 'group-jobs' }, h('h2', { id: 'group-jobs' }, 'Jobs'), note, table.element));
 
-  let confirming = false;
   function renderCancel() {
-    if (!group || isTerminal(group.state)) { cancelArea.replaceChildren(); return; }
-    if (!confirming) {
-      cancelArea.replaceChildren(h('button', { type: 'button', class: 'danger', id: 'cancel-group',
-        onclick: () => { confirming = true; renderCancel(); document.getElementById('cancel-group-confirm').focus(); } }, 'Cancel group'));
-      return;
-    }
-    cancelArea.replaceChildren(h('span', { class: 'confirm', role: 'group', 'aria-label': 'Confirm cancel' },
-      'Cancel every unfinished job of this group? ',
-      h('button', { type: 'button', class: 'danger', id: 'cancel-group-confirm', onclick: cancelGroup }, 'Yes, cancel them'), ' ',
-      h('button', { type: 'button', onclick: () => { confirming = false; renderCancel(); } }, 'Keep running')));
+    if (isTerminal(group.state)) { cancelArea.replaceChildren(); return; }
+    cancelArea.replaceChildren(confirmButton({
+      id: 'cancel-group', label: 'Cancel group', confirmLabel: 'Yes, cancel them', onConfirm: cancelGroup,
+      question: 'Cancel every unfinished job of this group?',
+    }));
   }
 
   async function cancelGroup() {
-    confirming = false;
     try {
       const { body } = await json('DELETE', `/v1/groups/${id}`);
       render(body);
     } catch (error) {
       message.set(describeError(error), 'error');
     }
-    renderCancel();
   }
 
   function render(next) {

@@ -9,7 +9,7 @@
 import { describeError, getJSON, json, request } from './api.js';
 import { EventStream } from './events.js';
 import {
-  formatDuration, h, isTerminal, jobDuration, labelList, messageArea, quoteArgv, stateBadge, timeElement,
+  confirmButton, formatDuration, h, isTerminal, jobDuration, labelList, quoteArgv, recordHead, stateBadge, timeElement,
 } from './dom.js';
 import { renderTimeline } from './timeline.js';
 
@@ -17,20 +17,15 @@ const MAX_LOG_CHARS = 2_000_000;
 
 export function jobPage(main, setLive, id) {
   let job = null;
-  const title = h('h1', {}, h('span', { class: 'mono' }, id));
-  const badge = h('span', { class: 'badge-slot' });
-  const message = messageArea({ role: 'alert' });
+  const { title, badge, cancelArea, message, nodes } = recordHead(id, '#/jobs', '← Jobs');
   const fields = h('dl', { class: 'fields' });
   const timeline = h('div', { class: 'timeline', id: 'timeline' });
-  const cancelArea = h('div', { class: 'cancel-area' });
   const logView = h('pre', { class: 'log', id: 'log', tabindex: '0', 'aria-label': 'Output', 'aria-live': 'off' });
   const follow = h('input', { type: 'checkbox', id: 'log-follow', checked: true });
   const logStatus = h('span', { class: 'muted', role: 'status' });
 
   main.replaceChildren(
-    h('p', { class: 'crumbs' }, h('a', { href: '#/jobs' }, '← Jobs')),
-    h('div', { class: 'job-head' }, title, badge, cancelArea),
-    message.element,
+    ...nodes,
     h('section', { 'aria-labelledby': 'fields-title' }, h('h2', { id: 'fields-title' }, 'Details'), fields),
     h('section', { 'aria-labelledby': 'timeline-title' }, h('h2', { id: 'timeline-title' }, 'Timeline'), timeline),
     h('section', { 'aria-labelledby': 'log-title' },
@@ -80,32 +75,24 @@ export function jobPage(main, setLive, id) {
     if (cancelRenderedFor !== job.state) renderCancel();
   }
 
-  let confirming = false;
   function renderCancel() {
     cancelRenderedFor = job.state;
-    if (isTerminal(job.state)) { cancelArea.replaceChildren(); return; }
-    if (job.state === 'cancelling') {
-      cancelArea.replaceChildren(h('button', { type: 'button', disabled: true, id: 'cancel' }, 'Cancelling…'));
-      return;
+    if (isTerminal(job.state)) cancelArea.replaceChildren();
+    else if (job.state === 'cancelling') cancelArea.replaceChildren(h('button', { type: 'button', disabled: true, id: 'cancel' }, 'Cancelling…'));
+    else {
+      cancelArea.replaceChildren(confirmButton({
+        id: 'cancel', label: 'Cancel job', confirmLabel: 'Yes, cancel it', onConfirm: cancel,
+        question: `Cancel this job? It gets SIGTERM, then SIGKILL after ${job.grace_seconds} s.`,
+      }));
     }
-    if (!confirming) {
-      cancelArea.replaceChildren(h('button', { type: 'button', class: 'danger', id: 'cancel', onclick: () => { confirming = true; renderCancel(); document.getElementById('cancel-confirm').focus(); } }, 'Cancel job'));
-      return;
-    }
-    const yes = h('button', { type: 'button', class: 'danger', id: 'cancel-confirm', onclick: cancel }, 'Yes, cancel it');
-    const no = h('button', { type: 'button', id: 'cancel-keep', onclick: () => { confirming = false; renderCancel(); document.getElementById('cancel')?.focus(); } }, 'Keep running');
-    cancelArea.replaceChildren(h('span', { class: 'confirm', role: 'group', 'aria-label': 'Confirm cancel' },
-      `Cancel this job? It gets SIGTERM, then SIGKILL after ${job.grace_seconds} s. `, yes, ' ', no));
   }
 
   async function cancel() {
-    confirming = false;
     try {
       const { body } = await json('DELETE', `/v1/jobs/${id}`);
       update(body);
     } catch (error) {
       message.set(describeError(error), 'error');
-      renderCancel();
     }
   }
 
