@@ -2,9 +2,15 @@
 # The test command: installs the C libraries the package links and the PostgreSQL server (when
 # missing), then runs every test target (unit, server and integration tests) against real
 # processes, sockets, files and a throwaway PostgreSQL (scripts/with-postgres.sh starts it on a free
-# loopback port and stops it at the end; the PostgreSQL tests are never skipped).
+# loopback port and stops it at the end; the PostgreSQL tests are never skipped), then the web
+# UI's browser tests (scripts/browser-test.sh: headless Chromium against a real jobsd; it installs
+# chromium, chromium-driver and selenium when missing). Arguments go to `swift test` (e.g.
+# --filter X), and then the browser tests are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-missing.sh libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql
 swift build --build-tests
-exec scripts/with-postgres.sh swift test --skip-build "$@"
+scripts/with-postgres.sh swift test --skip-build "$@"
+if [ $# -eq 0 ]; then
+  scripts/browser-test.sh
+fi
