@@ -68,10 +68,10 @@ extension JobEngine {
             // answer and before the terminal record (writes go in ticket order). A crash once it
             // is stored recovers the job as `cancelled`; one before, as `failed` (interrupted).
             live.watch.requestStop(grace: grace)
-            await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
+            await storeInTurn(live, record, ticket: ticket, logger: logger)
             return .cancelling(record.job)
         case let .storeCancelling(live, record, ticket):
-            await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
+            await storeInTurn(live, record, ticket: ticket, logger: logger)
             return .cancelling(record.job)
         case let .awaitCancelStored(live, job, ticket):
             await live.writeTurns.wait(timeout: nil) { [self] in state.lock.withLock { live.writesDone >= ticket } }
@@ -119,7 +119,7 @@ extension JobEngine {
         record.job.finishedAt = now
         record.job.cleanup = CleanupStatus(state: .none)
         do {
-            try await store.update(record)
+            try await writeOnce("cancelled queued job") { try await store.update(record) }
         } catch {
             state.lock.withLock {
                 live.phase = .queued

@@ -39,7 +39,7 @@ extension JobEngine {
             final.job.cleanup = cleanup
             return (final, previous, issueWrite(live))
         }
-        await storeFinal(live, final, ticket: ticket, logger: logger)
+        await storeInTurn(live, final, ticket: ticket, logger: logger)
 
         let log = state.lock.withLock {
             live.record = final

@@ -79,7 +79,7 @@ extension JobEngine {
             final.job.cleanup = cleanup
             return (final, live.log, issueWrite(live))
         }
-        await storeFinal(live, final, ticket: ticket, logger: logger)
+        await storeInTurn(live, final, ticket: ticket, logger: logger)
         state.lock.withLock {
             live.record = final
             live.phase = .finished

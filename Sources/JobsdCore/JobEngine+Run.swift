@@ -26,6 +26,7 @@ extension JobEngine {
             logger.info("job engine ready")
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.retentionLoop() }
+                group.addTask { await self.storeProbeLoop() }
                 for live in interrupted {
                     group.addTask { await self.recoverInterrupted(live) }
                 }
@@ -146,7 +147,8 @@ extension JobEngine {
     /// One retention sweep.
     func sweepExpiredJobs() async {
         do {
-            let ids = try await store.purge(finishedBefore: Timestamp.now().adding(seconds: -configuration.retention))
+            let cutoff = Timestamp.now().adding(seconds: -configuration.retention)
+            let ids = try await writeOnce("retention sweep") { try await store.purge(finishedBefore: cutoff) }
             for id in ids { JobLog.remove(dataDirectory: configuration.dataDirectory, id: id) }
             if !ids.isEmpty { logger.info("retention: purged finished jobs", metadata: ["count": "\(ids.count)"]) }
         } catch {

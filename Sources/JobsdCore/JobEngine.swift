@@ -32,6 +32,8 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// Whether the store takes writes; see `storeDurably`.
+    let storeHealth: StoreHealth
 
     public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) {
         self.configuration = configuration
@@ -39,6 +41,7 @@ public final class JobEngine: Sendable {
         self.metrics = EngineMetrics(metrics)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
+        storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
     }
@@ -46,6 +49,10 @@ public final class JobEngine: Sendable {
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
     /// may still be recovering in the background), and from the first `shutdown()` on.
     public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown } }
+
+    /// The store fault in force: the error of the first write the store refused, until a write
+    /// succeeds again (`/readyz` answers 503 meanwhile); nil while the store takes writes.
+    public var storeFault: String? { storeHealth.currentFault }
 
     /// Suspends until the store was read and the engine accepts work (or shutdown began), or
     /// the calling task is cancelled.
@@ -88,7 +95,7 @@ public final class JobEngine: Sendable {
         let record = JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint)
 
         let result: InsertResult
-        do { result = try await store.insert(record) } catch { throw .storeUnavailable("\(error)") }
+        do { result = try await writeOnce("new job") { try await store.insert(record) } } catch { throw .storeUnavailable("\(error)") }
         switch result {
         case let .existing(existing):
             guard existing.requestFingerprint == fingerprint else { throw .idempotencyMismatch(jobID: existing.id) }

@@ -14,6 +14,9 @@ struct OperationsRoutes: Sendable {
         router.addImmediate("GET", "/readyz") { [engine, lifecycle] _ in
             if lifecycle.isDraining { return .problem(status: 503, detail: "jobsd is shutting down", headers: [("Retry-After", "5")]) }
             if !engine.isReady { return .problem(status: 503, detail: "jobsd is starting up", headers: [("Retry-After", "1")]) }
+            if let fault = engine.storeFault {
+                return .problem(status: 503, detail: "the job store refuses writes: \(fault)", headers: [("Retry-After", "5")])
+            }
             return .json(#"{"status":"ready"}"#)
         }
         router.add("GET", "/metrics") { [metrics] _ in

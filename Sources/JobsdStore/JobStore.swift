@@ -53,6 +53,9 @@ public protocol JobStore: Sendable {
     /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys go
     /// with them) and returns their ids so their logs can be removed.
     func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
+    /// A small durable write that changes no job, to learn whether the store takes writes again
+    /// after it refused some (disk full, I/O error, lost database). Throws like a refused write.
+    func probeWrite() async throws
     /// Flushes and closes; later calls throw `JobStoreError.unavailable`.
     func close() async
 }
@@ -60,4 +63,7 @@ public protocol JobStore: Sendable {
 extension JobStore {
     /// Stores without a synchronous cache never answer from memory.
     public func cachedRecord(_ id: String) -> JobRecord? { nil }
+
+    /// Stores held in memory never refuse a write.
+    public func probeWrite() async throws {}
 }

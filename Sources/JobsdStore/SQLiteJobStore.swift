@@ -98,6 +98,12 @@ public final class SQLiteJobStore: JobStore {
         return ids
     }
 
+    /// Rewrites the schema version (`PRAGMA user_version`) with its own value in the writer's next
+    /// batch: a page written to the WAL and synced, no job changed.
+    public func probeWrite() async throws {
+        _ = try await writer.perform(.probe)
+    }
+
     /// Refuses new calls, commits the writes already queued, checkpoints the WAL into the
     /// database file and closes both connections. Later calls throw `unavailable`.
     public func close() async {

@@ -127,3 +127,12 @@ enum SQLiteSchema {
         return found
     }
 }
+
+extension SQLiteConnection {
+    /// Sets `PRAGMA user_version` to the value it has: page 1 is written (SQLite rewrites the
+    /// header even when the value is unchanged) and nothing else changes. The store's probe write.
+    func rewriteUserVersion() throws {
+        let version = try integer("PRAGMA user_version")
+        try execute("PRAGMA user_version = \(version)")
+    }
+}

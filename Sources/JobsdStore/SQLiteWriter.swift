@@ -7,6 +7,8 @@ enum SQLiteWrite: Sendable {
     case insert(SQLiteEncodedJob)
     case update(SQLiteEncodedJob)
     case purge(finishedBefore: Timestamp)
+    /// A write that changes no job (`SQLiteJobStore.probeWrite`).
+    case probe
 }
 
 /// The answer to one `SQLiteWrite`, delivered after its transaction committed.
@@ -114,7 +116,8 @@ final class SQLiteWriter: @unchecked Sendable {
         } catch {
             if !connection.isAutocommit { try? connection.run("ROLLBACK") }
             let failure = (error as? SQLiteError)?.storeError ?? (error as? JobStoreError) ?? .unavailable("\(error)")
-            logger.error("commit failed; the batch was rolled back", metadata: [
+            // Debug only: the engine logs a store fault once when it begins and once when it ends.
+            logger.debug("commit failed; the batch was rolled back", metadata: [
                 "store.error": "\(failure)", "store.batch": "\(batch.count)",
             ])
             for item in batch { item.continuation.resume(throwing: failure) }
@@ -139,6 +142,7 @@ final class SQLiteWriter: @unchecked Sendable {
             case let .insert(record): .success(.insert(try connection.insertJob(record)))
             case let .update(record): .success(try { try connection.updateJob(record); return .updated }())
             case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
+            case .probe: .success(try { try connection.rewriteUserVersion(); return .updated }())
             }
         } catch let error as SQLiteError where !error.isStatementLocal {
             throw error

@@ -102,6 +102,12 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    /// Assigns a transaction id and commits it: a WAL record flushed by the server, without a
+    /// row. Fails while the database is unreachable or cannot write.
+    public func probeWrite() async throws {
+        try await pool.run { connection in _ = try connection.query("SELECT txid_current()") }
+    }
+
     /// Sends `payload` to every listener of `channel` (`pg_notify`, bound parameters), delivered
     /// when this statement commits.
     public func notify(channel: String, payload: String) async throws {
