@@ -31,7 +31,6 @@ extension JobEngine {
         }
         logger.info("job started", metadata: ["kind": "in-process"])
         metrics.queueWait.observe(record.job.createdAt.seconds(until: startedAt))
-        await persist(live, logger: logger)
 
         let task = Task {
             do {
@@ -42,6 +41,7 @@ extension JobEngine {
             }
         }
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
+        await persist(live, logger: logger)
 
         var snapshot = live.watch.snapshot
         while snapshot.status == nil, snapshot.stopGrace == nil {

@@ -29,8 +29,8 @@ extension JobEngine {
     /// retried, with a pause of `retryBackoffFirst` doubling to `retryBackoffCap`, for as long as
     /// the process lives, and this returns only once the store took it — callers report nothing
     /// (terminal state, cleanup result) before that. When the fault ends (any write succeeds)
-    /// every waiting retry tries again at once. Returns early only when `superseded()` says a
-    /// later write holds everything this one holds (a newer snapshot of the same record).
+    /// every waiting retry tries again at once. After a refusal it gives up only when
+    /// `superseded()` says this write no longer matters (a later write holds everything it held).
     ///
     /// Not cancellable: neither the caller's cancellation nor shutdown stops the retries (a
     /// shutdown waits for them). While it retries it counts in `jobsd_store_writes_pending`.
@@ -38,7 +38,7 @@ extension JobEngine {
         var delay = Self.retryBackoffFirst
         var failures = 0
         defer { if failures > 0 { storeHealth.pendingChanged(by: -1) } }
-        while !superseded() {
+        repeat {
             do {
                 try await writeOnce(what, write)
                 return
@@ -53,20 +53,23 @@ extension JobEngine {
                 await storeHealth.waitForRecovery(atMost: delay)
                 delay = min(delay * 2, Self.retryBackoffCap)
             }
-        }
+        } while !superseded()
     }
 
-    /// While a store fault lasts and until shutdown, tries `JobStore.probeWrite` with the same
-    /// backoff as `storeDurably`, so that a fault begun by a refused submission (nothing pending
-    /// to retry) also ends, and `/readyz` turns ready, once the store takes writes again.
+    /// While a store fault lasts with no refused write waiting to be retried (say it began with a
+    /// refused submission), and until shutdown, tries `JobStore.probeWrite` with the same backoff
+    /// as `storeDurably`, so that the fault ends, and `/readyz` turns ready, once the store takes
+    /// writes again. While writes wait, their retries are the probes: a probe that fits where they
+    /// do not must not end the fault (it would begin again with their next refusal, and their
+    /// retries would no longer back off).
     func storeProbeLoop() async {
         func stopping() -> Bool { state.lock.withLock { state.shuttingDown } }
         while true {
-            await changes.wait(timeout: nil, cancellable: false) { [self] in stopping() || !storeHealth.isHealthy }
+            await changes.wait(timeout: nil, cancellable: false) { [self] in stopping() || storeHealth.needsProbe }
             var delay = Self.retryBackoffFirst
-            while !storeHealth.isHealthy, !stopping() {
+            while storeHealth.needsProbe, !stopping() {
                 await storeHealth.waitForRecovery(atMost: delay)
-                if storeHealth.isHealthy { break }
+                guard storeHealth.needsProbe else { break }
                 _ = try? await writeOnce("probe") { try await store.probeWrite() }
                 delay = min(delay * 2, Self.retryBackoffCap)
             }
@@ -108,13 +111,18 @@ extension JobEngine {
 
     /// Stores `record` (write number `ticket`) once every earlier write of the job has finished,
     /// under `storeDurably`'s rule: a terminal record is retried until stored (it must be durable
-    /// before it is reported); a non-terminal one (running, cancelling) until stored or until a
-    /// later snapshot of the job was issued (which holds everything it held, and is stored in
-    /// turn). Not cancellable.
+    /// before it is reported). A non-terminal one (running with its pid, cancelling) is retried
+    /// until stored, or until a later snapshot of the job was issued, or the job's main process
+    /// ended or was asked to stop: from then on its final record, retried until stored, follows,
+    /// and supervision (the ladder, the cleanup) must not wait for a store fault to end. Its
+    /// caller waits at most one backoff step (≤ `retryBackoffCap`) after that. Not cancellable.
     func storeInTurn(_ live: LiveJob, _ record: JobRecord, ticket: UInt64, logger: Logger) async {
         await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
+        let terminal = record.state.isTerminal
         await storeDurably("job record (\(record.state.rawValue))", logger: logger, superseded: { [self] in
-            state.lock.withLock { live.writesIssued > ticket }
+            if state.lock.withLock({ live.writesIssued > ticket }) { return true }
+            let watched = live.watch.snapshot
+            return !terminal && (watched.status != nil || watched.stopGrace != nil)
         }) { try await store.update(record) }
         state.lock.withLock { live.writesDone = ticket }
         live.writeTurns.broadcast()

@@ -13,7 +13,8 @@ import Logging
 ///
 /// Thread-safe: `fault`, `since` and `pending` are guarded by `lock`. `cleared` is broadcast
 /// (outside the lock) when a fault ends, so that every retry waiting out its backoff tries again
-/// at once; `onChange` is called (outside the lock) when a fault begins or ends.
+/// at once; `onChange` is called (outside the lock) when a fault begins or ends, and when the last
+/// waiting write leaves a fault that lasts.
 final class StoreHealth: @unchecked Sendable {
     private let lock = PThreadLock()
     private var fault: String?  // guarded by `lock`
@@ -41,6 +42,10 @@ final class StoreHealth: @unchecked Sendable {
 
     /// True while no fault is in force (read by `cleared`'s waiters).
     var isHealthy: Bool { lock.withLock { fault == nil } }
+
+    /// True while a fault is in force and no refused write waits to be retried (those retries
+    /// are the probes of the store otherwise).
+    var needsProbe: Bool { lock.withLock { fault != nil && pending == 0 } }
 
     /// Records a write the store refused; logs once when this starts a fault.
     func refused(_ error: any Error, writing what: String) {
@@ -78,9 +83,14 @@ final class StoreHealth: @unchecked Sendable {
     }
 
     /// A write failed and will be retried (`delta` 1), or such a write is stored now (-1).
+    /// Calls `onChange` when this leaves a fault with nothing waiting (see `needsProbe`).
     func pendingChanged(by delta: Int) {
-        lock.withLock { pending += delta }
+        let unprobed: Bool = lock.withLock {
+            pending += delta
+            return pending == 0 && fault != nil
+        }
         pendingGauge.add(Double(delta))
+        if unprobed { onChange() }
     }
 
     /// Suspends until a fault ends or `seconds` pass; not cancellable (a retry runs to its end).

@@ -73,3 +73,20 @@ extension JobsdClient {
         return status
     }
 }
+
+/// Re-checks `condition` every 20 ms until it holds; throws naming `what` after `timeout` seconds.
+/// For conditions the server only shows by their effects (readiness, a metric), not a fixed wait.
+func eventually(_ what: String, timeout: Double = 30, _ condition: () async throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + .seconds(timeout)
+    while clock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw TestFailure("\(what) did not happen within \(timeout) s")
+}
+
+/// A job that exits 0 once `flag` exists: the test decides when it ends.
+func jobEndingWhen(_ flag: String) -> JobSpec {
+    JobSpec(command: ["sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.02; done", flag])
+}

@@ -1,0 +1,63 @@
+import Foundation
+import JobsdAPI
+import JobsdClient
+import JobsdTesting
+import Testing
+
+/// Issue #22: the data directory's disk fills up (a real tmpfs, a real server, real processes).
+/// Nothing that happened is dropped, nothing is reported before it is stored, and the server says
+/// so while it lasts.
+@Suite struct StoreFaultTests {
+    @Test func aJobEndingWhileTheDiskIsFull_IsTerminalOnlyOnceStored_AndSucceedsWhenSpaceReturns() async throws {
+        try await TmpfsMount.with(megabytes: 16) { disk in
+            try await TestServer.with({ $0.engine.dataDirectory = disk.path + "/data" }) { server in
+                let scratch = try scratchDirectory()
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                let job = try await server.submit(jobEndingWhen(scratch + "/go"))
+                let filler = try disk.fill()
+                #expect(FileManager.default.createFile(atPath: scratch + "/go", contents: nil))
+
+                try await eventually("/readyz turning 503") { try await server.send("GET", "/readyz").status == 503 }
+                try await eventually("the outcome waiting to be written") { try await scrape(server)["jobsd_store_writes_pending"] == 1 }
+                let readiness = try await server.send("GET", "/readyz")
+                #expect(readiness.header("Retry-After") != nil)
+                #expect(try decodeProblem(readiness).detail.contains("full"))
+                // Past the old 6 attempts: still not reported terminal, since nothing is stored.
+                try await eventually("more refused writes than the old engine tried") { try await writeErrors(server) > 6 }
+                #expect(try await server.client().job(job.id).state == .running)
+                #expect(processesAlive(markedWith: job.id).isEmpty)
+
+                try disk.free(filler)
+                let done = try await server.client().wait(job.id, timeout: 30)
+                #expect(done.state == .succeeded)
+                #expect(done.exitCode == 0)
+                #expect(try await server.send("GET", "/readyz").status == 200)
+                #expect(try await scrape(server)["jobsd_store_writes_pending"] == 0)
+            }
+        }
+    }
+
+    @Test func submitsWhileTheDiskIsFull_Get503WithRetryAfter_AndReadinessReturnsWithTheSpace() async throws {
+        try await TmpfsMount.with(megabytes: 16) { disk in
+            try await TestServer.with({ $0.engine.dataDirectory = disk.path + "/data" }) { server in
+                let filler = try disk.fill()
+                let refused = try await server.send("POST", "/v1/jobs", body: #"{"command":["true"],"name":"\#(String(repeating: "x", count: 200))"}"#)
+                #expect(refused.status == 503)
+                #expect(refused.header("Retry-After") != nil)
+                #expect(try await server.send("GET", "/readyz").status == 503)
+                #expect(try await server.client().listPage().jobs.isEmpty, "a refused submission left nothing behind")
+
+                try disk.free(filler)
+                // Nothing was pending: the probe write ends the fault.
+                try await eventually("/readyz turning 200 again") { try await server.send("GET", "/readyz").status == 200 }
+                let job = try await server.submit(JobSpec(command: ["true"]))
+                #expect(try await server.client().wait(job.id, timeout: 30).state == .succeeded)
+            }
+        }
+    }
+}
+
+/// `jobsd_store_write_errors_total` now.
+private func writeErrors(_ server: TestServer) async throws -> Double {
+    try await scrape(server)["jobsd_store_write_errors_total"] ?? 0
+}

@@ -1,0 +1,124 @@
+import Foundation
+import JobsdAPI
+@testable import JobsdCore
+import JobsdMetrics
+import JobsdStore
+import Logging
+import Testing
+
+/// An in-memory store that refuses chosen kinds of writes while told to, like a full disk.
+private final class RefusingStore: JobStore, @unchecked Sendable {
+    enum Write: Hashable { case insert, update, purge, probe }
+    let inner = InMemoryJobStore()
+    private let lock = PThreadLock()
+    private var refusing: Set<Write> = []  // guarded by `lock`
+    private var refusals = 0  // guarded by `lock`
+    /// Broadcast after each refusal.
+    let refused = AsyncCondition()
+
+    func refuse(_ writes: Set<Write>) { lock.withLock { refusing = writes } }
+    var refusalCount: Int { lock.withLock { refusals } }
+
+    private func check(_ write: Write) throws {
+        let refuse = lock.withLock {
+            guard refusing.contains(write) else { return false }
+            refusals += 1
+            return true
+        }
+        if refuse {
+            refused.broadcast()
+            throw JobStoreError.unavailable("database or disk is full")
+        }
+    }
+
+    func insert(_ record: JobRecord) async throws -> InsertResult {
+        try check(.insert)
+        return try await inner.insert(record)
+    }
+    func update(_ record: JobRecord) async throws {
+        try check(.update)
+        try await inner.update(record)
+    }
+    func probeWrite() async throws { try check(.probe) }
+    func get(_ id: String) async throws -> JobRecord? { try await inner.get(id) }
+    func list(_ query: JobQuery) async throws -> [JobRecord] { try await inner.list(query) }
+    func unfinished() async throws -> [JobRecord] { try await inner.unfinished() }
+    func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
+        try check(.purge)
+        return try await inner.purge(finishedBefore: cutoff)
+    }
+    func close() async { await inner.close() }
+}
+
+/// Runs `body` with an engine on `store`; always shuts it down.
+private func withEngine(_ store: RefusingStore, _ body: (JobEngine, MetricsRegistry) async throws -> Void) async throws {
+    let dir = NSTemporaryDirectory() + "jobsd-core-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var logger = Logger(label: "jobsd.test")
+    logger.logLevel = .critical
+    let registry = MetricsRegistry()
+    var configuration = EngineConfiguration(dataDirectory: dir)
+    configuration.shutdownTimeout = 0
+    let engine = JobEngine(configuration: configuration, store: store, metrics: registry, logger: logger)
+    let runner = Task { try await engine.run() }
+    await engine.waitUntilReady()
+    do { try await body(engine, registry) } catch {
+        store.refuse([])
+        engine.shutdown()
+        engine.shutdown()
+        _ = try? await runner.value
+        throw error
+    }
+    engine.shutdown()
+    engine.shutdown()
+    try await runner.value
+}
+
+extension EngineTests {
+    @Test func anOutcomeTheStoreRefuses_IsRetriedAsLongAsItTakes_AndReportedOnlyOnceStored() async throws {
+        let store = RefusingStore()
+        try await withEngine(store) { engine, registry in
+            store.refuse([.update, .purge, .probe])
+            let evidence = NSTemporaryDirectory() + "jobsd-cleanup-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: evidence) }
+            guard case let .created(job) = try await engine.submit(JobSpec(
+                command: ["true"], cleanup: CleanupSpec(command: ["touch", evidence])))
+            else { throw EngineHarness.Failure.unexpected }
+            // Past the old engine's 6 attempts of the final record (after which it reported the job
+            // terminal anyway), counting one refused `running` record.
+            await store.refused.wait(timeout: 60) { store.refusalCount >= 9 }
+            #expect(store.refusalCount >= 9)
+            #expect(FileManager.default.fileExists(atPath: evidence), "the cleanup ran; its result waits to be stored")
+            #expect(try await engine.job(job.id)?.state.isTerminal == false)
+            #expect(try await engine.wait(job.id, timeout: 0.1)?.state.isTerminal == false)
+            #expect(engine.storeFault?.contains("full") == true)
+            #expect(registry.gauge("jobsd_store_writes_pending", help: "").value >= 1)
+            #expect(registry.counter("jobsd_store_write_errors_total", help: "").value >= 9)
+
+            store.refuse([])
+            let done = try #require(try await engine.wait(job.id, timeout: 30))
+            #expect(done.state == .succeeded)
+            #expect(done.cleanup.state == .done)
+            let stored = try #require(try await store.inner.get(job.id)).job
+            #expect(stored.state == .succeeded && stored.cleanup.state == .done)
+            #expect(engine.storeFault == nil)
+            #expect(registry.gauge("jobsd_store_writes_pending", help: "").value == 0)
+        }
+    }
+
+    @Test func aRefusedSubmission_StartsAStoreFault_ThatEndsOnceTheStoreTakesWritesAgain() async throws {
+        let store = RefusingStore()
+        try await withEngine(store) { engine, _ in
+            store.refuse([.insert, .purge, .probe])
+            await #expect(throws: EngineError.self) { try await engine.submit(JobSpec(command: ["true"])) }
+            #expect(engine.storeFault != nil)
+            await store.refused.wait(timeout: 60) { store.refusalCount >= 3 }
+            #expect(engine.storeFault != nil, "a refused probe does not end the fault")
+
+            store.refuse([])
+            await engine.changes.wait(timeout: 30) { engine.storeFault == nil }
+            #expect(engine.storeFault == nil, "nothing was pending: the probe write ended the fault")
+        }
+    }
+}
