@@ -19,6 +19,7 @@ import urllib.request
 os.environ.setdefault("SE_OFFLINE", "true")
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -151,5 +152,7 @@ def requests_sent(driver):
 
 def wait_for(driver, condition, seconds=30, message=""):
     """Polls `condition(driver)` until it returns a truthy value (the readiness signal the test
-    waits for) and returns it."""
-    return WebDriverWait(driver, seconds, poll_frequency=0.05).until(condition, message)
+    waits for) and returns it. An element replaced while it was read (a live re-render) counts as
+    "not yet"."""
+    wait = WebDriverWait(driver, seconds, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(condition, message)

@@ -58,7 +58,9 @@ export function jobsPage(main, setLive) {
       h('section', { class: 'jobs-list', 'aria-labelledby': 'list-title' },
         h('h2', { id: 'list-title', class: 'visually-hidden' }, 'Job list'),
         filters, message.element, count, table.element, pager),
-      h('aside', { class: 'panel' }, form)));
+      // Open beside the table on wide screens; above it, folded, on narrow ones.
+      h('details', { class: 'panel submit-panel', open: matchMedia('(min-width: 1001px)').matches },
+        h('summary', {}, h('h2', { id: 'submit-title' }, 'Submit a job')), form)));
 
   function matches(job) {
     if (states.length > 0 && !states.includes(job.state)) return false;
