@@ -27,7 +27,7 @@ export function jobsPage(main, setLive) {
   const table = new JobTable('Jobs, newest first');
   const message = messageArea({ role: 'alert' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
-  const count = h('p', { class: 'count', role: 'status' });
+  const count = h('p', { class: 'count' });
 
   const labelInput = h('input', { id: 'filter-label', name: 'label', type: 'text', value: labels.join(' '), placeholder: 'team:data', autocomplete: 'off', spellcheck: 'false' });
   const stateSelect = h('select', { id: 'filter-state', name: 'state' },
