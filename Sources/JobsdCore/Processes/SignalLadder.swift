@@ -3,22 +3,28 @@ import Glibc
 import JobsdMetrics
 import Logging
 
-/// Stops every process of one job (or of one cleanup command): SIGTERM to the process group and
-/// to escaped descendants, up to `grace` seconds for them to exit, SIGKILL to all that remain,
-/// then sweeps again and again until none is left. Used for cancel, timeout, shutdown, leftovers
-/// after the main process exited by itself, and recovery.
+/// Stops every process of one job (or of one cleanup command): SIGTERM to the main process's
+/// group and to every other process of its `ContainedTree`, up to `grace` seconds for them to
+/// exit, SIGKILL to the whole tree (again and again) until it is empty. Used for cancel, timeout,
+/// shutdown, leftovers after the main process exited by itself, and recovery.
 ///
-/// Waiting is event-driven for the main process (its exit wakes the ladder at once) and polls
-/// `/proc` with a short backoff (1 ms doubling to 50 ms) for the rest. Task cancellation does not
-/// cut it short.
+/// The steps, in order (each logged; hooks for job events go beside those log lines):
+/// 1. SIGTERM to the main process's group (at most once: `ProcessWatch` may have sent it with
+///    the stop request), then a short look (`firstLook`) for the tree to empty;
+/// 2. SIGTERM to the rest of the tree (`ContainedTree.terminate`; escaped descendants counted);
+/// 3. wait up to `grace` for the tree to be empty and the main process reaped;
+/// 4. SIGKILL to the whole tree, repeated with a short backoff until it is empty, at most
+///    `killSweepLimit` seconds (a process stuck in uninterruptible sleep is reported as a survivor).
+///
+/// Waiting is event-driven for the main process (its exit wakes the ladder at once) and polls the
+/// tree (`cgroup.events` or the subreaper) with a short backoff (1 ms doubling to 50 ms) for the
+/// rest. Task cancellation does not cut it short.
 struct SignalLadder: Sendable {
-    /// The `JOBSD_JOB_ID` marker the processes carry.
-    let jobID: String
-    /// The main process's process group (its pid: it runs in its own session); nil when it is
-    /// not known to be ours (recovery with a reused pid).
+    /// Where the job's processes are.
+    let tree: any ContainedTree
+    /// The main process's group (its pid: it runs in its own session); nil when it is not known
+    /// to be ours (recovery).
     let processGroup: pid_t?
-    /// Start time (clock ticks) of the main process: nothing of the job is older. nil: unknown.
-    let startedAfter: UInt64?
     /// Exit events of the main process; nil when it is not our child (recovery).
     let watch: ProcessWatch?
     let logger: Logger
@@ -26,106 +32,82 @@ struct SignalLadder: Sendable {
 
     /// How long SIGKILLed processes may take to disappear before they are reported as survivors.
     static let killSweepLimit = 10.0
-    /// How long after SIGTERM to the group the ladder waits for the leader's exit before it scans
-    /// for escaped descendants.
+    /// How long after SIGTERM to the group the ladder waits for the tree to empty before it
+    /// signals the rest of the tree.
     static let firstLook = 0.001
 
     struct Result: Equatable {
         /// Processes still alive when the ladder gave up (stuck in uninterruptible sleep).
         var survivors: Int
-        /// Processes outside the process group that were signalled.
+        /// Processes outside the main process's group that were signalled.
         var escaped: Int
     }
 
     private var leaderDone: Bool { watch.map { $0.snapshot.status != nil } ?? true }
-
-    /// A cheap proof that nothing of the job is left, without reading every `/proc/<pid>/stat`
-    /// (slow on some kernels): the leader was reaped, its process group is empty, and this process
-    /// has no adopted orphans — any escaped descendant of the job would be one of those, or below
-    /// one (jobsd is the subreaper). False means "maybe": scan.
-    private var provablyGone: Bool {
-        guard leaderDone, watch != nil, let processGroup else { return false }
-        guard kill(-processGroup, 0) == -1, errno == ESRCH else { return false }
-        return Reaper.shared.adoptedChildren().isEmpty
-    }
-
-    private func scan() -> [ProcStat] {
-        provablyGone ? [] : ProcessTable.members(jobID: jobID, processGroup: processGroup, startedAfter: startedAfter)
-    }
+    private var isGone: Bool { leaderDone && !tree.isPopulated }
 
     /// Runs the ladder; returns when the tree is gone (or the kill sweep gave up).
-    ///
-    /// While the main process runs, SIGTERM goes to its process group first, before any `/proc`
-    /// scan (usually that group is the whole job); the scan for escaped descendants follows as
-    /// soon as the leader exited or after `firstLook`, unless the cheap proof says none is left.
     func stop(grace: Double) async -> Result {
-        var escaped = Set<pid_t>()
+        // 1. The main process's group.
         var groupSignalled = false
         if let processGroup, let watch {
-            // The stop request may have sent it already (see `ProcessWatch.requestStop`).
             let generation = watch.snapshot.generation
             groupSignalled = watch.terminateGroupOnce(processGroup)
             if groupSignalled, !leaderDone { await watch.wait(after: generation, timeout: Self.firstLook) }
         }
-        var members = scan()
-        if members.isEmpty, leaderDone { return Result(survivors: 0, escaped: 0) }
+        if isGone { return finish(escaped: 0, survivors: 0) }
 
-        signal(SIGTERM, members, &escaped, groupSignalled: groupSignalled)
-        logger.info("SIGTERM sent", metadata: ["processes": "\(members.count)", "grace": "\(grace)"])
-        if await waitUntilGone(within: grace, &members) { return finish(escaped, survivors: 0) }
+        // 2. The rest of the tree.
+        let escaped = tree.terminate(sparing: groupSignalled ? processGroup : nil, mainGroup: processGroup)
+        logger.info("SIGTERM sent", metadata: ["escaped": "\(escaped)", "grace": "\(grace)"])
 
-        logger.info("SIGKILL sent", metadata: ["processes": "\(members.count)"])
+        // 3. The grace period.
+        if await waitUntilGone(within: grace) { return finish(escaped: escaped, survivors: 0) }
+
+        // 4. SIGKILL until empty.
+        logger.info("SIGKILL sent")
         let deadline = DispatchTime.now() + Self.killSweepLimit
         var backoff = 0.001
         while DispatchTime.now() < deadline {
-            signal(SIGKILL, members, &escaped)
-            let generation = watch?.snapshot.generation ?? 0
-            if let watch { await watch.wait(after: generation, timeout: backoff) } else { await AsyncCondition.sleep(backoff) }
+            tree.killAll()
+            await pause(backoff)
             backoff = min(backoff * 2, 0.05)
-            members = scan()
-            if members.isEmpty, leaderDone { return finish(escaped, survivors: 0) }
+            if isGone { return finish(escaped: escaped, survivors: 0) }
         }
-        logger.error("processes did not stop after SIGKILL", metadata: ["processes": "\(members.count)"])
-        return finish(escaped, survivors: max(members.count, 1))
+        let left = tree.isPopulated ? 1 : 0
+        logger.error("processes did not stop after SIGKILL", metadata: ["leader_reaped": "\(leaderDone)"])
+        return finish(escaped: escaped, survivors: max(left, 1))
     }
 
-    /// Polls until no process is left and the leader was reaped, or `seconds` pass.
-    private func waitUntilGone(within seconds: Double, _ members: inout [ProcStat]) async -> Bool {
+    /// Polls until the tree is empty and the leader was reaped, or `seconds` pass.
+    private func waitUntilGone(within seconds: Double) async -> Bool {
         let deadline = DispatchTime.now() + seconds
         var backoff = 0.001
         while true {
             let now = DispatchTime.now()
             guard now < deadline else { return false }
             let remaining = Double(deadline.uptimeNanoseconds - now.uptimeNanoseconds) / 1e9
-            let generation = watch?.snapshot.generation ?? 0
-            if let watch {
-                await watch.wait(after: generation, timeout: min(backoff, remaining))
-            } else {
-                await AsyncCondition.sleep(min(backoff, remaining))
-            }
+            await pause(min(backoff, remaining))
             backoff = min(backoff * 2, 0.05)
-            members = scan()
-            if members.isEmpty, leaderDone { return true }
+            if isGone { return true }
         }
     }
 
-    /// Sends `sig` to the process group (unless `groupSignalled`: it already got it) and to every
-    /// member (outside the group only, when `groupSignalled`), so no process gets it twice.
-    private func signal(_ sig: Int32, _ members: [ProcStat], _ escaped: inout Set<pid_t>, groupSignalled: Bool = false) {
-        if let processGroup, !groupSignalled, !leaderDone || members.contains(where: { $0.pgid == processGroup }) {
-            kill(-processGroup, sig)
-        }
-        for p in members where !(groupSignalled && p.pgid == processGroup) {
-            kill(p.pid, sig)
-            if p.pgid != processGroup { escaped.insert(p.pid) }
+    /// Up to `seconds`, or until the main process's exit (or a stop request) is recorded.
+    private func pause(_ seconds: Double) async {
+        if let watch {
+            await watch.wait(after: watch.snapshot.generation, timeout: seconds)
+        } else {
+            await AsyncCondition.sleep(seconds)
         }
     }
 
-    private func finish(_ escaped: Set<pid_t>, survivors: Int) -> Result {
-        if !escaped.isEmpty {
-            escapedKilled.increment(by: Double(escaped.count))
-            logger.info("escaped descendants killed", metadata: ["count": "\(escaped.count)"])
+    private func finish(escaped signalled: Int, survivors: Int) -> Result {
+        let escaped = signalled + tree.escapedReported
+        if escaped > 0 {
+            escapedKilled.increment(by: Double(escaped))
+            logger.info("escaped descendants killed", metadata: ["count": "\(escaped)"])
         }
-        return Result(survivors: survivors, escaped: escaped.count)
+        return Result(survivors: survivors, escaped: escaped)
     }
 }
