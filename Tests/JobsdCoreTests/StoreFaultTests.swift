@@ -60,7 +60,7 @@ private func withEngine(_ store: RefusingStore, _ body: (JobEngine, MetricsRegis
     let registry = MetricsRegistry()
     var configuration = EngineConfiguration(dataDirectory: dir)
     configuration.shutdownTimeout = 0
-    let engine = JobEngine(configuration: configuration, store: store, metrics: registry, logger: logger)
+    let engine = try JobEngine(configuration: configuration, store: store, metrics: registry, logger: logger)
     let runner = Task { try await engine.run() }
     await engine.waitUntilReady()
     do { try await body(engine, registry) } catch {
