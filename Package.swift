@@ -58,7 +58,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            resources: [.embedInCode("openapi.yaml")],
+            // The web UI's files (UI/web/), embedded so the binary serves them with nothing beside it.
+            resources: [.embedInCode("openapi.yaml")] + [
+                "index.html", "app.css", "favicon.svg", "app.js", "api.js", "events.js", "dom.js", "argv.js",
+                "job-table.js", "jobs-page.js", "submit-form.js", "job-page.js", "timeline.js", "groups-page.js",
+            ].map { .embedInCode("UI/web/" + $0) },
             swiftSettings: swiftSettings
         ),
         .target(name: "JobsdClient", dependencies: ["CCurl", "JobsdAPI"], swiftSettings: swiftSettings),

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs the two C libraries the package links (when missing), then runs every
-# test target (unit, server and integration tests) against real processes, sockets and files.
+# test target (unit, server and integration tests) against real processes, sockets and files, then
+# the web UI's browser tests (scripts/browser-test.sh: headless Chromium against a real jobsd; it
+# installs chromium, chromium-driver and selenium when missing). Arguments go to `swift test`
+# (e.g. --filter X), and then the browser tests are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -15,3 +18,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 swift build --build-tests
 swift test --skip-build "$@"
+if [ $# -eq 0 ]; then
+  scripts/browser-test.sh
+fi

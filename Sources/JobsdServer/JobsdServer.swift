@@ -56,6 +56,7 @@ public final class JobsdServer: Sendable {
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout))
             .register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
+        UIRoutes().register(in: &router)
         let httpMetrics = HTTPMetrics(registry: metrics, router: router)
         let auth = BearerAuth(token: configuration.token)
         let routes = router
