@@ -39,12 +39,18 @@ struct EngineHarness {
     ) async throws {
         let h = try make(configure)
         try await prepare(h.store, h.dataDirectory)
-        let engine = h.engine
+        try await running(h.engine) { try await body(h) }
+    }
+
+    /// Runs `body` while `engine` runs; shuts it down afterwards (also when `body` throws, after
+    /// `onFailure`) and waits for `run()` to return.
+    static func running(_ engine: JobEngine, onFailure: () -> Void = {}, _ body: () async throws -> Void) async throws {
         let runner = Task { try await engine.run() }
         await engine.waitUntilReady()
         do {
-            try await body(h)
+            try await body()
         } catch {
+            onFailure()
             engine.shutdown()
             engine.shutdown()
             _ = try? await runner.value

@@ -61,18 +61,7 @@ private func withEngine(_ store: RefusingStore, _ body: (JobEngine, MetricsRegis
     var configuration = EngineConfiguration(dataDirectory: dir)
     configuration.shutdownTimeout = 0
     let engine = try JobEngine(configuration: configuration, store: store, metrics: registry, logger: logger)
-    let runner = Task { try await engine.run() }
-    await engine.waitUntilReady()
-    do { try await body(engine, registry) } catch {
-        store.refuse([])
-        engine.shutdown()
-        engine.shutdown()
-        _ = try? await runner.value
-        throw error
-    }
-    engine.shutdown()
-    engine.shutdown()
-    try await runner.value
+    try await EngineHarness.running(engine, onFailure: { store.refuse([]) }) { try await body(engine, registry) }
 }
 
 extension EngineTests {
