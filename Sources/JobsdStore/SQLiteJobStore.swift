@@ -1,3 +1,4 @@
+import Glibc
 import JobsdAPI
 import Logging
 
@@ -98,9 +99,22 @@ public final class SQLiteJobStore: JobStore {
         return ids
     }
 
-    /// Rewrites the schema version (`PRAGMA user_version`) with its own value in the writer's next
-    /// batch: a page written to the WAL and synced, no job changed.
+    /// Free space the probe asks for on the database's file system, beyond what its write needs.
+    static let probeFreeBytes: UInt64 = 1 << 20
+
+    /// Refuses while the database's file system has less than `probeFreeBytes` free (a one-page
+    /// write can still fit in the WAL's slack on a full disk, while a job's row no longer does);
+    /// then rewrites the schema version (`PRAGMA user_version`) with its own value in the writer's
+    /// next batch: a page written to the WAL and synced, no job changed.
     public func probeWrite() async throws {
+        var fs = statvfs()
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if statvfs(directory.isEmpty ? "." : directory, &fs) == 0 {
+            let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+            if free < Self.probeFreeBytes {
+                throw JobStoreError.unavailable("the disk holding \(path) is full (\(free) bytes free)")
+            }
+        }
         _ = try await writer.perform(.probe)
     }
 
