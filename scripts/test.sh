@@ -8,7 +8,7 @@
 # --filter X), and then the browser tests are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-missing.sh libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql
+scripts/install-missing.sh libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql faketime
 swift build --build-tests
 scripts/with-postgres.sh swift test --skip-build "$@"
 if [ $# -eq 0 ]; then

@@ -55,6 +55,64 @@ import Testing
             }
         }
     }
+
+    @Test func outputWhileTheDiskIsFull_NeverBlocksTheJob_AndLoggingResumesWhenSpaceReturns() async throws {
+        try await TmpfsMount.with(megabytes: 16) { disk in
+            try await TestServer.with({ $0.engine.dataDirectory = disk.path + "/data" }) { server in
+                let scratch = try scratchDirectory()
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                // 32 MiB through the pipes while nothing can be stored: more than the pipe buffers
+                // and the disk hold, so the job gets past it only if its output is drained.
+                let script = """
+                    echo before
+                    while [ ! -e "$0/full" ]; do sleep 0.02; done
+                    head -c 33554432 /dev/zero
+                    touch "$0/wrote"
+                    while [ ! -e "$0/freed" ]; do sleep 0.02; done
+                    echo after
+                    """
+                let job = try await server.submit(JobSpec(command: ["sh", "-c", script, scratch]))
+                try await server.waitForOutput(job.id, containing: "before")
+                let filler = try disk.fill()
+                #expect(FileManager.default.createFile(atPath: scratch + "/full", contents: nil))
+                try await eventually("the job writing all its output with the disk full") {
+                    FileManager.default.fileExists(atPath: scratch + "/wrote")
+                }
+                #expect(try await server.client().job(job.id).state == .running)
+
+                try disk.free(filler)
+                #expect(FileManager.default.createFile(atPath: scratch + "/freed", contents: nil))
+                let done = try await server.client().wait(job.id, timeout: 30)
+                #expect(done.state == .succeeded)
+                #expect(done.exitCode == 0)
+                let output = String(decoding: try await server.client().logs(job.id).bytes, as: UTF8.self)
+                #expect(output.hasPrefix("before\n"))
+                #expect(output.hasSuffix("after\n"), "logging resumed once space returned")
+                #expect(processesAlive(markedWith: job.id).isEmpty)
+            }
+        }
+    }
+
+    @Test func aRetentionSweepWhileTheDiskIsFull_IsRetriedLater_AndPurgesOnceSpaceReturns() async throws {
+        try await TmpfsMount.with(megabytes: 16) { disk in
+            try await TestServer.with({
+                $0.engine.dataDirectory = disk.path + "/data"
+                $0.engine.retention = 3
+                $0.engine.sweepInterval = 0.2
+            }) { server in
+                let job = try await server.submit(JobSpec(command: ["true"]))
+                #expect(try await server.client().wait(job.id, timeout: 30).state == .succeeded)
+                let filler = try disk.fill()
+                // The sweep that would purge it is refused: a store fault.
+                try await eventually("/readyz turning 503") { try await server.send("GET", "/readyz").status == 503 }
+                #expect(try await server.send("GET", "/v1/jobs/\(job.id)").status == 200)
+
+                try disk.free(filler)
+                try await eventually("the job being purged") { try await server.send("GET", "/v1/jobs/\(job.id)").status == 404 }
+                try await eventually("/readyz turning 200") { try await server.send("GET", "/readyz").status == 200 }
+            }
+        }
+    }
 }
 
 /// `jobsd_store_write_errors_total` now.
