@@ -33,6 +33,9 @@ final class EngineState: @unchecked Sendable {
     /// Shared stores: the first heartbeat renewed this node's lease; the claim loop claims only
     /// from then on (a claim by a node without a lease would be rescued at once).
     var leaseHeld = false
+    /// Shared stores: the last heartbeat could not reach the database (`isReady` is false until
+    /// one does again; running jobs keep running).
+    var storeLost = false
     /// The URL this node serves on (`GET /v1/nodes`).
     var address = ""
     /// This engine's start (`GET /v1/nodes`).

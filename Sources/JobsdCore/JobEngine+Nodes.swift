@@ -136,10 +136,11 @@ extension JobEngine {
             do {
                 let beat = try await shared.heartbeat(node, timeout: configuration.nodeTimeout)
                 metrics.leaseRenewals.increment()
-                if !state.lock.withLock({ state.leaseHeld }) {
-                    state.lock.withLock { state.leaseHeld = true }
-                    changes.broadcast()
+                let regained: Bool = state.lock.withLock {
+                    defer { (state.leaseHeld, state.storeLost) = (true, false) }
+                    return !state.leaseHeld || state.storeLost
                 }
+                if regained { changes.broadcast() }
                 if !beat.rescued.isEmpty {
                     metrics.rescued.increment(by: Double(beat.rescued.count))
                     logger.warning("rescued jobs of silent nodes", metadata: ["jobs": "\(beat.rescued.joined(separator: ","))"])
@@ -148,7 +149,8 @@ extension JobEngine {
                 }
                 for record in beat.takenOver where handled.insert(record.id).inserted { takeOverLost(record) }
             } catch {
-                logger.warning("lease renewal failed", metadata: ["error": "\(error)"])
+                state.lock.withLock { state.storeLost = true }
+                logger.warning("lease renewal failed: not ready until the database answers again", metadata: ["error": "\(error)"])
             }
             if done { return }
             await changes.wait(timeout: configuration.heartbeat, cancellable: false) { [self] in nodeDone }

@@ -49,8 +49,9 @@ public final class JobEngine: Sendable {
     }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
-    /// may still be recovering in the background), and from the first `shutdown()` on.
-    public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown } }
+    /// may still be recovering in the background), from the first `shutdown()` on, and on a shared
+    /// store while the last heartbeat could not reach the database.
+    public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown && !state.storeLost } }
 
     /// Suspends until the store was read and the engine accepts work (or shutdown began), or
     /// the calling task is cancelled.
