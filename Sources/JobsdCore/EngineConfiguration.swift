@@ -34,6 +34,9 @@ public struct EngineConfiguration: Sendable {
     /// How long a node's lease lasts without renewal before other nodes rescue its jobs
     /// (`--node-timeout`).
     public var nodeTimeout: Double = 10
+    /// How jobs' processes are contained (see `JobEngine.containmentMethod`): `.auto` takes a
+    /// cgroup per job where a cgroup v2 directory is writable, else a per-job subreaper.
+    public var containment: ContainmentChoice = .auto
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
