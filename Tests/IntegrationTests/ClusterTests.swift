@@ -8,7 +8,10 @@ import Testing
 /// Several jobsd processes ("nodes") on one PostgreSQL database (a fresh schema of the test run's
 /// server), with a short heartbeat and node timeout so that rescues happen within the test.
 @Suite struct ClusterTests {
-    static let timing = ["--heartbeat", "250ms", "--node-timeout", "1500ms"]
+    /// Short leases where a test waits for a rescue; longer ones elsewhere, so that a node
+    /// starved of CPU on a loaded machine is not taken for dead.
+    static let quickRescue = ["--heartbeat", "250ms", "--node-timeout", "1500ms"]
+    static let patient = ["--heartbeat", "250ms", "--node-timeout", "10s"]
 
     @Test func hundredsOfJobsPostedToThreeNodes_RunExactlyOnce_AndAnyNodeAnswersForAnyJob() async throws {
         let cluster = try await Cluster.start(nodes: 3, arguments: ["--max-running", "4"])
@@ -22,7 +25,7 @@ import Testing
         var ranOn: [String: Int] = [:]
         for (n, id) in ids.enumerated() {
             let job = try await cluster.clients[(n + 1) % 3].wait(id, timeout: 60)  // asked of another node
-            #expect(job.state == .succeeded, "\(id)")
+            #expect(job.state == .succeeded, "\(id): \(job.error ?? "") on \(job.node ?? "null")")
             ranOn[job.node ?? "null", default: 0] += 1
         }
         let lines = try String(contentsOfFile: "\(scratch)/ran", encoding: .utf8).split(separator: "\n").map(String.init)
@@ -70,7 +73,7 @@ import Testing
     }
 
     @Test func aKill9OfANodeMidJob_IsRescuedByAnother_AndItsReturnKillsTheLeftovers_AndRunsTheCleanupOnce() async throws {
-        let cluster = try await Cluster.start(nodes: 2)
+        let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
         defer { cluster.stop() }
         let scratch = try scratchDirectory()
         let spec = JobSpec(
@@ -102,10 +105,12 @@ import Testing
     }
 
     @Test func aSIGTERMOfOneNode_DrainsOnlyItsOwnRunningJobs_AndLeavesTheQueuedOnesToTheOthers() async throws {
-        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1", "--shutdown-timeout", "30s"])
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1", "--shutdown-timeout", "60s"])
         defer { cluster.stop() }
-        let first = try await cluster.clients[0].submit(JobSpec(command: ["sh", "-c", "sleep 1"]))
-        let second = try await cluster.clients[0].submit(JobSpec(command: ["sh", "-c", "sleep 1"]))
+        let scratch = try scratchDirectory()
+        let held = JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/go ]; do sleep 0.05; done"])
+        let first = try await cluster.clients[0].submit(held)
+        let second = try await cluster.clients[0].submit(held)
         let a = try await cluster.waitUntilRunning(first.id)
         let b = try await cluster.waitUntilRunning(second.id)
         #expect(Set([a.node, b.node]) == Set(cluster.nodeIDs), "each node runs one (max-running 1)")
@@ -114,6 +119,8 @@ import Testing
         var later: [String] = []
         for _ in 0..<4 { later.append(try await cluster.clients[stays].submit(JobSpec(command: ["true"])).id) }
         await cluster.nodes[draining].signal(SIGTERM)
+        #expect(try await cluster.clients[draining].readyzAfterDrainBegins() == 503)
+        _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
         #expect(await cluster.nodes[draining].waitForExit().exitCode == 0)
         #expect(try await cluster.clients[stays].job(first.id).state == .succeeded, "its running job finished the drain")
         for id in later {
@@ -140,7 +147,8 @@ final class Cluster: Sendable {
         let tag = UUID().uuidString.prefix(6).lowercased()
         let ids = (0..<count).map { "node-\(tag)-\($0)" }
         let directories = try ids.map { try TemporaryDirectory.make(prefix: "jobsd-\($0)") }
-        let cluster = Cluster(url: url, nodeIDs: ids, directories: directories, arguments: ClusterTests.timing + arguments)
+        let timing = arguments.contains("--node-timeout") ? [] : ClusterTests.patient
+        let cluster = Cluster(url: url, nodeIDs: ids, directories: directories, arguments: timing + arguments)
         for index in 0..<count { cluster.processes.value.append(try await cluster.launch(index)) }
         return cluster
     }

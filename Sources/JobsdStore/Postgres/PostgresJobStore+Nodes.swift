@@ -70,7 +70,7 @@ extension PostgresJobStore: SharedJobStore {
             """
         let takenOver = "SELECT \(PostgresJobRows.columns) FROM jobs WHERE owner = $1 AND rescue_pending ORDER BY id"
         let timeoutMilliseconds = Int64(timeout * 1000)
-        return try await pool.run { connection in
+        return try await pool.run(control: true) { connection in
             try connection.transaction {
                 _ = try connection.query(
                     renew, [node.id, node.address, node.startedAt.milliseconds, node.running, node.maxRunning])
