@@ -232,3 +232,44 @@ final class LockedBox<T>: @unchecked Sendable {
         set { lock.withLock { stored = newValue } }
     }
 }
+
+/// A node whose database goes away and comes back, on a PostgreSQL server of the test's own.
+@Suite struct DatabaseLossTests {
+    @Test func aDatabaseRestartMidRun_KeepsTheJobRunning_Answers503Meanwhile_AndTheNodeCarriesOnByItself() async throws {
+        let database = try await PrivatePostgres.start()
+        let data = try TemporaryDirectory.make(prefix: "jobsd-db-loss")
+        let scratch = try scratchDirectory()
+        let node = try await JobsdProcess.start(
+            dataDirectory: data, arguments: ["--store", database.url, "--heartbeat", "250ms", "--node-timeout", "10s"])
+        let client = node.client()
+        let job = try await client.submit(JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/go ]; do sleep 0.05; done"]))
+        var running = try await client.job(job.id)
+        while running.pid == nil {
+            try await Task.sleep(for: .milliseconds(20))
+            running = try await client.job(job.id)
+        }
+
+        try await database.stopServer()
+        #expect(try await client.readyzAfterDrainBegins() == 503, "/readyz says the node cannot take work")
+        let refused = try await client.transport.send(ClientRequest(method: "POST", path: "/v1/jobs", body: Array(#"{"command":["true"]}"#.utf8)))
+        #expect(refused.status == 503)
+        #expect(refused.header("Retry-After") != nil)
+        #expect(!processesAlive(markedWith: job.id).isEmpty, "the running job keeps running")
+
+        try await database.startServer()
+        var ready = 503
+        while ready != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+            ready = try await client.transport.send(ClientRequest(path: "/readyz")).status
+        }
+        _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
+        #expect(try await client.wait(job.id, timeout: 60).state == .succeeded, "nothing acknowledged was lost")
+        let after = try await client.submit(JobSpec(command: ["true"]))
+        #expect(try await client.wait(after.id, timeout: 60).state == .succeeded)
+
+        node.child.signal(SIGKILL)
+        _ = await node.waitForExit()
+        await database.remove()
+        try? FileManager.default.removeItem(atPath: data)
+    }
+}
