@@ -121,13 +121,7 @@ static void subreaper_main(struct jobsd_exec_request *request, int status_fd) {
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     prctl(PR_SET_NAME, "jobsd-subreaper", 0, 0, 0);
     setsid();
-    for (int sig = 1; sig < 65; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
-    }
+    jobsd_reset_signal_dispositions();
     // Signals stay blocked (as the parent left them): the three below are taken with sigtimedwait.
     // fds 0–2 for the command, 3 for the messages, nothing else (jobsd's sockets, database…).
     int moved[4];
@@ -139,7 +133,7 @@ static void subreaper_main(struct jobsd_exec_request *request, int status_fd) {
     fcntl(status_fd, F_SETFD, FD_CLOEXEC);
 
     struct jobsd_exec_request command = *request;
-    command.fds[0] = 0; command.fds[1] = 1; command.fds[2] = 2; command.fds[3] = -1;
+    command.fds[0] = 0; command.fds[1] = 1; command.fds[2] = 2;
     pid_t main_pid;
     int rc = jobsd_exec_in_child(&command, -1, &main_pid);
     if (rc != 0) {
@@ -183,7 +177,7 @@ static void subreaper_main(struct jobsd_exec_request *request, int status_fd) {
 int jobsd_spawn_subreaper(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                           const char *cwd, int in_fd, int out_fd, int err_fd, int status_fd) {
     struct jobsd_exec_request request = {
-        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd, -1},
+        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd},
     };
     sigset_t all, old;
     sigfillset(&all);
