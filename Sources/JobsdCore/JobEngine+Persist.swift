@@ -115,7 +115,9 @@ extension JobEngine {
     /// until stored, or until a later snapshot of the job was issued, or the job's main process
     /// ended or was asked to stop: from then on its final record, retried until stored, follows,
     /// and supervision (the ladder, the cleanup) must not wait for a store fault to end. Its
-    /// caller waits at most one backoff step (≤ `retryBackoffCap`) after that. Not cancellable.
+    /// caller waits at most one backoff step (≤ `retryBackoffCap`) after that. A write refused
+    /// because another node took the job over (`leaseLost`) is not retried: the job's processes
+    /// are killed at once instead. Not cancellable.
     func storeInTurn(_ live: LiveJob, _ record: JobRecord, ticket: UInt64, logger: Logger) async {
         await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
         let terminal = record.state.isTerminal
@@ -123,7 +125,16 @@ extension JobEngine {
             if state.lock.withLock({ live.writesIssued > ticket }) { return true }
             let watched = live.watch.snapshot
             return !terminal && (watched.status != nil || watched.stopGrace != nil)
-        }) { try await store.update(record) }
+        }) {
+            do {
+                try await store.update(record)
+            } catch JobStoreError.leaseLost {
+                // Another node rescued the job: stop its processes at once; no later write of this
+                // node overwrites the rescuer's state (the store refuses them).
+                logger.warning("lease lost: another node took this job over; killing its processes")
+                live.watch.requestStop(grace: 0)
+            }
+        }
         state.lock.withLock { live.writesDone = ticket }
         live.writeTurns.broadcast()
     }
