@@ -46,7 +46,7 @@ import Testing
     /// the deadline, the cleanup run and the abandoned stream all give back what they took.
     @Test func cancelledAndTimedOutJobsWithCleanup_DoNotGrowMemory() async throws {
         try await MemoryHarness.with { harness in
-            let growth = try await harness.growth(warmUp: 1000, measured: 3000) { client, i in
+            let growth = try await harness.growth(warmUp: 2000, measured: 3000) { client, i in
                 let cleanup = CleanupSpec(command: ["true"])
                 if i % 2 == 0 {
                     let spec = JobSpec(command: ["sh", "-c", "echo ready; exec sleep 600"], graceSeconds: 0, cleanup: cleanup)
