@@ -30,7 +30,7 @@ import Testing
     /// `?wait` is answered, and `--retention 1s` purges the jobs (row, log files) as they come.
     @Test func followedWaitedAndPurgedJobs_DoNotGrowMemory() async throws {
         try await MemoryHarness.with(arguments: ["--retention", "1s"]) { harness in
-            let growth = try await harness.growth(warmUp: 2000, measured: 6000) { client, i in
+            let growth = try await harness.growth(warmUp: 5000, measured: 5000) { client, i in
                 let job = try await client.submit(JobSpec(command: ["echo", "line \(i)"]))
                 var output: [UInt8] = []
                 for try await chunk in client.followLogs(job.id) { output += chunk }
