@@ -94,6 +94,7 @@ extension JobEngine {
         guard live.outcome == nil, (try? live.record.job.move(to: .cancelling)) != nil else { return nil }
         live.outcome = .cancelled
         live.record.job.cancelRequestedAt = .now()
+        live.cancelRequestedAt = .now()
         // `?grace=` only shortens the job's own grace period, never lengthens it.
         return (live.currentJob, min(grace ?? live.record.job.graceSeconds, live.record.job.graceSeconds))
     }
@@ -112,6 +113,7 @@ extension JobEngine {
 
     /// Stores a queued job as `cancelled` and forgets it. On a store failure it is queued again.
     private func cancelQueued(_ live: LiveJob) async throws(EngineError) -> CancelResult {
+        let requested = MonotonicInstant.now()
         var record = state.lock.withLock { live.record }
         let now = Timestamp.now()
         try? record.job.move(to: .cancelled)
@@ -135,7 +137,7 @@ extension JobEngine {
         }
         metrics.moved(from: .queued, to: .cancelled)
         metrics.finished[.cancelled]?.increment()
-        metrics.cancelLatency.observe(0)
+        metrics.cancelLatency.observe(requested.seconds(until: .now()))
         live.changes.broadcast()
         logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
         logger.info("job finished", metadata: ["job.id": "\(record.id)", "state": "cancelled"])

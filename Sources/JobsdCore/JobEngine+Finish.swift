@@ -41,21 +41,20 @@ extension JobEngine {
         }
         await storeFinal(live, final, ticket: ticket, logger: logger)
 
-        let log = state.lock.withLock {
+        let ended = MonotonicInstant.now()
+        let (log, started, cancelRequested) = state.lock.withLock {
             live.record = final
             live.phase = .finished
             state.live[final.id] = nil
             state.running -= 1
-            return live.log
+            return (live.log, live.startedAt, live.cancelRequestedAt)
         }
         log?.close()
         let job = final.job
         metrics.moved(from: previous, to: job.state)
         metrics.finished[job.state]?.increment()
-        if let started = job.startedAt, let finished = job.finishedAt { metrics.duration.observe(started.seconds(until: finished)) }
-        if let requested = job.cancelRequestedAt, let finished = job.finishedAt {
-            metrics.cancelLatency.observe(requested.seconds(until: finished))
-        }
+        if let started { metrics.duration.observe(started.seconds(until: ended)) }
+        if let cancelRequested { metrics.cancelLatency.observe(cancelRequested.seconds(until: ended)) }
         live.changes.broadcast()
         changes.broadcast()
         logger.info("job finished", metadata: [

@@ -77,6 +77,7 @@ extension JobEngine {
         live.phase = .running
         try? live.record.job.move(to: .running)
         live.record.job.startedAt = .now()
+        live.startedAt = .now()
         state.running += 1
     }
 

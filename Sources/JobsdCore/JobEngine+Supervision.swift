@@ -47,14 +47,14 @@ extension JobEngine {
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
         let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
         let pid = spawned.pid
-        let startedAt = state.lock.withLock {
+        let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             live.record.job.pid = pid
             live.record.processStartTicks = spawned.startTicks
-            return live.record.job.startedAt ?? .now()
+            return (live.record.job.startedAt ?? .now(), live.queueWaitSeconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
-        metrics.queueWait.observe(record.job.createdAt.seconds(until: startedAt))
+        metrics.queueWait.observe(queueWait)
         let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log) { live.changes.broadcast() }
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)

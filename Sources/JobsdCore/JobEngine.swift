@@ -80,7 +80,7 @@ public final class JobEngine: Sendable {
         var spec = spec
         spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
         spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
-        let now = Timestamp.now()
+        let now = Timestamp.now(), submittedAt = MonotonicInstant.now()
         let job = Job(
             id: JobIDGenerator.shared.next(now: UInt64(max(now.milliseconds, 0))), name: spec.name, labels: spec.labels,
             command: spec.command, state: .queued, createdAt: now, timeoutSeconds: spec.timeoutSeconds!,
@@ -96,7 +96,7 @@ public final class JobEngine: Sendable {
             return .existing(current ?? existing.job)
         case .inserted:
             inserted = true
-            let live = LiveJob(record: record, phase: .queued)
+            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt)
             let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live

@@ -42,10 +42,24 @@ final class LiveJob: @unchecked Sendable {
     let watch = ProcessWatch()
     /// Broadcast when output grows and when the job becomes terminal.
     let changes = AsyncCondition()
+    /// Monotonic instants (`MonotonicInstant`) for the duration histograms: submission (nil for a
+    /// job recovered from the store: its queue wait uses the stored wall-clock times), start, and
+    /// the first cancel request.
+    let submittedAt: MonotonicInstant?
+    var startedAt: MonotonicInstant?
+    var cancelRequestedAt: MonotonicInstant?
 
-    init(record: JobRecord, phase: Phase) {
+    init(record: JobRecord, phase: Phase, submittedAt: MonotonicInstant? = nil) {
         self.record = record
         self.phase = phase
+        self.submittedAt = submittedAt
+    }
+
+    /// Seconds from submission to start: monotonic when this process saw both, from the stored
+    /// wall-clock times for a job recovered from the store. Caller holds the engine lock.
+    var queueWaitSeconds: Double {
+        if let submittedAt, let startedAt { return submittedAt.seconds(until: startedAt) }
+        return record.job.createdAt.seconds(until: record.job.startedAt ?? .now())
     }
 
     /// The job as the API shows it now. Caller holds the engine lock.
