@@ -27,7 +27,9 @@ extension JobEngine {
             log: log, hooks: hooks, onOutput: { live.changes.broadcast() })
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
-            return (live.record.job.startedAt ?? .now(), live.queueWaitSeconds)
+            let startedAt = live.record.job.startedAt ?? .now()
+            note(live, .started, at: startedAt, [.init("attempt", .number(1))])
+            return (startedAt, live.queueWaitSeconds)
         }
         logger.info("job started", metadata: ["kind": "in-process"])
         metrics.queueWait.observe(queueWait)

@@ -1,3 +1,4 @@
+import JobsdAPI
 import JobsdStore
 import Logging
 
@@ -11,40 +12,42 @@ extension JobEngine {
         return live.writesIssued
     }
 
-    /// The job's record as it is now, with its write number; a snapshot in `cancelling` becomes
-    /// the job's cancel write. Caller holds the engine lock.
-    func takeWrite(_ live: LiveJob) -> (record: JobRecord, ticket: UInt64) {
+    /// The job's record as it is now, with its write number and the timeline events noted since
+    /// the previous write; a snapshot in `cancelling` becomes the job's cancel write. Caller holds
+    /// the engine lock.
+    func takeWrite(_ live: LiveJob) -> JobWrite {
         var record = live.record
         record.job = live.currentJob
         let ticket = issueWrite(live)
         if record.state == .cancelling, live.cancelWrite == 0 { live.cancelWrite = ticket }
-        return (record, ticket)
+        return JobWrite(record: record, ticket: ticket, events: takeEvents(live))
     }
 
     /// Stores the job's current record (running with pid, cancelling). Failures are logged: the
     /// job goes on, and its final record is retried in `finish`.
     func persist(_ live: LiveJob, logger: Logger) async {
-        let (record, ticket) = state.lock.withLock { takeWrite(live) }
-        await storeInTurn(live, record, ticket: ticket, attempts: 1, logger: logger)
+        let write = state.lock.withLock { takeWrite(live) }
+        await storeInTurn(live, write, attempts: 1, logger: logger)
     }
 
     /// Stores the `cancelling` record unless that write was already issued (by `cancel`); for
     /// cancels that do not come through `cancel` (shutdown).
     func persistCancellingIfNeeded(_ live: LiveJob, logger: Logger) async {
         let write = state.lock.withLock { live.record.job.state == .cancelling && live.cancelWrite == 0 ? takeWrite(live) : nil }
-        if let write { await storeInTurn(live, write.record, ticket: write.ticket, attempts: 1, logger: logger) }
+        if let write { await storeInTurn(live, write, attempts: 1, logger: logger) }
     }
 
-    /// Stores `record` (write number `ticket`) once every earlier write of the job has finished,
-    /// trying up to `attempts` times with a growing pause (a terminal state must be durable before
-    /// it is reported; after the last attempt it is logged and reported anyway, so the engine does
-    /// not hang). Not cancellable.
-    func storeInTurn(_ live: LiveJob, _ record: JobRecord, ticket: UInt64, attempts: Int, logger: Logger) async {
+    /// Stores `write` (its record and timeline events) once every earlier write of the job has
+    /// finished, trying up to `attempts` times with a growing pause (a terminal state must be
+    /// durable before it is reported; after the last attempt it is logged and reported anyway, so
+    /// the engine does not hang). Not cancellable.
+    func storeInTurn(_ live: LiveJob, _ write: JobWrite, attempts: Int, logger: Logger) async {
+        let (record, ticket) = (write.record, write.ticket)
         await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
         var delay = 0.05
         for attempt in 1...attempts {
             do {
-                try await store.update(record)
+                try await store.update(record, events: write.events)
                 break
             } catch {
                 logger.error("storing the job failed", metadata: [
@@ -56,12 +59,23 @@ extension JobEngine {
                 }
             }
         }
-        state.lock.withLock { live.writesDone = ticket }
+        state.lock.withLock {
+            live.writesDone = ticket
+            if let last = write.events.last?.seq { live.events.removeAll { $0.seq <= last } }
+        }
         live.writeTurns.broadcast()
     }
 
     /// Stores a terminal record (write number `ticket`), retrying a few times.
-    func storeFinal(_ live: LiveJob, _ record: JobRecord, ticket: UInt64, logger: Logger) async {
-        await storeInTurn(live, record, ticket: ticket, attempts: 6, logger: logger)
+    func storeFinal(_ live: LiveJob, _ write: JobWrite, logger: Logger) async {
+        await storeInTurn(live, write, attempts: 6, logger: logger)
     }
+}
+
+/// One write of a job's record: the snapshot, its turn (`LiveJob.writesIssued`), and the timeline
+/// events that go into the same transaction.
+struct JobWrite: Sendable {
+    var record: JobRecord
+    var ticket: UInt64
+    var events: [JobEvent]
 }

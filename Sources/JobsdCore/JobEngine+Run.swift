@@ -120,7 +120,7 @@ extension JobEngine {
         let stops: [(LiveJob, Job, Double)] = state.lock.withLock {
             state.live.values.compactMap { live in
                 guard live.phase == .running else { return nil }
-                return beginCancelling(live, grace: nil).map { (live, $0.job, $0.grace) }
+                return beginCancelling(live, grace: nil, reason: "shutdown").map { (live, $0.job, $0.grace) }
             }
         }
         for (live, job, grace) in stops {

@@ -88,7 +88,8 @@ public final class JobEngine: Sendable {
         let record = JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint)
 
         let result: InsertResult
-        do { result = try await store.insert(record) } catch { throw .storeUnavailable("\(error)") }
+        let submitted = JobEvent(.submitted, at: now, seq: 1)
+        do { result = try await store.insert(record, events: [submitted]) } catch { throw .storeUnavailable("\(error)") }
         switch result {
         case let .existing(existing):
             guard existing.requestFingerprint == fingerprint else { throw .idempotencyMismatch(jobID: existing.id) }
@@ -96,7 +97,7 @@ public final class JobEngine: Sendable {
             return .existing(current ?? existing.job)
         case .inserted:
             inserted = true
-            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt)
+            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt, lastEventSeq: 1)
             let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live

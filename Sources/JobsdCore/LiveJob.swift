@@ -48,11 +48,21 @@ final class LiveJob: @unchecked Sendable {
     let submittedAt: MonotonicInstant?
     var startedAt: MonotonicInstant?
     var cancelRequestedAt: MonotonicInstant?
+    /// Timeline events noted but not yet stored (or being stored), oldest first; each write of the
+    /// record takes those noted since the previous one (`eventsTaken`), and they leave this list
+    /// once stored (see `JobEngine.note`).
+    var events: [JobEvent] = []
+    /// The `seq` of the job's last event, stored or not.
+    var lastEventSeq: Int
+    /// The `seq` of the last event a write has taken.
+    var eventsTaken: Int
 
-    init(record: JobRecord, phase: Phase, submittedAt: MonotonicInstant? = nil) {
+    init(record: JobRecord, phase: Phase, submittedAt: MonotonicInstant? = nil, lastEventSeq: Int) {
         self.record = record
         self.phase = phase
         self.submittedAt = submittedAt
+        self.lastEventSeq = lastEventSeq
+        eventsTaken = lastEventSeq
     }
 
     /// Seconds from submission to start: monotonic when this process saw both, from the stored

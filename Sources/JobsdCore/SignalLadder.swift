@@ -35,6 +35,10 @@ struct SignalLadder: Sendable {
         var survivors: Int
         /// Processes outside the process group that were signalled.
         var escaped: Int
+        /// Processes found alive and signalled after the main process had exited (leftovers).
+        var leftovers = 0
+        /// What was sent, for the timeline.
+        var signals: [SignalRecord.Sent] = []
     }
 
     private var leaderDone: Bool { watch.map { $0.snapshot.status != nil } ?? true }
@@ -60,7 +64,9 @@ struct SignalLadder: Sendable {
     /// soon as the leader exited or after `firstLook`, unless the cheap proof says none is left.
     func stop(grace: Double) async -> Result {
         var escaped = Set<pid_t>()
+        var record = SignalRecord()
         var groupSignalled = false
+        let exitedFirst = watch.map { $0.snapshot.status != nil && $0.snapshot.stopGrace == nil } ?? false
         if let processGroup, let watch {
             // The stop request may have sent it already (see `ProcessWatch.requestStop`).
             let generation = watch.snapshot.generation
@@ -68,25 +74,29 @@ struct SignalLadder: Sendable {
             if groupSignalled, !leaderDone { await watch.wait(after: generation, timeout: Self.firstLook) }
         }
         var members = scan()
-        if members.isEmpty, leaderDone { return Result(survivors: 0, escaped: 0) }
+        if groupSignalled {
+            record.group(SIGTERM, members: members.count { $0.pgid == processGroup }, time: watch?.groupTerminatedAt ?? .now())
+        }
+        if members.isEmpty, leaderDone { return Result(survivors: 0, escaped: 0, signals: record.sent) }
+        let leftovers = exitedFirst ? members.count : 0
 
-        signal(SIGTERM, members, &escaped, groupSignalled: groupSignalled)
+        signal(SIGTERM, members, &escaped, &record, groupSignalled: groupSignalled)
         logger.info("SIGTERM sent", metadata: ["processes": "\(members.count)", "grace": "\(grace)"])
-        if await waitUntilGone(within: grace, &members) { return finish(escaped, survivors: 0) }
+        if await waitUntilGone(within: grace, &members) { return finish(escaped, survivors: 0, leftovers: leftovers, record) }
 
         logger.info("SIGKILL sent", metadata: ["processes": "\(members.count)"])
         let deadline = DispatchTime.now() + Self.killSweepLimit
         var backoff = 0.001
         while DispatchTime.now() < deadline {
-            signal(SIGKILL, members, &escaped)
+            signal(SIGKILL, members, &escaped, &record)
             let generation = watch?.snapshot.generation ?? 0
             if let watch { await watch.wait(after: generation, timeout: backoff) } else { await AsyncCondition.sleep(backoff) }
             backoff = min(backoff * 2, 0.05)
             members = scan()
-            if members.isEmpty, leaderDone { return finish(escaped, survivors: 0) }
+            if members.isEmpty, leaderDone { return finish(escaped, survivors: 0, leftovers: leftovers, record) }
         }
         logger.error("processes did not stop after SIGKILL", metadata: ["processes": "\(members.count)"])
-        return finish(escaped, survivors: max(members.count, 1))
+        return finish(escaped, survivors: max(members.count, 1), leftovers: leftovers, record)
     }
 
     /// Polls until no process is left and the leader was reaped, or `seconds` pass.
@@ -111,21 +121,27 @@ struct SignalLadder: Sendable {
 
     /// Sends `sig` to the process group (unless `groupSignalled`: it already got it) and to every
     /// member (outside the group only, when `groupSignalled`), so no process gets it twice.
-    private func signal(_ sig: Int32, _ members: [ProcStat], _ escaped: inout Set<pid_t>, groupSignalled: Bool = false) {
+    /// Each signal is recorded in `record` before it is sent.
+    private func signal(
+        _ sig: Int32, _ members: [ProcStat], _ escaped: inout Set<pid_t>, _ record: inout SignalRecord, groupSignalled: Bool = false
+    ) {
         if let processGroup, !groupSignalled, !leaderDone || members.contains(where: { $0.pgid == processGroup }) {
+            record.group(sig, members: members.count { $0.pgid == processGroup })
             kill(-processGroup, sig)
         }
+        let outside = members.filter { $0.pgid != processGroup }.map(\.pid)
+        record.escaped(sig, pids: outside)
         for p in members where !(groupSignalled && p.pgid == processGroup) {
             kill(p.pid, sig)
             if p.pgid != processGroup { escaped.insert(p.pid) }
         }
     }
 
-    private func finish(_ escaped: Set<pid_t>, survivors: Int) -> Result {
+    private func finish(_ escaped: Set<pid_t>, survivors: Int, leftovers: Int, _ record: SignalRecord) -> Result {
         if !escaped.isEmpty {
             escapedKilled.increment(by: Double(escaped.count))
             logger.info("escaped descendants killed", metadata: ["count": "\(escaped.count)"])
         }
-        return Result(survivors: survivors, escaped: escaped.count)
+        return Result(survivors: survivors, escaped: escaped.count, leftovers: leftovers, signals: record.sent)
     }
 }

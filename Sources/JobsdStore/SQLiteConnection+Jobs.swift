@@ -38,6 +38,8 @@ extension SQLiteConnection {
                 try insertLabels(of: record)
             }
         }
+        // `INSERT OR IGNORE`: fails only with the whole transaction, so no savepoint is needed.
+        try insertEvents(of: record)
         return .inserted
     }
 
@@ -64,6 +66,7 @@ extension SQLiteConnection {
                 try insertLabels(of: record)
             }
         }
+        try insertEvents(of: record)
     }
 
     /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
@@ -71,9 +74,11 @@ extension SQLiteConnection {
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(SQLiteJobRows.terminalStates)) AND finished_at < ?1"
         return try atomically {
-            try withStatement("DELETE FROM job_labels WHERE job_id IN (SELECT id FROM jobs WHERE \(old))") { statement in
-                try statement.bind(1, cutoff.milliseconds)
-                _ = try statement.step()
+            for table in ["job_labels", "job_events"] {
+                try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE job_id IN (SELECT id FROM jobs WHERE \(old))")) { statement in
+                    try statement.bind(1, cutoff.milliseconds)
+                    _ = try statement.step()
+                }
             }
             return try withStatement("DELETE FROM jobs WHERE \(old) RETURNING id") { statement in
                 try statement.bind(1, cutoff.milliseconds)
@@ -86,7 +91,7 @@ extension SQLiteConnection {
 
     /// Runs `body` in a savepoint: when it throws, its changes are undone (unless SQLite already
     /// ended the whole transaction) and the error is rethrown.
-    private func atomically<T>(_ body: () throws -> T) throws -> T {
+    func atomically<T>(_ body: () throws -> T) throws -> T {
         try run("SAVEPOINT write")
         do {
             let result = try body()

@@ -11,9 +11,12 @@ final class SQLiteEncodedJob: Sendable {
     let labelsJSON: String
     private let commandJSON: String
     private let specJSON: String
+    /// Timeline events written with the row, each with its fields as JSON text.
+    let events: [(event: JobEvent, fieldsJSON: String)]
 
-    init(_ record: JobRecord) {
+    init(_ record: JobRecord, events: [JobEvent] = []) {
         boxed = SQLiteRecordCache.Box(record)
+        self.events = events.map { ($0, $0.fieldsJSON) }
         labelsJSON = Self.labelsJSON(record.job.labels)
         var command = JSONWriter()
         command.stringArray(record.job.command)

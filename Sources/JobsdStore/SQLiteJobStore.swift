@@ -62,13 +62,28 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - JobStore
 
-    public func insert(_ record: JobRecord) async throws -> InsertResult {
-        guard case let .insert(result) = try await writer.perform(.insert(SQLiteEncodedJob(record))) else { preconditionFailure() }
+    public func insert(_ record: JobRecord, events: [JobEvent]) async throws -> InsertResult {
+        guard case let .insert(result) = try await writer.perform(.insert(SQLiteEncodedJob(record, events: events))) else {
+            preconditionFailure()
+        }
         return result
     }
 
-    public func update(_ record: JobRecord) async throws {
-        _ = try await writer.perform(.update(SQLiteEncodedJob(record)))
+    public func update(_ record: JobRecord, events: [JobEvent]) async throws {
+        _ = try await writer.perform(.update(SQLiteEncodedJob(record, events: events)))
+    }
+
+    public func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {
+        guard case let .appended(stored) = try await writer.perform(.appendEvent(event, jobID: id)) else { preconditionFailure() }
+        return stored
+    }
+
+    public func events(of id: String) async throws -> [JobEvent] {
+        try await reader.read { try $0.events(ofJob: id) }
+    }
+
+    public func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] {
+        try await reader.read { try $0.lastEventSeqOfUnfinishedJobs() }
     }
 
     /// A cache hit returns without suspending; a miss queries and fills the cache.

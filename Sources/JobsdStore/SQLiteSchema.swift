@@ -84,6 +84,17 @@ enum SQLiteSchema {
         // spec and read as before; the version tells an older jobsd that it cannot decode the new
         // rows. No statement.
         "",
+        // 4: job_events, each job's termination timeline (seq from 1 per job); fields as JSON.
+        """
+        CREATE TABLE job_events (
+            job_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

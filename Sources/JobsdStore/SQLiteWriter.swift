@@ -6,6 +6,7 @@ import Logging
 enum SQLiteWrite: Sendable {
     case insert(SQLiteEncodedJob)
     case update(SQLiteEncodedJob)
+    case appendEvent(JobEvent, jobID: String)
     case purge(finishedBefore: Timestamp)
 }
 
@@ -13,6 +14,7 @@ enum SQLiteWrite: Sendable {
 enum SQLiteWriteOutcome: Sendable {
     case insert(InsertResult)
     case updated
+    case appended(JobEvent)
     case purged([String])
 }
 
@@ -138,6 +140,7 @@ final class SQLiteWriter: @unchecked Sendable {
             return switch write {
             case let .insert(record): .success(.insert(try connection.insertJob(record)))
             case let .update(record): .success(try { try connection.updateJob(record); return .updated }())
+            case let .appendEvent(event, id): .success(.appended(try connection.appendEvent(event, toJob: id)))
             case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
             }
         } catch let error as SQLiteError where !error.isStatementLocal {
