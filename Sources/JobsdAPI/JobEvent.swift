@@ -92,30 +92,3 @@ public struct JobEvent: Sendable, Equatable {
         return members.map { Field($0.0, $0.1) }
     }
 }
-
-/// The body of `GET /v1/jobs/{id}/events`.
-public struct JobTimeline: Sendable, Equatable {
-    public var events: [JobEvent]
-
-    public init(events: [JobEvent]) { self.events = events }
-
-    public var json: String {
-        var w = JSONWriter()
-        w.raw("{\"events\":[")
-        for (i, event) in events.enumerated() {
-            if i > 0 { w.raw(",") }
-            event.write(into: &w)
-        }
-        w.raw("]}")
-        return w.text
-    }
-
-    public init(json bytes: [UInt8]) throws(JSONParseError) {
-        guard case let .array(items)? = try JSONValue.parse(bytes)["events"] else {
-            throw JSONParseError(message: "no \"events\" array", offset: 0)
-        }
-        var events: [JobEvent] = []
-        for item in items { events.append(try JobEvent(json: item)) }
-        self.events = events
-    }
-}
