@@ -20,6 +20,7 @@ extension JobEngine {
         do {
             records = try await store.unfinished()
             lastSeqs = try await store.lastEventSeqOfUnfinishedJobs()
+            changeFeed.prime(lastSeq: try await store.lastChangeSeq())
         } catch { throw .storeUnavailable("\(error)") }
         var interrupted: [LiveJob] = []
         var requeued = 0

@@ -32,6 +32,8 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// Every committed change of a job's state, for `GET /v1/events` (see `changes(after:limit:)`).
+    public let changeFeed = ChangeFeed()
 
     public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) {
         self.configuration = configuration
@@ -39,6 +41,7 @@ public final class JobEngine: Sendable {
         self.metrics = EngineMetrics(metrics)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
+        store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
     }
@@ -144,6 +147,12 @@ public final class JobEngine: Sendable {
             .sorted { $0.id > $1.id }
             .prefix(query.limit)
             .map { $0 }
+    }
+
+    /// The store's change log after `seq` (at most `limit`), for resuming `GET /v1/events`;
+    /// `.expired` when retention swept changes after it.
+    public func changes(after seq: Int64, limit: Int) async throws(EngineError) -> JobChangePage {
+        do { return try await store.changes(after: seq, limit: limit) } catch { throw .storeUnavailable("\(error)") }
     }
 
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is

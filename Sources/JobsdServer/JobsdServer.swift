@@ -55,6 +55,7 @@ public final class JobsdServer: Sendable {
         var router = HTTPRouter()
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout))
             .register(in: &router)
+        EventStreamRoutes(engine: engine).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
         let httpMetrics = HTTPMetrics(registry: metrics, router: router)
         let auth = BearerAuth(token: configuration.token)

@@ -5,6 +5,12 @@ public actor InMemoryJobStore: JobStore {
     private var records: [String: JobRecord] = [:]
     private var byKey: [String: String] = [:]
     private var timelines: [String: [JobEvent]] = [:]
+    private var changeLog: [(change: JobChange, at: Timestamp)] = []
+    private var lastChange: Int64 = 0
+    /// The highest `seq` purged from the change log.
+    private var sweptThrough: Int64 = 0
+    /// Set once by `observeChanges` (nonisolated: it is called synchronously at start-up).
+    private nonisolated let changeHandler = ChangeHandlerBox()
     private var closed = false
 
     public init() {}
@@ -19,14 +25,16 @@ public actor InMemoryJobStore: JobStore {
         if let key = record.idempotencyKey { byKey[key] = record.id }
         timelines[record.id] = []
         append(events, to: record.id)
+        logChange(record.job)
         return .inserted
     }
 
     public func update(_ record: JobRecord, events: [JobEvent]) throws {
         try checkOpen()
-        guard records[record.id] != nil else { throw JobStoreError.notFound(record.id) }
+        guard let stored = records[record.id] else { throw JobStoreError.notFound(record.id) }
         records[record.id] = record
         append(events, to: record.id)
+        if stored.state != record.state { logChange(record.job) }
     }
 
     public func appendEvent(_ event: JobEvent, to id: String) throws -> JobEvent {
@@ -50,6 +58,29 @@ public actor InMemoryJobStore: JobStore {
             if let seq = timelines[id]?.last?.seq { last[id] = seq }
         }
         return last
+    }
+
+    public nonisolated func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) {
+        changeHandler.set(handler)
+    }
+
+    public func changes(after: Int64, limit: Int) throws -> JobChangePage {
+        try checkOpen()
+        guard after >= sweptThrough else { return .expired }
+        return .changes(changeLog.lazy.map(\.change).filter { $0.seq > after }.prefix(limit).map { $0 })
+    }
+
+    public func lastChangeSeq() throws -> Int64 {
+        try checkOpen()
+        return lastChange
+    }
+
+    private func logChange(_ job: Job) {
+        lastChange += 1
+        var change = JobChange(job)
+        change.seq = lastChange
+        changeLog.append((change, .now()))
+        changeHandler.get()?([change])
     }
 
     /// Appends the events whose `seq` is not stored yet, in order.
@@ -80,6 +111,9 @@ public actor InMemoryJobStore: JobStore {
     public func purge(finishedBefore cutoff: Timestamp) throws -> [String] {
         try checkOpen()
         let old = records.values.filter { $0.state.isTerminal && ($0.job.finishedAt.map { $0 < cutoff } ?? false) }
+        let expired = changeLog.prefix { $0.at < cutoff }
+        if let last = expired.last { sweptThrough = last.change.seq }
+        changeLog.removeFirst(expired.count)
         for r in old {
             records[r.id] = nil
             timelines[r.id] = nil

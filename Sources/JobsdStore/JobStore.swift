@@ -53,6 +53,16 @@ public protocol JobStore: Sendable {
     func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent
     /// The job's timeline, oldest first; empty for an unknown job.
     func events(of id: String) async throws -> [JobEvent]
+    /// Every insert, and every update that changes a job's state, also appends a `JobChange` to
+    /// the store's change log in the same transaction; `handler` gets the changes of each commit,
+    /// numbered, in commit order, after they are durable and visible to `changes(after:limit:)`.
+    /// Set once, before the first write.
+    func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void)
+    /// The changes with `seq` > `after`, oldest first, at most `limit`; `.expired` when changes
+    /// after `after` were swept (`purge`).
+    func changes(after: Int64, limit: Int) async throws -> JobChangePage
+    /// The highest `seq` in the change log (0 when none was ever written).
+    func lastChangeSeq() async throws -> Int64
     /// The highest event `seq` of every job in `queued`, `running` or `cancelling` that has
     /// events (recovery continues their timelines).
     func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int]
@@ -65,7 +75,8 @@ public protocol JobStore: Sendable {
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
     func unfinished() async throws -> [JobRecord]
     /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys and
-    /// timelines go with them) and returns their ids so their logs can be removed.
+    /// timelines go with them), and changes older than `cutoff` from the change log, and returns
+    /// the jobs' ids so their logs can be removed.
     func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
     /// Flushes and closes; later calls throw `JobStoreError.unavailable`.
     func close() async

@@ -45,12 +45,15 @@ extension SQLiteConnection {
 
     /// Replaces the row of `record.id`; rewrites its label rows only when the labels changed.
     /// Throws `notFound` when there is no such job.
-    func updateJob(_ record: SQLiteEncodedJob) throws {
-        let storedLabels = try withStatement("SELECT labels FROM jobs WHERE id = ?1") { statement in
+    /// Returns whether the job's state changed.
+    @discardableResult
+    func updateJob(_ record: SQLiteEncodedJob) throws -> Bool {
+        let stored = try withStatement("SELECT labels, state FROM jobs WHERE id = ?1") { statement in
             try statement.bind(1, record.id)
-            return try statement.step() ? statement.string(0) : nil
+            return try statement.step() ? (labels: statement.string(0), state: statement.string(1)) : nil
         }
-        guard let storedLabels else { throw JobStoreError.notFound(record.id) }
+        guard let stored else { throw JobStoreError.notFound(record.id) }
+        let storedLabels = stored.labels
         func updateRow() throws {
             try withStatement(SQLiteJobRows.updateSQL) { statement in
                 try record.bind(to: statement)
@@ -67,6 +70,7 @@ extension SQLiteConnection {
             }
         }
         try insertEvents(of: record)
+        return stored.state != record.boxed.record.state.rawValue
     }
 
     /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
@@ -74,6 +78,7 @@ extension SQLiteConnection {
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(SQLiteJobRows.terminalStates)) AND finished_at < ?1"
         return try atomically {
+            try purgeChanges(before: cutoff)
             for table in ["job_labels", "job_events"] {
                 try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE job_id IN (SELECT id FROM jobs WHERE \(old))")) { statement in
                     try statement.bind(1, cutoff.milliseconds)

@@ -13,10 +13,13 @@ final class SQLiteEncodedJob: Sendable {
     private let specJSON: String
     /// Timeline events written with the row, each with its fields as JSON text.
     let events: [(event: JobEvent, fieldsJSON: String)]
+    /// The job's wire JSON, for the change log when the write changes its state.
+    let jobJSON: String
 
     init(_ record: JobRecord, events: [JobEvent] = []) {
         boxed = SQLiteRecordCache.Box(record)
         self.events = events.map { ($0, $0.fieldsJSON) }
+        jobJSON = record.job.json
         labelsJSON = Self.labelsJSON(record.job.labels)
         var command = JSONWriter()
         command.stringArray(record.job.command)

@@ -82,6 +82,18 @@ public final class SQLiteJobStore: JobStore {
         try await reader.read { try $0.events(ofJob: id) }
     }
 
+    public func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) {
+        writer.observeChanges(handler)
+    }
+
+    public func changes(after: Int64, limit: Int) async throws -> JobChangePage {
+        try await reader.read { try $0.changes(after: after, limit: limit) }
+    }
+
+    public func lastChangeSeq() async throws -> Int64 {
+        try await reader.read { try $0.lastChangeSeq() }
+    }
+
     public func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] {
         try await reader.read { try $0.lastEventSeqOfUnfinishedJobs() }
     }

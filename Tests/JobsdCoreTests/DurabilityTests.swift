@@ -17,6 +17,9 @@ private struct SlowCancellingWrites: JobStore {
     }
     func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent { try await inner.appendEvent(event, to: id) }
     func events(of id: String) async throws -> [JobEvent] { try await inner.events(of: id) }
+    func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { inner.observeChanges(handler) }
+    func changes(after: Int64, limit: Int) async throws -> JobChangePage { try await inner.changes(after: after, limit: limit) }
+    func lastChangeSeq() async throws -> Int64 { try await inner.lastChangeSeq() }
     func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] { try await inner.lastEventSeqOfUnfinishedJobs() }
     func get(_ id: String) async throws -> JobRecord? { try await inner.get(id) }
     func list(_ query: JobQuery) async throws -> [JobRecord] { try await inner.list(query) }
