@@ -14,7 +14,8 @@ import JobsdStore
 ///   there is no gap and no duplicate. A cursor older than retention is a `410`.
 /// - A comment `: keep-alive` every 15 s while nothing matches.
 /// - A reader more than 1 MiB behind is cut off (the stream ends; it resumes with its cursor).
-/// - The stream ends when the client goes away or the server's shutdown cancels it.
+/// - The stream ends when the client goes away or the server's shutdown cancels it, or, with
+///   `?follow=false`, once the changes committed before the request were sent.
 struct EventStreamRoutes: Sendable {
     let engine: JobEngine
     /// Seconds between keep-alive comments.
@@ -33,6 +34,7 @@ struct EventStreamRoutes: Sendable {
         let q = QueryParameters(request: request)
         let filter = ChangeFilter(jobIDs: Set(request.queryValues("job")), labels: try q.labels(), states: try q.states())
         let cursor = try Self.cursor(request)
+        let follow = request.queryValue("follow") == nil ? true : try q.flag("follow")
         let headers: HTTPHeaders = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-store")]
         if let cursor {
             let page: JobChangePage
@@ -55,7 +57,7 @@ struct EventStreamRoutes: Sendable {
                 if wanted.count < page.count { break }
             }
             last = max(last, publishedThrough)
-            while true {
+            while follow {
                 switch await subscription.next(timeout: keepAlive) {
                 case .overflowed:
                     return
