@@ -42,6 +42,7 @@ extension JobEngine {
                 }
             }
         }
+        sweepStrayCgroups(keeping: Set(interrupted.map { $0.record.id }))
         for _ in 0..<requeued { metrics.moved(from: nil, to: .queued) }
         if !records.isEmpty {
             logger.info("recovery", metadata: ["requeued": "\(requeued)", "interrupted": "\(interrupted.count)"])
@@ -49,9 +50,9 @@ extension JobEngine {
         return interrupted
     }
 
-    /// Finishes one job interrupted by a stop of the server: stops its leftover processes (the
-    /// recorded pid's group when its start time still matches, plus every process carrying the
-    /// job's marker) with the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
+    /// Finishes one job interrupted by a stop of the server: stops its leftover processes (those
+    /// in its cgroup and its cleanup's, found by the job id; see `Containment.leftovers`) with
+    /// the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
     /// removes the workdir and stores the final record; only then is it terminal. A job that was
     /// `cancelling` gets only what is left of its grace (counted from `cancel_requested_at`).
     /// Not cancellable: it runs to the end, also during shutdown.
@@ -62,15 +63,16 @@ extension JobEngine {
         logger.info("recovering a job interrupted by a stop of the server", metadata: [
             "state": "\(record.state.rawValue)", "outcome": "\(outcome.state.rawValue)",
         ])
-        var group: pid_t?
-        if let pid = record.job.pid, let ticks = record.processStartTicks, ProcessTable.info(pid)?.startTicks == ticks {
-            group = pid
+        var survivors = 0
+        var stopped = SignalLadder.Result(survivors: 0, escaped: 0)
+        for tree in containment.leftovers(of: record.id, pid: record.job.pid, startTicks: record.processStartTicks) {
+            let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
+            let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
+            if result.survivors == 0 { tree.release() }
+            survivors += result.survivors
+            stopped.signals += result.signals
         }
-        let ladder = SignalLadder(
-            jobID: record.id, processGroup: group, startedAfter: group == nil ? nil : record.processStartTicks, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
-        let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
-
-        noteStop(live, result)
+        noteStop(live, stopped)
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: outcome.state, logger: logger)
@@ -81,7 +83,7 @@ extension JobEngine {
             final.job = live.currentJob
             try? final.job.move(to: outcome.state)
             final.job.finishedAt = .now()
-            final.job.error = outcome.error ?? (result.survivors > 0 ? Outcome.didNotStop : nil)
+            final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
             note(live, .finished, at: final.job.finishedAt!, [.init("state", .string(final.state.rawValue))])
             return (final, live.log, JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live)))
@@ -97,6 +99,19 @@ extension JobEngine {
         metrics.finished[final.state]?.increment()
         live.changes.broadcast()
         logger.info("job finished", metadata: ["state": "\(final.state.rawValue)", "error": "\(final.job.error ?? "null")"])
+    }
+
+    /// Kills and removes the cgroups under this engine's root that no interrupted job claims: a
+    /// finished job's cgroup that could not be removed, a probe left by a crashed start.
+    private func sweepStrayCgroups(keeping ids: Set<String>) {
+        guard let cgroups = containment.cgroups else { return }
+        for name in cgroups.children() {
+            let id = name.hasSuffix(".cleanup") ? String(name.dropLast(".cleanup".count)) : name
+            guard !ids.contains(id), let cgroup = cgroups.existing(name) else { continue }
+            cgroup.kill()
+            cgroup.release()
+            logger.info("stray cgroup removed", metadata: ["cgroup": "\(cgroup.path)"])
+        }
     }
 
     /// The grace a recovered job's leftovers get: all of it for a `running` job; for a

@@ -40,6 +40,7 @@ public final class JobsdServer: Sendable {
         switch configuration.store {
         case .sqlite: store = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger)
         case .memory: store = InMemoryJobStore()
+        case let .postgres(url): store = try PostgresJobStore(url: url, logger: logger)
         }
         if configuration.token == nil, !configuration.insecureNoAuth, !ServerConfiguration.isLoopback(configuration.http.host) {
             let token = Self.randomToken()
@@ -51,12 +52,17 @@ public final class JobsdServer: Sendable {
         self.configuration = configuration
 
         let metrics = MetricsRegistry()
-        engine = JobEngine(configuration: configuration.engine, store: store, metrics: metrics, logger: logger)
+        do {
+            engine = try JobEngine(configuration: configuration.engine, store: store, metrics: metrics, logger: logger)
+        } catch {
+            throw StartupError("--containment cgroup: \(error)")
+        }
         var router = HTTPRouter()
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout))
             .register(in: &router)
         EventStreamRoutes(engine: engine).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
+        UIRoutes().register(in: &router)
         let httpMetrics = HTTPMetrics(registry: metrics, router: router)
         let auth = BearerAuth(token: configuration.token)
         let routes = router

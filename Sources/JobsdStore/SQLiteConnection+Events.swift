@@ -62,7 +62,7 @@ extension SQLiteConnection {
     func lastEventSeqOfUnfinishedJobs() throws -> [String: Int] {
         try withStatement(SQLiteSQL("""
             SELECT job_id, MAX(seq) FROM job_events
-            WHERE job_id IN (SELECT id FROM jobs WHERE state IN (\(SQLiteJobRows.unfinishedStates))) GROUP BY job_id
+            WHERE job_id IN (SELECT id FROM jobs WHERE state IN (\(StoredJob.unfinishedStates))) GROUP BY job_id
             """)) { statement in
             var last: [String: Int] = [:]
             while try statement.step() { last[statement.string(0) ?? ""] = Int(statement.int64(1) ?? 0) }

@@ -76,7 +76,7 @@ extension SQLiteConnection {
     /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
     /// with the rows) and returns their ids.
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
-        let old = "state IN (\(SQLiteJobRows.terminalStates)) AND finished_at < ?1"
+        let old = "state IN (\(StoredJob.terminalStates)) AND finished_at < ?1"
         return try atomically {
             try purgeChanges(before: cutoff)
             for table in ["job_labels", "job_events"] {
@@ -139,7 +139,7 @@ extension SQLiteConnection {
 
     /// Newest first: `id < beforeID`, state any of `states`, every label pair present, at most `limit`.
     func jobs(matching query: JobQuery) throws -> [JobRecord] {
-        var sql = "SELECT \(SQLiteJobRows.columns) FROM jobs WHERE 1"
+        var sql = "SELECT \(StoredJob.columns) FROM jobs WHERE 1"
         var parameters: [String] = []
         if let beforeID = query.beforeID {
             sql += " AND id < ?"
@@ -163,7 +163,7 @@ extension SQLiteConnection {
     /// Jobs not yet terminal, oldest first.
     func unfinishedJobs() throws -> [JobRecord] {
         try records(
-            "SELECT \(SQLiteJobRows.columns) FROM jobs WHERE state IN (\(SQLiteJobRows.unfinishedStates)) ORDER BY id"
+            "SELECT \(StoredJob.columns) FROM jobs WHERE state IN (\(StoredJob.unfinishedStates)) ORDER BY id"
         ) { _ in }
     }
 
@@ -171,7 +171,7 @@ extension SQLiteConnection {
         try withStatement(sql) { statement in
             try bind(statement)
             var found: [JobRecord] = []
-            while try statement.step() { found.append(try SQLiteJobRows.record(from: statement)) }
+            while try statement.step() { found.append(try StoredJob.record(from: statement)) }
             return found
         }
     }

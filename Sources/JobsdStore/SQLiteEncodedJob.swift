@@ -20,35 +20,16 @@ final class SQLiteEncodedJob: Sendable {
         boxed = SQLiteRecordCache.Box(record)
         self.events = events.map { ($0, $0.fieldsJSON) }
         jobJSON = record.job.json
-        labelsJSON = Self.labelsJSON(record.job.labels)
-        var command = JSONWriter()
-        command.stringArray(record.job.command)
-        commandJSON = command.text
-        specJSON = Self.specJSON(record)
+        labelsJSON = StoredJob.labelsJSON(record.job.labels)
+        commandJSON = StoredJob.commandJSON(record.job.command)
+        specJSON = StoredJob.specJSON(record)
     }
 
     var id: String { boxed.record.job.id }
     var idempotencyKey: String? { boxed.record.idempotencyKey }
     var labels: [String: String] { boxed.record.job.labels }
 
-    static func labelsJSON(_ labels: [String: String]) -> String {
-        var writer = JSONWriter()
-        writer.stringMap(labels)
-        return writer.text
-    }
-
-    /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
-    /// makes them), only the facts no other column holds: env, stdin and cleanup, `{}` when none.
-    /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
-    static func specJSON(_ record: JobRecord) -> String {
-        let (spec, job) = (record.spec, record.job)
-        guard spec.command == job.command, spec.timeoutSeconds == job.timeoutSeconds,
-              spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels
-        else { return spec.json }
-        return spec.runtimeJSON
-    }
-
-    /// Binds every column of `SQLiteJobRows.columns`, in that order, to ?1…?24 of `statement`
+    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?24 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
         let record = boxed.record

@@ -80,7 +80,7 @@ enum SQLiteSchema {
         CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
         """,
         // 3: jobs.spec holds only what no other column does when the spec agrees with them (see
-        // SQLiteEncodedJob.specJSON): a third less per row. Rows written before keep their whole
+        // StoredJob.specJSON): a third less per row. Rows written before keep their whole
         // spec and read as before; the version tells an older jobsd that it cannot decode the new
         // rows. No statement.
         "",

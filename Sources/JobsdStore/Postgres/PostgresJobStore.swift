@@ -1,0 +1,233 @@
+import JobsdAPI
+import JobsdMetrics
+import Logging
+
+/// A `JobStore` in a PostgreSQL database (through libpq), which several jobsd nodes may share.
+///
+/// Every write is one statement in its own transaction, so it is durable (committed with the
+/// server's `synchronous_commit`) when the call returns. Idempotency keys are unique through a
+/// partial unique index: two nodes inserting one key at once store one job, and the other gets
+/// `.existing` with it. Nothing is cached: every `get` reads the database, so every node sees
+/// every other node's writes.
+///
+/// Errors: a call that fails with `unavailable` (server unreachable, connection lost mid-call,
+/// store closed) throws and the API answers 503; the next call reconnects by itself. A read that
+/// finds its connection lost retries once on a new one; a write does not (the server may have
+/// committed it before the connection broke: a caller that retries sees `duplicateID` for an
+/// insert, the same row for an update).
+/// Cancellation: cancelling a caller does not withdraw its statement once queued; the call
+/// returns when the statement has finished. Timeouts: see `PostgresConnection` (connect 5 s, a
+/// dead server noticed within about 10 s).
+public final class PostgresJobStore: JobStore {
+    /// The URL the store was opened with (credentials included: do not log it).
+    let url: String
+    private let pool: PostgresPool
+    /// Held around each write that may append to the change log, from its transaction's start to
+    /// the hand-off of its changes, so this node publishes changes in `seq` order.
+    private let changeLock = PThreadLock()
+    private let changeHandler = ChangeHandlerBox()
+
+    /// Connects to `url`, creates or migrates the schema (waiting for another node that is
+    /// migrating), and opens a pool of `connections` connections. Blocks the calling thread for
+    /// the round trips (call it at start-up). Throws `unsupportedSchema` for a database of a newer
+    /// jobsd and `unavailable` with libpq's reason when the server cannot be reached.
+    public init(url: String, logger: Logger, connections: Int = 4) throws(JobStoreError) {
+        self.url = url
+        let connection = PostgresConnection(url: url)
+        defer { connection.close() }
+        let found: Int
+        do {
+            found = try PostgresSchema.prepare(connection)
+        } catch let error as JobStoreError {
+            throw error
+        } catch let error as PostgresError {
+            throw .unavailable("cannot open the PostgreSQL job store: \(error)")
+        } catch {
+            throw .unavailable("cannot open the PostgreSQL job store: \(error)")
+        }
+        pool = PostgresPool(url: url, size: connections)
+        logger.info("job store opened", metadata: [
+            "store": "postgres", "store.schema": "\(PostgresSchema.currentVersion)", "store.schema_found": "\(found)",
+        ])
+    }
+
+    // MARK: - JobStore
+
+    public func insert(_ record: JobRecord, events: [JobEvent]) async throws -> InsertResult {
+        let parameters = PostgresJobRows.parameters(record)
+        let (id, key) = (record.id, record.idempotencyKey)
+        let change = JobChange(record.job)
+        return try await writeLoggingChanges { connection, changes in
+            // A job with the key may be swept between the conflict and the select: try again then.
+            while true {
+                do {
+                    if try connection.query(PostgresJobRows.insertSQL, parameters).affectedRows == 1 {
+                        try Self.insertEvents(events, of: id, on: connection)
+                        changes.append(try Self.appendChange(change, on: connection))
+                        return .inserted
+                    }
+                } catch let error as PostgresError where error.sqlState == PostgresError.uniqueViolation {
+                    throw JobStoreError.duplicateID(id)  // the key conflict does nothing: only the id can throw
+                }
+                guard let key else { throw JobStoreError.duplicateID(id) }
+                if let row = try connection.query(PostgresJobRows.selectByIdempotencyKey, [key]).rows.first {
+                    return .existing(try StoredJob.record(from: row))
+                }
+            }
+        }
+    }
+
+    public func update(_ record: JobRecord, events: [JobEvent]) async throws {
+        let parameters = PostgresJobRows.parameters(record)
+        let id = record.id
+        let change = JobChange(record.job)
+        try await writeLoggingChanges { connection, changes in
+            guard let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first else {
+                throw JobStoreError.notFound(id)
+            }
+            _ = try connection.query(PostgresJobRows.updateSQL, parameters)
+            try Self.insertEvents(events, of: id, on: connection)
+            if stored.string(0) != change.state.rawValue { changes.append(try Self.appendChange(change, on: connection)) }
+        }
+    }
+
+    /// Runs `work` in one transaction under `changeLock`, then hands the changes it logged to the
+    /// observer (after the commit, in `seq` order).
+    private func writeLoggingChanges<T: Sendable>(
+        _ work: @escaping @Sendable (PostgresConnection, inout [JobChange]) throws -> T
+    ) async throws -> T {
+        try await pool.run { [changeLock, changeHandler] connection in
+            try changeLock.withLock {
+                var changes: [JobChange] = []
+                let value = try connection.transaction { try work(connection, &changes) }
+                if !changes.isEmpty { changeHandler.get()?(changes) }
+                return value
+            }
+        }
+    }
+
+    private static func insertEvents(_ events: [JobEvent], of id: String, on connection: PostgresConnection) throws {
+        for event in events {
+            _ = try connection.query(
+                "INSERT INTO job_events (job_id, seq, at, type, fields) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                [id, event.seq, event.at.milliseconds, event.type.rawValue, event.fieldsJSON])
+        }
+    }
+
+    /// Numbers `change` with the next `seq` (the row lock on `changes_last` holds until commit, so
+    /// numbers are handed out in commit order) and logs it.
+    private static func appendChange(_ change: JobChange, on connection: PostgresConnection) throws -> JobChange {
+        var numbered = change
+        numbered.seq = try connection.query("UPDATE store_meta SET value = value + 1 WHERE key = 'changes_last' RETURNING value")
+            .rows.first?.int64(0) ?? 0
+        _ = try connection.query(
+            "INSERT INTO job_changes (seq, at, job_id, state, labels, job) VALUES ($1, $2, $3, $4, $5, $6)",
+            [numbered.seq, Timestamp.now().milliseconds, change.jobID, change.state.rawValue, StoredJob.labelsJSON(change.labels), change.json])
+        return numbered
+    }
+
+    public func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {
+        try await pool.run { connection in
+            try connection.transaction {
+                guard try connection.query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", [id]).count == 1 else {
+                    throw JobStoreError.notFound(id)
+                }
+                var numbered = event
+                numbered.seq = Int(try connection.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1", [id])
+                    .rows.first?.int64(0) ?? 1)
+                try Self.insertEvents([numbered], of: id, on: connection)
+                return numbered
+            }
+        }
+    }
+
+    public func events(of id: String) async throws -> [JobEvent] {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query("SELECT seq, at, type, fields FROM job_events WHERE job_id = $1 ORDER BY seq", [id]).rows.map { row in
+                JobEvent(JobEvent.Kind(rawValue: row.string(2) ?? ""), at: Timestamp(milliseconds: row.int64(1) ?? 0),
+                         seq: Int(row.int64(0) ?? 0), JobEvent.fields(fromJSON: row.string(3) ?? "{}"))
+            }
+        }
+    }
+
+    public func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] {
+        try await pool.run(idempotent: true) { connection in
+            var last: [String: Int] = [:]
+            let sql = "SELECT job_id, MAX(seq) FROM job_events WHERE job_id IN "
+                + "(SELECT id FROM jobs WHERE state IN (\(StoredJob.unfinishedStates))) GROUP BY job_id"
+            for row in try connection.query(sql).rows { last[row.string(0) ?? ""] = Int(row.int64(1) ?? 0) }
+            return last
+        }
+    }
+
+    public func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { changeHandler.set(handler) }
+
+    public func changes(after: Int64, limit: Int) async throws -> JobChangePage {
+        try await pool.run(idempotent: true) { connection in
+            let swept = try connection.query("SELECT value FROM store_meta WHERE key = 'changes_swept_through'").rows.first?.int64(0) ?? 0
+            guard after >= swept else { return .expired }
+            return .changes(try connection.query(
+                "SELECT seq, job_id, state, labels, job FROM job_changes WHERE seq > $1 ORDER BY seq LIMIT $2", [after, limit]
+            ).rows.map { row in
+                JobChange(seq: row.int64(0) ?? 0, jobID: row.string(1) ?? "", state: JobState(rawValue: row.string(2) ?? "") ?? .queued,
+                          labels: (try? JSONValue.parse(row.bytes(3)))?.stringMap ?? [:], json: row.string(4) ?? "{}")
+            })
+        }
+    }
+
+    public func lastChangeSeq() async throws -> Int64 {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query("SELECT value FROM store_meta WHERE key = 'changes_last'").rows.first?.int64(0) ?? 0
+        }
+    }
+
+    public func get(_ id: String) async throws -> JobRecord? {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.selectByID, [id]).rows.first.map(StoredJob.record(from:))
+        }
+    }
+
+    public func list(_ query: JobQuery) async throws -> [JobRecord] {
+        let (sql, parameters) = PostgresJobRows.list(query)
+        return try await pool.run(idempotent: true) { connection in
+            try connection.query(sql, parameters).rows.map(StoredJob.record(from:))
+        }
+    }
+
+    public func unfinished() async throws -> [JobRecord] {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.selectUnfinished).rows.map(StoredJob.record(from:))
+        }
+    }
+
+    public func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
+        try await pool.run { connection in
+            try connection.transaction {
+                _ = try connection.query(
+                    "WITH swept AS (DELETE FROM job_changes WHERE at < $1 RETURNING seq) "
+                        + "UPDATE store_meta SET value = GREATEST(value, (SELECT COALESCE(MAX(seq), 0) FROM swept)) "
+                        + "WHERE key = 'changes_swept_through'", [cutoff.milliseconds])
+                let ids = try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
+                if !ids.isEmpty {
+                    _ = try connection.query("DELETE FROM job_events WHERE job_id = ANY($1::text[])", ["{" + ids.joined(separator: ",") + "}"])
+                }
+                return ids
+            }
+        }
+    }
+
+    /// Sends `payload` to every listener of `channel` (`pg_notify`, bound parameters), delivered
+    /// when this statement commits.
+    public func notify(channel: String, payload: String) async throws {
+        try await pool.run { connection in _ = try connection.query("SELECT pg_notify($1, $2)", [channel, payload]) }
+    }
+
+    /// Round trips to the server made by this store's connections so far.
+    public func roundTrips() async -> Int { await pool.roundTrips() }
+
+    /// Refuses new calls, lets the queued ones finish and closes the connections. Later calls
+    /// throw `unavailable`.
+    public func close() async {
+        await pool.close()
+    }
+}
