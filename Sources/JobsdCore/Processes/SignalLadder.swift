@@ -68,8 +68,13 @@ struct SignalLadder: Sendable {
         let alive = groupSignalled ? 0 : tree.processCount
         let time = EventTime.now()
         let escaped = tree.terminate(sparing: groupSignalled ? processGroup : nil, mainGroup: processGroup)
-        if alive > escaped { record.group(SIGTERM, members: alive - escaped, time: time) }
-        record.escaped(SIGTERM, count: escaped, time: time)
+        if processGroup == nil {
+            // Recovery: no main process to tell the group by; the job's processes as a whole.
+            if alive > 0 { record.group(SIGTERM, members: alive, time: time) }
+        } else {
+            if alive > escaped { record.group(SIGTERM, members: alive - escaped, time: time) }
+            record.escaped(SIGTERM, count: escaped, time: time)
+        }
         logger.info("SIGTERM sent", metadata: ["escaped": "\(escaped)", "grace": "\(grace)"])
         let leftovers = exitedFirst ? alive : 0
 
