@@ -83,8 +83,8 @@ import Testing
         try await TestServer.with({ $0.engine.retention = 0.001; $0.engine.sweepInterval = 0.05 }) { server in
             let client = server.client()
             let job = try await client.submit(JobSpec(command: ["true"]))
-            _ = try await client.wait(job.id)
-            // The sweep removed the job (and the changes before it): the readiness signal is a 404.
+            // Once finished, the sweep removes the job (and the changes before it): the readiness
+            // signal is a 404.
             var status = 200
             while status == 200 {
                 status = try await server.send("GET", "/v1/jobs/\(job.id)").status
