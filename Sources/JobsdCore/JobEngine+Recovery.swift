@@ -24,8 +24,12 @@ extension JobEngine {
         } catch { throw .storeUnavailable("\(error)") }
         var interrupted: [LiveJob] = []
         var requeued = 0
+        let nodeID = configuration.nodeID
+        // On a shared store only this node's jobs are its to recover: those it claimed. Unclaimed
+        // queued jobs wait for the claim loop; other nodes' jobs are theirs (or their rescuer's).
+        let mine = records.filter { shared == nil || $0.owner == nodeID }
         state.lock.withLock {
-            for record in records.sorted(by: { $0.id < $1.id }) {
+            for record in mine.sorted(by: { $0.id < $1.id }) {
                 guard state.live[record.id] == nil else { continue }
                 if record.state == .queued {
                     let live = LiveJob(record: record, phase: .queued, lastEventSeq: lastSeqs[record.id] ?? 0)
@@ -44,14 +48,15 @@ extension JobEngine {
         }
         sweepStrayCgroups(keeping: Set(interrupted.map { $0.record.id }))
         for _ in 0..<requeued { metrics.moved(from: nil, to: .queued) }
-        if !records.isEmpty {
+        if !mine.isEmpty {
             logger.info("recovery", metadata: ["requeued": "\(requeued)", "interrupted": "\(interrupted.count)"])
         }
         return interrupted
     }
 
     /// Finishes one job interrupted by a stop of the server: stops its leftover processes (those
-    /// in its cgroup and its cleanup's, found by the job id; see `Containment.leftovers`) with
+    /// in its cgroup and its cleanup's, or below their subreapers, found by the job id; see
+    /// `Containment.leftovers`) with
     /// the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
     /// removes the workdir and stores the final record; only then is it terminal. A job that was
     /// `cancelling` gets only what is left of its grace (counted from `cancel_requested_at`).
@@ -65,7 +70,7 @@ extension JobEngine {
         ])
         var survivors = 0
         var stopped = SignalLadder.Result(survivors: 0, escaped: 0)
-        for tree in containment.leftovers(of: record.id, pid: record.job.pid, startTicks: record.processStartTicks) {
+        for tree in containment.leftovers(of: record.id) {
             let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
             let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
             if result.survivors == 0 { tree.release() }

@@ -35,6 +35,9 @@ public final class JobEngine: Sendable {
     let workdirs: Workdirs
     /// Every committed change of a job's state, for `GET /v1/events` (see `changes(after:limit:)`).
     public let changeFeed = ChangeFeed()
+    /// The store as shared by several nodes (PostgreSQL), else nil: then every queued job in the
+    /// store is this node's, and the in-memory queue is the whole queue.
+    let shared: (any SharedJobStore)?
     /// How the jobs' processes are contained, chosen once here (`EngineConfiguration.containment`).
     let containment: Containment
 
@@ -52,6 +55,8 @@ public final class JobEngine: Sendable {
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         store.observeChanges { [changeFeed] in changeFeed.publish($0) }
+        shared = store as? any SharedJobStore
+        state.address = configuration.advertiseURL ?? ""
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
     }
@@ -65,8 +70,9 @@ public final class JobEngine: Sendable {
     public var containmentDetail: String { containment.detail }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
-    /// may still be recovering in the background), and from the first `shutdown()` on.
-    public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown } }
+    /// may still be recovering in the background), from the first `shutdown()` on, and on a shared
+    /// store while the last heartbeat could not reach the database.
+    public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown && !state.storeLost } }
 
     /// Suspends until the store was read and the engine accepts work (or shutdown began), or
     /// the calling task is cancelled.
@@ -80,6 +86,9 @@ public final class JobEngine: Sendable {
     /// a free slot) it spawns the job's process itself before returning, and the run loop then
     /// supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
     /// are capped at `maxTimeout`.
+    ///
+    /// On a shared store (several nodes) the job is not queued here: it waits in the store until a
+    /// node with a free slot claims it (this one first, when it has one).
     ///
     /// Idempotency: the same key with the same `fingerprint` returns `.existing` with that job
     /// (whatever its state now); with another fingerprint throws `.idempotencyMismatch`.
@@ -118,6 +127,10 @@ public final class JobEngine: Sendable {
             return .existing(current ?? existing.job)
         case .inserted:
             inserted = true
+            if let shared {
+                await queuedInShared(shared, job)
+                return .created(job)
+            }
             let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt, lastEventSeq: 1)
             let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
@@ -175,9 +188,12 @@ public final class JobEngine: Sendable {
 
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
     /// cancelled — in the latter two cases with its state then. nil for an unknown id.
+    /// On a shared store, a job another node runs is read from the store until it is terminal.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
         if let live = state.lock.withLock({ state.live[id] }) {
             await live.changes.wait(timeout: timeout) { [self] in state.lock.withLock { live.phase == .finished } }
+        } else if shared != nil {
+            return try await waitInStore(id, timeout: timeout)
         }
         return try await job(id)
     }

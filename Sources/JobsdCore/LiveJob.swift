@@ -57,7 +57,9 @@ final class LiveJob: @unchecked Sendable {
     /// The `seq` of the last event a write has taken.
     var eventsTaken: Int
 
-    init(record: JobRecord, phase: Phase, submittedAt: MonotonicInstant? = nil, lastEventSeq: Int) {
+    /// `lastEventSeq`: the job's last stored event (1: only `submitted`, as for a job this node
+    /// claimed from a shared store).
+    init(record: JobRecord, phase: Phase, submittedAt: MonotonicInstant? = nil, lastEventSeq: Int = 1) {
         self.record = record
         self.phase = phase
         self.submittedAt = submittedAt

@@ -21,7 +21,7 @@ import Logging
 public final class PostgresJobStore: JobStore {
     /// The URL the store was opened with (credentials included: do not log it).
     let url: String
-    private let pool: PostgresPool
+    let pool: PostgresPool
     /// Held around each write that may append to the change log, from its transaction's start to
     /// the hand-off of its changes, so this node publishes changes in `seq` order.
     private let changeLock = PThreadLock()
@@ -71,23 +71,38 @@ public final class PostgresJobStore: JobStore {
                 }
                 guard let key else { throw JobStoreError.duplicateID(id) }
                 if let row = try connection.query(PostgresJobRows.selectByIdempotencyKey, [key]).rows.first {
-                    return .existing(try StoredJob.record(from: row))
+                    return .existing(try PostgresJobRows.record(from: row))
                 }
             }
         }
     }
 
+    /// Fenced: when the stored token is not the record's, throws `leaseLost` — unless the record
+    /// is the final one of a job another node rescued from this record's owner, of which only the
+    /// cleanup outcome is stored (see `SharedJobStore`). `events` and a change of state go into the
+    /// same transaction.
     public func update(_ record: JobRecord, events: [JobEvent]) async throws {
         let parameters = PostgresJobRows.parameters(record)
-        let id = record.id
+        let (id, owner, cleanup, terminal) = (record.id, record.owner, record.job.cleanup, record.state.isTerminal)
         let change = JobChange(record.job)
         try await writeLoggingChanges { connection, changes in
-            guard let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first else {
-                throw JobStoreError.notFound(id)
+            let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first?.string(0)
+            if try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 {
+                try Self.insertEvents(events, of: id, on: connection)
+                if stored != change.state.rawValue { changes.append(try Self.appendChange(change, on: connection)) }
+                return
             }
-            _ = try connection.query(PostgresJobRows.updateSQL, parameters)
-            try Self.insertEvents(events, of: id, on: connection)
-            if stored.string(0) != change.state.rawValue { changes.append(try Self.appendChange(change, on: connection)) }
+            if terminal, let owner {
+                let finished = try connection.query(
+                    PostgresJobRows.finishRescueSQL,
+                    [id, cleanup.state.rawValue, cleanup.exitCode, cleanup.error, owner])
+                if finished.affectedRows == 1 {
+                    try Self.insertEvents(events, of: id, on: connection)
+                    return
+                }
+            }
+            guard stored != nil else { throw JobStoreError.notFound(id) }
+            throw JobStoreError.leaseLost(id)
         }
     }
 
@@ -183,20 +198,20 @@ public final class PostgresJobStore: JobStore {
 
     public func get(_ id: String) async throws -> JobRecord? {
         try await pool.run(idempotent: true) { connection in
-            try connection.query(PostgresJobRows.selectByID, [id]).rows.first.map(StoredJob.record(from:))
+            try connection.query(PostgresJobRows.selectByID, [id]).rows.first.map(PostgresJobRows.record(from:))
         }
     }
 
     public func list(_ query: JobQuery) async throws -> [JobRecord] {
         let (sql, parameters) = PostgresJobRows.list(query)
         return try await pool.run(idempotent: true) { connection in
-            try connection.query(sql, parameters).rows.map(StoredJob.record(from:))
+            try connection.query(sql, parameters).rows.map(PostgresJobRows.record(from:))
         }
     }
 
     public func unfinished() async throws -> [JobRecord] {
         try await pool.run(idempotent: true) { connection in
-            try connection.query(PostgresJobRows.selectUnfinished).rows.map(StoredJob.record(from:))
+            try connection.query(PostgresJobRows.selectUnfinished).rows.map(PostgresJobRows.record(from:))
         }
     }
 
