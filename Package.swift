@@ -96,7 +96,10 @@ let package = Package(
         // Benchmarks/run.sh's load generator for the measures wrk cannot express (not run by the tests).
         .executableTarget(
             name: "jobsd-loadgen",
-            dependencies: ["JobsdAPI", "JobsdMetrics", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "JobsdAPI", "JobsdMetrics", "JobsdStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/LoadGen",
             swiftSettings: swiftSettings
         ),

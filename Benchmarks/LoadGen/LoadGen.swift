@@ -11,7 +11,7 @@ struct LoadGen: ParsableCommand {
         abstract: "Load generator for Benchmarks/run.sh (raw sockets, keep-alive, one thread per client).",
         subcommands: [
             Throughput.self, Overload.self, StartLatency.self, CancelLatency.self, IdleConnections.self,
-            RunningJobs.self, SubmitRate.self, FreePort.self, Report.self,
+            RunningJobs.self, SubmitRate.self, TimelineCost.self, FreePort.self, Report.self,
         ])
 }
 

@@ -38,6 +38,16 @@ public struct JSONWriter: Sendable {
         if n.rounded() == n, abs(n) < 1e15 { text += String(Int64(n)) } else { text += "\(n)" }
     }
 
+    /// `[…]` with each item written by `write`.
+    public mutating func array<T>(_ items: [T], _ write: (T, inout JSONWriter) -> Void) {
+        raw("[")
+        for (i, item) in items.enumerated() {
+            if i > 0 { raw(",") }
+            write(item, &self)
+        }
+        raw("]")
+    }
+
     public mutating func optional<T>(_ value: T?, _ write: (inout JSONWriter, T) -> Void) {
         if let value { write(&self, value) } else { raw("null") }
     }

@@ -15,12 +15,9 @@ public struct JobList: Codable, Sendable, Equatable {
 
     public var json: String {
         var w = JSONWriter()
-        w.raw("{\"jobs\":[")
-        for (i, job) in jobs.enumerated() {
-            if i > 0 { w.raw(",") }
-            job.write(into: &w)
-        }
-        w.raw("],\"next_cursor\":")
+        w.raw("{\"jobs\":")
+        w.array(jobs) { job, w in job.write(into: &w) }
+        w.raw(",\"next_cursor\":")
         w.optional(nextCursor) { $0.string($1) }
         w.raw("}")
         return w.text

@@ -64,6 +64,13 @@ public final class JobsdClient: Sendable {
         return try await self.wait(id, timeout: wait - 60)
     }
 
+    /// `GET /v1/jobs/{id}/events`: the job's termination timeline, oldest first.
+    public func events(_ id: String) async throws(ClientError) -> [JobEvent] {
+        let response = try await transport.send(ClientRequest(path: RequestPath.events(id)))
+        guard response.status == 200 else { throw response.failure() }
+        do { return try JobTimeline(json: response.body).events } catch { throw .decoding("\(error)") }
+    }
+
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }

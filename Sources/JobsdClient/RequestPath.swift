@@ -10,6 +10,10 @@ enum RequestPath {
         "/v1/jobs/" + escape(id, allowing: unreserved) + "/logs" + encode(query)
     }
 
+    static func changes(query: [(String, String)]) -> String { "/v1/events" + encode(query) }
+
+    static func events(_ id: String) -> String { "/v1/jobs/" + escape(id, allowing: unreserved) + "/events" }
+
     /// Seconds for a query parameter: `5` rather than `5.0`, `0.25` kept as is.
     static func seconds(_ value: Double) -> String {
         value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)

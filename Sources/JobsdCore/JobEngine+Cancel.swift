@@ -6,8 +6,8 @@ extension JobEngine {
         case answer(CancelResult)
         case cancelQueued(LiveJob)
         case awaitQueuedCancel(LiveJob)
-        case stop(LiveJob, JobRecord, ticket: UInt64, grace: Double)
-        case storeCancelling(LiveJob, JobRecord, ticket: UInt64)
+        case stop(LiveJob, JobWrite, grace: Double)
+        case storeCancelling(LiveJob, JobWrite)
         case awaitCancelStored(LiveJob, Job, ticket: UInt64)
         case fromStore
     }
@@ -46,14 +46,12 @@ extension JobEngine {
                     guard outcome.state == .cancelled else { return .answer(.finished(decidedJob(live, outcome))) }
                     if live.phase == .running, live.cancelWrite == 0 {
                         // Cancelled by shutdown; its task has not stored `cancelling` yet.
-                        let write = takeWrite(live)
-                        return .storeCancelling(live, write.record, ticket: write.ticket)
+                        return .storeCancelling(live, takeWrite(live))
                     }
                     return .awaitCancelStored(live, live.currentJob, ticket: live.cancelWrite)
                 }
-                guard let grace = beginCancelling(live, grace: grace)?.grace else { return .fromStore }
-                let write = takeWrite(live)
-                return .stop(live, write.record, ticket: write.ticket, grace: grace)
+                guard let grace = beginCancelling(live, grace: grace, reason: "delete")?.grace else { return .fromStore }
+                return .stop(live, takeWrite(live), grace: grace)
             }
         }
         switch step {
@@ -64,18 +62,18 @@ extension JobEngine {
         case let .awaitQueuedCancel(live):
             await live.changes.wait(timeout: 30) { [self] in state.lock.withLock { live.phase == .finished } }
             return try await cancel(id, grace: grace)
-        case let .stop(live, record, ticket, grace):
+        case let .stop(live, write, grace):
             metrics.moved(from: .running, to: .cancelling)
             logger.info("cancel requested", metadata: ["job.id": "\(id)", "grace": "\(grace)"])
             // The ladder starts at once, while `cancelling` is being stored: durable before the
             // answer and before the terminal record (writes go in ticket order). A crash once it
             // is stored recovers the job as `cancelled`; one before, as `failed` (interrupted).
             live.watch.requestStop(grace: grace)
-            await storeInTurn(live, record, ticket: ticket, logger: logger)
-            return .cancelling(record.job)
-        case let .storeCancelling(live, record, ticket):
-            await storeInTurn(live, record, ticket: ticket, logger: logger)
-            return .cancelling(record.job)
+            await storeInTurn(live, write, logger: logger)
+            return .cancelling(write.record.job)
+        case let .storeCancelling(live, write):
+            await storeInTurn(live, write, logger: logger)
+            return .cancelling(write.record.job)
         case let .awaitCancelStored(live, job, ticket):
             await live.writeTurns.wait(timeout: nil) { [self] in state.lock.withLock { live.writesDone >= ticket } }
             return .cancelling(job)
@@ -95,12 +93,16 @@ extension JobEngine {
         }
     }
 
-    /// Decides `cancelled` for a running job whose outcome is open and moves it to `cancelling`.
-    /// Caller holds the engine lock; it then calls `watch.requestStop` (outside the lock).
-    func beginCancelling(_ live: LiveJob, grace: Double?) -> (job: Job, grace: Double)? {
+    /// Decides `cancelled` for a running job whose outcome is open, moves it to `cancelling` and
+    /// notes `cancel_requested` with `reason` (`delete`, `shutdown`). Caller holds the engine lock;
+    /// it then calls `watch.requestStop` (outside the lock).
+    func beginCancelling(_ live: LiveJob, grace: Double?, reason: String) -> (job: Job, grace: Double)? {
         guard live.outcome == nil, (try? live.record.job.move(to: .cancelling)) != nil else { return nil }
         live.outcome = .cancelled
-        live.record.job.cancelRequestedAt = .now()
+        let now = Timestamp.now()
+        live.record.job.cancelRequestedAt = now
+        live.cancelRequestedAt = .now()
+        note(live, .cancelRequested, at: now, [.init("reason", .string(reason))])
         // `?grace=` only shortens the job's own grace period, never lengthens it.
         return (live.currentJob, min(grace ?? live.record.job.graceSeconds, live.record.job.graceSeconds))
     }
@@ -119,16 +121,26 @@ extension JobEngine {
 
     /// Stores a queued job as `cancelled` and forgets it. On a store failure it is queued again.
     private func cancelQueued(_ live: LiveJob) async throws(EngineError) -> CancelResult {
-        var record = state.lock.withLock { live.record }
+        let requested = MonotonicInstant.now()
         let now = Timestamp.now()
-        try? record.job.move(to: .cancelled)
-        record.job.cancelRequestedAt = now
-        record.job.finishedAt = now
-        record.job.cleanup = CleanupStatus(state: .none)
+        let (record, events): (JobRecord, [JobEvent]) = state.lock.withLock {
+            var record = live.record
+            try? record.job.move(to: .cancelled)
+            record.job.cancelRequestedAt = now
+            record.job.finishedAt = now
+            record.job.cleanup = CleanupStatus(state: .none)
+            note(live, .cancelRequested, at: now, [.init("reason", .string("delete"))])
+            note(live, .finished, at: now, [.init("state", .string(JobState.cancelled.rawValue))])
+            return (record, takeEvents(live))
+        }
         do {
-            try await writeOnce("cancelled queued job") { try await store.update(record) }
+            try await writeOnce("cancelled queued job") { try await store.update(record, events: events) }
         } catch {
             state.lock.withLock {
+                // Still queued: its timeline goes back to where it was.
+                live.events.removeAll { events.contains($0) }
+                live.lastEventSeq -= events.count
+                live.eventsTaken = live.lastEventSeq
                 live.phase = .queued
                 state.enqueue(live)
             }
@@ -137,12 +149,13 @@ extension JobEngine {
         }
         state.lock.withLock {
             live.record = record
+            live.events.removeAll { events.contains($0) }
             live.phase = .finished
             state.live[record.id] = nil
         }
         metrics.moved(from: .queued, to: .cancelled)
         metrics.finished[.cancelled]?.increment()
-        metrics.cancelLatency.observe(0)
+        metrics.cancelLatency.observe(requested.seconds(until: .now()))
         live.changes.broadcast()
         logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
         logger.info("job finished", metadata: ["job.id": "\(record.id)", "state": "cancelled"])

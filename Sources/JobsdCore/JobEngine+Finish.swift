@@ -18,12 +18,12 @@ extension JobEngine {
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             state.lock.withLock { live.record.job.cleanup.state = .running }
-            cleanup = await runCleanup(spec, for: record, finalState: outcome.state, logger: logger)
+            cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: survivors == 0)
 
         let status = live.watch.snapshot.status
-        let (final, previous, ticket) = state.lock.withLock {
+        let (final, previous, write) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             let previous = final.job.state
@@ -37,26 +37,26 @@ extension JobEngine {
             final.job.error = outcome.error
                 ?? (survivors > 0 ? Outcome.didNotStop : Self.stopExplanation(outcome.state, signal: final.job.signal, timeout: final.job.timeoutSeconds))
             final.job.cleanup = cleanup
-            return (final, previous, issueWrite(live))
+            note(live, .finished, at: final.job.finishedAt!, [.init("state", .string(final.state.rawValue))])
+            return (final, previous, JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live)))
         }
-        await storeInTurn(live, final, ticket: ticket, logger: logger)
+        await storeInTurn(live, write, logger: logger)
 
-        let log = state.lock.withLock {
+        let ended = MonotonicInstant.now()
+        let (log, started, cancelRequested) = state.lock.withLock {
             live.record = final
             live.phase = .finished
             state.live[final.id] = nil
             state.running -= 1
             state.claimWanted = true  // a slot is free: a shared store's claim loop looks again
-            return live.log
+            return (live.log, live.startedAt, live.cancelRequestedAt)
         }
         log?.close()
         let job = final.job
         metrics.moved(from: previous, to: job.state)
         metrics.finished[job.state]?.increment()
-        if let started = job.startedAt, let finished = job.finishedAt { metrics.duration.observe(started.seconds(until: finished)) }
-        if let requested = job.cancelRequestedAt, let finished = job.finishedAt {
-            metrics.cancelLatency.observe(requested.seconds(until: finished))
-        }
+        if let started { metrics.duration.observe(started.seconds(until: ended)) }
+        if let cancelRequested { metrics.cancelLatency.observe(cancelRequested.seconds(until: ended)) }
         live.changes.broadcast()
         changes.broadcast()
         logger.info("job finished", metadata: [
@@ -78,6 +78,18 @@ extension JobEngine {
     }
 
     // MARK: - Cleanup command
+
+    /// `runCleanup` between the timeline's `cleanup_started` and `cleanup_finished`.
+    func runCleanupNoting(_ spec: CleanupSpec, live: LiveJob, record: JobRecord, finalState: JobState, logger: Logger) async -> CleanupStatus {
+        state.lock.withLock { note(live, .cleanupStarted, [.init("state", .string(CleanupState.running.rawValue))]) }
+        let cleanup = await runCleanup(spec, for: record, finalState: finalState, logger: logger)
+        state.lock.withLock {
+            note(live, .cleanupFinished, [
+                .init("state", .string(cleanup.state.rawValue)), .init("exit_code", cleanup.exitCode.map { .number(Double($0)) } ?? .null),
+            ])
+        }
+        return cleanup
+    }
 
     /// Runs the user's cleanup command of `record`'s job in the job's workdir (created if missing)
     /// with the job's env plus `JOBSD_JOB_STATE`, in its own session and its own containment (the

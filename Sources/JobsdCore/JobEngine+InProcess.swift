@@ -25,12 +25,15 @@ extension JobEngine {
             jobID: record.id, arguments: Array(record.spec.command.dropFirst()),
             environment: JobEnvironment.forJob(id: record.id, workdir: workDirectory(record.id), user: record.spec.env),
             log: log, hooks: hooks, onOutput: { live.changes.broadcast() })
-        let startedAt = state.lock.withLock {
+        let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
-            return live.record.job.startedAt ?? .now()
+            let startedAt = live.record.job.startedAt ?? .now()
+            note(live, .started, at: startedAt, [.init("attempt", .number(1))])
+            return (startedAt, live.queueWaitSeconds)
         }
         logger.info("job started", metadata: ["kind": "in-process"])
-        metrics.queueWait.observe(record.job.createdAt.seconds(until: startedAt))
+        metrics.queueWait.observe(queueWait)
+        await persist(live, logger: logger)
 
         let task = Task {
             do {

@@ -1,3 +1,4 @@
+import JobsdAPI
 import JobsdStore
 import Logging
 
@@ -86,27 +87,28 @@ extension JobEngine {
         return live.writesIssued
     }
 
-    /// The job's record as it is now, with its write number; a snapshot in `cancelling` becomes
-    /// the job's cancel write. Caller holds the engine lock.
-    func takeWrite(_ live: LiveJob) -> (record: JobRecord, ticket: UInt64) {
+    /// The job's record as it is now, with its write number and the timeline events noted since
+    /// the previous write; a snapshot in `cancelling` becomes the job's cancel write. Caller holds
+    /// the engine lock.
+    func takeWrite(_ live: LiveJob) -> JobWrite {
         var record = live.record
         record.job = live.currentJob
         let ticket = issueWrite(live)
         if record.state == .cancelling, live.cancelWrite == 0 { live.cancelWrite = ticket }
-        return (record, ticket)
+        return JobWrite(record: record, ticket: ticket, events: takeEvents(live))
     }
 
     /// Stores the job's current record (running with pid, cancelling).
     func persist(_ live: LiveJob, logger: Logger) async {
-        let (record, ticket) = state.lock.withLock { takeWrite(live) }
-        await storeInTurn(live, record, ticket: ticket, logger: logger)
+        let write = state.lock.withLock { takeWrite(live) }
+        await storeInTurn(live, write, logger: logger)
     }
 
     /// Stores the `cancelling` record unless that write was already issued (by `cancel`); for
     /// cancels that do not come through `cancel` (shutdown).
     func persistCancellingIfNeeded(_ live: LiveJob, logger: Logger) async {
         let write = state.lock.withLock { live.record.job.state == .cancelling && live.cancelWrite == 0 ? takeWrite(live) : nil }
-        if let write { await storeInTurn(live, write.record, ticket: write.ticket, logger: logger) }
+        if let write { await storeInTurn(live, write, logger: logger) }
     }
 
     /// Stores `record` (write number `ticket`) once every earlier write of the job has finished,
@@ -118,7 +120,8 @@ extension JobEngine {
     /// caller waits at most one backoff step (≤ `retryBackoffCap`) after that. A write refused
     /// because another node took the job over (`leaseLost`) is not retried: the job's processes
     /// are killed at once instead. Not cancellable.
-    func storeInTurn(_ live: LiveJob, _ record: JobRecord, ticket: UInt64, logger: Logger) async {
+    func storeInTurn(_ live: LiveJob, _ write: JobWrite, logger: Logger) async {
+        let (record, ticket) = (write.record, write.ticket)
         await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
         let terminal = record.state.isTerminal
         await storeDurably("job record (\(record.state.rawValue))", logger: logger, superseded: { [self] in
@@ -127,7 +130,7 @@ extension JobEngine {
             return !terminal && (watched.status != nil || watched.stopGrace != nil)
         }) {
             do {
-                try await store.update(record)
+                try await store.update(record, events: write.events)
             } catch JobStoreError.leaseLost {
                 // Another node rescued the job: stop its processes at once; no later write of this
                 // node overwrites the rescuer's state (the store refuses them).
@@ -135,7 +138,18 @@ extension JobEngine {
                 live.watch.requestStop(grace: 0)
             }
         }
-        state.lock.withLock { live.writesDone = ticket }
+        state.lock.withLock {
+            live.writesDone = ticket
+            if let last = write.events.last?.seq { live.events.removeAll { $0.seq <= last } }
+        }
         live.writeTurns.broadcast()
     }
+}
+
+/// One write of a job's record: the snapshot, its turn (`LiveJob.writesIssued`), and the timeline
+/// events that go into the same transaction.
+struct JobWrite: Sendable {
+    var record: JobRecord
+    var ticket: UInt64
+    var events: [JobEvent]
 }

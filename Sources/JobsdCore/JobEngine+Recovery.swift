@@ -16,8 +16,12 @@ extension JobEngine {
     /// for a recovered `cancelling` job, `.finished` with state `failed` for a recovered `running`
     /// one (409: the server's stop decided it; a DELETE cannot turn it into `cancelled`).
     func recover() async throws(EngineError) -> [LiveJob] {
-        let records: [JobRecord]
-        do { records = try await store.unfinished() } catch { throw .storeUnavailable("\(error)") }
+        let records: [JobRecord], lastSeqs: [String: Int]
+        do {
+            records = try await store.unfinished()
+            lastSeqs = try await store.lastEventSeqOfUnfinishedJobs()
+            changeFeed.prime(lastSeq: try await store.lastChangeSeq())
+        } catch { throw .storeUnavailable("\(error)") }
         var interrupted: [LiveJob] = []
         var requeued = 0
         let nodeID = configuration.nodeID
@@ -28,13 +32,14 @@ extension JobEngine {
             for record in mine.sorted(by: { $0.id < $1.id }) {
                 guard state.live[record.id] == nil else { continue }
                 if record.state == .queued {
-                    let live = LiveJob(record: record, phase: .queued)
+                    let live = LiveJob(record: record, phase: .queued, lastEventSeq: lastSeqs[record.id] ?? 0)
                     state.live[record.id] = live
                     state.enqueue(live)
                     requeued += 1
                 } else {
-                    let live = LiveJob(record: record, phase: .recovering)
+                    let live = LiveJob(record: record, phase: .recovering, lastEventSeq: lastSeqs[record.id] ?? 0)
                     live.outcome = record.state == .cancelling ? .cancelled : Outcome(state: .failed, error: Outcome.interrupted)
+                    if record.state == .running { note(live, .interrupted, [.init("error", .string(Outcome.interrupted))]) }
                     live.log = JobLog.open(dataDirectory: configuration.dataDirectory, id: record.id)
                     state.live[record.id] = live
                     interrupted.append(live)
@@ -64,28 +69,31 @@ extension JobEngine {
             "state": "\(record.state.rawValue)", "outcome": "\(outcome.state.rawValue)",
         ])
         var survivors = 0
+        var stopped = SignalLadder.Result(survivors: 0, escaped: 0)
         for tree in containment.leftovers(of: record.id) {
             let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
             let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
             if result.survivors == 0 { tree.release() }
             survivors += result.survivors
+            stopped.signals += result.signals
         }
-
+        noteStop(live, stopped)
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
-            cleanup = await runCleanup(spec, for: record, finalState: outcome.state, logger: logger)
+            cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: false)
-        let (final, log, ticket) = state.lock.withLock {
+        let (final, log, write) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             try? final.job.move(to: outcome.state)
             final.job.finishedAt = .now()
             final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
-            return (final, live.log, issueWrite(live))
+            note(live, .finished, at: final.job.finishedAt!, [.init("state", .string(final.state.rawValue))])
+            return (final, live.log, JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live)))
         }
-        await storeInTurn(live, final, ticket: ticket, logger: logger)
+        await storeInTurn(live, write, logger: logger)
         state.lock.withLock {
             live.record = final
             live.phase = .finished

@@ -91,6 +91,7 @@ extension JobEngine {
         live.phase = .running
         try? live.record.job.move(to: .running)
         live.record.job.startedAt = .now()
+        live.startedAt = .now()
         state.running += 1
     }
 
@@ -133,7 +134,7 @@ extension JobEngine {
         let stops: [(LiveJob, Job, Double)] = state.lock.withLock {
             state.live.values.compactMap { live in
                 guard live.phase == .running else { return nil }
-                return beginCancelling(live, grace: nil).map { (live, $0.job, $0.grace) }
+                return beginCancelling(live, grace: nil, reason: "shutdown").map { (live, $0.job, $0.grace) }
             }
         }
         for (live, job, grace) in stops {

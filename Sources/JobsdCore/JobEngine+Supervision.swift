@@ -40,6 +40,7 @@ extension JobEngine {
         } catch {
             state.lock.withLock {
                 if live.outcome == nil { live.outcome = Outcome(state: .failed, error: error.description) }
+                note(live, .spawnFailed, [.init("error", .string(error.description))])
             }
             logger.info("job could not start", metadata: ["error": "\(error)"])
             return 0
@@ -47,14 +48,16 @@ extension JobEngine {
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
         let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
         let pid = spawned.pid
-        let startedAt = state.lock.withLock {
+        let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             live.record.job.pid = pid
             live.record.processStartTicks = spawned.startTicks
-            return live.record.job.startedAt ?? .now()
+            let startedAt = live.record.job.startedAt ?? .now()
+            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(1))])
+            return (startedAt, live.queueWaitSeconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
-        metrics.queueWait.observe(record.job.createdAt.seconds(until: startedAt))
+        metrics.queueWait.observe(queueWait)
         let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log) { live.changes.broadcast() }
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
@@ -73,6 +76,7 @@ extension JobEngine {
         let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
         if result.survivors == 0 { spawned.tree.release() }
         if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
+        noteStop(live, result)
 
         // All writers are gone: the pipes reach end-of-file once drained. Bounded, in case a
         // process we could not find still holds them.
@@ -126,6 +130,26 @@ extension JobEngine {
         live.watch.exited(status)
     }
 
+    /// Notes what stopping the tree did, in the order it happened (monotonic clock): the signals
+    /// the ladder (or the stop request) sent, the main process's exit, and `leftovers_killed`
+    /// when processes outlived a main process that exited by itself.
+    func noteStop(_ live: LiveJob, _ result: SignalLadder.Result) {
+        var timeline = result.signals.map { sent in
+            (sent.time, JobEvent(.signalSent, at: sent.time.at, [
+                .init("signal", .string(ExitStatus.name(ofSignal: sent.signal))), .init("target", .string(sent.target)),
+                .init("pids", .number(Double(sent.pids))),
+            ]))
+        }
+        if let status = live.watch.snapshot.status, let exited = live.watch.exitedAt {
+            timeline.append((exited, .exited(status, at: exited.at)))
+        }
+        let ordered = timeline.enumerated().sorted { ($0.element.0.instant, $0.offset) < ($1.element.0.instant, $1.offset) }
+        state.lock.withLock {
+            for (_, (_, event)) in ordered { note(live, event.type, at: event.at, event.fields) }
+            if result.leftovers > 0 { note(live, .leftoversKilled, [.init("count", .number(Double(result.leftovers)))]) }
+        }
+    }
+
     /// Schedules the deadline (counted from the start): if it passes before the outcome is
     /// decided, the job will end `timed_out` and its tree gets the ladder.
     func armDeadline(_ live: LiveJob, startedAt: Timestamp, timeout: Double, logger: Logger) {
@@ -135,6 +159,7 @@ extension JobEngine {
             let grace: Double? = state.lock.withLock {
                 guard live.outcome == nil else { return nil }
                 live.outcome = .timedOut
+                note(live, .deadlineReached)
                 return live.record.job.graceSeconds
             }
             if let grace {

@@ -35,6 +35,8 @@ public final class JobEngine: Sendable {
     let workdirs: Workdirs
     /// Whether the store takes writes; see `storeDurably`.
     let storeHealth: StoreHealth
+    /// Every committed change of a job's state, for `GET /v1/events` (see `changes(after:limit:)`).
+    public let changeFeed = ChangeFeed()
     /// The store as shared by several nodes (PostgreSQL), else nil: then every queued job in the
     /// store is this node's, and the in-memory queue is the whole queue.
     let shared: (any SharedJobStore)?
@@ -55,6 +57,7 @@ public final class JobEngine: Sendable {
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
+        store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         shared = store as? any SharedJobStore
         state.address = configuration.advertiseURL ?? ""
         _ = Reaper.shared  // become a child subreaper before any job starts
@@ -114,7 +117,7 @@ public final class JobEngine: Sendable {
         var spec = spec
         spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
         spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
-        let now = Timestamp.now()
+        let now = Timestamp.now(), submittedAt = MonotonicInstant.now()
         let job = Job(
             id: JobIDGenerator.shared.next(now: UInt64(max(now.milliseconds, 0))), name: spec.name, labels: spec.labels,
             command: spec.command, state: .queued, createdAt: now, timeoutSeconds: spec.timeoutSeconds!,
@@ -122,7 +125,8 @@ public final class JobEngine: Sendable {
         let record = JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint)
 
         let result: InsertResult
-        do { result = try await writeOnce("new job") { try await store.insert(record) } } catch { throw .storeUnavailable("\(error)") }
+        let submitted = JobEvent(.submitted, at: now, seq: 1)
+        do { result = try await writeOnce("new job") { try await store.insert(record, events: [submitted]) } } catch { throw .storeUnavailable("\(error)") }
         switch result {
         case let .existing(existing):
             guard existing.requestFingerprint == fingerprint else { throw .idempotencyMismatch(jobID: existing.id) }
@@ -134,7 +138,7 @@ public final class JobEngine: Sendable {
                 await queuedInShared(shared, job)
                 return .created(job)
             }
-            let live = LiveJob(record: record, phase: .queued)
+            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt, lastEventSeq: 1)
             let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live
@@ -181,6 +185,12 @@ public final class JobEngine: Sendable {
             .sorted { $0.id > $1.id }
             .prefix(query.limit)
             .map { $0 }
+    }
+
+    /// The store's change log after `seq` (at most `limit`), for resuming `GET /v1/events`;
+    /// `.expired` when retention swept changes after it.
+    public func changes(after seq: Int64, limit: Int) async throws(EngineError) -> JobChangePage {
+        do { return try await store.changes(after: seq, limit: limit) } catch { throw .storeUnavailable("\(error)") }
     }
 
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is

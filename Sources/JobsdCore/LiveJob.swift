@@ -42,10 +42,36 @@ final class LiveJob: @unchecked Sendable {
     let watch = ProcessWatch()
     /// Broadcast when output grows and when the job becomes terminal.
     let changes = AsyncCondition()
+    /// Monotonic instants (`MonotonicInstant`) for the duration histograms: submission (nil for a
+    /// job recovered from the store: its queue wait uses the stored wall-clock times), start, and
+    /// the first cancel request.
+    let submittedAt: MonotonicInstant?
+    var startedAt: MonotonicInstant?
+    var cancelRequestedAt: MonotonicInstant?
+    /// Timeline events noted but not yet stored (or being stored), oldest first; each write of the
+    /// record takes those noted since the previous one (`eventsTaken`), and they leave this list
+    /// once stored (see `JobEngine.note`).
+    var events: [JobEvent] = []
+    /// The `seq` of the job's last event, stored or not.
+    var lastEventSeq: Int
+    /// The `seq` of the last event a write has taken.
+    var eventsTaken: Int
 
-    init(record: JobRecord, phase: Phase) {
+    /// `lastEventSeq`: the job's last stored event (1: only `submitted`, as for a job this node
+    /// claimed from a shared store).
+    init(record: JobRecord, phase: Phase, submittedAt: MonotonicInstant? = nil, lastEventSeq: Int = 1) {
         self.record = record
         self.phase = phase
+        self.submittedAt = submittedAt
+        self.lastEventSeq = lastEventSeq
+        eventsTaken = lastEventSeq
+    }
+
+    /// Seconds from submission to start: monotonic when this process saw both, from the stored
+    /// wall-clock times for a job recovered from the store. Caller holds the engine lock.
+    var queueWaitSeconds: Double {
+        if let submittedAt, let startedAt { return submittedAt.seconds(until: startedAt) }
+        return record.job.createdAt.seconds(until: record.job.startedAt ?? .now())
     }
 
     /// The job as the API shows it now. Caller holds the engine lock.

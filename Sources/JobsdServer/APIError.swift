@@ -15,6 +15,9 @@ enum APIError: Error, Equatable {
     case queueFull(limit: Int)
     case shuttingDown
     case storeUnavailable(String)
+    /// What the request asks for existed but is gone for good (410): an event-stream cursor
+    /// older than retention.
+    case gone(String)
 
     var response: HTTPResponse {
         switch self {
@@ -38,6 +41,8 @@ enum APIError: Error, Equatable {
         case .shuttingDown:
             return .problem(status: 503, detail: "jobsd is shutting down and accepts no new jobs",
                             headers: [("Retry-After", "5")])
+        case let .gone(detail):
+            return .problem(status: 410, detail: detail)
         case let .storeUnavailable(why):
             return .problem(status: 503, detail: "the job store is unavailable: \(why)", headers: [("Retry-After", "5")])
         }

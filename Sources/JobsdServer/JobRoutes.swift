@@ -20,6 +20,7 @@ struct JobRoutes: Sendable {
         router.add("GET", "/v1/jobs/{id}", immediate: peek) { await handle($0, get) }
         router.add("DELETE", "/v1/jobs/{id}") { await handle($0, cancel) }
         router.add("GET", "/v1/jobs/{id}/logs") { await handle($0, logs) }
+        router.add("GET", "/v1/jobs/{id}/events") { await handle($0, events) }
     }
 
     private func handle(_ request: HTTPRequest, _ body: (HTTPRequest) async throws(APIError) -> HTTPResponse) async -> HTTPResponse {
@@ -100,6 +101,18 @@ struct JobRoutes: Sendable {
         } catch { throw Self.map(error) }
         guard let found else { throw .notFound("no job \(id)") }
         return found
+    }
+
+    // MARK: - GET /v1/jobs/{id}/events
+
+    /// The job's termination timeline; `404` for an unknown id.
+    func events(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        guard JobIDGenerator.isWellFormed(id) else { throw .notFound("no job \(id)") }
+        let found: [JobEvent]?
+        do { found = try await engine.events(id) } catch { throw Self.map(error) }
+        guard let found else { throw .notFound("no job \(id)") }
+        return .json(JobTimeline(events: found).json)
     }
 
     // MARK: - DELETE /v1/jobs/{id}

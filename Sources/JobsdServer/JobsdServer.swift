@@ -62,6 +62,7 @@ public final class JobsdServer: Sendable {
             engine: engine, lifecycle: lifecycle, decoder: JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout),
             bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
             .register(in: &router)
+        EventStreamRoutes(engine: engine).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
         NodeRoutes(engine: engine).register(in: &router)
         UIRoutes().register(in: &router)
@@ -103,6 +104,10 @@ public final class JobsdServer: Sendable {
 
     /// The bound HTTP port once listening.
     public func waitUntilListening() async throws -> Int { try await http.waitUntilListening() }
+
+    /// Returns once the engine has read the store and accepts work (`/readyz` answers 200), or
+    /// shutdown began.
+    public func waitUntilReady() async { await engine.waitUntilReady() }
 
     /// First call: drain (as the first SIGTERM). Later calls: cancel running jobs at once.
     public func beginShutdown() {

@@ -4,11 +4,18 @@ import JobsdAPI
 public actor InMemoryJobStore: JobStore {
     private var records: [String: JobRecord] = [:]
     private var byKey: [String: String] = [:]
+    private var timelines: [String: [JobEvent]] = [:]
+    private var changeLog: [(change: JobChange, at: Timestamp)] = []
+    private var lastChange: Int64 = 0
+    /// The highest `seq` purged from the change log.
+    private var sweptThrough: Int64 = 0
+    /// Set once by `observeChanges` (nonisolated: it is called synchronously at start-up).
+    private nonisolated let changeHandler = ChangeHandlerBox()
     private var closed = false
 
     public init() {}
 
-    public func insert(_ record: JobRecord) throws -> InsertResult {
+    public func insert(_ record: JobRecord, events: [JobEvent]) throws -> InsertResult {
         try checkOpen()
         if let key = record.idempotencyKey, let id = byKey[key], let existing = records[id] {
             return .existing(existing)
@@ -16,13 +23,70 @@ public actor InMemoryJobStore: JobStore {
         guard records[record.id] == nil else { throw JobStoreError.duplicateID(record.id) }
         records[record.id] = record
         if let key = record.idempotencyKey { byKey[key] = record.id }
+        timelines[record.id] = []
+        append(events, to: record.id)
+        logChange(record.job)
         return .inserted
     }
 
-    public func update(_ record: JobRecord) throws {
+    public func update(_ record: JobRecord, events: [JobEvent]) throws {
         try checkOpen()
-        guard records[record.id] != nil else { throw JobStoreError.notFound(record.id) }
+        guard let stored = records[record.id] else { throw JobStoreError.notFound(record.id) }
         records[record.id] = record
+        append(events, to: record.id)
+        if stored.state != record.state { logChange(record.job) }
+    }
+
+    public func appendEvent(_ event: JobEvent, to id: String) throws -> JobEvent {
+        try checkOpen()
+        guard records[id] != nil else { throw JobStoreError.notFound(id) }
+        var numbered = event
+        numbered.seq = (timelines[id]?.last?.seq ?? 0) + 1
+        timelines[id, default: []].append(numbered)
+        return numbered
+    }
+
+    public func events(of id: String) throws -> [JobEvent] {
+        try checkOpen()
+        return timelines[id] ?? []
+    }
+
+    public func lastEventSeqOfUnfinishedJobs() throws -> [String: Int] {
+        try checkOpen()
+        var last: [String: Int] = [:]
+        for (id, record) in records where !record.state.isTerminal {
+            if let seq = timelines[id]?.last?.seq { last[id] = seq }
+        }
+        return last
+    }
+
+    public nonisolated func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) {
+        changeHandler.set(handler)
+    }
+
+    public func changes(after: Int64, limit: Int) throws -> JobChangePage {
+        try checkOpen()
+        guard after >= sweptThrough else { return .expired }
+        return .changes(changeLog.lazy.map(\.change).filter { $0.seq > after }.prefix(limit).map { $0 })
+    }
+
+    public func lastChangeSeq() throws -> Int64 {
+        try checkOpen()
+        return lastChange
+    }
+
+    private func logChange(_ job: Job) {
+        lastChange += 1
+        var change = JobChange(job)
+        change.seq = lastChange
+        changeLog.append((change, .now()))
+        changeHandler.get()?([change])
+    }
+
+    /// Appends the events whose `seq` is not stored yet, in order.
+    private func append(_ events: [JobEvent], to id: String) {
+        let stored = timelines[id]?.last?.seq ?? 0
+        timelines[id, default: []].append(contentsOf: events.filter { $0.seq > stored })
     }
 
     public func get(_ id: String) throws -> JobRecord? {
@@ -47,8 +111,12 @@ public actor InMemoryJobStore: JobStore {
     public func purge(finishedBefore cutoff: Timestamp) throws -> [String] {
         try checkOpen()
         let old = records.values.filter { $0.state.isTerminal && ($0.job.finishedAt.map { $0 < cutoff } ?? false) }
+        let expired = changeLog.prefix { $0.at < cutoff }
+        if let last = expired.last { sweptThrough = last.change.seq }
+        changeLog.removeFirst(expired.count)
         for r in old {
             records[r.id] = nil
+            timelines[r.id] = nil
             if let key = r.idempotencyKey { byKey[key] = nil }
         }
         return old.map(\.id)

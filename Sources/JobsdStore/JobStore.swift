@@ -43,9 +43,33 @@ public protocol JobStore: Sendable {
     /// Stores a new job. When `record.idempotencyKey` is set and a stored job has the same key,
     /// stores nothing and returns `.existing` with that job. Otherwise, when a job with the same id
     /// is stored, throws `duplicateID` and changes nothing (every implementation; never overwrites).
-    func insert(_ record: JobRecord) async throws -> InsertResult
-    /// Replaces the stored record with the same id.
-    func update(_ record: JobRecord) async throws
+    ///
+    /// `events` (numbered by the caller, `seq` from 1) start the job's timeline, in the same
+    /// transaction: stored exactly when the record is.
+    func insert(_ record: JobRecord, events: [JobEvent]) async throws -> InsertResult
+    /// Replaces the stored record with the same id and appends `events` (numbered by the caller,
+    /// continuing the job's timeline) to its timeline in the same transaction; an event whose
+    /// `seq` is stored already is left as it is.
+    func update(_ record: JobRecord, events: [JobEvent]) async throws
+    /// Appends one event to the timeline of a stored job, numbered by the store (the next `seq`),
+    /// and returns it as stored; for what happens after a job is terminal (webhook delivery).
+    /// Throws `notFound` for an unknown job.
+    func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent
+    /// The job's timeline, oldest first; empty for an unknown job.
+    func events(of id: String) async throws -> [JobEvent]
+    /// Every insert, and every update that changes a job's state, also appends a `JobChange` to
+    /// the store's change log in the same transaction; `handler` gets the changes of each commit,
+    /// numbered, in commit order, after they are durable and visible to `changes(after:limit:)`.
+    /// Set once, before the first write.
+    func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void)
+    /// The changes with `seq` > `after`, oldest first, at most `limit`; `.expired` when changes
+    /// after `after` were swept (`purge`).
+    func changes(after: Int64, limit: Int) async throws -> JobChangePage
+    /// The highest `seq` in the change log (0 when none was ever written).
+    func lastChangeSeq() async throws -> Int64
+    /// The highest event `seq` of every job in `queued`, `running` or `cancelling` that has
+    /// events (recovery continues their timelines).
+    func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int]
     func get(_ id: String) async throws -> JobRecord?
     /// The record `get` would return, when the store has it in memory and can answer without
     /// suspending or blocking; nil otherwise (the job may still exist: call `get`).
@@ -54,8 +78,9 @@ public protocol JobStore: Sendable {
     func list(_ query: JobQuery) async throws -> [JobRecord]
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
     func unfinished() async throws -> [JobRecord]
-    /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys go
-    /// with them) and returns their ids so their logs can be removed.
+    /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys and
+    /// timelines go with them), and changes older than `cutoff` from the change log, and returns
+    /// the jobs' ids so their logs can be removed.
     func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
     /// A small durable write that changes no job, to learn whether the store takes writes again
     /// after it refused some (disk full, I/O error, lost database). Throws like a refused write.
@@ -65,6 +90,12 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// Stores a new job without timeline events.
+    public func insert(_ record: JobRecord) async throws -> InsertResult { try await insert(record, events: []) }
+
+    /// Replaces the stored record without adding timeline events.
+    public func update(_ record: JobRecord) async throws { try await update(record, events: []) }
+
     /// Stores without a synchronous cache never answer from memory.
     public func cachedRecord(_ id: String) -> JobRecord? { nil }
 

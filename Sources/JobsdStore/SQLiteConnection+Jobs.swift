@@ -38,17 +38,22 @@ extension SQLiteConnection {
                 try insertLabels(of: record)
             }
         }
+        // `INSERT OR IGNORE`: fails only with the whole transaction, so no savepoint is needed.
+        try insertEvents(of: record)
         return .inserted
     }
 
     /// Replaces the row of `record.id`; rewrites its label rows only when the labels changed.
     /// Throws `notFound` when there is no such job.
-    func updateJob(_ record: SQLiteEncodedJob) throws {
-        let storedLabels = try withStatement("SELECT labels FROM jobs WHERE id = ?1") { statement in
+    /// Returns whether the job's state changed.
+    @discardableResult
+    func updateJob(_ record: SQLiteEncodedJob) throws -> Bool {
+        let stored = try withStatement("SELECT labels, state FROM jobs WHERE id = ?1") { statement in
             try statement.bind(1, record.id)
-            return try statement.step() ? statement.string(0) : nil
+            return try statement.step() ? (labels: statement.string(0), state: statement.string(1)) : nil
         }
-        guard let storedLabels else { throw JobStoreError.notFound(record.id) }
+        guard let stored else { throw JobStoreError.notFound(record.id) }
+        let storedLabels = stored.labels
         func updateRow() throws {
             try withStatement(SQLiteJobRows.updateSQL) { statement in
                 try record.bind(to: statement)
@@ -64,6 +69,8 @@ extension SQLiteConnection {
                 try insertLabels(of: record)
             }
         }
+        try insertEvents(of: record)
+        return stored.state != record.boxed.record.state.rawValue
     }
 
     /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
@@ -71,9 +78,12 @@ extension SQLiteConnection {
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(StoredJob.terminalStates)) AND finished_at < ?1"
         return try atomically {
-            try withStatement("DELETE FROM job_labels WHERE job_id IN (SELECT id FROM jobs WHERE \(old))") { statement in
-                try statement.bind(1, cutoff.milliseconds)
-                _ = try statement.step()
+            try purgeChanges(before: cutoff)
+            for table in ["job_labels", "job_events"] {
+                try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE job_id IN (SELECT id FROM jobs WHERE \(old))")) { statement in
+                    try statement.bind(1, cutoff.milliseconds)
+                    _ = try statement.step()
+                }
             }
             return try withStatement("DELETE FROM jobs WHERE \(old) RETURNING id") { statement in
                 try statement.bind(1, cutoff.milliseconds)
@@ -86,7 +96,7 @@ extension SQLiteConnection {
 
     /// Runs `body` in a savepoint: when it throws, its changes are undone (unless SQLite already
     /// ended the whole transaction) and the error is rethrown.
-    private func atomically<T>(_ body: () throws -> T) throws -> T {
+    func atomically<T>(_ body: () throws -> T) throws -> T {
         try run("SAVEPOINT write")
         do {
             let result = try body()

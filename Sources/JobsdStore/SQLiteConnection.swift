@@ -28,6 +28,9 @@ final class SQLiteConnection {
 
     deinit { close() }
 
+    /// The rowid of the last row this connection inserted.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// Finalizes every cached statement and closes the connection; a no-op the second time. The
     /// last connection to a WAL database checkpoints and removes the WAL file as it closes.
     func close() {

@@ -11,9 +11,15 @@ final class SQLiteEncodedJob: Sendable {
     let labelsJSON: String
     private let commandJSON: String
     private let specJSON: String
+    /// Timeline events written with the row, each with its fields as JSON text.
+    let events: [(event: JobEvent, fieldsJSON: String)]
+    /// The job's wire JSON, for the change log when the write changes its state.
+    let jobJSON: String
 
-    init(_ record: JobRecord) {
+    init(_ record: JobRecord, events: [JobEvent] = []) {
         boxed = SQLiteRecordCache.Box(record)
+        self.events = events.map { ($0, $0.fieldsJSON) }
+        jobJSON = record.job.json
         labelsJSON = StoredJob.labelsJSON(record.job.labels)
         commandJSON = StoredJob.commandJSON(record.job.command)
         specJSON = StoredJob.specJSON(record)

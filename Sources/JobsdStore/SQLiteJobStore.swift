@@ -73,13 +73,40 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - JobStore
 
-    public func insert(_ record: JobRecord) async throws -> InsertResult {
-        guard case let .insert(result) = try await writer.perform(.insert(SQLiteEncodedJob(record))) else { preconditionFailure() }
+    public func insert(_ record: JobRecord, events: [JobEvent]) async throws -> InsertResult {
+        guard case let .insert(result) = try await writer.perform(.insert(SQLiteEncodedJob(record, events: events))) else {
+            preconditionFailure()
+        }
         return result
     }
 
-    public func update(_ record: JobRecord) async throws {
-        _ = try await writer.perform(.update(SQLiteEncodedJob(record)))
+    public func update(_ record: JobRecord, events: [JobEvent]) async throws {
+        _ = try await writer.perform(.update(SQLiteEncodedJob(record, events: events)))
+    }
+
+    public func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {
+        guard case let .appended(stored) = try await writer.perform(.appendEvent(event, jobID: id)) else { preconditionFailure() }
+        return stored
+    }
+
+    public func events(of id: String) async throws -> [JobEvent] {
+        try await reader.read { try $0.events(ofJob: id) }
+    }
+
+    public func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) {
+        writer.observeChanges(handler)
+    }
+
+    public func changes(after: Int64, limit: Int) async throws -> JobChangePage {
+        try await reader.read { try $0.changes(after: after, limit: limit) }
+    }
+
+    public func lastChangeSeq() async throws -> Int64 {
+        try await reader.read { try $0.lastChangeSeq() }
+    }
+
+    public func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] {
+        try await reader.read { try $0.lastEventSeqOfUnfinishedJobs() }
     }
 
     /// A cache hit returns without suspending; a miss queries and fills the cache.

@@ -84,6 +84,28 @@ enum SQLiteSchema {
         // spec and read as before; the version tells an older jobsd that it cannot decode the new
         // rows. No statement.
         "",
+        // 4: job_events, each job's termination timeline (seq from 1 per job; fields as JSON);
+        // job_changes, the change log of `GET /v1/events` (seq never reused: AUTOINCREMENT), and
+        // store_meta for `changes_swept_through` (the highest seq retention removed).
+        """
+        CREATE TABLE job_changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            job_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            job TEXT NOT NULL
+        );
+        CREATE TABLE store_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE job_events (
+            job_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

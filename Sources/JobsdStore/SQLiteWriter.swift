@@ -6,6 +6,7 @@ import Logging
 enum SQLiteWrite: Sendable {
     case insert(SQLiteEncodedJob)
     case update(SQLiteEncodedJob)
+    case appendEvent(JobEvent, jobID: String)
     case purge(finishedBefore: Timestamp)
     /// A write that changes no job (`SQLiteJobStore.probeWrite`).
     case probe
@@ -15,6 +16,7 @@ enum SQLiteWrite: Sendable {
 enum SQLiteWriteOutcome: Sendable {
     case insert(InsertResult)
     case updated
+    case appended(JobEvent)
     case purged([String])
 }
 
@@ -43,6 +45,10 @@ final class SQLiteWriter: @unchecked Sendable {
     private let logger: Logger
     private let pending = SQLiteWriteQueue<Pending>()
     private let cache: SQLiteRecordCache
+    /// Gets each commit's change-log entries.
+    private let changeHandler = ChangeHandlerBox()
+
+    func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { changeHandler.set(handler) }
 
     /// Every committed batch is applied to `cache` before its callers resume.
     init(connection: SQLiteConnection, cache: SQLiteRecordCache, logger: Logger) {
@@ -109,9 +115,10 @@ final class SQLiteWriter: @unchecked Sendable {
     private func commit(_ batch: [Pending]) {
         var outcomes: [Result<SQLiteWriteOutcome, JobStoreError>] = []
         outcomes.reserveCapacity(batch.count)
+        var changes: [JobChange] = []
         do {
             try connection.run("BEGIN IMMEDIATE")
-            for item in batch { outcomes.append(try apply(item.write)) }
+            for item in batch { outcomes.append(try apply(item.write, changes: &changes)) }
             try connection.run("COMMIT")
         } catch {
             if !connection.isAutocommit { try? connection.run("ROLLBACK") }
@@ -130,17 +137,30 @@ final class SQLiteWriter: @unchecked Sendable {
             default: nil
             }
         })
+        if !changes.isEmpty, let handler = changeHandler.get() { handler(changes) }
         for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
     }
 
     /// Runs one write (all-or-nothing by itself; see `SQLiteConnection.insertJob`). Returns its own
     /// failure when only this write is affected; throws when the whole transaction must be
     /// abandoned.
-    private func apply(_ write: SQLiteWrite) throws -> Result<SQLiteWriteOutcome, JobStoreError> {
+    /// An insert, and an update that changes the job's state, append the job to the change log
+    /// (last, with a statement that cannot fail by itself) and the entry to `changes`.
+    private func apply(_ write: SQLiteWrite, changes: inout [JobChange]) throws -> Result<SQLiteWriteOutcome, JobStoreError> {
         do {
             return switch write {
-            case let .insert(record): .success(.insert(try connection.insertJob(record)))
-            case let .update(record): .success(try { try connection.updateJob(record); return .updated }())
+            case let .insert(record):
+                try {
+                    let result = try connection.insertJob(record)
+                    if result == .inserted { changes.append(try connection.insertChange(of: record)) }
+                    return .success(.insert(result))
+                }()
+            case let .update(record):
+                try {
+                    if try connection.updateJob(record) { changes.append(try connection.insertChange(of: record)) }
+                    return .success(.updated)
+                }()
+            case let .appendEvent(event, id): .success(.appended(try connection.appendEvent(event, toJob: id)))
             case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
             case .probe: .success(try { try connection.rewriteUserVersion(); return .updated }())
             }

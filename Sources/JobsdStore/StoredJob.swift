@@ -110,7 +110,7 @@ extension JSONValue {
         return strings.count == items.count ? strings : nil
     }
 
-    fileprivate var stringMap: [String: String]? {
+    var stringMap: [String: String]? {
         guard case let .object(members) = self else { return nil }
         var map: [String: String] = [:]
         for (key, value) in members {

@@ -53,4 +53,19 @@ import Testing
             #expect(try await jobctl(["submit", "--wait", "--", "sh", "-c", "exit 7"], url: server.baseURL).code == 7)
         }
     }
+
+    @Test func events_PrintsTheChangesKept_FilteredByLabel() async throws {
+        try await TestServer.with { server in
+            let client = server.client()
+            let wanted = try await client.submit(JobSpec(command: ["true"], labels: ["team": "data"]))
+            let other = try await client.submit(JobSpec(command: ["true"]))
+            _ = try await client.wait(wanted.id)
+            _ = try await client.wait(other.id)
+            let printed = try await jobctl(["events", "--label", "team:data"], url: server.baseURL)
+            #expect(printed.code == 0)
+            let lines = printed.output.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+            #expect(lines.map { $0[1] } == ["job.queued", "job.running", "job.succeeded"], "\(printed.output)")
+            #expect(lines.allSatisfy { $0[2] == wanted.id })
+        }
+    }
 }

@@ -53,6 +53,31 @@ import Testing
         }
     }
 
+    @Test func durationHistograms_HaveRealSums_AfterRealCancels() async throws {
+        try await TestServer.with({ $0.engine.maxRunning = 1 }) { server in
+            let client = server.client()
+            let running = try await client.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 60"], graceSeconds: 5))
+            let queued = try await client.submit(JobSpec(command: ["sleep", "60"]))
+            try await server.waitForOutput(running.id, containing: "ready")
+            #expect(try await client.cancel(queued.id).state == .cancelled)
+            _ = try await client.cancel(running.id)
+            #expect(try await client.wait(running.id).state == .cancelled)
+            let metrics = try await scrape(server)
+            // A cancel takes well under a millisecond to a few seconds; never 0, never minutes.
+            let cancels = try #require(metrics["jobsd_cancel_latency_seconds_count"])
+            let cancelSum = try #require(metrics["jobsd_cancel_latency_seconds_sum"])
+            #expect(cancels == 2)
+            #expect(cancelSum > 0 && cancelSum / cancels < 30)
+            for name in ["jobsd_job_duration_seconds", "jobsd_job_queue_wait_seconds"] {
+                let count = try #require(metrics[name + "_count"], "\(name)")
+                let sum = try #require(metrics[name + "_sum"], "\(name)")
+                #expect(count >= 1 && sum > 0 && sum / count < 60, "\(name): \(sum) / \(count)")
+            }
+            let http = metrics.filter { $0.key.hasPrefix("jobsd_http_request_duration_seconds_sum") }.values.reduce(0, +)
+            #expect(http > 0)
+        }
+    }
+
     @Test func theSpec_IsServed() async throws {
         try await TestServer.with { server in
             let response = try await server.send("GET", "/openapi.yaml")

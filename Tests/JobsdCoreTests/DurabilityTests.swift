@@ -10,11 +10,17 @@ import Testing
 private struct SlowCancellingWrites: JobStore {
     let inner = InMemoryJobStore()
 
-    func insert(_ record: JobRecord) async throws -> InsertResult { try await inner.insert(record) }
-    func update(_ record: JobRecord) async throws {
+    func insert(_ record: JobRecord, events: [JobEvent]) async throws -> InsertResult { try await inner.insert(record, events: events) }
+    func update(_ record: JobRecord, events: [JobEvent]) async throws {
         if record.state == .cancelling { await AsyncCondition.sleep(0.3) }
-        try await inner.update(record)
+        try await inner.update(record, events: events)
     }
+    func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent { try await inner.appendEvent(event, to: id) }
+    func events(of id: String) async throws -> [JobEvent] { try await inner.events(of: id) }
+    func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { inner.observeChanges(handler) }
+    func changes(after: Int64, limit: Int) async throws -> JobChangePage { try await inner.changes(after: after, limit: limit) }
+    func lastChangeSeq() async throws -> Int64 { try await inner.lastChangeSeq() }
+    func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] { try await inner.lastEventSeqOfUnfinishedJobs() }
     func get(_ id: String) async throws -> JobRecord? { try await inner.get(id) }
     func list(_ query: JobQuery) async throws -> [JobRecord] { try await inner.list(query) }
     func unfinished() async throws -> [JobRecord] { try await inner.unfinished() }

@@ -134,6 +134,45 @@ import Testing
 
     // MARK: - Retention and idempotency
 
+    // MARK: - Timelines
+
+    @Test(arguments: StoreFactory.all)
+    func events_AreStoredWithTheirWrites_InOrder_AndAppendEventNumbersTheNext(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store async throws in
+            let at = Timestamp(milliseconds: 1_764_035_600_123)
+            let submitted = JobEvent(.submitted, at: at, seq: 1)
+            var record = JobRecord.make(1)
+            _ = try await store.insert(record, events: [submitted])
+            _ = try await store.insert(.make(2))
+            record.job.state = .running
+            let started = JobEvent(.started, at: at, seq: 2, [.init("pid", .number(42)), .init("attempt", .number(1))])
+            let exited = JobEvent(.exited, at: at, seq: 3, [.init("signal", .string("SIGKILL"))])
+            try await store.update(record, events: [started, exited])
+            #expect(try await store.lastEventSeqOfUnfinishedJobs() == [jobID(1): 3])
+            try await store.update(record, events: [exited])  // stored already: left as it is
+            record.job.state = .succeeded
+            try await store.update(record)
+            #expect(try await store.lastEventSeqOfUnfinishedJobs().isEmpty)
+            let delivered = try await store.appendEvent(JobEvent(.notifyDelivered, at: at, [.init("status", .number(204))]), to: record.id)
+            #expect(delivered.seq == 4)
+            #expect(try await store.events(of: record.id) == [submitted, started, exited, delivered])
+            #expect(try await store.events(of: jobID(2)).isEmpty)
+            await #expect(throws: JobStoreError.notFound(jobID(9))) { _ = try await store.appendEvent(JobEvent(.finished), to: jobID(9)) }
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
+    func purge_TakesTheTimelinesOfPurgedJobsWithThem(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store async throws in
+            let cutoff = Timestamp(milliseconds: 1_800_000_000_000)
+            _ = try await store.insert(.make(1, state: .succeeded, finishedAt: Timestamp(milliseconds: 1)), events: [JobEvent(.submitted, seq: 1)])
+            _ = try await store.insert(.make(2), events: [JobEvent(.submitted, seq: 1)])
+            #expect(try await store.purge(finishedBefore: cutoff) == [jobID(1)])
+            #expect(try await store.events(of: jobID(1)).isEmpty)
+            #expect(try await store.events(of: jobID(2)).count == 1)
+        }
+    }
+
     @Test(arguments: StoreFactory.all)
     func purge_DeletesOnlyTerminalJobsFinishedBeforeTheCutoff_AndForgetsTheirKeys(_ factory: StoreFactory) async throws {
         try await withStore(factory) { store async throws in

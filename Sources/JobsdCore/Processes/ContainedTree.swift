@@ -13,6 +13,8 @@ protocol ContainedTree: Sendable {
     func killAll()
     /// True while any process of the tree is alive (zombies do not count).
     var isPopulated: Bool { get }
+    /// How many processes of the tree are alive (for the timeline's `signal_sent.pids`).
+    var processCount: Int { get }
     /// Escaped descendants signalled that the tree reported later (a subreaper counts them).
     var escapedReported: Int { get }
     /// Called once the tree is empty and the job (or cleanup) is done with it: a cgroup removes
@@ -32,6 +34,8 @@ extension JobCgroup: ContainedTree {
     }
 
     func killAll() { kill() }
+
+    var processCount: Int { members().count }
 
     var escapedReported: Int { 0 }
 

@@ -15,6 +15,8 @@ final class ProcessWatch: @unchecked Sendable {
     /// The main process's group once known: a stop request sends it SIGTERM at once.
     private var group: pid_t?
     private var groupTerminated = false
+    private var exitTime: EventTime?
+    private var groupTerminatedTime: EventTime?
     private let condition = AsyncCondition()
 
     struct Snapshot {
@@ -27,8 +29,10 @@ final class ProcessWatch: @unchecked Sendable {
 
     /// Records the main process's exit (called on the reaper thread).
     @Sendable func exited(_ value: ExitStatus) {
+        let time = EventTime.now()
         lock.withLock {
             status = value
+            exitTime = time
             generation &+= 1
         }
         condition.broadcast()
@@ -57,9 +61,19 @@ final class ProcessWatch: @unchecked Sendable {
         lock.withLock { terminate(group) }
     }
 
+    /// When the main process's exit was recorded (nil until then).
+    var exitedAt: EventTime? { lock.withLock { exitTime } }
+
+    /// When the group got SIGTERM from here (nil: not yet, or not by this watch).
+    var groupTerminatedAt: EventTime? { lock.withLock { groupTerminatedTime } }
+
     /// Caller holds `lock`.
     private func terminate(_ group: pid_t) -> Bool {
-        if !groupTerminated, status == nil { groupTerminated = kill(-group, SIGTERM) == 0 }
+        if !groupTerminated, status == nil {
+            let time = EventTime.now()
+            groupTerminated = kill(-group, SIGTERM) == 0
+            if groupTerminated { groupTerminatedTime = time }
+        }
         return groupTerminated
     }
 

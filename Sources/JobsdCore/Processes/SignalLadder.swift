@@ -41,6 +41,10 @@ struct SignalLadder: Sendable {
         var survivors: Int
         /// Processes outside the main process's group that were signalled.
         var escaped: Int
+        /// Processes found alive and stopped after the main process had exited by itself.
+        var leftovers = 0
+        /// What was sent, for the timeline (`signal_sent`).
+        var signals: [SignalRecord.Sent] = []
     }
 
     private var leaderDone: Bool { watch.map { $0.snapshot.status != nil } ?? true }
@@ -48,35 +52,49 @@ struct SignalLadder: Sendable {
 
     /// Runs the ladder; returns when the tree is gone (or the kill sweep gave up).
     func stop(grace: Double) async -> Result {
+        var record = SignalRecord()
+        let exitedFirst = watch.map { $0.snapshot.status != nil && $0.snapshot.stopGrace == nil } ?? false
         // 1. The main process's group.
         var groupSignalled = false
         if let processGroup, let watch {
             let generation = watch.snapshot.generation
             groupSignalled = watch.terminateGroupOnce(processGroup)
+            if groupSignalled { record.group(SIGTERM, members: tree.processCount, time: watch.groupTerminatedAt ?? .now()) }
             if groupSignalled, !leaderDone { await watch.wait(after: generation, timeout: Self.firstLook) }
         }
-        if isGone { return finish(escaped: 0, survivors: 0) }
+        if isGone { return finish(escaped: 0, survivors: 0, record) }
 
         // 2. The rest of the tree.
+        let alive = groupSignalled ? 0 : tree.processCount
+        let time = EventTime.now()
         let escaped = tree.terminate(sparing: groupSignalled ? processGroup : nil, mainGroup: processGroup)
+        if processGroup == nil {
+            // Recovery: no main process to tell the group by; the job's processes as a whole.
+            if alive > 0 { record.group(SIGTERM, members: alive, time: time) }
+        } else {
+            if alive > escaped { record.group(SIGTERM, members: alive - escaped, time: time) }
+            record.escaped(SIGTERM, count: escaped, time: time)
+        }
         logger.info("SIGTERM sent", metadata: ["escaped": "\(escaped)", "grace": "\(grace)"])
+        let leftovers = exitedFirst ? alive : 0
 
         // 3. The grace period.
-        if await waitUntilGone(within: grace) { return finish(escaped: escaped, survivors: 0) }
+        if await waitUntilGone(within: grace) { return finish(escaped: escaped, survivors: 0, leftovers: leftovers, record) }
 
         // 4. SIGKILL until empty.
         logger.info("SIGKILL sent")
+        record.group(SIGKILL, members: tree.processCount)
         let deadline = DispatchTime.now() + Self.killSweepLimit
         var backoff = 0.001
         while DispatchTime.now() < deadline {
             tree.killAll()
             await pause(backoff)
             backoff = min(backoff * 2, 0.05)
-            if isGone { return finish(escaped: escaped, survivors: 0) }
+            if isGone { return finish(escaped: escaped, survivors: 0, leftovers: leftovers, record) }
         }
         let left = tree.isPopulated ? 1 : 0
         logger.error("processes did not stop after SIGKILL", metadata: ["leader_reaped": "\(leaderDone)"])
-        return finish(escaped: escaped, survivors: max(left, 1))
+        return finish(escaped: escaped, survivors: max(left, 1), leftovers: leftovers, record)
     }
 
     /// Polls until the tree is empty and the leader was reaped, or `seconds` pass.
@@ -102,12 +120,12 @@ struct SignalLadder: Sendable {
         }
     }
 
-    private func finish(escaped signalled: Int, survivors: Int) -> Result {
+    private func finish(escaped signalled: Int, survivors: Int, leftovers: Int = 0, _ record: SignalRecord) -> Result {
         let escaped = signalled + tree.escapedReported
         if escaped > 0 {
             escapedKilled.increment(by: Double(escaped))
             logger.info("escaped descendants killed", metadata: ["count": "\(escaped)"])
         }
-        return Result(survivors: survivors, escaped: escaped)
+        return Result(survivors: survivors, escaped: escaped, leftovers: leftovers, signals: record.sent)
     }
 }

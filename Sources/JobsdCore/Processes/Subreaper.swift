@@ -103,6 +103,8 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
     func killAll() { _ = jobsd_pidfd_signal(pidfd, SIGUSR2, 0) }
 
     var isPopulated: Bool { jobsd_pidfd_exited(pidfd) == 0 }
+    /// The subreaper does not count its descendants: 1 while any is alive (a lower bound).
+    var processCount: Int { isPopulated ? 1 : 0 }
 
     var escapedReported: Int { lock.withLock { escaped } }
 

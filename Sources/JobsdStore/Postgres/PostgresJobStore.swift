@@ -1,4 +1,5 @@
 import JobsdAPI
+import JobsdMetrics
 import Logging
 
 /// A `JobStore` in a PostgreSQL database (through libpq), which several jobsd nodes may share.
@@ -21,6 +22,10 @@ public final class PostgresJobStore: JobStore {
     /// The URL the store was opened with (credentials included: do not log it).
     let url: String
     let pool: PostgresPool
+    /// Held around each write that may append to the change log, from its transaction's start to
+    /// the hand-off of its changes, so this node publishes changes in `seq` order.
+    private let changeLock = PThreadLock()
+    private let changeHandler = ChangeHandlerBox()
 
     /// Connects to `url`, creates or migrates the schema (waiting for another node that is
     /// migrating), and opens a pool of `connections` connections. Blocks the calling thread for
@@ -48,14 +53,19 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: - JobStore
 
-    public func insert(_ record: JobRecord) async throws -> InsertResult {
+    public func insert(_ record: JobRecord, events: [JobEvent]) async throws -> InsertResult {
         let parameters = PostgresJobRows.parameters(record)
         let (id, key) = (record.id, record.idempotencyKey)
-        return try await pool.run { connection in
+        let change = JobChange(record.job)
+        return try await writeLoggingChanges { connection, changes in
             // A job with the key may be swept between the conflict and the select: try again then.
             while true {
                 do {
-                    if try connection.query(PostgresJobRows.insertSQL, parameters).affectedRows == 1 { return .inserted }
+                    if try connection.query(PostgresJobRows.insertSQL, parameters).affectedRows == 1 {
+                        try Self.insertEvents(events, of: id, on: connection)
+                        changes.append(try Self.appendChange(change, on: connection))
+                        return .inserted
+                    }
                 } catch let error as PostgresError where error.sqlState == PostgresError.uniqueViolation {
                     throw JobStoreError.duplicateID(id)  // the key conflict does nothing: only the id can throw
                 }
@@ -69,22 +79,120 @@ public final class PostgresJobStore: JobStore {
 
     /// Fenced: when the stored token is not the record's, throws `leaseLost` — unless the record
     /// is the final one of a job another node rescued from this record's owner, of which only the
-    /// cleanup outcome is stored (see `SharedJobStore`).
-    public func update(_ record: JobRecord) async throws {
+    /// cleanup outcome is stored (see `SharedJobStore`). `events` and a change of state go into the
+    /// same transaction.
+    public func update(_ record: JobRecord, events: [JobEvent]) async throws {
         let parameters = PostgresJobRows.parameters(record)
         let (id, owner, cleanup, terminal) = (record.id, record.owner, record.job.cleanup, record.state.isTerminal)
-        try await pool.run { connection in
-            if try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 { return }
+        let change = JobChange(record.job)
+        try await writeLoggingChanges { connection, changes in
+            let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first?.string(0)
+            if try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 {
+                try Self.insertEvents(events, of: id, on: connection)
+                if stored != change.state.rawValue { changes.append(try Self.appendChange(change, on: connection)) }
+                return
+            }
             if terminal, let owner {
                 let finished = try connection.query(
                     PostgresJobRows.finishRescueSQL,
                     [id, cleanup.state.rawValue, cleanup.exitCode, cleanup.error, owner])
-                if finished.affectedRows == 1 { return }
+                if finished.affectedRows == 1 {
+                    try Self.insertEvents(events, of: id, on: connection)
+                    return
+                }
             }
-            guard try connection.query("SELECT 1 FROM jobs WHERE id = $1", [id]).count == 1 else {
-                throw JobStoreError.notFound(id)
-            }
+            guard stored != nil else { throw JobStoreError.notFound(id) }
             throw JobStoreError.leaseLost(id)
+        }
+    }
+
+    /// Runs `work` in one transaction under `changeLock`, then hands the changes it logged to the
+    /// observer (after the commit, in `seq` order).
+    private func writeLoggingChanges<T: Sendable>(
+        _ work: @escaping @Sendable (PostgresConnection, inout [JobChange]) throws -> T
+    ) async throws -> T {
+        try await pool.run { [changeLock, changeHandler] connection in
+            try changeLock.withLock {
+                var changes: [JobChange] = []
+                let value = try connection.transaction { try work(connection, &changes) }
+                if !changes.isEmpty { changeHandler.get()?(changes) }
+                return value
+            }
+        }
+    }
+
+    private static func insertEvents(_ events: [JobEvent], of id: String, on connection: PostgresConnection) throws {
+        for event in events {
+            _ = try connection.query(
+                "INSERT INTO job_events (job_id, seq, at, type, fields) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                [id, event.seq, event.at.milliseconds, event.type.rawValue, event.fieldsJSON])
+        }
+    }
+
+    /// Numbers `change` with the next `seq` (the row lock on `changes_last` holds until commit, so
+    /// numbers are handed out in commit order) and logs it.
+    private static func appendChange(_ change: JobChange, on connection: PostgresConnection) throws -> JobChange {
+        var numbered = change
+        numbered.seq = try connection.query("UPDATE store_meta SET value = value + 1 WHERE key = 'changes_last' RETURNING value")
+            .rows.first?.int64(0) ?? 0
+        _ = try connection.query(
+            "INSERT INTO job_changes (seq, at, job_id, state, labels, job) VALUES ($1, $2, $3, $4, $5, $6)",
+            [numbered.seq, Timestamp.now().milliseconds, change.jobID, change.state.rawValue, StoredJob.labelsJSON(change.labels), change.json])
+        return numbered
+    }
+
+    public func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {
+        try await pool.run { connection in
+            try connection.transaction {
+                guard try connection.query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", [id]).count == 1 else {
+                    throw JobStoreError.notFound(id)
+                }
+                var numbered = event
+                numbered.seq = Int(try connection.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1", [id])
+                    .rows.first?.int64(0) ?? 1)
+                try Self.insertEvents([numbered], of: id, on: connection)
+                return numbered
+            }
+        }
+    }
+
+    public func events(of id: String) async throws -> [JobEvent] {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query("SELECT seq, at, type, fields FROM job_events WHERE job_id = $1 ORDER BY seq", [id]).rows.map { row in
+                JobEvent(JobEvent.Kind(rawValue: row.string(2) ?? ""), at: Timestamp(milliseconds: row.int64(1) ?? 0),
+                         seq: Int(row.int64(0) ?? 0), JobEvent.fields(fromJSON: row.string(3) ?? "{}"))
+            }
+        }
+    }
+
+    public func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] {
+        try await pool.run(idempotent: true) { connection in
+            var last: [String: Int] = [:]
+            let sql = "SELECT job_id, MAX(seq) FROM job_events WHERE job_id IN "
+                + "(SELECT id FROM jobs WHERE state IN (\(StoredJob.unfinishedStates))) GROUP BY job_id"
+            for row in try connection.query(sql).rows { last[row.string(0) ?? ""] = Int(row.int64(1) ?? 0) }
+            return last
+        }
+    }
+
+    public func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { changeHandler.set(handler) }
+
+    public func changes(after: Int64, limit: Int) async throws -> JobChangePage {
+        try await pool.run(idempotent: true) { connection in
+            let swept = try connection.query("SELECT value FROM store_meta WHERE key = 'changes_swept_through'").rows.first?.int64(0) ?? 0
+            guard after >= swept else { return .expired }
+            return .changes(try connection.query(
+                "SELECT seq, job_id, state, labels, job FROM job_changes WHERE seq > $1 ORDER BY seq LIMIT $2", [after, limit]
+            ).rows.map { row in
+                JobChange(seq: row.int64(0) ?? 0, jobID: row.string(1) ?? "", state: JobState(rawValue: row.string(2) ?? "") ?? .queued,
+                          labels: (try? JSONValue.parse(row.bytes(3)))?.stringMap ?? [:], json: row.string(4) ?? "{}")
+            })
+        }
+    }
+
+    public func lastChangeSeq() async throws -> Int64 {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query("SELECT value FROM store_meta WHERE key = 'changes_last'").rows.first?.int64(0) ?? 0
         }
     }
 
@@ -109,7 +217,17 @@ public final class PostgresJobStore: JobStore {
 
     public func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
         try await pool.run { connection in
-            try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
+            try connection.transaction {
+                _ = try connection.query(
+                    "WITH swept AS (DELETE FROM job_changes WHERE at < $1 RETURNING seq) "
+                        + "UPDATE store_meta SET value = GREATEST(value, (SELECT COALESCE(MAX(seq), 0) FROM swept)) "
+                        + "WHERE key = 'changes_swept_through'", [cutoff.milliseconds])
+                let ids = try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
+                if !ids.isEmpty {
+                    _ = try connection.query("DELETE FROM job_events WHERE job_id = ANY($1::text[])", ["{" + ids.joined(separator: ",") + "}"])
+                }
+                return ids
+            }
         }
     }
 

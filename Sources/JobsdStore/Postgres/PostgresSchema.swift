@@ -61,6 +61,29 @@ enum PostgresSchema {
             max_running integer NOT NULL
         );
         """,
+        // 3: job_events (each job's timeline), job_changes (the change log of GET /v1/events; seq
+        // handed out under the row lock of store_meta 'changes_last', so in commit order) and
+        // store_meta ('changes_swept_through': the highest seq retention removed).
+        """
+        CREATE TABLE job_events (
+            job_id text COLLATE "C" NOT NULL,
+            seq integer NOT NULL,
+            at bigint NOT NULL,
+            type text NOT NULL,
+            fields text NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        );
+        CREATE TABLE job_changes (
+            seq bigint PRIMARY KEY,
+            at bigint NOT NULL,
+            job_id text NOT NULL,
+            state text NOT NULL,
+            labels text NOT NULL,
+            job text NOT NULL
+        );
+        CREATE TABLE store_meta (key text PRIMARY KEY, value bigint NOT NULL);
+        INSERT INTO store_meta (key, value) VALUES ('changes_last', 0), ('changes_swept_through', 0);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

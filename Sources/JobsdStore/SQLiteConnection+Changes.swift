@@ -1,0 +1,65 @@
+import JobsdAPI
+
+/// The change log (`job_changes`) behind `GET /v1/events`: appended in the writer's transaction,
+/// read on the reader connection.
+extension SQLiteConnection {
+    static let sweptThroughKey = "changes_swept_through"
+
+    /// Appends the record's job, as written, to the change log and returns the entry, numbered.
+    func insertChange(of record: SQLiteEncodedJob) throws -> JobChange {
+        let job = record.boxed.record.job
+        try withStatement("INSERT INTO job_changes (at, job_id, state, labels, job) VALUES (?1, ?2, ?3, ?4, ?5)") { statement in
+            try statement.bind(1, Timestamp.now().milliseconds)
+            try statement.bind(2, job.id)
+            try statement.bind(3, job.state.rawValue)
+            try statement.bind(4, record.labelsJSON)
+            try statement.bind(5, record.jobJSON)
+            _ = try statement.step()
+        }
+        return JobChange(seq: lastInsertRowID, jobID: job.id, state: job.state, labels: job.labels, json: record.jobJSON)
+    }
+
+    /// Removes the changes logged before `cutoff` and remembers the highest `seq` removed.
+    func purgeChanges(before cutoff: Timestamp) throws {
+        let last = try withStatement("SELECT MAX(seq) FROM job_changes WHERE at < ?1") { statement in
+            try statement.bind(1, cutoff.milliseconds)
+            return try statement.step() ? statement.int64(0) : nil
+        }
+        guard let last else { return }
+        try withStatement("DELETE FROM job_changes WHERE seq <= ?1") { statement in
+            try statement.bind(1, last)
+            _ = try statement.step()
+        }
+        try withStatement("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?1, ?2)") { statement in
+            try statement.bind(1, Self.sweptThroughKey)
+            try statement.bind(2, last)
+            _ = try statement.step()
+        }
+    }
+
+    func changes(after: Int64, limit: Int) throws -> JobChangePage {
+        let swept = try withStatement("SELECT value FROM store_meta WHERE key = ?1") { statement in
+            try statement.bind(1, Self.sweptThroughKey)
+            return try statement.step() ? statement.int64(0) ?? 0 : 0
+        }
+        guard after >= swept else { return .expired }
+        return .changes(try withStatement("SELECT seq, job_id, state, labels, job FROM job_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2") { statement in
+            try statement.bind(1, after)
+            try statement.bind(2, Int64(limit))
+            var found: [JobChange] = []
+            while try statement.step() {
+                found.append(JobChange(
+                    seq: statement.int64(0) ?? 0, jobID: statement.string(1) ?? "", state: JobState(rawValue: statement.string(2) ?? "") ?? .queued,
+                    labels: (try? JSONValue.parse(statement.bytes(3)))?.stringMap ?? [:], json: statement.string(4) ?? "{}"))
+            }
+            return found
+        })
+    }
+
+    /// The highest `seq` ever given (AUTOINCREMENT's high-water mark survives deletes).
+    func lastChangeSeq() throws -> Int64 {
+        try withStatement("SELECT seq FROM sqlite_sequence WHERE name = 'job_changes'") { statement in
+            try statement.step() ? statement.int64(0) ?? 0 : 0
+        }
+    }
+}
