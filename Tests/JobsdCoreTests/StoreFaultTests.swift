@@ -31,14 +31,23 @@ private final class RefusingStore: JobStore, @unchecked Sendable {
         }
     }
 
-    func insert(_ record: JobRecord) async throws -> InsertResult {
+    func insert(_ record: JobRecord, events: [JobEvent]) async throws -> InsertResult {
         try check(.insert)
-        return try await inner.insert(record)
+        return try await inner.insert(record, events: events)
     }
-    func update(_ record: JobRecord) async throws {
+    func update(_ record: JobRecord, events: [JobEvent]) async throws {
         try check(.update)
-        try await inner.update(record)
+        try await inner.update(record, events: events)
     }
+    func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {
+        try check(.update)
+        return try await inner.appendEvent(event, to: id)
+    }
+    func events(of id: String) async throws -> [JobEvent] { try await inner.events(of: id) }
+    func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { inner.observeChanges(handler) }
+    func changes(after: Int64, limit: Int) async throws -> JobChangePage { try await inner.changes(after: after, limit: limit) }
+    func lastChangeSeq() async throws -> Int64 { try await inner.lastChangeSeq() }
+    func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int] { try await inner.lastEventSeqOfUnfinishedJobs() }
     func probeWrite() async throws { try check(.probe) }
     func get(_ id: String) async throws -> JobRecord? { try await inner.get(id) }
     func list(_ query: JobQuery) async throws -> [JobRecord] { try await inner.list(query) }
