@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks/run.sh [--quick | --http]
+# Benchmarks/run.sh [--quick | --http | --containment]
 #
 # Builds release, starts jobsd on temp data dirs on 127.0.0.1 (a fresh instance per measure, so
 # no measure inherits another's heap or database), runs every measure of issue 7 with its
@@ -9,9 +9,13 @@
 #   --quick   a few seconds per measure and smaller counts (CI runs this so the harness cannot
 #             rot). Missed targets never fail the script; a measure that could not run does
 #             (exit 3), as does a build or set-up error.
+#   --containment
+#             only jobs/s and start/cancel latency, once per containment method (cgroup, proc)
+#             and, when JOBSD_BASE_BIN names a jobsd binary built from an earlier commit, for that
+#             binary too; alternating, REPEATS times; prints one JSON line per measure (no report).
 #   --http    only the HTTP measures (1: GET vs nginx, with CPU µs per request of each; 6: RSS
 #             with idle connections), full length; prints their JSON lines, writes no report.
-#             With JOBSD_BASELINE_BIN=<another jobsd binary>, measure 1 also runs it (base_c*),
+#             With JOBSD_BASE_BIN=<another jobsd binary>, measure 1 also runs it (base_c*),
 #             alternating with this build, to compare two HTTP loops in the same run.
 #
 # All load goes to 127.0.0.1 and is bounded in time and count; every process started here is
@@ -20,11 +24,13 @@ set -euo pipefail
 
 QUICK=0
 HTTP_ONLY=0
+CONTAINMENT=0
 case "${1:-}" in
   --quick) QUICK=1 ;;
   --http) HTTP_ONLY=1 ;;
+  --containment) CONTAINMENT=1 ;;
   "") ;;
-  *) echo "usage: Benchmarks/run.sh [--quick | --http]" >&2; exit 2 ;;
+  *) echo "usage: Benchmarks/run.sh [--quick | --http | --containment]" >&2; exit 2 ;;
 esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -210,6 +216,28 @@ wrk_json() {
     "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
+# Containment methods side by side (issue 12): per-job cost as jobs/s, start and cancel latency.
+if ((CONTAINMENT)); then
+  BUILT=$BIN
+  for ((r = 1; r <= REPEATS; r++)); do
+    for variant in ${JOBSD_BASE_BIN:+base} cgroup proc; do
+      method=(--containment "$variant")
+      BIN=$BUILT
+      if [[ $variant == base ]]; then method=(); BIN=$(dirname "$JOBSD_BASE_BIN"); fi
+      if start_jobsd "throughput_${variant}_$r" --max-running 64 "${method[@]}"; then
+        record "throughput_${variant}_$r" "$LOADGEN" throughput --port "$PORT" --clients 64 --seconds "$SECONDS_PER"
+        stop_jobsd
+      fi
+      if start_jobsd "latency_${variant}_$r" "${method[@]}"; then
+        record "start_latency_${variant}_$r" "$LOADGEN" start-latency --port "$PORT" --count "$LATENCY_COUNT" --stamp "$TMP/spawnloop"
+        record "cancel_latency_${variant}_$r" "$LOADGEN" cancel-latency --port "$PORT" --count "$LATENCY_COUNT"
+        stop_jobsd
+      fi
+    done
+  done
+  exit 0
+fi
+
 if ((!HTTP_ONLY)); then
   log "references: spawn loop (2 threads), spawn -> main, kill -> waitpid"
   record spawn_rate "$TMP/spawnloop" rate 2 "$SECONDS_PER"
@@ -227,7 +255,7 @@ finished_job() {
 
 # 1. GET /v1/jobs/{id} of a finished job against nginx's fixed 200 (and the baseline jobsd, when
 # given), alternating; all servers are up throughout (the idle ones cost nothing).
-if [[ -n ${JOBSD_BASELINE_BIN:-} ]] && JOBSD_EXE=$JOBSD_BASELINE_BIN start_jobsd baseline --max-connections 20000; then
+if [[ -n ${JOBSD_BASE_BIN:-} ]] && JOBSD_EXE=$JOBSD_BASE_BIN start_jobsd baseline --max-connections 20000; then
   BASE_PID=$JOBSD_PID BASE_PORT=$PORT
   base_id=$(finished_job)
 fi
