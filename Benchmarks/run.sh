@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks/run.sh [--quick]
+# Benchmarks/run.sh [--quick | --http | --containment]
 #
 # Builds release, starts jobsd on temp data dirs on 127.0.0.1 (a fresh instance per measure, so
 # no measure inherits another's heap or database), runs every measure of issue 7 with its
@@ -7,24 +7,30 @@
 # latest.md, the same table in Markdown).
 #
 #   --quick   a few seconds per measure and smaller counts (CI runs this so the harness cannot
-#             rot).
+#             rot). Missed targets never fail the script; a measure that could not run does
+#             (exit 3), as does a build or set-up error.
 #   --containment
 #             only jobs/s and start/cancel latency, once per containment method (cgroup, proc)
 #             and, when JOBSD_BASE_BIN names a jobsd binary built from an earlier commit, for that
-#             binary too; alternating, REPEATS times; prints one JSON line per measure (no report). Missed targets never fail the script; a measure that could not run does
-#             (exit 3), as does a build or set-up error.
+#             binary too; alternating, REPEATS times; prints one JSON line per measure (no report).
+#   --http    only the HTTP measures (1: GET vs nginx, with CPU µs per request of each; 6: RSS
+#             with idle connections), full length; prints their JSON lines, writes no report.
+#             With JOBSD_BASE_BIN=<another jobsd binary>, measure 1 also runs it (base_c*),
+#             alternating with this build, to compare two HTTP loops in the same run.
 #
 # All load goes to 127.0.0.1 and is bounded in time and count; every process started here is
 # stopped on exit (trap). Needs root or sudo only to install wrk and nginx-light when missing.
 set -euo pipefail
 
 QUICK=0
+HTTP_ONLY=0
 CONTAINMENT=0
 case "${1:-}" in
   --quick) QUICK=1 ;;
+  --http) HTTP_ONLY=1 ;;
   --containment) CONTAINMENT=1 ;;
   "") ;;
-  *) echo "usage: Benchmarks/run.sh [--quick | --containment]" >&2; exit 2 ;;
+  *) echo "usage: Benchmarks/run.sh [--quick | --http | --containment]" >&2; exit 2 ;;
 esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,6 +87,7 @@ fi
 
 JOBSD_PID=""
 NGINX_PID=""
+BASE_PID=""
 
 # Sends SIGTERM to a process we started, waits up to $2 seconds, then SIGKILL; reaps it.
 stop_process() {
@@ -100,19 +107,20 @@ stop_process() {
 
 cleanup() {
   stop_process "$JOBSD_PID"
+  stop_process "$BASE_PID"
   stop_process "$NGINX_PID" 5
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_jobsd NAME [FLAG…]: a fresh jobsd on a free port with its own data dir; sets JOBSD_PID
-# and PORT once /readyz answers 200.
+# start_jobsd NAME [FLAG…]: a fresh jobsd (this build's, or $JOBSD_EXE) on a free port with its own
+# data dir; sets JOBSD_PID and PORT once /readyz answers 200.
 start_jobsd() {
   local name=$1; shift
   PORT=$("$LOADGEN" free-port)
   mkdir -p "$TMP/$name"
-  "$BIN/jobsd" --host 127.0.0.1 --port "$PORT" --data-dir "$TMP/$name/data" --log-level warning \
+  "${JOBSD_EXE:-$BIN/jobsd}" --host 127.0.0.1 --port "$PORT" --data-dir "$TMP/$name/data" --log-level warning \
     --shutdown-timeout 2s --default-grace 1s "$@" 2>"$TMP/$name/stderr" &
   JOBSD_PID=$!
   for ((i = 0; i < 300; i++)); do
@@ -177,16 +185,35 @@ listen_counters() {
        END { print v["ListenDrops"] + 0, v["ListenOverflows"] + 0 }' /proc/net/netstat
 }
 
-# wrk_json CONNECTIONS URL: wrk keep-alive load, its JSON summary plus the listen-queue deltas.
+# cpu_ticks PID: user + system clock ticks of PID and its children (nginx's workers).
+cpu_ticks() {
+  local total=0 pid fields
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    read -r -a fields <"/proc/$pid/stat" 2>/dev/null || continue
+    total=$((total + fields[13] + fields[14]))  # utime, stime (the command name has no spaces here)
+  done
+  echo "$total"
+}
+
+# wrk_json CONNECTIONS URL SERVER_PID: wrk keep-alive load, its JSON summary plus the listen-queue
+# deltas and the server's CPU per request (µs, from its clock ticks over the run).
 wrk_json() {
-  local before after
+  local before after cpu0 cpu1
   before=$(listen_counters)
+  cpu0=$(cpu_ticks "$3")
   local json
   json=$(wrk -t2 -c"$1" -d"${SECONDS_PER}s" --timeout 2s --latency -s Benchmarks/wrk-json.lua "$2" | grep '^{' | tail -n 1)
+  cpu1=$(cpu_ticks "$3")
   after=$(listen_counters)
   read -r d0 o0 <<<"$before"
   read -r d1 o1 <<<"$after"
-  printf '%s,"listen_drops":%d,"listen_overflows":%d,"connections":%d}\n' "${json%\}}" $((d1 - d0)) $((o1 - o0)) "$1"
+  local requests=${json#*\"requests\":}
+  requests=${requests%%,*}
+  local hz
+  hz=$(getconf CLK_TCK)
+  printf '%s,"listen_drops":%d,"listen_overflows":%d,"connections":%d,"server_cpu_us_per_request":%.2f,"loadavg_1m":%s}\n' \
+    "${json%\}}" $((d1 - d0)) $((o1 - o0)) "$1" "$(awk -v t=$((cpu1 - cpu0)) -v hz="$hz" -v n="$requests" 'BEGIN { print (n > 0 ? t * 1e6 / hz / n : 0) }')" \
+    "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 # Containment methods side by side (issue 12): per-job cost as jobs/s, start and cancel latency.
@@ -211,26 +238,52 @@ if ((CONTAINMENT)); then
   exit 0
 fi
 
-log "references: spawn loop (2 threads), spawn -> main, kill -> waitpid"
-record spawn_rate "$TMP/spawnloop" rate 2 "$SECONDS_PER"
-record spawn_start "$TMP/spawnloop" startlat "$LATENCY_COUNT"
-record spawn_kill "$TMP/spawnloop" killlat "$LATENCY_COUNT"
+if ((!HTTP_ONLY)); then
+  log "references: spawn loop (2 threads), spawn -> main, kill -> waitpid"
+  record spawn_rate "$TMP/spawnloop" rate 2 "$SECONDS_PER"
+  record spawn_start "$TMP/spawnloop" startlat "$LATENCY_COUNT"
+  record spawn_kill "$TMP/spawnloop" killlat "$LATENCY_COUNT"
+fi
 
-# 1. GET /v1/jobs/{id} of a finished job against nginx's fixed 200, alternating; both servers
-# are up throughout (the idle one costs nothing).
-if start_nginx && start_jobsd http --max-connections 20000; then
+# finished_job: the id of a job that ran to its end on the jobsd at $PORT.
+finished_job() {
+  local id
   id=$(curl -fsS -d '{"command":["true"]}' "http://127.0.0.1:$PORT/v1/jobs" | tr ',' '\n' | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -n 1)
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v1/jobs/$id?wait=10" || true
+  echo "$id"
+}
+
+# 1. GET /v1/jobs/{id} of a finished job against nginx's fixed 200 (and the baseline jobsd, when
+# given), alternating; all servers are up throughout (the idle ones cost nothing).
+if [[ -n ${JOBSD_BASE_BIN:-} ]] && JOBSD_EXE=$JOBSD_BASE_BIN start_jobsd baseline --max-connections 20000; then
+  BASE_PID=$JOBSD_PID BASE_PORT=$PORT
+  base_id=$(finished_job)
+fi
+if start_nginx && start_jobsd http --max-connections 20000; then
+  id=$(finished_job)
   for ((r = 1; r <= REPEATS; r++)); do
     for c in 64 1000; do
-      record "nginx_c${c}_$r" wrk_json "$c" "http://127.0.0.1:$NGINX_PORT/healthz"
-      record "get_c${c}_$r" wrk_json "$c" "http://127.0.0.1:$PORT/v1/jobs/$id"
+      record "nginx_c${c}_$r" wrk_json "$c" "http://127.0.0.1:$NGINX_PORT/healthz" "$NGINX_PID"
+      record "get_c${c}_$r" wrk_json "$c" "http://127.0.0.1:$PORT/v1/jobs/$id" "$JOBSD_PID"
+      if [[ -n $BASE_PID ]]; then
+        record "base_c${c}_$r" wrk_json "$c" "http://127.0.0.1:$BASE_PORT/v1/jobs/$base_id" "$BASE_PID"
+      fi
     done
   done
 fi
+stop_process "$BASE_PID"
+BASE_PID=""
 stop_jobsd
 stop_process "$NGINX_PID" 5
 NGINX_PID=""
+
+if ((HTTP_ONLY)); then
+  if start_jobsd connections --max-connections $((CONNECTIONS * 2)); then
+    record idle_connections "$LOADGEN" idle-connections --port "$PORT" --count "$CONNECTIONS" --pid "$JOBSD_PID"
+    stop_jobsd
+  fi
+  exit 0
+fi
 
 # 2. Jobs completed per second, durable store.
 if start_jobsd throughput --max-running 64; then

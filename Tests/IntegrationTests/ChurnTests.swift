@@ -32,7 +32,11 @@ import Testing
             let deadline = DispatchTime.now() + .milliseconds(Int(seconds * 1000))
             await runDispatchWorkers(count: 6) { worker in
                 var random = SystemRandomNumberGenerator()
-                while DispatchTime.now() < deadline {
+                // Until the deadline, and at least 100 connections per worker however slow the
+                // machine (sanitizers, load): the churn's size never depends on its speed.
+                var done = 0
+                while DispatchTime.now() < deadline || done < 100 {
+                    done += 1
                     let reset = Bool.random(using: &random)
                     do {
                         if reset {
@@ -47,9 +51,7 @@ import Testing
                 }
             }
             #expect(tally.failures == [])
-            // A sanity floor, not a speed target: the churn ran (20 s gives thousands).
-            #expect(tally.connections >= Int(seconds * 10), "only \(tally.connections) connections in \(seconds) s")
-            print("churn: \(tally.connections) connections in \(seconds) s, \(tally.resetCount) reset")
+            print("churn: \(tally.connections) connections (at least \(seconds) s), \(tally.resetCount) reset")
 
             // Alive, and every churn connection closed: as many open as before (this client's
             // kept-alive one and the one asking), once the ticker's end has ended its follows.
