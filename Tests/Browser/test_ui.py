@@ -235,34 +235,6 @@ class ReconnectTests(BrowserTestCase):
         self.assertTrue(resumed)
 
 
-class GroupPageTests(BrowserTestCase):
-    def test_a_group_page_shows_its_jobs_and_counts_live_and_cancel_group_cancels_them(self):
-        gate = self.gate()
-        wait = ["sh", "-c", f'while [ ! -e "{gate}" ]; do sleep 0.05; done']
-        status, group = self.jobsd.api("POST", "/v1/groups", {"name": "nightly", "jobs": [
-            {"command": ["true"], "name": "quick"}, {"command": wait, "name": "slow-a"}, {"command": wait, "name": "slow-b"}]})
-        self.assertEqual(status, 201, group)
-        quick = group["jobs"][0]
-        self.jobsd.wait(quick)
-        self.open("#/groups")
-        link = wait_for(self.driver, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr[data-id="{group["id"]}"] a'))
-        self.assertIn("nightly", link[0].text)
-        link[0].click()
-        wait_for(self.driver, lambda d: all(self.row_state(j) for j in group["jobs"]))
-        self.assertEqual(self.row_state(quick), "succeeded")
-        wait_for(self.driver, lambda d: self.row_state(group["jobs"][1]) == "running" and self.row_state(group["jobs"][2]) == "running")
-        self.wait_text("#group-counts", "2 running")
-        self.driver.find_element(By.ID, "cancel-group").click()
-        self.driver.find_element(By.ID, "cancel-group-confirm").click()
-        wait_for(self.driver, lambda d: self.row_state(group["jobs"][1]) == "cancelled" and self.row_state(group["jobs"][2]) == "cancelled")
-        self.wait_text(".job-head .state", "cancelled")
-        self.wait_text("#group-counts", "2 cancelled")
-        self.assertEqual(self.jobsd.api("GET", f"/v1/groups/{group['id']}")[1]["state"], "cancelled")
-        self.driver.find_element(By.CSS_SELECTOR, f'tr[data-id="{quick}"] a').click()
-        self.wait_text(".fields", group["id"])
-        self.assertEqual(console_errors(self.driver), [])
-
-
 class PerformanceTests(BrowserTestCase):
     extra_args = ("--max-running", "32")
 
