@@ -22,12 +22,15 @@ public struct Job: Codable, Sendable, Equatable {
     public var error: String?
     public var cleanup: CleanupStatus
     public var logBytes: Int64
+    /// The node that claimed the job (several nodes on PostgreSQL); nil until it is claimed, and
+    /// always nil on a single node's SQLite store.
+    public var node: String?
 
     public init(
         id: String, name: String? = nil, labels: [String: String] = [:], command: [String], state: JobState,
         createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, timeoutSeconds: Double,
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
-        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0
+        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0, node: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -46,10 +49,11 @@ public struct Job: Codable, Sendable, Equatable {
         self.error = error
         self.cleanup = cleanup
         self.logBytes = logBytes
+        self.node = node
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, labels, command, state, pid, signal, error, cleanup
+        case id, name, labels, command, state, pid, signal, error, cleanup, node
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
@@ -74,6 +78,7 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(error, forKey: .error)
         try c.encode(cleanup, forKey: .cleanup)
         try c.encode(logBytes, forKey: .logBytes)
+        try c.encode(node, forKey: .node)
     }
 
     /// The wire JSON, written by hand (no Foundation encoder on the hot path); field order as in
@@ -104,6 +109,7 @@ public struct Job: Codable, Sendable, Equatable {
         w.raw(",\"exit_code\":"); w.optional(cleanup.exitCode) { $0.raw(String($1)) }
         w.raw(",\"error\":"); w.optional(cleanup.error) { $0.string($1) }
         w.raw("},\"log_bytes\":"); w.raw(String(logBytes))
+        w.raw(",\"node\":"); w.optional(node) { $0.string($1) }
         w.raw("}")
     }
 }

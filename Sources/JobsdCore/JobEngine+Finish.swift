@@ -46,6 +46,7 @@ extension JobEngine {
             live.phase = .finished
             state.live[final.id] = nil
             state.running -= 1
+            state.claimWanted = true  // a slot is free: a shared store's claim loop looks again
             return live.log
         }
         log?.close()
