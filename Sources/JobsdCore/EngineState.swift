@@ -8,7 +8,8 @@ final class EngineState: @unchecked Sendable {
     let lock = PThreadLock()
     /// Jobs not yet terminal, by id.
     var live: [String: LiveJob] = [:]
-    /// FIFO of queued jobs; entries no longer `.queued` (cancelled) are skipped when popped.
+    /// FIFO of queued jobs; entries no longer `.queued` (cancelled) are skipped when popped, or
+    /// dropped by `cancelledWhileQueued` once they outnumber the queued ones.
     private var queue: [LiveJob] = []
     private var head = 0
     /// Jobs in `.queued` phase.
@@ -44,6 +45,18 @@ final class EngineState: @unchecked Sendable {
     func enqueue(_ job: LiveJob) {
         queue.append(job)
         queuedCount += 1
+    }
+
+    /// Counts a queued job as gone after it was cancelled (its phase left `.queued`). Its entry
+    /// stays in the FIFO until popped — unless cancelled entries outnumber the queued ones: then
+    /// they are dropped, so a queue that does not move (every slot taken by long jobs) does not
+    /// keep every job cancelled out of it (issue 21). Amortised O(1).
+    func cancelledWhileQueued() {
+        queuedCount -= 1
+        let entries = queue.count - head
+        guard entries > 64, entries > 2 * queuedCount else { return }
+        queue = queue[head...].filter { $0.phase == .queued }
+        head = 0
     }
 
     /// The oldest job still queued, removed from the queue (its phase is left to the caller).

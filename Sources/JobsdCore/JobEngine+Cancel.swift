@@ -35,7 +35,7 @@ extension JobEngine {
             switch live.phase {
             case .queued:
                 live.phase = .cancellingQueued
-                state.queuedCount -= 1
+                state.cancelledWhileQueued()
                 return .cancelQueued(live)
             case .cancellingQueued:
                 return .awaitQueuedCancel(live)
