@@ -30,7 +30,7 @@ def main():
             jobsd.wait(job["id"])
         stubborn = jobsd.submit(command=["sh", "-c", "trap 'echo got SIGTERM, ignoring it >&2' TERM; echo indexing; "
                                          "while :; do sleep 0.2; done"], name="reindex-search", labels={"team": "search"},
-                                grace_seconds=2)
+                                grace_seconds=2, cleanup={"command": ["sh", "-c", "sleep 0.4"]})
         running = [
             jobsd.submit(command=["sh", "-c", f'i=0; while [ ! -e "{gate}" ]; do i=$((i+1)); echo "step $i"; sleep 1; done'],
                          name="etl-orders", labels={"team": "data", "env": "prod"}),

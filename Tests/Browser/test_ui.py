@@ -32,6 +32,9 @@ class BrowserTestCase(unittest.TestCase):
 
     def setUp(self):
         self.scratch = tempfile.mkdtemp(prefix="jobsd-ui-scratch-")
+        # What earlier tests of this browser logged is theirs (the 400 test's 400, for one).
+        console_errors(self.driver)
+        requests_sent(self.driver)
 
     def open(self, fragment=""):
         self.driver.get(f"{self.jobsd.base}/ui/{fragment}")
