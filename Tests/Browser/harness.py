@@ -48,10 +48,19 @@ class Jobsd:
             env["JOBSD_TOKEN"] = self.token
         args = [self.binary, "--host", "127.0.0.1", "--port", str(port), "--data-dir", os.path.join(self.data, "data"),
                 "--log-format", "json", "--default-grace", "1s", "--shutdown-timeout", "1s", *self.extra_args]
+        self.log.truncate(0)
+        self.log.seek(0)
         self.process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         self.port = self._wait_for_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._wait_until_ready()
+
+    def restart(self):
+        """Stops jobsd (SIGTERM, as an operator would) and starts it again on the same port and
+        data dir: every connection to it drops meanwhile."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._start(self.port)
 
     def _wait_for_port(self):
         deadline = time.monotonic() + 60
