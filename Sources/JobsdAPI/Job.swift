@@ -22,12 +22,41 @@ public struct Job: Codable, Sendable, Equatable {
     public var error: String?
     public var cleanup: CleanupStatus
     public var logBytes: Int64
+    /// When a scheduled job (`run_at`, `delay_seconds`) or a retry after its backoff may start;
+    /// nil when it may start at once.
+    public var runAt: Timestamp?
+    /// At most `concurrencyLimit` jobs with this key run at once; nil: no key.
+    public var concurrencyKey: String?
+    /// nil exactly when `concurrencyKey` is nil.
+    public var concurrencyLimit: Int?
+    /// The retry policy with its defaults filled in; nil: one attempt.
+    public var retry: RetryPolicy?
+    /// 1-based number of the current (or, once terminal, last) attempt.
+    public var attempt: Int
+    /// Every finished attempt, oldest first (the last one included once the job is terminal).
+    public var attempts: [JobAttempt]
+    /// The group the job was submitted in (`POST /v1/groups`); nil otherwise.
+    public var groupID: String?
+
+    /// The current attempt as an entry of `attempts`, once the job is terminal after running it
+    /// (nil while it is not terminal, or when it never left the queue).
+    public var endedAttempt: JobAttempt? {
+        guard state.isTerminal, let finishedAt, let startedAt else { return nil }
+        if let last = attempts.last, last.attempt >= attempt { return nil }
+        return JobAttempt(
+            attempt: attempt, startedAt: startedAt, finishedAt: finishedAt, exitCode: exitCode, signal: signal, error: error, state: state)
+    }
+
+    /// `retry.max_attempts`, 1 without a retry policy.
+    public var maxAttempts: Int { retry?.maxAttempts ?? 1 }
 
     public init(
         id: String, name: String? = nil, labels: [String: String] = [:], command: [String], state: JobState,
         createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, timeoutSeconds: Double,
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
-        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0
+        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0,
+        runAt: Timestamp? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, retry: RetryPolicy? = nil,
+        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -46,6 +75,13 @@ public struct Job: Codable, Sendable, Equatable {
         self.error = error
         self.cleanup = cleanup
         self.logBytes = logBytes
+        self.runAt = runAt
+        self.concurrencyKey = concurrencyKey
+        self.concurrencyLimit = concurrencyLimit
+        self.retry = retry
+        self.attempt = attempt
+        self.attempts = attempts
+        self.groupID = groupID
     }
 
     enum CodingKeys: String, CodingKey {
@@ -53,6 +89,36 @@ public struct Job: Codable, Sendable, Equatable {
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
+        case runAt = "run_at", concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit", retry
+        case attempt, maxAttempts = "max_attempts", attempts, groupID = "group_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        labels = try c.decode([String: String].self, forKey: .labels)
+        command = try c.decode([String].self, forKey: .command)
+        state = try c.decode(JobState.self, forKey: .state)
+        createdAt = try c.decode(Timestamp.self, forKey: .createdAt)
+        startedAt = try c.decodeIfPresent(Timestamp.self, forKey: .startedAt)
+        finishedAt = try c.decodeIfPresent(Timestamp.self, forKey: .finishedAt)
+        timeoutSeconds = try c.decode(Double.self, forKey: .timeoutSeconds)
+        graceSeconds = try c.decode(Double.self, forKey: .graceSeconds)
+        cancelRequestedAt = try c.decodeIfPresent(Timestamp.self, forKey: .cancelRequestedAt)
+        pid = try c.decodeIfPresent(Int32.self, forKey: .pid)
+        exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode)
+        signal = try c.decodeIfPresent(String.self, forKey: .signal)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        cleanup = try c.decode(CleanupStatus.self, forKey: .cleanup)
+        logBytes = try c.decode(Int64.self, forKey: .logBytes)
+        runAt = try c.decodeIfPresent(Timestamp.self, forKey: .runAt)
+        concurrencyKey = try c.decodeIfPresent(String.self, forKey: .concurrencyKey)
+        concurrencyLimit = try c.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
+        retry = try c.decodeIfPresent(RetryPolicy.self, forKey: .retry)
+        attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
+        attempts = try c.decodeIfPresent([JobAttempt].self, forKey: .attempts) ?? []
+        groupID = try c.decodeIfPresent(String.self, forKey: .groupID)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -74,6 +140,14 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(error, forKey: .error)
         try c.encode(cleanup, forKey: .cleanup)
         try c.encode(logBytes, forKey: .logBytes)
+        try c.encode(runAt, forKey: .runAt)
+        try c.encode(concurrencyKey, forKey: .concurrencyKey)
+        try c.encode(concurrencyLimit, forKey: .concurrencyLimit)
+        try c.encode(retry, forKey: .retry)
+        try c.encode(attempt, forKey: .attempt)
+        try c.encode(maxAttempts, forKey: .maxAttempts)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(groupID, forKey: .groupID)
     }
 
     /// The wire JSON, written by hand (no Foundation encoder on the hot path); field order as in
@@ -104,6 +178,18 @@ public struct Job: Codable, Sendable, Equatable {
         w.raw(",\"exit_code\":"); w.optional(cleanup.exitCode) { $0.raw(String($1)) }
         w.raw(",\"error\":"); w.optional(cleanup.error) { $0.string($1) }
         w.raw("},\"log_bytes\":"); w.raw(String(logBytes))
+        w.raw(",\"run_at\":"); w.optional(runAt) { $0.string($1.description) }
+        w.raw(",\"concurrency_key\":"); w.optional(concurrencyKey) { $0.string($1) }
+        w.raw(",\"concurrency_limit\":"); w.optional(concurrencyLimit) { $0.raw(String($1)) }
+        w.raw(",\"retry\":"); w.optional(retry) { $1.write(into: &$0) }
+        w.raw(",\"attempt\":"); w.raw(String(attempt))
+        w.raw(",\"max_attempts\":"); w.raw(String(maxAttempts))
+        w.raw(",\"attempts\":[")
+        for (i, a) in attempts.enumerated() {
+            if i > 0 { w.raw(",") }
+            a.write(into: &w)
+        }
+        w.raw("],\"group_id\":"); w.optional(groupID) { $0.string($1) }
         w.raw("}")
     }
 }

@@ -10,6 +10,12 @@ enum RequestPath {
         "/v1/jobs/" + escape(id, allowing: unreserved) + "/logs" + encode(query)
     }
 
+    static func groups(query: [(String, String)] = []) -> String { "/v1/groups" + encode(query) }
+
+    static func group(_ id: String, query: [(String, String)] = []) -> String {
+        "/v1/groups/" + escape(id, allowing: unreserved) + encode(query)
+    }
+
     /// Seconds for a query parameter: `5` rather than `5.0`, `0.25` kept as is.
     static func seconds(_ value: Double) -> String {
         value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)

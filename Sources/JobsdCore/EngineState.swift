@@ -7,11 +7,14 @@ final class EngineState: @unchecked Sendable {
     let lock = PThreadLock()
     /// Jobs not yet terminal, by id.
     var live: [String: LiveJob] = [:]
-    /// FIFO of queued jobs; entries no longer `.queued` (cancelled) are skipped when popped.
-    private var queue: [LiveJob] = []
-    private var head = 0
+    /// Queued jobs: scheduled, or waiting for a slot (of the engine, and of their key).
+    let admission = AdmissionQueue()
+    /// Armed for the earliest scheduled job (`rearm`).
+    let timer = ScheduleTimer()
+    /// Groups not yet terminal, by id.
+    var groups: [String: LiveGroup] = [:]
     /// Jobs in `.queued` phase.
-    var queuedCount = 0
+    var queuedCount: Int { admission.count }
     /// Submissions between the queue-limit check and their insertion.
     var reserved = 0
     /// Jobs that left the queue and are not terminal yet.
@@ -25,24 +28,24 @@ final class EngineState: @unchecked Sendable {
     var shuttingDown = false
 
     func enqueue(_ job: LiveJob) {
-        queue.append(job)
-        queuedCount += 1
+        admission.add(job, now: .now())
+        rearm()
     }
 
-    /// The oldest job still queued, removed from the queue (its phase is left to the caller).
+    /// Takes a queued job out of the queue (cancelled while queued).
+    func dequeue(_ job: LiveJob) {
+        admission.remove(job)
+        rearm()
+    }
+
+    /// Arms the schedule timer for the earliest scheduled job.
+    func rearm() {
+        timer.arm(at: admission.nextWake)
+    }
+
+    /// The oldest job that may start now (its key has a free slot), removed from the queue (its
+    /// phase is left to the caller).
     func popQueued() -> LiveJob? {
-        while head < queue.count {
-            let job = queue[head]
-            head += 1
-            if head > 1024, head * 2 > queue.count {
-                queue.removeFirst(head)
-                head = 0
-            }
-            if job.phase == .queued {
-                queuedCount -= 1
-                return job
-            }
-        }
-        return nil
+        admission.popStartable()
     }
 }

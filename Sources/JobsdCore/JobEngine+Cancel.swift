@@ -32,7 +32,7 @@ extension JobEngine {
             switch live.phase {
             case .queued:
                 live.phase = .cancellingQueued
-                state.queuedCount -= 1
+                state.dequeue(live)
                 return .cancelQueued(live)
             case .cancellingQueued:
                 return .awaitQueuedCancel(live)
@@ -132,6 +132,7 @@ extension JobEngine {
             live.record = record
             live.phase = .finished
             state.live[record.id] = nil
+            noteTerminal(record.job)
         }
         metrics.moved(from: .queued, to: .cancelled)
         metrics.finished[.cancelled]?.increment()
@@ -139,6 +140,7 @@ extension JobEngine {
         live.changes.broadcast()
         logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
         logger.info("job finished", metadata: ["job.id": "\(record.id)", "state": "cancelled"])
+        await jobEnded(record.job)
         return .cancelled(record.job)
     }
 }

@@ -7,10 +7,11 @@ import Logging
 extension JobEngine {
     // MARK: - Finishing
 
-    /// Everything after the job's processes are gone, exactly once per started job: the cleanup
-    /// command (own timeout and ladder), workdir removal, the final record stored durably, and
-    /// only then the terminal state is reported (`wait`, `job`, metrics) and the running slot
-    /// freed. Runs to the end even in a cancelled task: it awaits only waits that ignore
+    /// Everything after the job's processes are gone, exactly once per started attempt: the
+    /// cleanup command (own timeout and ladder), workdir removal, then `endAttempt`: the final
+    /// record stored durably, and only then the terminal state is reported (`wait`, `job`,
+    /// metrics) and the running slot freed — or, when the retry policy says so, the job back in
+    /// the queue for its next attempt after its backoff. Runs to the end even in a cancelled task: it awaits only waits that ignore
     /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
     /// to one) is needed — keep it that way.
     func finish(_ live: LiveJob, survivors: Int, logger: Logger) async {
@@ -39,30 +40,7 @@ extension JobEngine {
             final.job.cleanup = cleanup
             return (final, previous, issueWrite(live))
         }
-        await storeFinal(live, final, ticket: ticket, logger: logger)
-
-        let log = state.lock.withLock {
-            live.record = final
-            live.phase = .finished
-            state.live[final.id] = nil
-            state.running -= 1
-            return live.log
-        }
-        log?.close()
-        let job = final.job
-        metrics.moved(from: previous, to: job.state)
-        metrics.finished[job.state]?.increment()
-        if let started = job.startedAt, let finished = job.finishedAt { metrics.duration.observe(started.seconds(until: finished)) }
-        if let requested = job.cancelRequestedAt, let finished = job.finishedAt {
-            metrics.cancelLatency.observe(requested.seconds(until: finished))
-        }
-        live.changes.broadcast()
-        changes.broadcast()
-        logger.info("job finished", metadata: [
-            "state": "\(job.state.rawValue)", "exit_code": "\(job.exitCode.map(String.init) ?? "null")",
-            "signal": "\(job.signal ?? "null")", "error": "\(job.error ?? "null")",
-            "duration": "\(job.startedAt.map { $0.seconds(until: job.finishedAt ?? $0) } ?? 0)",
-        ])
+        await endAttempt(live, final, ticket: ticket, previous: previous, countedRunning: true, logger: logger)
     }
 
     /// The sentence for a main process that jobsd stopped (timeout, cancel), so that `signal` with

@@ -31,8 +31,9 @@ extension JobEngine {
                 } else {
                     let live = LiveJob(record: record, phase: .recovering)
                     live.outcome = record.state == .cancelling ? .cancelled : Outcome(state: .failed, error: Outcome.interrupted)
-                    live.log = JobLog.open(dataDirectory: configuration.dataDirectory, id: record.id)
+                    live.log = JobLog.open(dataDirectory: configuration.dataDirectory, id: JobLog.attemptID(record.id, attempt: record.job.attempt))
                     state.live[record.id] = live
+                    state.admission.occupy(live)
                     interrupted.append(live)
                 }
             }
@@ -47,7 +48,8 @@ extension JobEngine {
     /// Finishes one job interrupted by a stop of the server: stops its leftover processes (the
     /// recorded pid's group when its start time still matches, plus every process carrying the
     /// job's marker) with the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
-    /// removes the workdir and stores the final record; only then is it terminal. A job that was
+    /// removes the workdir and stores the final record; only then is it terminal. A `failed`
+    /// (interrupted) attempt is retried like any other when its retry policy says so. A job that was
     /// `cancelling` gets only what is left of its grace (counted from `cancel_requested_at`).
     /// Not cancellable: it runs to the end, also during shutdown.
     func recoverInterrupted(_ live: LiveJob) async {
@@ -70,26 +72,16 @@ extension JobEngine {
             cleanup = await runCleanup(spec, for: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: false)
-        let (final, log, ticket) = state.lock.withLock {
+        let (final, ticket) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             try? final.job.move(to: outcome.state)
             final.job.finishedAt = .now()
             final.job.error = outcome.error ?? (result.survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
-            return (final, live.log, issueWrite(live))
+            return (final, issueWrite(live))
         }
-        await storeFinal(live, final, ticket: ticket, logger: logger)
-        state.lock.withLock {
-            live.record = final
-            live.phase = .finished
-            state.live[final.id] = nil
-        }
-        log?.close()
-        metrics.moved(from: nil, to: final.state)
-        metrics.finished[final.state]?.increment()
-        live.changes.broadcast()
-        logger.info("job finished", metadata: ["state": "\(final.state.rawValue)", "error": "\(final.job.error ?? "null")"])
+        await endAttempt(live, final, ticket: ticket, previous: nil, countedRunning: false, logger: logger)
     }
 
     /// The grace a recovered job's leftovers get: all of it for a `running` job; for a

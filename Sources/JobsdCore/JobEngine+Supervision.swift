@@ -45,7 +45,8 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
+        let log = JobLog.create(
+            dataDirectory: configuration.dataDirectory, id: JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes)
         let pid = spawned.pid
         let startedAt = state.lock.withLock {
             live.log = log

@@ -41,6 +41,7 @@ public final class JobEngine: Sendable {
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
+        state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }
     }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
@@ -55,9 +56,10 @@ public final class JobEngine: Sendable {
 
     // MARK: - Submitting
 
-    /// Stores the job durably (`store.insert`) and queues it; on an idle engine (nothing queued,
-    /// a free slot) it spawns the job's process itself before returning, and the run loop then
-    /// supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
+    /// Stores the job durably (`store.insert`) and queues it (scheduled when `run_at` or
+    /// `delay_seconds` is ahead; waiting behind earlier jobs of its concurrency key); on an idle
+    /// engine (no older job that may start, a free slot) it spawns the job's process itself before
+    /// returning, and the run loop then supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
     /// are capped at `maxTimeout`.
     ///
     /// Idempotency: the same key with the same `fingerprint` returns `.existing` with that job
@@ -77,15 +79,8 @@ public final class JobEngine: Sendable {
             if !inserted { state.lock.withLock { state.reserved -= 1 } }
         }
 
-        var spec = spec
-        spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
-        spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
-        let now = Timestamp.now()
-        let job = Job(
-            id: JobIDGenerator.shared.next(now: UInt64(max(now.milliseconds, 0))), name: spec.name, labels: spec.labels,
-            command: spec.command, state: .queued, createdAt: now, timeoutSeconds: spec.timeoutSeconds!,
-            graceSeconds: spec.graceSeconds!, cleanup: CleanupStatus(state: spec.cleanup == nil ? .none : .pending))
-        let record = JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint)
+        let (record, startAfter) = newRecord(spec, groupID: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        let job = record.job
 
         let result: InsertResult
         do { result = try await store.insert(record) } catch { throw .storeUnavailable("\(error)") }
@@ -97,6 +92,7 @@ public final class JobEngine: Sendable {
         case .inserted:
             inserted = true
             let live = LiveJob(record: record, phase: .queued)
+            live.startAfter = startAfter
             let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live
@@ -146,10 +142,15 @@ public final class JobEngine: Sendable {
     }
 
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
-    /// cancelled — in the latter two cases with its state then. nil for an unknown id.
+    /// cancelled — in the latter two cases with its state then. nil for an unknown id. A retried
+    /// job is not terminal between its attempts: the wait goes on through them.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
-        if let live = state.lock.withLock({ state.live[id] }) {
-            await live.changes.wait(timeout: timeout) { [self] in state.lock.withLock { live.phase == .finished } }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeout) * 1000))
+        while let live = state.lock.withLock({ state.live[id] }), !Task.isCancelled {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { break }
+            let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) * 1e-18
+            await live.changes.wait(timeout: seconds) { [self] in state.lock.withLock { live.phase == .finished } }
         }
         return try await job(id)
     }

@@ -4,6 +4,7 @@ import JobsdAPI
 public actor InMemoryJobStore: JobStore {
     private var records: [String: JobRecord] = [:]
     private var byKey: [String: String] = [:]
+    private var groups: [String: GroupRecord] = [:]
     private var closed = false
 
     public init() {}
@@ -51,7 +52,43 @@ public actor InMemoryJobStore: JobStore {
             records[r.id] = nil
             if let key = r.idempotencyKey { byKey[key] = nil }
         }
+        for g in groups.values where g.group.finishedAt.map({ $0 < cutoff }) ?? false { groups[g.id] = nil }
         return old.map(\.id)
+    }
+
+    public func updateAll(_ records: [JobRecord]) throws {
+        try checkOpen()
+        for r in records where self.records[r.id] == nil { throw JobStoreError.notFound(r.id) }
+        for r in records { self.records[r.id] = r }
+    }
+
+    public func insertGroup(_ group: GroupRecord, jobs: [JobRecord]) throws {
+        try checkOpen()
+        guard groups[group.id] == nil else { throw JobStoreError.duplicateID(group.id) }
+        for r in jobs where records[r.id] != nil { throw JobStoreError.duplicateID(r.id) }
+        groups[group.id] = group
+        for r in jobs { records[r.id] = r }
+    }
+
+    public func updateGroup(_ group: GroupRecord) throws {
+        try checkOpen()
+        guard groups[group.id] != nil else { throw JobStoreError.notFound(group.id) }
+        groups[group.id] = group
+    }
+
+    public func group(_ id: String) throws -> GroupRecord? {
+        try checkOpen()
+        return groups[id]
+    }
+
+    public func listGroups(beforeID: String?, limit: Int) throws -> [GroupRecord] {
+        try checkOpen()
+        return groups.values.filter { g in beforeID.map { g.id < $0 } ?? true }.sorted { $0.id > $1.id }.prefix(limit).map { $0 }
+    }
+
+    public func unfinishedGroups() throws -> [GroupRecord] {
+        try checkOpen()
+        return groups.values.filter { !$0.group.state.isTerminal }.sorted { $0.id < $1.id }
     }
 
     public func close() { closed = true }

@@ -51,10 +51,25 @@ public protocol JobStore: Sendable {
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
     func unfinished() async throws -> [JobRecord]
     /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys go
-    /// with them) and returns their ids so their logs can be removed.
+    /// with them), and terminal groups finished before it, and returns the jobs' ids so their
+    /// logs can be removed.
     func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
     /// Flushes and closes; later calls throw `JobStoreError.unavailable`.
     func close() async
+
+    // MARK: Groups and batches (CONTRACT.md, "Orchestration")
+
+    /// Replaces the stored records of `records` (every one must exist), all in one commit.
+    func updateAll(_ records: [JobRecord]) async throws
+    /// Stores a new group and its jobs, all or nothing (no idempotency keys in a group).
+    func insertGroup(_ group: GroupRecord, jobs: [JobRecord]) async throws
+    /// Replaces the stored group with the same id.
+    func updateGroup(_ group: GroupRecord) async throws
+    func group(_ id: String) async throws -> GroupRecord?
+    /// Newest first: ids strictly below `beforeID`, at most `limit`.
+    func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord]
+    /// Groups still `running`, oldest first (recovery at start-up).
+    func unfinishedGroups() async throws -> [GroupRecord]
 }
 
 extension JobStore {

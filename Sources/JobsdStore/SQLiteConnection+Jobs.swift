@@ -66,11 +66,44 @@ extension SQLiteConnection {
         }
     }
 
+    /// Updates every record, all or nothing (fan-out of a group cancel: one write, one commit).
+    func updateJobs(_ records: [SQLiteEncodedJob]) throws {
+        try atomically {
+            for record in records { try updateJob(record) }
+        }
+    }
+
+    /// Inserts the group and its jobs (no idempotency keys), all or nothing.
+    func insertGroup(_ group: GroupRecord, jobs: [SQLiteEncodedJob]) throws {
+        try atomically {
+            try withStatement(SQLiteGroupRows.insertSQL) { statement in
+                try SQLiteGroupRows.bind(group, to: statement)
+                _ = try statement.step()
+            }
+            for job in jobs {
+                guard case .inserted = try insertJob(job) else { throw JobStoreError.duplicateID(job.id) }
+            }
+        }
+    }
+
+    /// Replaces the group's row; `notFound` when there is none.
+    func updateGroup(_ group: GroupRecord) throws {
+        try withStatement(SQLiteGroupRows.updateSQL) { statement in
+            try SQLiteGroupRows.bind(group, to: statement)
+            _ = try statement.step()
+        }
+        guard changes > 0 else { throw JobStoreError.notFound(group.id) }
+    }
+
     /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
-    /// with the rows) and returns their ids.
+    /// with the rows), and groups finished before it, and returns the jobs' ids.
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(SQLiteJobRows.terminalStates)) AND finished_at < ?1"
         return try atomically {
+            try withStatement("DELETE FROM job_groups WHERE finished_at < ?1") { statement in
+                try statement.bind(1, cutoff.milliseconds)
+                _ = try statement.step()
+            }
             try withStatement("DELETE FROM job_labels WHERE job_id IN (SELECT id FROM jobs WHERE \(old))") { statement in
                 try statement.bind(1, cutoff.milliseconds)
                 _ = try statement.step()
@@ -139,6 +172,10 @@ extension SQLiteConnection {
             sql += " AND state IN (" + Array(repeating: "?", count: query.states.count).joined(separator: ", ") + ")"
             parameters += query.states.map(\.rawValue).sorted()
         }
+        if let groupID = query.groupID {
+            sql += " AND group_id = ?"
+            parameters.append(groupID)
+        }
         for (key, value) in query.labels.sorted(by: { $0.key < $1.key }) {
             sql += " AND id IN (SELECT job_id FROM job_labels WHERE key = ? AND value = ?)"
             parameters += [key, value]
@@ -155,6 +192,32 @@ extension SQLiteConnection {
         try records(
             "SELECT \(SQLiteJobRows.columns) FROM jobs WHERE state IN (\(SQLiteJobRows.unfinishedStates)) ORDER BY id"
         ) { _ in }
+    }
+
+    func group(_ id: String) throws -> GroupRecord? {
+        try groups("SELECT \(SQLiteGroupRows.columns) FROM job_groups WHERE id = ?1") { try $0.bind(1, id) }.first
+    }
+
+    /// Newest first, ids below `beforeID`, at most `limit`.
+    func groups(beforeID: String?, limit: Int) throws -> [GroupRecord] {
+        try groups("SELECT \(SQLiteGroupRows.columns) FROM job_groups WHERE id < ?1 ORDER BY id DESC LIMIT ?2") { statement in
+            try statement.bind(1, beforeID ?? "\u{10FFFF}")
+            try statement.bind(2, Int64(max(0, limit)))
+        }
+    }
+
+    /// Groups still running, oldest first.
+    func unfinishedGroups() throws -> [GroupRecord] {
+        try groups("SELECT \(SQLiteGroupRows.columns) FROM job_groups WHERE state = 'running' ORDER BY id") { _ in }
+    }
+
+    private func groups(_ sql: SQLiteSQL, _ bind: (SQLiteStatement) throws -> Void) throws -> [GroupRecord] {
+        try withStatement(sql) { statement in
+            try bind(statement)
+            var found: [GroupRecord] = []
+            while try statement.step() { found.append(try SQLiteGroupRows.record(from: statement)) }
+            return found
+        }
     }
 
     private func records(_ sql: SQLiteSQL, _ bind: (SQLiteStatement) throws -> Void) throws -> [JobRecord] {

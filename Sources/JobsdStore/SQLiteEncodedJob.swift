@@ -11,6 +11,7 @@ final class SQLiteEncodedJob: Sendable {
     let labelsJSON: String
     private let commandJSON: String
     private let specJSON: String
+    private let orchestrationJSON: String?
 
     init(_ record: JobRecord) {
         boxed = SQLiteRecordCache.Box(record)
@@ -19,6 +20,7 @@ final class SQLiteEncodedJob: Sendable {
         command.stringArray(record.job.command)
         commandJSON = command.text
         specJSON = Self.specJSON(record)
+        orchestrationJSON = SQLiteOrchestration.json(record.job)
     }
 
     var id: String { boxed.record.job.id }
@@ -37,12 +39,13 @@ final class SQLiteEncodedJob: Sendable {
     static func specJSON(_ record: JobRecord) -> String {
         let (spec, job) = (record.spec, record.job)
         guard spec.command == job.command, spec.timeoutSeconds == job.timeoutSeconds,
-              spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels
+              spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels,
+              spec.hasNoOrchestration
         else { return spec.json }
         return spec.runtimeJSON
     }
 
-    /// Binds every column of `SQLiteJobRows.columns`, in that order, to ?1…?24 of `statement`
+    /// Binds every column of `SQLiteJobRows.columns`, in that order, to ?1…?26 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
         let record = boxed.record
@@ -71,5 +74,7 @@ final class SQLiteEncodedJob: Sendable {
         try statement.bind(22, record.requestFingerprint)
         try statement.bind(23, record.processStartTicks.map { Int64(bitPattern: $0) })
         try statement.bind(24, record.owner)
+        try statement.bind(25, job.groupID)
+        try statement.bind(26, orchestrationJSON)
     }
 }

@@ -7,6 +7,11 @@ enum SQLiteWrite: Sendable {
     case insert(SQLiteEncodedJob)
     case update(SQLiteEncodedJob)
     case purge(finishedBefore: Timestamp)
+    /// Several updates as one write: all or nothing.
+    case updateAll([SQLiteEncodedJob])
+    /// A group and its jobs: all or nothing.
+    case insertGroup(GroupRecord, [SQLiteEncodedJob])
+    case updateGroup(GroupRecord)
 }
 
 /// The answer to one `SQLiteWrite`, delivered after its transaction committed.
@@ -120,11 +125,12 @@ final class SQLiteWriter: @unchecked Sendable {
             for item in batch { item.continuation.resume(throwing: failure) }
             return
         }
-        cache.committed(zip(batch, outcomes).compactMap { item, outcome in
+        cache.committed(zip(batch, outcomes).flatMap { item, outcome -> [SQLiteCommittedChange] in
             switch (item.write, outcome) {
-            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): .stored(job.boxed)
-            case let (.purge, .success(.purged(ids))): ids.isEmpty ? nil : .removed(ids)
-            default: nil
+            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): [.stored(job.boxed)]
+            case let (.updateAll(jobs), .success), let (.insertGroup(_, jobs), .success): jobs.map { .stored($0.boxed) }
+            case let (.purge, .success(.purged(ids))): ids.isEmpty ? [] : [.removed(ids)]
+            default: []
             }
         })
         for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(with: outcome) }
@@ -139,6 +145,9 @@ final class SQLiteWriter: @unchecked Sendable {
             case let .insert(record): .success(.insert(try connection.insertJob(record)))
             case let .update(record): .success(try { try connection.updateJob(record); return .updated }())
             case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
+            case let .updateAll(records): .success(try { try connection.updateJobs(records); return .updated }())
+            case let .insertGroup(group, jobs): .success(try { try connection.insertGroup(group, jobs: jobs); return .updated }())
+            case let .updateGroup(group): .success(try { try connection.updateGroup(group); return .updated }())
             }
         } catch let error as SQLiteError where !error.isStatementLocal {
             throw error
