@@ -33,13 +33,19 @@ public struct Job: Codable, Sendable, Equatable {
     public var retry: RetryPolicy?
     /// 1-based number of the current (or, once terminal, last) attempt.
     public var attempt: Int
-    /// Every finished attempt, oldest first (the last one included once the job is terminal).
+    /// The attempts that ended before the current one, oldest first (retries). On the wire
+    /// (`allAttempts`) the current attempt follows once the job is terminal; a decoded job holds
+    /// the wire list.
     public var attempts: [JobAttempt]
     /// The group the job was submitted in (`POST /v1/groups`); nil otherwise.
     public var groupID: String?
 
-    /// The current attempt as an entry of `attempts`, once the job is terminal after running it
-    /// (nil while it is not terminal, or when it never left the queue).
+    /// Every finished attempt, oldest first, the last one included once the job is terminal: the
+    /// wire's `attempts`.
+    public var allAttempts: [JobAttempt] { endedAttempt.map { attempts + [$0] } ?? attempts }
+
+    /// The current attempt as an entry of `attempts`, once the job is terminal after starting it
+    /// (nil while it is not terminal, when it never started, or when `attempts` holds it already).
     public var endedAttempt: JobAttempt? {
         guard state.isTerminal, let finishedAt, let startedAt else { return nil }
         if let last = attempts.last, last.attempt >= attempt { return nil }
@@ -146,7 +152,7 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(retry, forKey: .retry)
         try c.encode(attempt, forKey: .attempt)
         try c.encode(maxAttempts, forKey: .maxAttempts)
-        try c.encode(attempts, forKey: .attempts)
+        try c.encode(allAttempts, forKey: .attempts)
         try c.encode(groupID, forKey: .groupID)
     }
 
@@ -185,7 +191,7 @@ public struct Job: Codable, Sendable, Equatable {
         w.raw(",\"attempt\":"); w.raw(String(attempt))
         w.raw(",\"max_attempts\":"); w.raw(String(maxAttempts))
         w.raw(",\"attempts\":[")
-        for (i, a) in attempts.enumerated() {
+        for (i, a) in allAttempts.enumerated() {
             if i > 0 { w.raw(",") }
             a.write(into: &w)
         }

@@ -2,21 +2,20 @@ import JobsdAPI
 
 /// `jobs.orchestration`: a job's schedule, concurrency key, retry policy, attempt number and
 /// finished attempts as one JSON object (wire field names, times in Unix milliseconds), NULL
-/// for a job that uses none of them — most jobs, which so pay nothing for the feature. A job
-/// without a retry policy has one attempt, derived from its own fields when it is terminal
-/// (`Job.endedAttempt`), so its `attempts` are not stored. The group id has a column of its own.
+/// for a job that uses none of them — most jobs, which so pay nothing for the feature. The group
+/// id has a column of its own.
 /// Written with `JSONWriter` and read with `JSONValue`: no Foundation coder per row.
 enum SQLiteOrchestration {
     /// The column's text; nil when there is nothing to store.
     static func json(_ job: Job) -> String? {
-        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.attempt != 1 else { return nil }
+        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.attempt != 1 || !job.attempts.isEmpty else { return nil }
         var w = JSONWriter()
         w.raw("{\"attempt\":"); w.raw(String(job.attempt))
         if let runAt = job.runAt { w.raw(",\"run_at\":"); w.raw(String(runAt.milliseconds)) }
         if let key = job.concurrencyKey { w.raw(",\"concurrency_key\":"); w.string(key) }
         if let limit = job.concurrencyLimit { w.raw(",\"concurrency_limit\":"); w.raw(String(limit)) }
-        if let retry = job.retry {
-            w.raw(",\"retry\":"); retry.write(into: &w)
+        if let retry = job.retry { w.raw(",\"retry\":"); retry.write(into: &w) }
+        if !job.attempts.isEmpty {
             w.raw(",\"attempts\":[")
             for (i, a) in job.attempts.enumerated() {
                 if i > 0 { w.raw(",") }
@@ -37,9 +36,6 @@ enum SQLiteOrchestration {
     /// Fills `job`'s orchestration fields from the column's text (nil: a plain job). Returns
     /// false when the text does not have the shape `json` writes.
     static func apply(_ text: String?, to job: inout Job) -> Bool {
-        defer {
-            if job.retry == nil { job.attempts = job.endedAttempt.map { [$0] } ?? [] }
-        }
         guard let text else { return true }
         guard let value = try? JSONValue.parse(text), let attempt = value["attempt"]?.int else { return false }
         job.attempt = attempt
@@ -49,13 +45,16 @@ enum SQLiteOrchestration {
             job.concurrencyKey = s
             job.concurrencyLimit = limit
         }
-        guard let retry = value["retry"] else { return true }
-        guard let attempts = retry["max_attempts"]?.int, case let .number(backoff)? = retry["backoff_seconds"],
-              case let .array(on)? = retry["on"], case let .array(finished)? = value["attempts"]
-        else { return false }
-        let states = on.compactMap { if case let .string(s) = $0 { JobState(rawValue: s) } else { nil } }
-        guard states.count == on.count else { return false }
-        job.retry = RetryPolicy(maxAttempts: attempts, backoffSeconds: backoff, on: states)
+        if let retry = value["retry"] {
+            guard let attempts = retry["max_attempts"]?.int, case let .number(backoff)? = retry["backoff_seconds"],
+                  case let .array(on)? = retry["on"]
+            else { return false }
+            let states = on.compactMap { if case let .string(s) = $0 { JobState(rawValue: s) } else { nil } }
+            guard states.count == on.count else { return false }
+            job.retry = RetryPolicy(maxAttempts: attempts, backoffSeconds: backoff, on: states)
+        }
+        guard let attempts = value["attempts"] else { return true }
+        guard case let .array(finished) = attempts else { return false }
         var list: [JobAttempt] = []
         for item in finished {
             guard let n = item["attempt"]?.int, let end = item["finished_at"]?.int,

@@ -10,14 +10,12 @@ extension JobEngine {
     /// record as it would be stored terminal; write number `ticket`), then reports it. When the
     /// job's retry policy retries this outcome and attempts remain (CONTRACT.md, "Retries"), the
     /// job goes back to `queued` instead: its finished attempt joins `attempts`, `attempt` + 1,
-    /// `pid`/`exit_code`/`signal`/`error` null, `cleanup.state` `none`, and `run_at` = now (the
+    /// `started_at`/`pid`/`exit_code`/`signal`/`error` null, `cleanup.state` `none`, and `run_at` = now (the
     /// end of the cleanup) + the backoff, during which it holds no slot; it keeps its id and a new
     /// `LiveJob` replaces this one in the table. Otherwise the job is terminal: stored durably
     /// before it is reported, then the group hears of it (`jobEnded`). Either way the slot of its
     /// key is freed, and the engine's when `countedRunning`. Not cancellable.
     func endAttempt(_ live: LiveJob, _ ended: JobRecord, ticket: UInt64, previous: JobState?, countedRunning: Bool, logger: Logger) async {
-        var ended = ended
-        if let attempt = ended.job.endedAttempt { ended.job.attempts.append(attempt) }
         let retry = Self.retry(ended, at: .now())
         let stored = retry?.record ?? ended
         await storeFinal(live, stored, ticket: ticket, logger: logger)
@@ -64,14 +62,17 @@ extension JobEngine {
         if retry == nil { await jobEnded(job) }
     }
 
-    /// The job back in the queue for its next attempt, and its backoff, when `ended` (terminal,
-    /// its attempt in `attempts`) is retried; nil otherwise. The backoff counts from `now`.
+    /// The job back in the queue for its next attempt, and its backoff, when `ended` (terminal) is
+    /// retried; nil otherwise. Its finished attempt moves to `attempts`; `started_at` is null
+    /// again until the next attempt starts. The backoff counts from `now`.
     static func retry(_ ended: JobRecord, at now: Timestamp) -> (record: JobRecord, backoff: Double)? {
         let job = ended.job
         guard let policy = job.retry, policy.retries(job.state, afterAttempt: job.attempt) else { return nil }
         var next = ended
+        if let finished = job.endedAttempt { next.job.attempts.append(finished) }
         next.job.state = .queued
         next.job.attempt += 1
+        next.job.startedAt = nil
         next.job.pid = nil
         next.job.exitCode = nil
         next.job.signal = nil
