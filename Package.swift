@@ -98,7 +98,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(
             name: "JobsdHTTPTests",
-            dependencies: ["JobsdHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobsdHTTP", "JobsdTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),

@@ -15,8 +15,13 @@ import Logging
 ///
 /// Cancellation: when the client closes its side while a handler runs, that handler's Task is
 /// cancelled and stream writes throw; requests already buffered still run, each in a cancelled Task.
-/// Cleanup: `close()` cancels the running Task, fails pending stream writes, removes the
-/// descriptor from the loop's epoll set and closes it; it runs once.
+/// Cleanup: `close()` runs once: it cancels the running Task, fails pending stream writes, drops
+/// unsent output, removes the descriptor from the loop's epoll set and shuts the socket down (the
+/// client sees the end at once). The descriptor itself is closed in exactly one place, `deinit`,
+/// after the last reference to the connection is gone: while anything (a late closure, a Task, a
+/// stale event) can still name this connection, its descriptor number cannot be reused by another
+/// connection, so no byte meant for this client can ever reach another one. A closed connection
+/// never reads or writes again (`flush()` and the read loop check the phase first).
 final class HTTPConnection: @unchecked Sendable {
     // Every `var` below is only touched on the loop's thread (see `EventLoop`).
     enum Phase { case open, closingAfterWrite, lingering(deadline: UInt64), closed }
@@ -81,6 +86,11 @@ final class HTTPConnection: @unchecked Sendable {
         decoder = HTTPDecoder(maxHeaderBytes: context.configuration.maxHeaderBytes, maxBodyBytes: context.configuration.maxBodyBytes)
         requestStarted = monotonicNanoseconds()
         lastProgress = requestStarted
+    }
+
+    /// The one place the descriptor is closed: after the last user of this connection is gone.
+    deinit {
+        Syscall.close(fd)
     }
 
     /// From the loop, with the epoll event mask.
@@ -290,15 +300,19 @@ final class HTTPConnection: @unchecked Sendable {
         let waiters = flushWaiters
         flushWaiters.removeAll()
         for waiter in waiters { waiter.resume(throwing: HTTPServerError.connectionClosed) }
+        output = []
+        outputOffset = 0
         loop.deregister(self)
-        Syscall.close(fd)
+        Syscall.shutdownBoth(fd)
         context.connectionClosed()
     }
 
     // MARK: - Writing
 
-    /// Sends as much of `output` as the socket takes; the rest waits for EPOLLOUT.
+    /// Sends as much of `output` as the socket takes; the rest waits for EPOLLOUT. Does nothing
+    /// once the connection is closed (a failed send closes it and drops the rest).
     func flush() {
+        if case .closed = phase { return }
         while outputOffset < output.count {
             let sent: Int?
             do {

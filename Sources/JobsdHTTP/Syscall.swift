@@ -88,6 +88,11 @@ enum Syscall {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// Ends both directions of a socket (the peer sees end of stream) without releasing its number.
+    static func shutdownBoth(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     /// Closes `fd`. Not retried on EINTR: on Linux the descriptor is released either way.
     static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
