@@ -1,6 +1,6 @@
 /// A job as the API shows it (CONTRACT.md, "A job"). Every field is always present on the wire;
 /// times and outcomes are `null` until they happen.
-public struct Job: Codable, Sendable, Equatable {
+public struct Job: Codable, Sendable, Equatable, JSONWritable {
     /// Monotonic ULID: URL-safe, strictly increasing in creation order.
     public var id: String
     public var name: String?
@@ -156,14 +156,7 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(groupID, forKey: .groupID)
     }
 
-    /// The wire JSON, written by hand (no Foundation encoder on the hot path); field order as in
-    /// CONTRACT.md.
-    public var json: String {
-        var w = JSONWriter()
-        write(into: &w)
-        return w.text
-    }
-
+    /// The wire JSON (`json`), field order as in CONTRACT.md.
     public func write(into w: inout JSONWriter) {
         w.raw("{\"id\":"); w.string(id)
         w.raw(",\"name\":"); w.optional(name) { $0.string($1) }

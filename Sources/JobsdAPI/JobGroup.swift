@@ -1,6 +1,6 @@
 /// A group of jobs submitted together (CONTRACT.md, "Orchestration: Groups"): like a task group,
 /// its first failing job cancels the others when `failFast` is set.
-public struct JobGroup: Codable, Sendable, Equatable {
+public struct JobGroup: Codable, Sendable, Equatable, JSONWritable {
     public var id: String
     public var name: String?
     public var labels: [String: String]
@@ -61,13 +61,7 @@ public struct JobGroup: Codable, Sendable, Equatable {
         try c.encode(finishedAt, forKey: .finishedAt)
     }
 
-    /// The wire JSON (field order as in CONTRACT.md).
-    public var json: String {
-        var w = JSONWriter()
-        write(into: &w)
-        return w.text
-    }
-
+    /// The wire JSON (`json`), field order as in CONTRACT.md.
     public func write(into w: inout JSONWriter) {
         w.raw("{\"id\":"); w.string(id)
         w.raw(",\"name\":"); w.optional(name) { $0.string($1) }
