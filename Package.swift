@@ -27,6 +27,8 @@ let package = Package(
         // MARK: - C shims
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // libpq (Debian libpq-dev): the PostgreSQL store for several nodes on one database.
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CProcessSupport"),
 
         // MARK: - Libraries
@@ -39,7 +41,7 @@ let package = Package(
         .target(name: "JobsdMetrics", swiftSettings: swiftSettings),
         .target(
             name: "JobsdStore",
-            dependencies: ["CSQLite", "JobsdAPI", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "CPostgres", "JobsdAPI", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -58,7 +60,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            resources: [.embedInCode("openapi.yaml")],
+            // The web UI's files (UI/web/), embedded so the binary serves them with nothing beside it.
+            resources: [.embedInCode("openapi.yaml")] + [
+                "index.html", "app.css", "favicon.svg", "app.js", "api.js", "events.js", "dom.js", "argv.js",
+                "job-table.js", "jobs-page.js", "submit-form.js", "job-page.js", "timeline.js", "groups-page.js",
+            ].map { .embedInCode("UI/web/" + $0) },
             swiftSettings: swiftSettings
         ),
         .target(name: "JobsdClient", dependencies: ["CCurl", "JobsdAPI"], swiftSettings: swiftSettings),
@@ -104,7 +110,7 @@ let package = Package(
         .testTarget(name: "JobsdAPITests", dependencies: ["JobsdAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "JobsdStoreTests",
-            dependencies: ["JobsdStore", "JobsdAPI", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobsdStore", "JobsdAPI", "JobsdTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),

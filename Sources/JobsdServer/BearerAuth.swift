@@ -1,14 +1,19 @@
 import JobsdHTTP
 
-/// Bearer-token check for every route but `/healthz` and `/readyz`. The comparison takes the same
-/// time wherever the first difference is.
+/// Bearer-token check for every route but `/healthz`, `/readyz` and the web UI's own files (`/`,
+/// `/ui`, `/ui/…`: they hold no data; the page sends the token with every API call). The
+/// comparison takes the same time wherever the first difference is.
 struct BearerAuth: Sendable {
     let token: String?
 
-    static let openPaths: Set<String> = ["/healthz", "/readyz"]
+    static let openPaths: Set<String> = ["/healthz", "/readyz", "/", "/ui"]
+
+    static func isOpen(_ path: String) -> Bool {
+        openPaths.contains(path) || path.hasPrefix("/ui/")
+    }
 
     func allows(_ request: HTTPRequest) -> Bool {
-        guard let token, !Self.openPaths.contains(request.path) else { return true }
+        guard let token, !Self.isOpen(request.path) else { return true }
         guard let header = request.headers["Authorization"] else { return false }
         let prefix = "bearer "
         guard header.utf8.count > prefix.utf8.count, header.lowercased().hasPrefix(prefix) else { return false }

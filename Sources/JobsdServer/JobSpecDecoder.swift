@@ -47,6 +47,7 @@ struct JobSpecDecoder {
         if let v = present(value["name"]) {
             guard case let .string(s) = v else { throw .invalid(field: "name", detail: "name must be a string, not \(v.kindName)") }
             guard s.count <= 200 else { throw .invalid(field: "name", detail: "name must be at most 200 characters") }
+            guard !s.utf8.contains(0) else { throw .invalid(field: "name", detail: "name must not contain NUL") }
             spec.name = s
         }
         if let v = present(value["labels"]) { spec.labels = try labels(v) }
@@ -195,6 +196,7 @@ struct JobSpecDecoder {
             guard case let .string(s) = value, s.count <= 256 else {
                 throw .invalid(field: "labels", detail: "labels.\(k) must be a string of at most 256 characters")
             }
+            guard !s.utf8.contains(0) else { throw .invalid(field: "labels", detail: "labels.\(k) must not contain NUL") }
             labels[k] = s
         }
         return labels

@@ -40,6 +40,7 @@ public final class JobsdServer: Sendable {
         switch configuration.store {
         case .sqlite: store = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger)
         case .memory: store = InMemoryJobStore()
+        case let .postgres(url): store = try PostgresJobStore(url: url, logger: logger)
         }
         if configuration.token == nil, !configuration.insecureNoAuth, !ServerConfiguration.isLoopback(configuration.http.host) {
             let token = Self.randomToken()
@@ -57,6 +58,7 @@ public final class JobsdServer: Sendable {
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         GroupRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
+        UIRoutes().register(in: &router)
         let httpMetrics = HTTPMetrics(registry: metrics, router: router)
         let auth = BearerAuth(token: configuration.token)
         let routes = router

@@ -24,10 +24,24 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// Where job records live.
-public enum StoreKind: String, Sendable, CaseIterable {
+/// Where job records live (`--store`).
+public enum StoreKind: Sendable, Equatable {
     /// `<data-dir>/jobsd.sqlite`, durable (the default).
     case sqlite
     /// Nothing survives a restart; for benchmarks and experiments only.
     case memory
+    /// A PostgreSQL database several nodes may share, by libpq URL (`postgres://user:pass@host:port/db`,
+    /// `postgres:///db?host=/run/postgresql`).
+    case postgres(url: String)
+
+    /// Parses `--store`: `sqlite`, `memory`, or a `postgres://` / `postgresql://` URL; nil otherwise.
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "sqlite": self = .sqlite
+        case "memory": self = .memory
+        default:
+            guard argument.hasPrefix("postgres://") || argument.hasPrefix("postgresql://") else { return nil }
+            self = .postgres(url: argument)
+        }
+    }
 }

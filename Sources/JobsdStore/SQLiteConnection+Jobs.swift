@@ -98,7 +98,7 @@ extension SQLiteConnection {
     /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
     /// with the rows), and groups finished before it, and returns the jobs' ids.
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
-        let old = "state IN (\(SQLiteJobRows.terminalStates)) AND finished_at < ?1"
+        let old = "state IN (\(StoredJob.terminalStates)) AND finished_at < ?1"
         return try atomically {
             try withStatement("DELETE FROM job_groups WHERE finished_at < ?1") { statement in
                 try statement.bind(1, cutoff.milliseconds)
@@ -162,7 +162,7 @@ extension SQLiteConnection {
 
     /// Newest first: `id < beforeID`, state any of `states`, every label pair present, at most `limit`.
     func jobs(matching query: JobQuery) throws -> [JobRecord] {
-        var sql = "SELECT \(SQLiteJobRows.columns) FROM jobs WHERE 1"
+        var sql = "SELECT \(StoredJob.columns) FROM jobs WHERE 1"
         var parameters: [String] = []
         if let beforeID = query.beforeID {
             sql += " AND id < ?"
@@ -190,17 +190,17 @@ extension SQLiteConnection {
     /// Jobs not yet terminal, oldest first.
     func unfinishedJobs() throws -> [JobRecord] {
         try records(
-            "SELECT \(SQLiteJobRows.columns) FROM jobs WHERE state IN (\(SQLiteJobRows.unfinishedStates)) ORDER BY id"
+            "SELECT \(StoredJob.columns) FROM jobs WHERE state IN (\(StoredJob.unfinishedStates)) ORDER BY id"
         ) { _ in }
     }
 
     func group(_ id: String) throws -> GroupRecord? {
-        try groups("SELECT \(SQLiteGroupRows.columns) FROM job_groups WHERE id = ?1") { try $0.bind(1, id) }.first
+        try groups("SELECT \(StoredGroup.columns) FROM job_groups WHERE id = ?1") { try $0.bind(1, id) }.first
     }
 
     /// Newest first, ids below `beforeID`, at most `limit`.
     func groups(beforeID: String?, limit: Int) throws -> [GroupRecord] {
-        try groups("SELECT \(SQLiteGroupRows.columns) FROM job_groups WHERE id < ?1 ORDER BY id DESC LIMIT ?2") { statement in
+        try groups("SELECT \(StoredGroup.columns) FROM job_groups WHERE id < ?1 ORDER BY id DESC LIMIT ?2") { statement in
             try statement.bind(1, beforeID ?? "\u{10FFFF}")
             try statement.bind(2, Int64(max(0, limit)))
         }
@@ -208,14 +208,14 @@ extension SQLiteConnection {
 
     /// Groups still running, oldest first.
     func unfinishedGroups() throws -> [GroupRecord] {
-        try groups("SELECT \(SQLiteGroupRows.columns) FROM job_groups WHERE state = 'running' ORDER BY id") { _ in }
+        try groups("SELECT \(StoredGroup.columns) FROM job_groups WHERE state = 'running' ORDER BY id") { _ in }
     }
 
     private func groups(_ sql: SQLiteSQL, _ bind: (SQLiteStatement) throws -> Void) throws -> [GroupRecord] {
         try withStatement(sql) { statement in
             try bind(statement)
             var found: [GroupRecord] = []
-            while try statement.step() { found.append(try SQLiteGroupRows.record(from: statement)) }
+            while try statement.step() { found.append(try StoredGroup.record(from: statement)) }
             return found
         }
     }
@@ -224,7 +224,7 @@ extension SQLiteConnection {
         try withStatement(sql) { statement in
             try bind(statement)
             var found: [JobRecord] = []
-            while try statement.step() { found.append(try SQLiteJobRows.record(from: statement)) }
+            while try statement.step() { found.append(try StoredJob.record(from: statement)) }
             return found
         }
     }

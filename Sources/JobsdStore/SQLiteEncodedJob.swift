@@ -15,37 +15,17 @@ final class SQLiteEncodedJob: Sendable {
 
     init(_ record: JobRecord) {
         boxed = SQLiteRecordCache.Box(record)
-        labelsJSON = Self.labelsJSON(record.job.labels)
-        var command = JSONWriter()
-        command.stringArray(record.job.command)
-        commandJSON = command.text
-        specJSON = Self.specJSON(record)
-        orchestrationJSON = SQLiteOrchestration.json(record.job)
+        labelsJSON = StoredJob.labelsJSON(record.job.labels)
+        commandJSON = StoredJob.commandJSON(record.job.command)
+        specJSON = StoredJob.specJSON(record)
+        orchestrationJSON = StoredOrchestration.json(record.job)
     }
 
     var id: String { boxed.record.job.id }
     var idempotencyKey: String? { boxed.record.idempotencyKey }
     var labels: [String: String] { boxed.record.job.labels }
 
-    static func labelsJSON(_ labels: [String: String]) -> String {
-        var writer = JSONWriter()
-        writer.stringMap(labels)
-        return writer.text
-    }
-
-    /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
-    /// makes them), only the facts no other column holds: env, stdin and cleanup, `{}` when none.
-    /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
-    static func specJSON(_ record: JobRecord) -> String {
-        let (spec, job) = (record.spec, record.job)
-        guard spec.command == job.command, spec.timeoutSeconds == job.timeoutSeconds,
-              spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels,
-              spec.hasNoOrchestration
-        else { return spec.json }
-        return spec.runtimeJSON
-    }
-
-    /// Binds every column of `SQLiteJobRows.columns`, in that order, to ?1…?26 of `statement`
+    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?26 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
         let record = boxed.record

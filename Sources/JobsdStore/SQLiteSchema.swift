@@ -80,14 +80,14 @@ enum SQLiteSchema {
         CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
         """,
         // 3: jobs.spec holds only what no other column does when the spec agrees with them (see
-        // SQLiteEncodedJob.specJSON): a third less per row. Rows written before keep their whole
+        // StoredJob.specJSON): a third less per row. Rows written before keep their whole
         // spec and read as before; the version tells an older jobsd that it cannot decode the new
         // rows. No statement.
         "",
         // 4: orchestration (concurrency keys, scheduled starts, retries, groups): the group a job
         // belongs to (indexed: a group's jobs are read together), the rest of a job's
         // orchestration fields as JSON (NULL for the plain jobs most are; see
-        // SQLiteOrchestration), and the groups.
+        // StoredOrchestration), and the groups.
         """
         ALTER TABLE jobs ADD COLUMN group_id TEXT;
         ALTER TABLE jobs ADD COLUMN orchestration TEXT;

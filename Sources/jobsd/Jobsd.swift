@@ -33,7 +33,7 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "How long finished jobs and logs are kept [JOBSD_RETENTION] (default: 7d)") var retention: String?
     @Option(help: "File holding the bearer token [JOBSD_TOKEN_FILE]; or set JOBSD_TOKEN") var tokenFile: String?
     @Flag(help: "Serve a non-loopback address without a token [JOBSD_INSECURE_NO_AUTH=1]") var insecureNoAuth = false
-    @Option(help: "sqlite (durable) or memory (benchmarks only) [JOBSD_STORE] (default: sqlite)") var store: String?
+    @Option(help: "sqlite (durable, in --data-dir), postgres://user:pass@host:port/db (several nodes), or memory (benchmarks only) [JOBSD_STORE] (default: sqlite)") var store: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
 
@@ -85,7 +85,12 @@ struct Jobsd: AsyncParsableCommand {
         c.engine.retention = try s.duration(retention, "JOBSD_RETENTION", "--retention", default: 7 * 86_400, positive: true)
         // The sweep runs at least once a minute, and often enough that a short retention is kept to.
         c.engine.sweepInterval = min(60, max(0.5, c.engine.retention / 4))
-        c.store = try s.choice(store, "JOBSD_STORE", "--store", default: StoreKind.sqlite)
+        if let text = s.string(store, "JOBSD_STORE") {
+            guard let kind = StoreKind(argument: text) else {
+                throw SettingsError("--store (JOBSD_STORE) must be sqlite, memory or a postgres:// URL, got '\(text)'")
+            }
+            c.store = kind
+        }
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

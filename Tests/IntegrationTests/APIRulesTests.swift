@@ -26,6 +26,8 @@ import Testing
         (#"{"command":["true"],"cleanup":{"command":["true"],"timeout_seconds":0}}"#, "cleanup.timeout_seconds"),
         (#"{"command":["true"],"cleanup":{"command":["true"],"extra":1}}"#, "cleanup.extra"),
         (#"{"command":["true"],"name":7}"#, "name"),
+        (#"{"command":["true"],"name":"a\u0000b"}"#, "name"),
+        (#"{"command":["true"],"labels":{"k":"a\u0000b"}}"#, "labels"),
         (#"{"command":["true"],"labels":{"bad key":"v"}}"#, "labels"),
         (#"{"command":["true"],"labels":{"k":1}}"#, "labels"),
         (#"{"command":["true"],"bogus":1}"#, "bogus"),

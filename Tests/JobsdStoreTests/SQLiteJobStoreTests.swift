@@ -309,7 +309,7 @@ extension SQLiteConnection {
     /// Inserts a plain job (and its labels) as a database before schema 4 holds it: the 24 columns
     /// it had (`group_id` and `orchestration`, bound as ?25 and ?26, must be NULL).
     fileprivate func insertBeforeVersion4(_ record: JobRecord) throws {
-        let old = SQLiteJobRows.columns.replacingOccurrences(of: ", \\\n", with: ", ").components(separatedBy: ", ").prefix(24)
+        let old = StoredJob.columnNames.prefix(24)
         let sql = "INSERT INTO jobs (\(old.joined(separator: ", "))) SELECT " + (1...24).map { "?\($0)" }.joined(separator: ", ")
             + " WHERE ?25 IS NULL AND ?26 IS NULL"
         try withStatement(SQLiteSQL(sql)) { statement in

@@ -1,13 +1,14 @@
 import Foundation
 import JobsdAPI
 import JobsdStore
+import JobsdTesting
 import Logging
 import Testing
 
 /// Opens one kind of store in a fresh directory; the contract tests run once per factory.
 struct StoreFactory: Sendable, CustomTestStringConvertible {
     let name: String
-    let open: @Sendable (_ directory: String) throws -> any JobStore
+    let open: @Sendable (_ directory: String) async throws -> any JobStore
 
     var testDescription: String { name }
 
@@ -15,7 +16,12 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
     static let sqlite = StoreFactory(name: "SQLiteJobStore") { directory in
         try SQLiteJobStore(path: directory + "/jobs.sqlite", logger: Logger(label: "jobsd.test.store"))
     }
-    static let all = [inMemory, sqlite]
+    /// A fresh PostgreSQL schema per store (its own `search_path`), on the server
+    /// scripts/with-postgres.sh starts for the test run.
+    static let postgres = StoreFactory(name: "PostgresJobStore") { _ in
+        try PostgresJobStore(url: try await TestPostgres.freshDatabaseURL(), logger: Logger(label: "jobsd.test.store"))
+    }
+    static let all = [inMemory, sqlite, postgres]
 }
 
 /// A private directory under /tmp, removed with everything in it by `remove()`.
@@ -38,7 +44,7 @@ struct TemporaryDirectory {
 func withStore(_ factory: StoreFactory, _ body: (any JobStore) async throws -> Void) async throws {
     let directory = TemporaryDirectory()
     defer { directory.remove() }
-    let store = try factory.open(directory.path)
+    let store = try await factory.open(directory.path)
     do {
         try await body(store)
         await store.close()

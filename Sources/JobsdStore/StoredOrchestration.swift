@@ -1,11 +1,11 @@
 import JobsdAPI
 
-/// `jobs.orchestration`: a job's schedule, concurrency key, retry policy, attempt number and
+/// `jobs.orchestration` (both stores): a job's schedule, concurrency key, retry policy, attempt number and
 /// finished attempts as one JSON object (wire field names, times in Unix milliseconds), NULL
 /// for a job that uses none of them — most jobs, which so pay nothing for the feature. The group
 /// id has a column of its own.
 /// Written with `JSONWriter` and read with `JSONValue`: no Foundation coder per row.
-enum SQLiteOrchestration {
+enum StoredOrchestration {
     /// The column's text; nil when there is nothing to store.
     static func json(_ job: Job) -> String? {
         guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.attempt != 1 || !job.attempts.isEmpty else { return nil }

@@ -1,0 +1,93 @@
+import Dispatch
+import JobsdMetrics
+
+/// A few `PostgresConnection`s, each owned by a serial queue of its own: `run` sends a piece of
+/// work to the least busy one, so libpq's blocking calls never run on the Swift cooperative pool
+/// and one transaction never shares its connection with another.
+///
+/// Cancellation: cancelling a caller does not withdraw its work once queued; it runs to its end.
+/// A lost connection makes the work that hit it throw `unavailable`; the next work on that slot
+/// reconnects. After `close()` every call throws `unavailable`.
+final class PostgresPool: @unchecked Sendable {
+    private final class Slot: @unchecked Sendable {
+        let queue: DispatchQueue
+        /// Used only on `queue`.
+        let connection: PostgresConnection
+        /// Work queued or running on this slot; guarded by the pool's `lock`.
+        var pending = 0
+
+        init(index: Int, url: String) {
+            queue = DispatchQueue(label: "jobsd.store.postgres.\(index)")
+            connection = PostgresConnection(url: url)
+        }
+    }
+
+    private let slots: [Slot]
+    /// Guards `closed` and every slot's `pending`.
+    private let lock = PThreadLock()
+    private var closed = false
+
+    init(url: String, size: Int) {
+        slots = (0..<max(1, size)).map { Slot(index: $0, url: url) }
+    }
+
+    /// Runs `work` on a connection (connected first) and returns its result. Errors of libpq
+    /// become `JobStoreError.unavailable`; errors `work` throws itself pass unchanged.
+    /// `idempotent` work (reads) that finds its connection lost (the server restarted, an
+    /// administrator terminated it) runs once more on a new connection; other work throws, since
+    /// the server may have committed it before the connection broke.
+    func run<T: Sendable>(
+        idempotent: Bool = false, _ work: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            // Picking and queueing under the lock: no work lands on a slot after `close` queued its
+            // closing block there.
+            lock.withLock {
+                guard !closed else {
+                    return continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
+                }
+                let slot = slots.min { $0.pending < $1.pending }!
+                slot.pending += 1
+                slot.queue.async {
+                    defer { self.lock.withLock { slot.pending -= 1 } }
+                    continuation.resume(with: Result {
+                        do {
+                            try slot.connection.connectIfNeeded()
+                            do {
+                                return try work(slot.connection)
+                            } catch let error as PostgresError where error.connectionLost && idempotent {
+                                return try work(slot.connection)  // reconnects first
+                            }
+                        } catch let error as PostgresError {
+                            throw error.storeError
+                        }
+                    })
+                }
+            }
+        }
+    }
+
+    /// Round trips made so far by every connection (read on each slot's queue).
+    func roundTrips() async -> Int {
+        var total = 0
+        for slot in slots {
+            total += await withCheckedContinuation { continuation in
+                slot.queue.async { continuation.resume(returning: slot.connection.roundTrips) }
+            }
+        }
+        return total
+    }
+
+    /// Refuses new work, lets the work already queued finish, then closes every connection.
+    func close() async {
+        lock.withLock { closed = true }  // `run` queues nothing more from here on
+        for slot in slots {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                slot.queue.async {
+                    slot.connection.close()
+                    continuation.resume()
+                }
+            }
+        }
+    }
+}

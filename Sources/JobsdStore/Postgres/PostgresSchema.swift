@@ -1,0 +1,92 @@
+/// The PostgreSQL layout, versioned in `jobsd_schema`: migration N (1-based) brings a database
+/// from version N-1 to N. Append new migrations; never edit a released one.
+///
+/// Several nodes may start at once: `prepare` migrates in one transaction holding a
+/// transaction-scoped advisory lock, so one node migrates and the others wait for it, then find
+/// the schema current. DDL is transactional in PostgreSQL: a failed migration leaves nothing.
+enum PostgresSchema {
+    /// The advisory lock key held while migrating ("jobsd" in ASCII).
+    static let migrationLock: Int64 = 0x6A_6F62_7364
+
+    static let migrations: [String] = [
+        // 1: jobs, one row per job, columns as in SQLite's schema 3 (StoredJob), with labels as
+        // jsonb for containment filters (`labels @> '{"team":"data"}'`) through a GIN index.
+        """
+        CREATE TABLE jobs (
+            id text COLLATE "C" PRIMARY KEY,
+            state text NOT NULL,
+            name text,
+            labels jsonb NOT NULL,
+            command text NOT NULL,
+            created_at bigint NOT NULL,
+            started_at bigint,
+            finished_at bigint,
+            timeout_seconds double precision NOT NULL,
+            grace_seconds double precision NOT NULL,
+            cancel_requested_at bigint,
+            pid integer,
+            exit_code integer,
+            signal text,
+            error text,
+            cleanup_state text NOT NULL,
+            cleanup_exit_code integer,
+            cleanup_error text,
+            log_bytes bigint NOT NULL,
+            spec text NOT NULL,
+            idempotency_key text,
+            request_fingerprint text,
+            process_start_ticks bigint,
+            owner text
+        );
+        CREATE INDEX jobs_by_state ON jobs (state, id);
+        CREATE INDEX jobs_by_finished_at ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+        CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX jobs_by_labels ON jobs USING gin (labels jsonb_path_ops);
+        """,
+        // 2: orchestration, as SQLite's schema 4: the group a job belongs to, the rest of its
+        // orchestration fields as JSON text (StoredOrchestration), and the groups (StoredGroup).
+        """
+        ALTER TABLE jobs ADD COLUMN group_id text COLLATE "C";
+        ALTER TABLE jobs ADD COLUMN orchestration text;
+        CREATE INDEX jobs_by_group ON jobs (group_id, id) WHERE group_id IS NOT NULL;
+        CREATE TABLE job_groups (
+            id text COLLATE "C" PRIMARY KEY,
+            name text,
+            labels text NOT NULL,
+            fail_fast integer NOT NULL,
+            state text NOT NULL,
+            created_at bigint NOT NULL,
+            finished_at bigint,
+            cancel_requested_at bigint,
+            failed_by text,
+            jobs text NOT NULL,
+            counts text NOT NULL
+        );
+        CREATE INDEX job_groups_by_state ON job_groups (state, id);
+        """,
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    /// Brings the database to `currentVersion` and returns the version it had. Throws
+    /// `unsupportedSchema` for a database of a newer jobsd (left untouched).
+    static func prepare(_ connection: PostgresConnection) throws -> Int {
+        try connection.transaction {
+            _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [migrationLock])
+            try connection.execute("CREATE TABLE IF NOT EXISTS jobsd_schema (version integer NOT NULL)")
+            let stored = try connection.query("SELECT version FROM jobsd_schema")
+            let found = stored.count > 0 ? Int(stored[0].int64(0) ?? 0) : 0
+            guard found <= currentVersion else {
+                throw JobStoreError.unsupportedSchema(found: found, supported: currentVersion)
+            }
+            guard found < currentVersion else { return found }
+            for migration in migrations[found...] { try connection.execute(migration) }
+            if stored.count == 0 {
+                _ = try connection.query("INSERT INTO jobsd_schema (version) VALUES ($1)", [currentVersion])
+            } else {
+                _ = try connection.query("UPDATE jobsd_schema SET version = $1", [currentVersion])
+            }
+            return found
+        }
+    }
+}
