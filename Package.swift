@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "jobsd",
             dependencies: [
-                "JobsdServer",
+                "JobsdServer", "JobsdCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

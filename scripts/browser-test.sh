@@ -6,12 +6,7 @@
 # Usage: scripts/browser-test.sh [unittest arguments, e.g. test_ui.JobPageTests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  echo "installing chromium chromium-driver" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
-fi
+scripts/install-missing.sh chromium chromium-driver
 if ! python3 -c 'import selenium' 2>/dev/null; then
   echo "installing selenium" >&2
   python3 -m pip install -q --disable-pip-version-check selenium 2>&1 | grep -v "WARNING: Running pip as" || true

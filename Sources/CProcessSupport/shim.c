@@ -1,9 +1,7 @@
 #define _GNU_SOURCE
 #include "CProcessSupport.h"
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -11,51 +9,6 @@
 #include <sys/wait.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-
-/// The exit of a child raises SIGCHLD, aimed at the thread that spawned it. With the default
-/// disposition (ignore) the kernel drops it at once — unless that thread blocks it (threads of
-/// the Swift concurrency pool do): then it is queued for the process and wakes a thread that
-/// does not (libdispatch's main thread, asleep in sigsuspend), only to be discarded. One wasted
-/// wake-up per job; exits reach the reaper through waitid, never through the signal. So the
-/// spawning thread leaves SIGCHLD unblocked (once per thread). A handler someone installs for
-/// SIGCHLD may then run on such a thread, which is fine for any async-signal-safe handler.
-static void unblock_child_exit_signal(void) {
-    static __thread int done;
-    if (done) return;
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    done = pthread_sigmask(SIG_UNBLOCK, &chld, NULL) == 0;
-}
-
-int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                const char *cwd, int in_fd, int out_fd, int err_fd) {
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t actions;
-    sigset_t all, none;
-    int rc;
-
-    unblock_child_exit_signal();
-    if ((rc = posix_spawnattr_init(&attr)) != 0) return rc;
-    if ((rc = posix_spawn_file_actions_init(&actions)) != 0) {
-        posix_spawnattr_destroy(&attr);
-        return rc;
-    }
-    sigfillset(&all);
-    sigemptyset(&none);
-    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
-    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (rc == 0 && cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
-    if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    return rc;
-}
 
 int jobsd_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;

@@ -24,6 +24,9 @@ public struct EngineConfiguration: Sendable {
     public var sweepInterval: Double = 60
     /// Drain time for running jobs after `shutdown()` before they are cancelled.
     public var shutdownTimeout: Double = 25
+    /// How jobs' processes are contained (see `JobEngine.containmentMethod`): `.auto` takes a
+    /// cgroup per job where a cgroup v2 directory is writable, else a per-job subreaper.
+    public var containment: ContainmentChoice = .auto
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory

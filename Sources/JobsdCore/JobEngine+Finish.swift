@@ -57,8 +57,9 @@ extension JobEngine {
     // MARK: - Cleanup command
 
     /// Runs the user's cleanup command of `record`'s job in the job's workdir (created if missing)
-    /// with the job's env plus `JOBSD_JOB_STATE`, in its own session. At its timeout it gets the
-    /// ladder (SIGTERM, the job's grace, SIGKILL, sweep); its leftovers after it exits get the
+    /// with the job's env plus `JOBSD_JOB_STATE`, in its own session and its own containment (the
+    /// cgroup `<id>.cleanup`, or its own subreaper). At its timeout it gets the ladder (SIGTERM,
+    /// the job's grace, SIGKILL, until its tree is empty); its leftovers after it exits get the
     /// ladder too. Not cancellable.
     func runCleanup(_ spec: CleanupSpec, for record: JobRecord, finalState: JobState, logger: Logger) async -> CleanupStatus {
         let jobID = record.id, grace = record.job.graceSeconds
@@ -67,7 +68,7 @@ extension JobEngine {
         env["JOBSD_JOB_STATE"] = finalState.rawValue
         let timeout = spec.timeoutSeconds ?? CleanupSpec.defaultTimeoutSeconds
         let watch = ProcessWatch()
-        let pid: pid_t, startTicks: UInt64?
+        let spawned: ContainedSpawn
         do {
             try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
             let path = try JobEnvironment.resolve(spec.command.first ?? "", path: env["PATH"])
@@ -75,14 +76,14 @@ extension JobEngine {
             defer { close(stdin) }
             let out = try Pipes.devNull(O_WRONLY)
             defer { close(out) }
-            (pid, startTicks) = try Reaper.shared.spawn(
-                path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir,
-                stdin: stdin, stdout: out, stderr: out, onExit: watch.exited)
+            spawned = try containment.spawn(
+                Containment.cleanupName(jobID), jobID: jobID, path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" },
+                cwd: workdir, stdin: stdin, stdout: out, stderr: out, onExit: watch.exited)
         } catch {
             logger.info("cleanup could not start", metadata: ["error": "\(error)"])
             return CleanupStatus(state: .failed, error: error.description)
         }
-        logger.info("cleanup started", metadata: ["pid": "\(pid)"])
+        logger.info("cleanup started", metadata: ["pid": "\(spawned.pid)"])
         let timer = Deadlines.shared.schedule(after: timeout) { watch.requestStop(grace: grace) }
 
         var snapshot = watch.snapshot
@@ -92,8 +93,8 @@ extension JobEngine {
         }
         Deadlines.shared.cancel(timer)
         let timedOut = snapshot.status == nil
-        let ladder = SignalLadder(jobID: jobID, processGroup: pid, startedAfter: startTicks, watch: watch, logger: logger, escapedKilled: metrics.escapedKilled)
-        _ = await ladder.stop(grace: grace)
+        let ladder = SignalLadder(tree: spawned.tree, processGroup: spawned.pid, watch: watch, logger: logger, escapedKilled: metrics.escapedKilled)
+        if await ladder.stop(grace: grace).survivors == 0 { spawned.tree.release() }
         let status = watch.snapshot.status
         let result: CleanupStatus
         if timedOut {

@@ -38,6 +38,7 @@ extension JobEngine {
                 }
             }
         }
+        sweepStrayCgroups(keeping: Set(interrupted.map { $0.record.id }))
         for _ in 0..<requeued { metrics.moved(from: nil, to: .queued) }
         if !records.isEmpty {
             logger.info("recovery", metadata: ["requeued": "\(requeued)", "interrupted": "\(interrupted.count)"])
@@ -45,9 +46,9 @@ extension JobEngine {
         return interrupted
     }
 
-    /// Finishes one job interrupted by a stop of the server: stops its leftover processes (the
-    /// recorded pid's group when its start time still matches, plus every process carrying the
-    /// job's marker) with the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
+    /// Finishes one job interrupted by a stop of the server: stops its leftover processes (those
+    /// in its cgroup and its cleanup's, found by the job id; see `Containment.leftovers`) with
+    /// the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
     /// removes the workdir and stores the final record; only then is it terminal. A `failed`
     /// (interrupted) attempt is retried like any other when its retry policy says so. A job that was
     /// `cancelling` gets only what is left of its grace (counted from `cancel_requested_at`).
@@ -59,13 +60,13 @@ extension JobEngine {
         logger.info("recovering a job interrupted by a stop of the server", metadata: [
             "state": "\(record.state.rawValue)", "outcome": "\(outcome.state.rawValue)",
         ])
-        var group: pid_t?
-        if let pid = record.job.pid, let ticks = record.processStartTicks, ProcessTable.info(pid)?.startTicks == ticks {
-            group = pid
+        var survivors = 0
+        for tree in containment.leftovers(of: record.id, pid: record.job.pid, startTicks: record.processStartTicks) {
+            let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
+            let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
+            if result.survivors == 0 { tree.release() }
+            survivors += result.survivors
         }
-        let ladder = SignalLadder(
-            jobID: record.id, processGroup: group, startedAfter: group == nil ? nil : record.processStartTicks, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
-        let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
 
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
@@ -77,11 +78,24 @@ extension JobEngine {
             final.job = live.currentJob
             try? final.job.move(to: outcome.state)
             final.job.finishedAt = .now()
-            final.job.error = outcome.error ?? (result.survivors > 0 ? Outcome.didNotStop : nil)
+            final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
             return (final, issueWrite(live))
         }
         await endAttempt(live, final, ticket: ticket, previous: nil, countedRunning: false, logger: logger)
+    }
+
+    /// Kills and removes the cgroups under this engine's root that no interrupted job claims: a
+    /// finished job's cgroup that could not be removed, a probe left by a crashed start.
+    private func sweepStrayCgroups(keeping ids: Set<String>) {
+        guard let cgroups = containment.cgroups else { return }
+        for name in cgroups.children() {
+            let id = name.hasSuffix(".cleanup") ? String(name.dropLast(".cleanup".count)) : name
+            guard !ids.contains(id), let cgroup = cgroups.existing(name) else { continue }
+            cgroup.kill()
+            cgroup.release()
+            logger.info("stray cgroup removed", metadata: ["cgroup": "\(cgroup.path)"])
+        }
     }
 
     /// The grace a recovered job's leftovers get: all of it for a `running` job; for a

@@ -17,7 +17,8 @@ extension JobEngine {
     /// are cancelled through the ladder; their cleanup still runs, shielded) and then returns.
     public func run() async throws {
         logger.info("job engine starting", metadata: [
-            "containment": "\(ProcessTable.containmentMethod)", "subreaper": "\(Reaper.shared.isSubreaper)",
+            "containment": "\(containment.method.rawValue)", "containment.detail": "\(containment.detail)",
+            "subreaper": "\(Reaper.shared.isSubreaper)",
         ])
         try await withTaskCancellationHandler {
             let interrupted = try await recover()
@@ -51,6 +52,7 @@ extension JobEngine {
             shutdown()
         }
         workdirs.discardSpares()
+        containment.cgroups?.removeIfEmpty()
         logger.info("job engine stopped")
     }
 

@@ -70,9 +70,9 @@ extension JobEngine {
         if snapshot.status != nil { logger.info("main process exited", metadata: ["status": "\(snapshot.status!)"]) }
 
         // Stop what is left (everything, on cancel/timeout; leftovers after a natural exit).
-        let ladder = SignalLadder(
-            jobID: record.id, processGroup: pid, startedAfter: spawned.startTicks, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
+        let ladder = SignalLadder(tree: spawned.tree, processGroup: pid, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
+        if result.survivors == 0 { spawned.tree.release() }
         if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
 
         // All writers are gone: the pipes reach end-of-file once drained. Bounded, in case a
@@ -85,7 +85,8 @@ extension JobEngine {
     }
 
     /// Fresh workdir, stdin (a memfd holding the text, or /dev/null), output pipes, then spawn in a
-    /// new session with the reaper delivering the exit to `leaderExited`.
+    /// new session under the engine's containment (the job's own cgroup, or its subreaper), with
+    /// the reaper delivering the exit to `leaderExited`.
     func spawnJob(_ live: LiveJob, record: JobRecord) throws(SpawnError) -> SpawnedJob {
         let workdir = try workdirs.create(record.id)
         let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
@@ -104,12 +105,12 @@ extension JobEngine {
             close(err.write)
         }
         do {
-            let (pid, ticks) = try Reaper.shared.spawn(
-                path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir,
-                stdin: stdin, stdout: out.write, stderr: err.write
+            let spawned = try containment.spawn(
+                record.id, jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
+                cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write
             ) { [self] status in leaderExited(live, status) }
-            live.watch.stopsGroup(pid)
-            return SpawnedJob(pid: pid, startTicks: ticks, stdout: out.read, stderr: err.read)
+            live.watch.stopsGroup(spawned.pid)
+            return SpawnedJob(pid: spawned.pid, startTicks: spawned.startTicks, tree: spawned.tree, stdout: out.read, stderr: err.read)
         } catch {
             close(out.read)
             close(err.read)
@@ -146,10 +147,12 @@ extension JobEngine {
     }
 }
 
-/// A job's main process just spawned: its pid, start time and the read ends of its output pipes.
+/// A job's main process just spawned: its pid, start time, process tree and the read ends of its
+/// output pipes.
 struct SpawnedJob: Sendable {
     var pid: pid_t
     var startTicks: UInt64?
+    var tree: any ContainedTree
     var stdout: Int32
     var stderr: Int32
 }

@@ -15,8 +15,9 @@ import Logging
 ///   `SignalLadder` (SIGTERM, `grace_seconds`, SIGKILL, sweep) and the job ends `timed_out`.
 /// - Cancel: a queued job becomes `cancelled` at once and never runs (cleanup `none`); a running
 ///   one becomes `cancelling`, gets the ladder, then its cleanup, then `cancelled`.
-/// - Whatever ends a job, afterwards and exactly once: the whole process tree is gone (process
-///   group, `JOBSD_JOB_ID` carriers, their descendants), the output pipes are drained and closed,
+/// - Whatever ends a job, afterwards and exactly once: the whole process tree is gone (every
+///   process in the job's cgroup, or below its subreaper: see `containmentMethod`), the output
+///   pipes are drained and closed,
 ///   the user's cleanup command runs (its own timeout and ladder, shielded from cancellation),
 ///   the workdir is removed, and the final record is stored; only then is the job terminal.
 /// - Shutdown and cancellation of `run()`'s task are described on `shutdown()` and `run()`.
@@ -32,17 +33,34 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// How the jobs' processes are contained, chosen once here (`EngineConfiguration.containment`).
+    let containment: Containment
 
-    public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) {
+    /// Throws when `configuration.containment` is `.cgroup` and no cgroup v2 directory is
+    /// writable here (`.auto` then falls back to `.proc`).
+    public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) throws(ContainmentError) {
+        containment = try Containment.choose(configuration.containment, dataDirectory: configuration.dataDirectory)
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
+        metrics.gauge(
+            "jobsd_containment_info", help: "How jobs' processes are contained: cgroup (a cgroup v2 per job) or proc (a per-job subreaper).",
+            labels: [("method", containment.method.rawValue)]
+        ).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
         state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }
     }
+
+    /// How every process of a job is found, signalled and waited for: `.cgroup` (a cgroup v2 per
+    /// job: nothing a process does takes it out) or `.proc` (a per-job subreaper: orphans of the
+    /// job stay below it). Chosen at init, fixed for the engine's life.
+    public var containmentMethod: ContainmentMethod { containment.method }
+
+    /// The cgroup root of this engine's jobs, or why cgroups are not used (for logs and `/readyz`).
+    public var containmentDetail: String { containment.detail }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
     /// may still be recovering in the background), and from the first `shutdown()` on.

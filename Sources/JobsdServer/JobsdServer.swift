@@ -52,7 +52,11 @@ public final class JobsdServer: Sendable {
         self.configuration = configuration
 
         let metrics = MetricsRegistry()
-        engine = JobEngine(configuration: configuration.engine, store: store, metrics: metrics, logger: logger)
+        do {
+            engine = try JobEngine(configuration: configuration.engine, store: store, metrics: metrics, logger: logger)
+        } catch {
+            throw StartupError("--containment cgroup: \(error)")
+        }
         var router = HTTPRouter()
         let decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout)
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)

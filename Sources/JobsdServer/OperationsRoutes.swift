@@ -1,3 +1,4 @@
+import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 import JobsdMetrics
@@ -11,10 +12,11 @@ struct OperationsRoutes: Sendable {
     func register(in router: inout HTTPRouter) {
         // Both answer at once, on the event loop.
         router.addImmediate("GET", "/healthz") { _ in .json(#"{"status":"ok"}"#) }
+        let ready = Self.readyBody(engine)
         router.addImmediate("GET", "/readyz") { [engine, lifecycle] _ in
             if lifecycle.isDraining { return .problem(status: 503, detail: "jobsd is shutting down", headers: [("Retry-After", "5")]) }
             if !engine.isReady { return .problem(status: 503, detail: "jobsd is starting up", headers: [("Retry-After", "1")]) }
-            return .json(#"{"status":"ready"}"#)
+            return .json(ready)
         }
         router.add("GET", "/metrics") { [metrics] _ in
             HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
@@ -23,5 +25,17 @@ struct OperationsRoutes: Sendable {
         router.add("GET", "/openapi.yaml") { _ in
             HTTPResponse(status: 200, headers: [("Content-Type", "application/yaml")], body: .bytes(OpenAPIDocument.bytes))
         }
+    }
+
+    /// `{"status":"ready","containment":"cgroup"|"proc","containment_detail":"…"}`: fixed for the
+    /// engine's life, so built once.
+    static func readyBody(_ engine: JobEngine) -> String {
+        var w = JSONWriter()
+        w.raw(#"{"status":"ready","containment":"#)
+        w.string(engine.containmentMethod.rawValue)
+        w.raw(#","containment_detail":"#)
+        w.string(engine.containmentDetail)
+        w.raw("}")
+        return w.text
     }
 }

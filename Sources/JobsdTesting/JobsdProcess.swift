@@ -24,13 +24,16 @@ public final class JobsdProcess: Sendable {
 
     /// Starts jobsd on port 0 with `dataDirectory` and `arguments`, and returns once it listens
     /// (its log line with `port=`) — or throws with the log when it exits or does not come up.
+    /// Its containment is `TestContainment.choice` unless `env` sets `JOBSD_CONTAINMENT`.
     public static func start(dataDirectory: String, arguments: [String] = [], env: [String: String] = [:]) async throws -> JobsdProcess {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let logPath = dataDirectory + "/test-jobsd-\(UUID().uuidString.prefix(8)).log"
         let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TestHarnessError("cannot create \(logPath)") }
         defer { close(fd) }
-        var environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "JOBSD_LOG_LEVEL": "debug"]
+        var environment = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "JOBSD_LOG_LEVEL": "debug", "JOBSD_CONTAINMENT": TestContainment.choice.rawValue,
+        ]
         environment.merge(env) { $1 }
         let argv = [try executable("jobsd"), "--port", "0", "--data-dir", dataDirectory] + arguments
         let child = try ChildProcess.spawn(argv: argv, env: environment, stdin: nil, stdout: fd, stderr: fd)
@@ -66,6 +69,13 @@ public final class JobsdProcess: Sendable {
     public func signal(_ signal: Int32) async {
         child.signal(signal)
         if signal == SIGKILL { _ = await child.wait() }
+    }
+
+    /// SIGTERM, then waits for the exit: a graceful stop, after which jobsd has removed what it
+    /// keeps outside its data directory (its cgroup root).
+    public func stop() async -> ExitStatus {
+        child.signal(SIGTERM)
+        return await child.wait()
     }
 
     /// Waits for the process to exit and returns how it ended.

@@ -1,5 +1,6 @@
 import Foundation
 import JobsdClient
+import JobsdCore
 import JobsdServer
 import Logging
 
@@ -20,7 +21,8 @@ public struct TestServer: Sendable {
     }
 
     /// Starts a server configured by `configure` (defaults: short shutdown timeout and grace so
-    /// tests end quickly), runs `body`, then drains and stops the server.
+    /// tests end quickly; the containment named by `JOBSD_TEST_CONTAINMENT`, else auto), runs
+    /// `body`, then drains and stops the server.
     public static func with<T: Sendable>(
         _ configure: (inout ServerConfiguration) -> Void = { _ in },
         _ body: (TestServer) async throws -> T
@@ -32,6 +34,7 @@ public struct TestServer: Sendable {
         configuration.handleSignals = false
         configuration.engine.shutdownTimeout = 0
         configuration.engine.defaultGrace = 1
+        configuration.engine.containment = TestContainment.choice
         configure(&configuration)
         var logger = Logger(label: "jobsd-test")
         logger.logLevel = ProcessInfo.processInfo.environment["JOBSD_TEST_LOG"] == nil ? .critical : .debug
@@ -49,6 +52,14 @@ public struct TestServer: Sendable {
             _ = try? await running.value
             throw error
         }
+    }
+}
+
+/// The containment the tests ask for: `JOBSD_TEST_CONTAINMENT` (auto, cgroup or proc; unset:
+/// auto), so that `scripts/test.sh` can run the containment tests once per method.
+public enum TestContainment {
+    public static var choice: ContainmentChoice {
+        ProcessInfo.processInfo.environment["JOBSD_TEST_CONTAINMENT"].flatMap(ContainmentChoice.init(rawValue:)) ?? .auto
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobsdAPI
+import JobsdCore
 import JobsdServer
 import Logging
 
@@ -34,6 +35,7 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "File holding the bearer token [JOBSD_TOKEN_FILE]; or set JOBSD_TOKEN") var tokenFile: String?
     @Flag(help: "Serve a non-loopback address without a token [JOBSD_INSECURE_NO_AUTH=1]") var insecureNoAuth = false
     @Option(help: "sqlite (durable, in --data-dir), postgres://user:pass@host:port/db (several nodes), or memory (benchmarks only) [JOBSD_STORE] (default: sqlite)") var store: String?
+    @Option(help: "auto, cgroup (a cgroup v2 per job) or proc (a subreaper per job) [JOBSD_CONTAINMENT] (default: auto)") var containment: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
 
@@ -91,6 +93,7 @@ struct Jobsd: AsyncParsableCommand {
             }
             c.store = kind
         }
+        c.engine.containment = try s.choice(containment, "JOBSD_CONTAINMENT", "--containment", default: ContainmentChoice.auto)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

@@ -19,6 +19,7 @@ import urllib.request
 os.environ.setdefault("SE_OFFLINE", "true")
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -33,19 +34,33 @@ class Jobsd:
         binary = os.environ.get("JOBSD_BIN")
         if not binary:
             raise RuntimeError("JOBSD_BIN must name the jobsd binary (scripts/browser-test.sh sets it)")
+        self.binary = binary
         self.token = token
+        self.extra_args = tuple(extra_args)
         self.data = tempfile.mkdtemp(prefix="jobsd-ui-")
         self.log_path = os.path.join(self.data, "jobsd.log")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSD_")}
-        if token:
-            env["JOBSD_TOKEN"] = token
-        args = [binary, "--host", "127.0.0.1", "--port", "0", "--data-dir", os.path.join(self.data, "data"),
-                "--log-format", "json", "--default-grace", "1s", "--shutdown-timeout", "1s", *extra_args]
         self.log = open(self.log_path, "w")
+        self._start(0)
+
+    def _start(self, port):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSD_")}
+        if self.token:
+            env["JOBSD_TOKEN"] = self.token
+        args = [self.binary, "--host", "127.0.0.1", "--port", str(port), "--data-dir", os.path.join(self.data, "data"),
+                "--log-format", "json", "--default-grace", "1s", "--shutdown-timeout", "1s", *self.extra_args]
+        self.log.truncate(0)
+        self.log.seek(0)
         self.process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         self.port = self._wait_for_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._wait_until_ready()
+
+    def restart(self):
+        """Stops jobsd (SIGTERM, as an operator would) and starts it again on the same port and
+        data dir: every connection to it drops meanwhile."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._start(self.port)
 
     def _wait_for_port(self):
         deadline = time.monotonic() + 60
@@ -151,5 +166,7 @@ def requests_sent(driver):
 
 def wait_for(driver, condition, seconds=30, message=""):
     """Polls `condition(driver)` until it returns a truthy value (the readiness signal the test
-    waits for) and returns it."""
-    return WebDriverWait(driver, seconds, poll_frequency=0.05).until(condition, message)
+    waits for) and returns it. An element replaced while it was read (a live re-render) counts as
+    "not yet"."""
+    wait = WebDriverWait(driver, seconds, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(condition, message)

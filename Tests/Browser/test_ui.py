@@ -7,6 +7,7 @@ import tempfile
 import unittest
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from harness import Jobsd, console_errors, new_browser, requests_sent, wait_for
 
@@ -91,6 +92,29 @@ class JobsPageTests(BrowserTestCase):
         self.driver.find_element(By.CSS_SELECTOR, "#submit-form button[type=submit]").click()
         self.wait_text("#submit-message", "unclosed ' quote")
         self.assertEqual(self.jobsd.count_jobs(), before)
+
+    def test_the_table_filters_by_state_and_label_and_pages_through_older_jobs(self):
+        ours = [self.jobsd.submit(command=["true"], labels={"suite": "filters"}) for _ in range(53)]
+        failing = self.jobsd.submit(command=["false"], labels={"suite": "filters", "kind": "bad"})
+        other = self.jobsd.submit(command=["false"], labels={"suite": "elsewhere"})
+        for job in [*ours, failing, other]:
+            self.jobsd.wait(job["id"])
+        shown = lambda d: [row.get_attribute("data-id") for row in d.find_elements(By.CSS_SELECTOR, "tr[data-id]")]
+        self.open("#/jobs")
+        self.fill("filter-label", "suite:filters")
+        Select(self.driver.find_element(By.ID, "filter-state")).select_by_value("failed")
+        self.driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+        wait_for(self.driver, lambda d: shown(d) == [failing["id"]])
+        self.assertIn("state=failed", self.driver.current_url)
+
+        self.open("#/jobs?label=suite:filters&limit=50")
+        newest_first = [failing["id"], *reversed([job["id"] for job in ours])]
+        wait_for(self.driver, lambda d: shown(d) == newest_first[:50])
+        self.driver.find_element(By.LINK_TEXT, "Older →").click()
+        wait_for(self.driver, lambda d: shown(d) == newest_first[50:])
+        self.assertEqual(self.driver.find_elements(By.LINK_TEXT, "Older →"), [])
+        self.driver.find_element(By.LINK_TEXT, "← Newest").click()
+        wait_for(self.driver, lambda d: shown(d) == newest_first[:50])
 
     def test_the_command_line_is_split_into_words_the_way_a_shell_splits_them(self):
         self.open()

@@ -36,7 +36,7 @@ extension EngineTests {
         let store = SlowCancellingWrites()
         var logger = Logger(label: "jobsd.test")
         logger.logLevel = .warning
-        let engine = JobEngine(configuration: EngineConfiguration(dataDirectory: dir), store: store, metrics: MetricsRegistry(), logger: logger)
+        let engine = try JobEngine(configuration: EngineConfiguration(dataDirectory: dir), store: store, metrics: MetricsRegistry(), logger: logger)
         let runner = Task { try await engine.run() }
         await engine.waitUntilReady()
         guard case let .created(job) = try await engine.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 1000"], graceSeconds: 5))

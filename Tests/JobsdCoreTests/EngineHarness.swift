@@ -19,13 +19,14 @@ struct EngineHarness {
         var config = EngineConfiguration(dataDirectory: dir)
         config.defaultGrace = 0.5
         config.shutdownTimeout = 0.5
+        config.containment = containment
         configure(&config)
         let store = InMemoryJobStore()
         let registry = MetricsRegistry()
         var logger = Logger(label: "jobsd.test")
         logger.logLevel = .warning
         return EngineHarness(
-            engine: JobEngine(configuration: config, store: store, metrics: registry, logger: logger),
+            engine: try JobEngine(configuration: config, store: store, metrics: registry, logger: logger),
             store: store, registry: registry, dataDirectory: dir)
     }
 
@@ -104,6 +105,39 @@ struct EngineHarness {
     func counter(_ name: String) -> Double { registry.counter(name, help: "").value }
 
     enum Failure: Error { case unexpected }
+
+    /// `JOBSD_TEST_CONTAINMENT` (auto, cgroup or proc; unset: auto), as for the integration tests.
+    static var containment: ContainmentChoice {
+        ProcessInfo.processInfo.environment["JOBSD_TEST_CONTAINMENT"].flatMap(ContainmentChoice.init(rawValue:)) ?? .auto
+    }
+}
+
+/// A leftover of a "previous jobsd" on a data directory: `sh` ignoring SIGTERM, started under
+/// that directory's containment as job `jobID`'s main process (in its cgroup, or below its
+/// subreaper) and carrying the job's marker, so a new engine on that directory must find it.
+struct Leftover {
+    let pid: pid_t
+    let startTicks: UInt64?
+    let exit: ExitLatch
+
+    /// Returns once the process has set its trap.
+    static func start(of jobID: String, dataDirectory: String) async throws -> Leftover {
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(null) }
+        let ready = NSTemporaryDirectory() + "leftover-\(jobID)"
+        let previous = try Containment.choose(EngineHarness.containment, dataDirectory: dataDirectory)
+        let path = try JobEnvironment.resolve("sh", path: JobEnvironment.basePATH)
+        let latch = ExitLatch()
+        let spawned = try previous.spawn(
+            jobID, jobID: jobID, path: path, argv: ["sh", "-c", "trap '' TERM; echo > '\(ready)'; while :; do sleep 0.05; done"],
+            env: ["PATH=\(JobEnvironment.basePATH)", "JOBSD_JOB_ID=\(jobID)"], cwd: nil, stdin: null, stdout: null, stderr: null,
+            onExit: latch.set)
+        while !FileManager.default.fileExists(atPath: ready) { await AsyncCondition.sleep(0.01) }
+        return Leftover(pid: spawned.pid, startTicks: spawned.startTicks, exit: latch)
+    }
+
+    func wait() async -> JobsdCore.ExitStatus { await exit.wait() }
+    func signal(_ signal: Int32) { if exit.value == nil { kill(pid, signal) } }
 }
 
 /// An independent /proc scan for the tests (not the engine's ProcessTable).

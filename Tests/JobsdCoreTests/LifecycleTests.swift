@@ -84,16 +84,12 @@ extension EngineTests {
         }
         let runningID = JobIDGenerator.shared.next(), cancellingID = JobIDGenerator.shared.next()
         let queuedID = JobIDGenerator.shared.next()
-        // A leftover of the "previous jobsd": a real process carrying the running job's marker.
-        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
-        defer { close(null) }
-        let ready = NSTemporaryDirectory() + "leftover-\(runningID)"
-        let leftover = try ChildProcess.spawn(
-            argv: ["sh", "-c", "trap '' TERM; echo > '\(ready)'; while :; do sleep 0.05; done"],
-            env: ["PATH": JobEnvironment.basePATH, "JOBSD_JOB_ID": runningID], stdout: null, stderr: null)
-        while !FileManager.default.fileExists(atPath: ready) { await AsyncCondition.sleep(0.01) }
         var paths: [String: String] = [:]
+        var left: Leftover?
         try await EngineHarness.with(store: { store, dir in
+            // A leftover of the "previous jobsd" on this data directory.
+            let leftover = try await Leftover.start(of: runningID, dataDirectory: dir)
+            left = leftover
             paths = [runningID: "\(dir)/running", cancellingID: "\(dir)/cancelling"]
             var running = record(runningID, .running, ["sleep", "1000"], cleanupTo: paths[runningID])
             running.job.pid = leftover.pid
@@ -109,8 +105,8 @@ extension EngineTests {
             let cancelled = try await h.terminal(cancellingID)
             #expect(cancelled.state == .cancelled)
             #expect(h.read(paths[cancellingID]!) == "cancelled\n")
-            let leftoverStatus = await leftover.wait()
-            #expect(leftoverStatus.signal == SIGKILL)
+            let leftoverStatus = await left?.wait()
+            #expect(leftoverStatus?.signal == SIGKILL)
             let ran = try await h.terminal(queuedID)
             #expect(ran.state == .succeeded)
             #expect(try await h.output(queuedID) == "ran\n")

@@ -16,25 +16,12 @@ extension EngineTests {
         return JobRecord(job: job, spec: spec)
     }
 
-    /// A leftover process of the "previous jobsd" that ignores SIGTERM and carries the job's marker;
-    /// returns once its trap is set.
-    private func leftover(of jobID: String) async throws -> ChildProcess {
-        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
-        defer { close(null) }
-        let ready = NSTemporaryDirectory() + "leftover-\(jobID)"
-        let child = try ChildProcess.spawn(
-            argv: ["sh", "-c", "trap '' TERM; echo > '\(ready)'; while :; do sleep 0.05; done"],
-            env: ["PATH": JobEnvironment.basePATH, "JOBSD_JOB_ID": jobID], stdout: null, stderr: null)
-        while !FileManager.default.fileExists(atPath: ready) { await AsyncCondition.sleep(0.01) }
-        return child
-    }
-
     @Test func recovery_RunsInTheBackground_WhileQueuedJobsRun_AndACancellingJobGetsOnlyWhatIsLeftOfItsGrace() async throws {
         let h = try EngineHarness.make()
         let runningID = JobIDGenerator.shared.next(), cancellingID = JobIDGenerator.shared.next()
         let queuedID = JobIDGenerator.shared.next()
-        let stubborn = try await leftover(of: runningID)
-        let cancellingLeftover = try await leftover(of: cancellingID)
+        let stubborn = try await Leftover.start(of: runningID, dataDirectory: h.dataDirectory)
+        let cancellingLeftover = try await Leftover.start(of: cancellingID, dataDirectory: h.dataDirectory)
         var running = leftRecord(runningID, .running, ["sleep", "1000"], grace: 300)
         running.job.pid = stubborn.pid
         running.processStartTicks = stubborn.startTicks

@@ -3,12 +3,20 @@
 
 #include <sys/types.h>
 
-/// Spawns `path` with `argv`/`envp` via posix_spawn in a new session (and so its own process
-/// group), with every signal at its default disposition and an empty signal mask, cwd `cwd`,
-/// and `in_fd`/`out_fd`/`err_fd` as fds 0/1/2; every other fd is closed in the child.
-/// Returns 0 and stores the pid, or an errno value (exec errors included: glibc reports them).
+/// Spawns `path` with `argv`/`envp` in a new session (and so its own process group), with every
+/// signal at its default action and an empty signal mask, cwd `cwd`, `in_fd`/`out_fd`/`err_fd` as
+/// fds 0/1/2 and every other fd closed — straight into the cgroup `cgroup_fd` (an open cgroup v2
+/// directory; < 0: this process's cgroup) through clone3(CLONE_INTO_CGROUP), so no code of the
+/// child runs anywhere else. A vfork-style child (CLONE_VM | CLONE_VFORK, like posix_spawn):
+/// this thread sleeps until it has exec'd. Returns 0 and stores the pid, or an errno value (exec
+/// errors included; the failed child is reaped here).
 int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                const char *cwd, int in_fd, int out_fd, int err_fd);
+                const char *cwd, int in_fd, int out_fd, int err_fd, int cgroup_fd);
+
+/// Starts a child in the cgroup `cgroup_fd` that exits at once, and reaps it: 0 when jobsd can
+/// spawn into that cgroup, else the errno of clone3 (ENOSYS: not on this architecture or kernel,
+/// EACCES/EPERM: not allowed, EBUSY: a domain cgroup with controllers, …).
+int jobsd_cgroup_probe(int cgroup_fd);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1) (prctl is C-variadic). Returns 0 or an errno value.
 int jobsd_set_child_subreaper(void);

@@ -99,10 +99,12 @@ export function jobPage(main, setLive, id) {
   // MARK: live state and timeline
 
   let timelineTimer = null;
+  let timelineEvents = null;
   async function loadTimeline() {
     timelineTimer = null;
     try {
       const { events } = await getJSON(`/v1/jobs/${id}/events`);
+      timelineEvents = events;
       renderTimeline(timeline, events, job);
     } catch (error) {
       timeline.replaceChildren(h('p', { class: 'message error' }, describeError(error)));
@@ -131,7 +133,12 @@ export function jobPage(main, setLive, id) {
     onGone: () => loadJob(),
     onStatus: (status) => { setLive(status); if (!job) loadJob(); },
   }).start();
-  const ticker = setInterval(() => { if (job && job.started_at && !job.finished_at) durationText.textContent = formatDuration(jobDuration(job)); }, 1000);
+  // While the job runs, its duration and the timeline's "now" end move on.
+  const ticker = setInterval(() => {
+    if (!job || isTerminal(job.state)) return;
+    if (job.started_at) durationText.textContent = formatDuration(jobDuration(job));
+    if (timelineEvents) renderTimeline(timeline, timelineEvents, job);
+  }, 1000);
 
   // MARK: log tail
 

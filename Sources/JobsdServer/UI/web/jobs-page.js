@@ -27,7 +27,7 @@ export function jobsPage(main, setLive) {
   const table = new JobTable('Jobs, newest first');
   const message = messageArea({ role: 'alert' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
-  const count = h('p', { class: 'count', role: 'status' });
+  const count = h('p', { class: 'count' });
 
   const labelInput = h('input', { id: 'filter-label', name: 'label', type: 'text', value: labels.join(' '), placeholder: 'team:data', autocomplete: 'off', spellcheck: 'false' });
   const stateSelect = h('select', { id: 'filter-state', name: 'state' },
@@ -58,7 +58,9 @@ export function jobsPage(main, setLive) {
       h('section', { class: 'jobs-list', 'aria-labelledby': 'list-title' },
         h('h2', { id: 'list-title', class: 'visually-hidden' }, 'Job list'),
         filters, message.element, count, table.element, pager),
-      h('aside', { class: 'panel' }, form)));
+      // Open beside the table on wide screens; above it, folded, on narrow ones.
+      h('details', { class: 'panel submit-panel', open: matchMedia('(min-width: 1001px)').matches },
+        h('summary', {}, h('h2', { id: 'submit-title' }, 'Submit a job')), form)));
 
   function matches(job) {
     if (states.length > 0 && !states.includes(job.state)) return false;

@@ -34,8 +34,8 @@ export function submitForm(onCreated) {
       field.hint ? h('p', { class: 'hint', id: `${inputId}-hint` }, field.hint) : null);
   });
   const button = h('button', { type: 'submit', class: 'primary' }, 'Submit job');
-  const form = h('form', { class: 'submit-form', id: 'submit-form', novalidate: true, 'aria-labelledby': 'submit-title' },
-    h('h2', { id: 'submit-title' }, 'Submit a job'), rows, h('div', { class: 'actions' }, button), message.element);
+  const form = h('form', { class: 'submit-form', id: 'submit-form', novalidate: true, 'aria-label': 'Submit a job' },
+    rows, h('div', { class: 'actions' }, button), message.element);
 
   function markInvalid(fieldId) {
     for (const [id, input] of Object.entries(inputs)) input.toggleAttribute('aria-invalid', id === fieldId);

@@ -65,7 +65,9 @@ export function renderTimeline(container, events, job) {
     segment.style.width = `${((t - phaseStart) / span) * 100}%`;
     bar.append(segment);
   };
-  const lanes = [-Infinity, -Infinity, -Infinity];
+  // One label per cluster of markers closer than 6% of the bar ("exit SIGKILL · cleanup · end"),
+  // stacked in up to three lanes when clusters are near each other.
+  const clusters = [];
   for (const event of events) {
     const t = Date.parse(event.at);
     if (event.type in PHASE_AFTER) {
@@ -75,14 +77,24 @@ export function renderTimeline(container, events, job) {
     const label = markerLabel(event);
     if (label === null) continue;
     const x = ((t - t0) / span) * 100;
-    let lane = lanes.findIndex((previous) => x - previous >= 14);
-    if (lane < 0) lane = lanes.indexOf(Math.min(...lanes));
-    lanes[lane] = x;
-    const marker = h('div', { class: `marker ${markerClass(event)} lane-${lane}`, title: `${event.type} at +${formatDuration(t - t0)}` },
-      h('span', { class: 'marker-label' }, label));
+    const marker = h('div', { class: `marker ${markerClass(event)}`, title: `${event.type} at +${formatDuration(t - t0)}` });
     marker.style.left = percent(t);
-    if (x > 80) marker.classList.add('flip');
     bar.append(marker);
+    const last = clusters[clusters.length - 1];
+    if (last && x - last.x < 6) {
+      last.labels.push(label);
+    } else {
+      clusters.push({ x, labels: [label], marker });
+    }
+  }
+  const lanes = [-Infinity, -Infinity, -Infinity];
+  for (const cluster of clusters) {
+    let lane = lanes.findIndex((previous) => cluster.x - previous >= 16);
+    if (lane < 0) lane = lanes.indexOf(Math.min(...lanes));
+    lanes[lane] = cluster.x;
+    cluster.marker.classList.add(`lane-${lane}`);
+    if (cluster.x > 70) cluster.marker.classList.add('flip');
+    cluster.marker.append(h('span', { class: 'marker-label' }, cluster.labels.join(' · ')));
   }
   closePhase(end);
 

@@ -35,11 +35,12 @@ final class Reaper: @unchecked Sendable {
         thread.start()
     }
 
-    /// Spawns a process (see `jobsd_spawn`) and registers `onExit`, called once on the reaper
-    /// thread with the exit status. Returns the pid and its start time in clock ticks.
+    /// Spawns a process (see `jobsd_spawn`) into the cgroup open as `cgroup` (-1: this process's)
+    /// and registers `onExit`, called once on the reaper thread with the exit status. Returns the
+    /// pid and its start time in clock ticks.
     func spawn(
         path: String, argv: [String], env: [String], cwd: String?, stdin: Int32, stdout: Int32, stderr: Int32,
-        onExit: @escaping @Sendable (ExitStatus) -> Void
+        cgroup: Int32 = -1, onExit: @escaping @Sendable (ExitStatus) -> Void
     ) throws(SpawnError) -> (pid: pid_t, startTicks: UInt64?) {
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup($0) } + [nil]
@@ -49,7 +50,7 @@ final class Reaper: @unchecked Sendable {
         }
         var pid: pid_t = 0
         pthread_mutex_lock(mutex)
-        let rc = jobsd_spawn(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr)
+        let rc = jobsd_spawn(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, cgroup)
         var ticks: UInt64?
         if rc == 0 {
             handlers[pid] = onExit
@@ -118,7 +119,7 @@ final class Reaper: @unchecked Sendable {
 public enum SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
     /// argv[0] is not on the job's PATH (or not executable there).
     case commandNotFound(String)
-    /// posix_spawn failed (exec error, permissions, missing cwd, fd limits).
+    /// The spawn failed (exec error, permissions, missing cwd, fd limits, cgroup refused).
     case cannotExecute(String, errno: Int32)
     /// Preparing the process (workdir, pipes, stdin) failed.
     case setup(String)

@@ -1,0 +1,114 @@
+import Glibc
+import Logging
+
+/// Which containment `--containment` asks for (`JOBSD_CONTAINMENT`).
+public enum ContainmentChoice: String, Sendable, CaseIterable {
+    /// cgroup when the machine allows it, else proc.
+    case auto
+    /// cgroup or refuse to start.
+    case cgroup
+    /// The per-job subreaper, even where cgroups are writable.
+    case proc
+}
+
+/// How the engine finds every process of a job — the one thing that makes "nothing of the job
+/// survives it" true.
+public enum ContainmentMethod: String, Sendable {
+    /// A cgroup v2 per job (`CgroupTree`): the kernel keeps every descendant in it, whatever it
+    /// does to its environment, session or parentage.
+    case cgroup
+    /// A per-job subreaper process between jobsd and the job (`Subreaper`): orphans of the job
+    /// are re-parented to it, so its descendant tree is exactly the job's processes.
+    case proc
+}
+
+/// The containment in force for one engine, chosen once at its start.
+struct Containment: Sendable {
+    let method: ContainmentMethod
+    /// Where the jobs' cgroups live (method `.cgroup`).
+    let cgroups: CgroupTree?
+    /// One sentence for the log and `/readyz`: the cgroup root, or why cgroups are not used.
+    let detail: String
+
+    /// `.auto`: cgroup when `CgroupTree.prepare` succeeds, else proc (the reason is kept in
+    /// `detail`). `.cgroup`: throws when it fails. `.proc`: never touches cgroups.
+    static func choose(_ choice: ContainmentChoice, dataDirectory: String) throws(ContainmentError) -> Containment {
+        switch choice {
+        case .proc:
+            return Containment(method: .proc, cgroups: nil, detail: "per-job subreaper (--containment proc)")
+        case .cgroup:
+            let tree = try CgroupTree.prepare(dataDirectory: dataDirectory)
+            return Containment(method: .cgroup, cgroups: tree, detail: tree.root)
+        case .auto:
+            do {
+                let tree = try CgroupTree.prepare(dataDirectory: dataDirectory)
+                return Containment(method: .cgroup, cgroups: tree, detail: tree.root)
+            } catch {
+                return Containment(method: .proc, cgroups: nil, detail: "per-job subreaper; no cgroup: \(error)")
+            }
+        }
+    }
+}
+
+/// Why the chosen containment cannot be used.
+public enum ContainmentError: Error, Sendable, CustomStringConvertible {
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(why): why
+        }
+    }
+}
+
+// MARK: - Spawning into it
+
+/// A process tree just started under the engine's containment.
+struct ContainedSpawn: Sendable {
+    /// The main process (the job's command).
+    var pid: pid_t
+    /// Its start time in clock ticks since boot, when readable.
+    var startTicks: UInt64?
+    var tree: any ContainedTree
+}
+
+extension Containment {
+    /// Starts `argv` as the main process of a new tree named `name` (a job id, or
+    /// `<id>.cleanup`): with method `.cgroup` in the new cgroup `<root>/<name>` from its first
+    /// instruction on. `onExit` gets the main process's exit status (see `Reaper.spawn`). On a
+    /// spawn failure nothing is left behind (the cgroup is removed).
+    func spawn(
+        _ name: String, jobID: String, path: String, argv: [String], env: [String], cwd: String?,
+        stdin: Int32, stdout: Int32, stderr: Int32, onExit: @escaping @Sendable (ExitStatus) -> Void
+    ) throws(SpawnError) -> ContainedSpawn {
+        guard let cgroups else {
+            let (pid, ticks) = try Reaper.shared.spawn(
+                path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, cgroup: -1, onExit: onExit)
+            return ContainedSpawn(pid: pid, startTicks: ticks, tree: MarkedProcesses(jobID: jobID, processGroup: pid, startedAfter: ticks))
+        }
+        let cgroup: JobCgroup
+        do { cgroup = try cgroups.create(name) } catch { throw .setup("\(error)") }
+        do {
+            let (pid, ticks) = try Reaper.shared.spawn(
+                path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, cgroup: cgroup.fd, onExit: onExit)
+            return ContainedSpawn(pid: pid, startTicks: ticks, tree: cgroup)
+        } catch {
+            cgroup.remove()
+            throw error
+        }
+    }
+
+    /// The trees a job interrupted by a stop of the server may have left (recovery): its own and
+    /// its cleanup command's. `pid`/`startTicks`: the recorded main process.
+    func leftovers(of jobID: String, pid: pid_t?, startTicks: UInt64?) -> [any ContainedTree] {
+        guard let cgroups else {
+            var group: pid_t?
+            if let pid, let startTicks, ProcessTable.info(pid)?.startTicks == startTicks { group = pid }
+            return [MarkedProcesses(jobID: jobID, processGroup: group, startedAfter: group == nil ? nil : startTicks)]
+        }
+        return [jobID, Self.cleanupName(jobID)].compactMap { cgroups.existing($0) }
+    }
+
+    /// The cgroup (or subreaper) name of a job's cleanup command.
+    static func cleanupName(_ jobID: String) -> String { jobID + ".cleanup" }
+}
