@@ -77,7 +77,7 @@ extension JobEngine {
             let out = try Pipes.devNull(O_WRONLY)
             defer { close(out) }
             spawned = try containment.spawn(
-                Containment.cleanupName(jobID), jobID: jobID, path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" },
+                Containment.cleanupName(jobID, attempt: record.job.attempt), jobID: jobID, path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" },
                 cwd: workdir, stdin: stdin, stdout: out, stderr: out, onExit: watch.exited)
         } catch {
             logger.info("cleanup could not start", metadata: ["error": "\(error)"])

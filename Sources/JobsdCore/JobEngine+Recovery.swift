@@ -61,7 +61,7 @@ extension JobEngine {
             "state": "\(record.state.rawValue)", "outcome": "\(outcome.state.rawValue)",
         ])
         var survivors = 0
-        for tree in containment.leftovers(of: record.id, pid: record.job.pid, startTicks: record.processStartTicks) {
+        for tree in containment.leftovers(of: record.id, attempt: record.job.attempt, pid: record.job.pid, startTicks: record.processStartTicks) {
             let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
             let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
             if result.survivors == 0 { tree.release() }
@@ -90,8 +90,7 @@ extension JobEngine {
     private func sweepStrayCgroups(keeping ids: Set<String>) {
         guard let cgroups = containment.cgroups else { return }
         for name in cgroups.children() {
-            let id = name.hasSuffix(".cleanup") ? String(name.dropLast(".cleanup".count)) : name
-            guard !ids.contains(id), let cgroup = cgroups.existing(name) else { continue }
+            guard !ids.contains(Containment.jobID(ofTree: name)), let cgroup = cgroups.existing(name) else { continue }
             cgroup.kill()
             cgroup.release()
             logger.info("stray cgroup removed", metadata: ["cgroup": "\(cgroup.path)"])

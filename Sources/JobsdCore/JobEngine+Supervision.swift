@@ -106,7 +106,7 @@ extension JobEngine {
         }
         do {
             let spawned = try containment.spawn(
-                record.id, jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
+                Containment.treeName(record.id, attempt: record.job.attempt), jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
                 cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write
             ) { [self] status in leaderExited(live, status) }
             live.watch.stopsGroup(spawned.pid)

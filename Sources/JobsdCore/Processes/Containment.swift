@@ -100,15 +100,22 @@ extension Containment {
 
     /// The trees a job interrupted by a stop of the server may have left (recovery): its own and
     /// its cleanup command's. `pid`/`startTicks`: the recorded main process.
-    func leftovers(of jobID: String, pid: pid_t?, startTicks: UInt64?) -> [any ContainedTree] {
+    func leftovers(of jobID: String, attempt: Int, pid: pid_t?, startTicks: UInt64?) -> [any ContainedTree] {
         guard let cgroups else {
             var group: pid_t?
             if let pid, let startTicks, ProcessTable.info(pid)?.startTicks == startTicks { group = pid }
             return [MarkedProcesses(jobID: jobID, processGroup: group, startedAfter: group == nil ? nil : startTicks)]
         }
-        return [jobID, Self.cleanupName(jobID)].compactMap { cgroups.existing($0) }
+        return [Self.treeName(jobID, attempt: attempt), Self.cleanupName(jobID, attempt: attempt)].compactMap { cgroups.existing($0) }
     }
 
-    /// The cgroup (or subreaper) name of a job's cleanup command.
-    static func cleanupName(_ jobID: String) -> String { jobID + ".cleanup" }
+    /// The cgroup (or subreaper) name of one attempt of a job: its id for the first, `<id>.<n>`
+    /// for a retry, so a retry never lands in the cgroup of an attempt still being torn down.
+    static func treeName(_ jobID: String, attempt: Int) -> String { attempt <= 1 ? jobID : "\(jobID).\(attempt)" }
+
+    /// The cgroup (or subreaper) name of a job attempt's cleanup command.
+    static func cleanupName(_ jobID: String, attempt: Int) -> String { treeName(jobID, attempt: attempt) + ".cleanup" }
+
+    /// The job id a cgroup name (`treeName`, `cleanupName`) belongs to.
+    static func jobID(ofTree name: String) -> String { String(name.prefix { $0 != "." }) }
 }
