@@ -102,6 +102,10 @@ public final class JobsdServer: Sendable {
     /// The bound HTTP port once listening.
     public func waitUntilListening() async throws -> Int { try await http.waitUntilListening() }
 
+    /// Returns once the engine has read the store and accepts work (`/readyz` answers 200), or
+    /// shutdown began.
+    public func waitUntilReady() async { await engine.waitUntilReady() }
+
     /// First call: drain (as the first SIGTERM). Later calls: cancel running jobs at once.
     public func beginShutdown() {
         if lifecycle.isDraining {

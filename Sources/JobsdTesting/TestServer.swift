@@ -42,6 +42,7 @@ public struct TestServer: Sendable {
         let running = Task { try await server.run() }
         do {
             let port = try await server.waitUntilListening()
+            await server.waitUntilReady()
             let result = try await body(TestServer(server: server, port: port, dataDirectory: dataDirectory, token: server.configuration.token))
             server.beginShutdown()
             try await running.value
