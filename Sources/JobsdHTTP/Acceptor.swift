@@ -1,40 +1,41 @@
 import Glibc
 import Logging
 
-/// The listening socket, watched by every event loop (EPOLLEXCLUSIVE: the kernel wakes one idle
-/// loop per new connection). The loop that wakes accepts what is pending and hands each
-/// connection round-robin to a loop — itself directly, another through `execute` — so load
-/// spreads evenly whichever loop the kernel picked. Past `maxConnections` a connection gets a 503
-/// problem and is closed. Out of descriptors, the loop stops watching for 100 ms instead of
-/// spinning on a level-triggered socket that cannot be accepted from.
-final class Acceptor: Sendable {
+/// One `SO_REUSEPORT` listening socket, owned by one `EventLoop` (the kernel spreads new
+/// connections over the loops' sockets). On the loop's queue it accepts what is pending, in
+/// batches, and registers each connection on that same queue. Past `maxConnections` a connection
+/// gets a 503 problem and is closed. Out of descriptors, the loop stops watching the socket for
+/// 100 ms instead of spinning on a level-triggered socket that cannot be accepted from.
+final class Acceptor: @unchecked Sendable {
+    // Threading: `isWatched` and `isClosed` are only touched on `loop.queue`.
     let listenFD: Int32
-    private let loops: [EventLoop]
+    private unowned let loop: EventLoop
     private let context: HTTPServerContext
+    /// The socket is in the loop's epoll set.
+    var isWatched = false
+    private var isClosed = false
 
     /// Connections one wake-up accepts at most before the loop serves its other events.
-    private static let batch = 256
+    private static let batch = 64
 
-    init(listenFD: Int32, loops: [EventLoop], context: HTTPServerContext) {
+    init(listenFD: Int32, loop: EventLoop, context: HTTPServerContext) {
         self.listenFD = listenFD
-        self.loops = loops
+        self.loop = loop
         self.context = context
     }
 
-    func start() {
-        for loop in loops { loop.execute { [self] in loop.watch(self) } }
-    }
-
-    /// Stops accepting (every loop stops watching) and closes the listening socket; returns once
-    /// it is closed. Connections accepted before are served on.
-    func stop() async {
-        for loop in loops { await loop.run { loop.unwatchListener() } }
+    /// Closes the listening socket (once); connections accepted before are served on.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        isWatched = false
         Syscall.close(listenFD)
     }
 
-    /// On `loop`'s thread, when the listening socket is readable.
-    func acceptPending(on loop: EventLoop) {
+    /// On the loop's queue, when the listening socket is readable.
+    func acceptPending() {
         for _ in 0..<Self.batch {
+            guard !isClosed else { return }
             let fd: Int32
             do {
                 guard let accepted = try Syscall.accept(listenFD) else { return }
@@ -51,15 +52,9 @@ final class Acceptor: Sendable {
                 reject(fd)
                 continue
             }
-            let target = loops[(loop.index + loop.acceptRotation) % loops.count]
-            loop.acceptRotation &+= 1
-            let context = self.context
-            if target === loop {
-                target.register(HTTPConnection(fd: fd, loop: target, context: context))
-            } else {
-                target.execute { target.register(HTTPConnection(fd: fd, loop: target, context: context)) }
-            }
+            loop.register(HTTPConnection(fd: fd, loop: loop, context: context))
         }
+        // A full batch: the rest waits for the next event (the socket is level-triggered).
     }
 
     /// Best effort, without blocking: drop what the client already sent (so closing does not reset
@@ -70,8 +65,7 @@ final class Acceptor: Sendable {
         let problem = HTTPResponse.problem(status: 503, detail: "The server has too many open connections; retry later.",
                                            headers: [("Retry-After", "1")])
         if case .bytes(let body) = problem.body {
-            var date = HTTPDateCache()
-            var head = "HTTP/1.1 503 Service Unavailable\r\nDate: " + String(decoding: date.current(), as: UTF8.self)
+            var head = "HTTP/1.1 503 Service Unavailable\r\nDate: " + String(decoding: loop.dateCache.current(), as: UTF8.self)
             head += "\r\nServer: jobsd\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
             let bytes = Array(head.utf8) + body
             _ = bytes.withUnsafeBytes { try? Syscall.send(fd, $0) }

@@ -1,4 +1,4 @@
-// MARK: - Responses (on the loop's thread unless marked async)
+// MARK: - Responses (on the loop's queue unless marked async)
 
 extension HTTPConnection {
     /// Writes a complete `.bytes` response (or the head alone for HEAD and for a HEAD of a stream).

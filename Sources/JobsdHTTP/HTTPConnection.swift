@@ -5,7 +5,7 @@ import Logging
 /// time (pipelined requests wait in the decoder, so answers go out in request order), writes
 /// responses, enforces the header/idle timeouts and closes.
 ///
-/// A request is answered inline on the loop's thread when the server's immediate handler has an
+/// A request is answered inline on the loop's queue when the server's immediate handler has an
 /// answer for it; otherwise its handler runs in a Task and the response comes back through
 /// `loop.execute`.
 ///
@@ -23,7 +23,7 @@ import Logging
 /// connection, so no byte meant for this client can ever reach another one. A closed connection
 /// never reads or writes again (`flush()` and the read loop check the phase first).
 final class HTTPConnection: @unchecked Sendable {
-    // Every `var` below is only touched on the loop's thread (see `EventLoop`).
+    // Every `var` below is only touched on the loop's queue (see `EventLoop`).
     enum Phase { case open, closingAfterWrite, lingering(deadline: UInt64), closed }
 
     /// The request whose handler is running or whose response is being written.
@@ -255,7 +255,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     // MARK: - Timeouts and closing
 
-    /// On the loop's thread, from its tick.
+    /// On the loop's queue, from its tick.
     func checkTimeout(now: UInt64) {
         let stalled = output.count > outputOffset && now &- lastProgress > context.idleTimeout
         switch phase {
@@ -277,7 +277,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    /// On the loop's thread: part of the server's graceful shutdown.
+    /// On the loop's queue: part of the server's graceful shutdown.
     func beginDrain() {
         draining = true
         if case .open = phase, current == nil { closeAfterOutput() }
@@ -291,7 +291,7 @@ final class HTTPConnection: @unchecked Sendable {
         if !processing { flush() }
     }
 
-    /// On the loop's thread: closes now. Idempotent.
+    /// On the loop's queue: closes now. Idempotent.
     func close() {
         if case .closed = phase { return }
         phase = .closed

@@ -20,6 +20,8 @@ extension HTTPDecoder {
             let (name, value) = try parseField(Bytes(rebasing: head[line]))
             if HTTPHeaders.namesEqual(name, "Host") {
                 hostCount += 1
+                // RFC 9112 §3.2: a Host field with an invalid value is a 400.
+                guard HTTPRequestTarget.isAuthority(value.utf8, allowEmpty: true) else { throw .badRequest("The Host header is not a host[:port].") }
             } else if HTTPHeaders.namesEqual(name, "Content-Length") {
                 contentLength = try parseContentLength(value, previous: contentLength)
             } else if HTTPHeaders.namesEqual(name, "Transfer-Encoding") {
@@ -31,7 +33,8 @@ extension HTTPDecoder {
             headers.add(name, value)
         }
 
-        // RFC 9112 §3.2: a 1.1 request has exactly one Host; never more than one.
+        // RFC 9112 §3.2: a 1.1 request has exactly one Host; never more than one. (With an
+        // absolute-form target its value is ignored, §3.2.2, but the rule still holds.)
         if version == .http1_1 && hostCount != 1 || hostCount > 1 {
             throw .badRequest(hostCount == 0 ? "The Host header is missing." : "The Host header is repeated.")
         }
@@ -44,7 +47,11 @@ extension HTTPDecoder {
         return (request, framing, expectsContinue && version == .http1_1 && framing != .none)
     }
 
-    /// RFC 9112 §3: `method SP request-target SP HTTP-version`, single spaces.
+    /// RFC 9112 §3: `request-line = method SP request-target SP HTTP-version`: exactly one space
+    /// between the parts, none before or after (§3 ¶3 lets a recipient split on other whitespace;
+    /// strictly, a tab or a second space is a 400). `method = token` (RFC 9110 §9.1).
+    /// §2.3: `HTTP-version = HTTP-name "/" DIGIT "." DIGIT`, `HTTP-name = %s"HTTP"` (case-sensitive):
+    /// 1.0 and 1.1 are served, another well-formed version is a 505, anything else a 400.
     private static func parseRequestLine(_ line: Bytes) throws(HTTPDecodeError) -> (String, Bytes.SubSequence, HTTPVersion) {
         let parts = line.split(separator: ASCII.space, maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
@@ -64,7 +71,9 @@ extension HTTPDecoder {
         return (String(decoding: parts[0], as: UTF8.self), parts[1], version)
     }
 
-    /// RFC 9112 §3.2: origin-form, or `*` for OPTIONS (asterisk-form, §3.2.4).
+    /// RFC 9112 §3.2: origin-form or absolute-form (which a server MUST accept, §3.2.2; see
+    /// `HTTPRequestTarget`), or `*` for OPTIONS (asterisk-form, §3.2.4). Authority-form (§3.2.3) is
+    /// only for CONNECT, which this server does not serve: a 400.
     private static func parseTarget(method: String, target: Bytes) throws(HTTPDecodeError) -> (String, [(name: String, value: String)]) {
         if target.count == 1 && target[0] == UInt8(ascii: "*") {
             guard method == "OPTIONS" else { throw .badRequest("The '*' target is only allowed for OPTIONS.") }
@@ -91,34 +100,33 @@ extension HTTPDecoder {
         return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
 
-    /// RFC 9112 §6.3 ¶5: a list of identical decimal values is accepted as that value; anything
-    /// else, including a different value on another line, is a 400.
+    /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. RFC 9112 §6.3 ¶5 lets a recipient either reject
+    /// several values or accept identical ones; like llhttp, the strict choice: exactly one value on
+    /// one line, else 400 (two parsers that resolve a list differently disagree on the framing).
     private static func parseContentLength(_ value: String, previous: Int?) throws(HTTPDecodeError) -> Int {
-        var result = previous
-        for part in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-            let digits = ASCII.trimmingWhitespace(part)
-            guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                throw .badRequest("Content-Length is not a decimal number.")
-            }
-            let length = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-            if let result, result != length { throw .badRequest("Content-Length values disagree.") }
-            result = length
+        guard previous == nil else { throw .badRequest("Content-Length is repeated.") }
+        let digits = value.utf8
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw .badRequest(digits.contains(UInt8(ascii: ",")) ? "Content-Length is repeated." : "Content-Length is not a decimal number.")
         }
-        return result!
+        return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
     }
 
-    /// RFC 9112 §6.1 and §6.3: chunked must be the final (and only) coding; an HTTP/1.0 request with
-    /// Transfer-Encoding, or a request with both Transfer-Encoding and Content-Length, is a 400.
+    /// RFC 9112 §6.1: a request with both Transfer-Encoding and Content-Length is rejected (400, a
+    /// server MAY); Transfer-Encoding in an HTTP/1.0 request means faulty framing (400); chunked must
+    /// be the final coding, else the length cannot be determined (400, MUST), and is applied only
+    /// once (§7.1, 400); any other coding is not implemented (501, SHOULD). `chunked` takes no
+    /// parameters, so `chunked;x=1` is not a final chunked.
     private static func framing(version: HTTPVersion, contentLength: Int?, hasTransferEncoding: Bool,
                                 codings: [String], maxBodyBytes: Int) throws(HTTPDecodeError) -> Framing {
         if hasTransferEncoding {
             guard contentLength == nil else { throw .badRequest("Content-Length and Transfer-Encoding are both present.") }
             guard version == .http1_1 else { throw .badRequest("Transfer-Encoding is not allowed in an HTTP/1.0 request.") }
-            let names = codings.map(codingName)
-            if let unknown = names.first(where: { $0 != "chunked" }) {
+            guard codings.last == "chunked" else { throw .badRequest("Transfer-Encoding must end with 'chunked'.") }
+            guard codings.count(where: { $0 == "chunked" }) == 1 else { throw .badRequest("'chunked' is applied more than once.") }
+            if let unknown = codings.first(where: { $0 != "chunked" }) {
                 throw .init(status: 501, detail: "The transfer coding '\(unknown)' is not implemented.")
             }
-            guard names.count == 1 else { throw .badRequest("Transfer-Encoding must be exactly 'chunked'.") }
             return .chunked
         }
         guard let contentLength, contentLength > 0 else { return .none }
@@ -126,30 +134,84 @@ extension HTTPDecoder {
         return .length(contentLength)
     }
 
-    /// The coding's name without its parameters (`chunked;x=1` → `chunked`).
-    private static func codingName(_ coding: String) -> String {
-        guard let semicolon = coding.utf8.firstIndex(of: UInt8(ascii: ";")) else { return coding }
-        return String(decoding: ASCII.trimmingWhitespace(coding.utf8[..<semicolon]), as: UTF8.self)
+    /// RFC 9112 §7.1: `chunk-size [ chunk-ext ]`, `chunk-size = 1*HEXDIG`. No leading junk (sign,
+    /// `0x`, whitespace); a size that does not fit in 63 bits is a 400, not a wrap-around.
+    static func parseChunkSize(_ line: ArraySlice<UInt8>) throws(HTTPDecodeError) -> Int {
+        var index = line.startIndex
+        var size = 0
+        while index < line.endIndex, let digit = ASCII.hexValue(line[index]) {
+            guard size <= Int.max >> 4 else { throw .badRequest("A chunk size is too large.") }
+            size = size << 4 | Int(digit)
+            index += 1
+        }
+        guard index > line.startIndex else { throw .badRequest("A chunk size is not a hexadecimal number.") }
+        try checkChunkExtensions(line[index...])
+        return size
     }
 
-    /// RFC 9112 §7.1: `1*HEXDIG [ chunk-ext ]`; extensions are ignored.
-    static func parseChunkSize(_ line: ArraySlice<UInt8>) throws(HTTPDecodeError) -> Int {
-        let digits = line.prefix { ASCII.hexValue($0) != nil }
-        guard !digits.isEmpty, digits.count <= 15 else { throw .badRequest("A chunk size is not a hexadecimal number.") }
-        // BWS is allowed only before a ";" (RFC 9112 §7.1.1).
-        let rest = line[digits.endIndex...].drop(while: ASCII.isWhitespace)
-        if let first = rest.first, first != UInt8(ascii: ";") {
-            throw .badRequest("A chunk size is followed by garbage.")
+    /// RFC 9112 §7.1.1: `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`,
+    /// `chunk-ext-name = token`, `chunk-ext-val = token / quoted-string` (RFC 9110 §5.6.4: qdtext and
+    /// quoted-pair, no controls but HTAB). Whitespace must lead to a ";". Extensions are ignored
+    /// once checked.
+    static func checkChunkExtensions(_ ext: ArraySlice<UInt8>) throws(HTTPDecodeError) {
+        let bad = HTTPDecodeError.badRequest("A chunk extension is malformed.")
+        var index = ext.startIndex
+        func skipWhitespace() { while index < ext.endIndex && ASCII.isWhitespace(ext[index]) { index += 1 } }
+        func token() -> Bool {
+            let first = index
+            while index < ext.endIndex && ASCII.isTokenChar(ext[index]) { index += 1 }
+            return index > first
         }
-        for byte in rest where (byte < 0x20 && byte != ASCII.tab) || byte == 0x7F {
-            throw .badRequest("A chunk extension contains a control character.")
+        while index < ext.endIndex {
+            skipWhitespace()
+            guard index < ext.endIndex, ext[index] == UInt8(ascii: ";") else { throw bad }
+            index += 1
+            skipWhitespace()
+            guard token() else { throw bad }
+            let beforeEquals = index
+            skipWhitespace()
+            guard index < ext.endIndex, ext[index] == UInt8(ascii: "=") else {
+                index = beforeEquals
+                continue
+            }
+            index += 1
+            skipWhitespace()
+            if index < ext.endIndex && ext[index] == UInt8(ascii: "\"") {
+                index = try endOfQuotedString(ext, from: index)
+            } else if !token() {
+                throw bad
+            }
         }
-        return digits.reduce(0) { $0 << 4 | Int(ASCII.hexValue($1)!) }
+    }
+
+    /// RFC 9110 §5.6.4: the index after the quoted-string that starts at `from` (a DQUOTE).
+    private static func endOfQuotedString(_ bytes: ArraySlice<UInt8>, from: Int) throws(HTTPDecodeError) -> Int {
+        var index = from + 1
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { return index + 1 }
+            if byte == UInt8(ascii: "\\") {
+                index += 1
+                guard index < bytes.endIndex, isQuotedTextByte(bytes[index]) || bytes[index] == UInt8(ascii: "\"")
+                        || bytes[index] == UInt8(ascii: "\\") else { break }
+            } else if !isQuotedTextByte(byte) {
+                break
+            }
+            index += 1
+        }
+        throw .badRequest("A quoted string in a chunk extension is malformed.")
+    }
+
+    /// `qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text` (RFC 9110 §5.6.4).
+    private static func isQuotedTextByte(_ byte: UInt8) -> Bool {
+        byte == ASCII.tab || byte == ASCII.space || byte == 0x21 || (0x23...0x5B).contains(byte)
+            || (0x5D...0x7E).contains(byte) || byte >= 0x80
     }
 }
 
-/// Splits a header section into lines without their terminators (CRLF or bare LF, RFC 9112 §2.2);
-/// a CR anywhere else is an error.
+/// Splits a header section into lines without their CRLF (RFC 9112 §2.2). `HTTPDecoder` has
+/// already checked that every LF follows a CR and every CR precedes an LF; a bare CR or LF is a 400
+/// here too, so the rule holds for any caller.
 struct LineIterator {
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
@@ -157,12 +219,12 @@ struct LineIterator {
     mutating func next() throws(HTTPDecodeError) -> Range<Int>? {
         guard position < bytes.count else { return nil }
         var index = position
-        while index < bytes.count && bytes[index] != ASCII.lf { index += 1 }
-        var end = index
-        if end > position && bytes[end - 1] == ASCII.cr { end -= 1 }
-        let line = position..<end
-        position = index + 1
-        for i in line where bytes[i] == ASCII.cr { throw .badRequest("A bare CR is not a line terminator.") }
+        while index < bytes.count && bytes[index] != ASCII.cr && bytes[index] != ASCII.lf { index += 1 }
+        guard index + 1 < bytes.count, bytes[index] == ASCII.cr, bytes[index + 1] == ASCII.lf else {
+            throw index < bytes.count && bytes[index] == ASCII.lf ? HTTPDecoder.bareLF : HTTPDecoder.bareCR
+        }
+        let line = position..<index
+        position = index + 2
         return line
     }
 }

@@ -173,60 +173,47 @@ public struct HTTPDecoder: Sendable {
 
     // MARK: - Lines
 
-    /// The next line without its terminator (CRLF, or a bare LF, RFC 9112 §2.2), or nil when it
-    /// has not fully arrived. A CR anywhere else, or a line over `maxChunkLineBytes`, is a 400.
+    /// The next chunk-size, chunk-data-end or trailer line without its CRLF, or nil when it has not
+    /// fully arrived. RFC 9112 §2.2: a line ends with CRLF only. A bare LF (which §2.2 lets a
+    /// recipient accept) or a CR not followed by LF is a 400 here, as in llhttp's strict mode and
+    /// h11: a front end that honours only CRLF must never disagree with us on where a chunk or a
+    /// request ends (request smuggling). A line over `maxChunkLineBytes` is a 400 too.
     private mutating func takeLine() throws(HTTPDecodeError) -> Range<Int>? {
         let limit = min(buffer.count, start + Self.maxChunkLineBytes + 2)
-        guard let lf = buffer[start..<limit].firstIndex(of: ASCII.lf) else {
-            if bufferedByteCount > Self.maxChunkLineBytes + 1 {
-                throw .badRequest("A chunk-size or trailer line is too long.")
+        var index = start
+        while index < limit {
+            switch buffer[index] {
+            case ASCII.lf:
+                throw Self.bareLF
+            case ASCII.cr:
+                guard index + 1 < buffer.count else { return nil }
+                guard buffer[index + 1] == ASCII.lf else { throw Self.bareCR }
+                let line = start..<index
+                start = index + 2
+                return line
+            default:
+                index += 1
             }
-            return nil
         }
-        var end = lf
-        if end > start && buffer[end - 1] == ASCII.cr { end -= 1 }
-        if buffer[start..<end].contains(ASCII.cr) { throw .badRequest("A bare CR is not a line terminator.") }
-        let line = start..<end
-        start = lf + 1
-        return line
+        if bufferedByteCount > Self.maxChunkLineBytes + 1 {
+            throw .badRequest("A chunk-size or trailer line is too long.")
+        }
+        return nil
     }
+
+    static var bareLF: HTTPDecodeError { .badRequest("A bare LF is not a line terminator; lines end with CRLF.") }
+    static var bareCR: HTTPDecodeError { .badRequest("A CR not followed by LF is not allowed.") }
 
     // MARK: - Head
 
     private mutating func decodeHead() throws(HTTPDecodeError) -> (request: HTTPRequest, framing: Framing, expectsContinue: Bool)? {
-        // RFC 9112 §2.2: ignore empty lines received before the request-line.
-        while start < buffer.count {
-            if buffer[start] == ASCII.lf {
-                start += 1
-            } else if buffer[start] == ASCII.cr {
-                guard start + 1 < buffer.count else { return nil }
-                guard buffer[start + 1] == ASCII.lf else { break }
-                start += 2
-            } else {
-                break
-            }
-        }
+        // RFC 9112 §2.2: ignore empty lines (CRLF) received before the request-line.
+        while bufferedByteCount >= 2 && buffer[start] == ASCII.cr && buffer[start + 1] == ASCII.lf { start += 2 }
         scanFrom = max(scanFrom, start)
-        var end: Int?
-        buffer.withUnsafeBufferPointer { bytes in
-            var index = scanFrom
-            while index < bytes.count {
-                if bytes[index] == ASCII.lf {
-                    if index - 1 >= start && bytes[index - 1] == ASCII.lf
-                        || index - 2 >= start && bytes[index - 1] == ASCII.cr && bytes[index - 2] == ASCII.lf {
-                        end = index + 1
-                        return
-                    }
-                }
-                index += 1
-            }
-        }
-        guard let end else {
-            scanFrom = buffer.count
+        guard let end = try findEndOfHead() else {
             if bufferedByteCount > maxHeaderBytes { throw Self.headersTooLarge(maxHeaderBytes) }
             return nil
         }
-        guard end - start <= maxHeaderBytes else { throw Self.headersTooLarge(maxHeaderBytes) }
         let range = start..<end
         start = end
         scanFrom = end
@@ -234,6 +221,40 @@ public struct HTTPDecoder: Sendable {
         return try buffer.withUnsafeBufferPointer { all throws(HTTPDecodeError) in
             try Self.parseHead(UnsafeBufferPointer(rebasing: all[range]), maxBodyBytes: maxBody)
         }
+    }
+
+    /// The index just past the CRLF CRLF that ends the header section, or nil when it has not
+    /// arrived within `maxHeaderBytes`. Scans each byte once (resuming at `scanFrom`) and fails as
+    /// soon as a line ending is not CRLF (RFC 9112 §2.2, see `takeLine`): a bare LF, or a CR
+    /// followed by anything but LF, is a 400, before the rest of the section arrives.
+    private mutating func findEndOfHead() throws(HTTPDecodeError) -> Int? {
+        let start = start
+        let limit = min(buffer.count, start + maxHeaderBytes)
+        var resume = scanFrom
+        let end = try buffer.withUnsafeBufferPointer { bytes throws(HTTPDecodeError) -> Int? in
+            var index = scanFrom
+            defer { resume = index }
+            while index < limit {
+                switch bytes[index] {
+                case ASCII.lf:
+                    guard index > start, bytes[index - 1] == ASCII.cr else { throw Self.bareLF }
+                    // Every earlier LF was checked to follow a CR: LF CR LF is CRLF CRLF.
+                    if index - 2 >= start && bytes[index - 2] == ASCII.lf {
+                        index += 1
+                        return index
+                    }
+                case ASCII.cr:
+                    guard index + 1 < bytes.count else { return nil }  // decided when the next byte comes
+                    guard bytes[index + 1] == ASCII.lf else { throw Self.bareCR }
+                default:
+                    break
+                }
+                index += 1
+            }
+            return nil
+        }
+        scanFrom = resume
+        return end
     }
 
     static func headersTooLarge(_ limit: Int) -> HTTPDecodeError {

@@ -1,15 +1,85 @@
-/// Parses an origin-form request-target (RFC 9112 §3.2.1: `absolute-path [ "?" query ]`) into a
-/// percent-decoded path and query (RFC 3986 §2.1). Rejects, as 400: bytes outside visible ASCII,
-/// a fragment, malformed `%XX`, an encoded NUL, a `.` or `..` path segment (RFC 3986 §3.3), and a
-/// path that does not decode to UTF-8.
+/// Parses a request-target into a percent-decoded path and query (RFC 3986 §2.1):
+/// origin-form (RFC 9112 §3.2.1: `absolute-path [ "?" query ]`) or absolute-form (§3.2.2:
+/// `http://authority/path?query`, which a server MUST accept; its path and query route as usual).
+/// Rejects, as 400: bytes outside visible ASCII, a fragment, malformed `%XX`, an encoded NUL, a
+/// `.` or `..` path segment (RFC 3986 §3.3), a path that does not decode to UTF-8, and in
+/// absolute-form a scheme other than http/https, an empty host (RFC 9110 §4.2.1: MUST reject) or
+/// userinfo (RFC 9110 §4.2.4: treat as an error).
 enum HTTPRequestTarget {
     static func parse<C: Collection<UInt8>>(_ target: C) throws(HTTPDecodeError) -> (path: String, query: [(name: String, value: String)]) {
-        guard target.first == ASCII.slash else {
-            throw .badRequest("The request target must be an absolute path (origin-form).")
-        }
         for byte in target where byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "#") {
             throw .badRequest("The request target contains a byte that is not allowed.")
         }
+        if target.first == ASCII.slash { return try parseOriginForm(target) }
+        guard let pathStart = try absoluteFormPathStart(target) else {
+            throw .badRequest("The request target must be an absolute path (origin-form) or an http(s) URI (absolute-form).")
+        }
+        // An empty path is "/" (RFC 9110 §4.2.3).
+        let rest = target[pathStart...]
+        return try parseOriginForm(rest.first == ASCII.slash ? Array(rest) : [ASCII.slash] + rest)
+    }
+
+    /// In absolute-form, where the path (or the query, or the end) begins after
+    /// `scheme "://" authority`; nil when `target` is not absolute-form.
+    private static func absoluteFormPathStart<C: Collection<UInt8>>(_ target: C) throws(HTTPDecodeError) -> C.Index? {
+        guard let colon = target.firstIndex(of: ASCII.colon) else { return nil }
+        // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), case-insensitive.
+        let scheme = String(decoding: target[..<colon].map(ASCII.lowercased), as: UTF8.self)
+        guard scheme == "http" || scheme == "https" else {
+            if let first = target.first, ASCII.lowercased(first) >= UInt8(ascii: "a") && ASCII.lowercased(first) <= UInt8(ascii: "z") {
+                throw .badRequest("The request target's scheme must be http or https.")
+            }
+            return nil
+        }
+        let afterColon = target[target.index(after: colon)...]
+        guard afterColon.starts(with: "//".utf8) else { throw .badRequest("An absolute-form target must have an authority ('//host').") }
+        let authorityStart = target.index(afterColon.startIndex, offsetBy: 2)
+        let authorityEnd = target[authorityStart...].firstIndex { $0 == ASCII.slash || $0 == UInt8(ascii: "?") } ?? target.endIndex
+        let authority = target[authorityStart..<authorityEnd]
+        guard !authority.contains(UInt8(ascii: "@")) else { throw .badRequest("The request target must not carry userinfo.") }
+        guard isAuthority(authority, allowEmpty: false) else { throw .badRequest("The request target's host is missing or malformed.") }
+        return authorityEnd
+    }
+
+    /// `uri-host [ ":" port ]` (RFC 9110 §4.2.1, RFC 3986 §3.2.2): reg-name, IPv4 or an IP literal
+    /// in brackets, then digits; percent-encoding is allowed in a reg-name.
+    static func isAuthority<C: Collection<UInt8>>(_ authority: C, allowEmpty: Bool) -> Bool {
+        if authority.isEmpty { return allowEmpty }
+        var host = authority[...]
+        var port: C.SubSequence?
+        if authority.first == UInt8(ascii: "[") {
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = authority[authority.index(after: authority.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ ASCII.hexValue($0) != nil || $0 == ASCII.colon || $0 == UInt8(ascii: ".") }) else { return false }
+            let after = authority[authority.index(after: close)...]
+            if let first = after.first {
+                guard first == ASCII.colon else { return false }
+                port = after.dropFirst()
+            }
+            host = authority[authority.startIndex..<authority.startIndex]
+        } else if let colon = authority.firstIndex(of: ASCII.colon) {
+            host = authority[..<colon]
+            port = authority[authority.index(after: colon)...]
+        }
+        if authority.first != UInt8(ascii: "[") {
+            guard !host.isEmpty, host.allSatisfy(isRegNameByte) else { return false }
+        }
+        if let port { return port.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        return true
+    }
+
+    /// unreserved / pct-encoded / sub-delims (RFC 3986 §3.2.2).
+    private static func isRegNameByte(_ byte: UInt8) -> Bool { regNameTable[Int(byte)] }
+
+    private static let regNameTable: [Bool] = (0..<256).map { value in
+        let c = UInt8(value)
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return Array("-._~%!$&'()*+,;=".utf8).contains(c)
+        }
+    }
+
+    private static func parseOriginForm<C: Collection<UInt8>>(_ target: C) throws(HTTPDecodeError) -> (path: String, query: [(name: String, value: String)]) {
         let questionMark = target.firstIndex(of: UInt8(ascii: "?"))
         let rawPath = target[..<(questionMark ?? target.endIndex)]
         let path = try decodePath(rawPath)

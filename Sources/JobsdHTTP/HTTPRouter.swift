@@ -1,7 +1,7 @@
 /// Handlers for a request, executed in the request's Task (see `HTTPServer` for cancellation).
 public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 
-/// A synchronous handler the server calls on its event-loop thread before starting a Task: it
+/// A synchronous handler the server calls on its event loop's queue before starting a Task: it
 /// returns the response when it can answer without waiting, nil otherwise (then the request's
 /// `HTTPHandler` runs as usual). It must not block, sleep or take a lock held across I/O, since
 /// every connection of the loop waits meanwhile; it cannot be cancelled and has no timeout.

@@ -1,10 +1,12 @@
 import Glibc
 import Logging
 
-/// An HTTP/1.1 server on POSIX sockets and epoll: one event-loop thread per core (at most 8, see
-/// `EventLoop`) owns the connections. A request the immediate handler answers is answered on the
-/// loop's thread without a thread hop; any other request's handler runs in its own Task, so
-/// handlers run concurrently across connections and a slow one never blocks another connection.
+/// An HTTP/1.1 server on POSIX sockets and Dispatch: one serial `DispatchQueue` per core (or
+/// `eventLoopCount`), each with its own `SO_REUSEPORT` listener and epoll set (see `EventLoop`),
+/// owns a share of the connections. A request the immediate handler answers is answered on the
+/// loop's queue without a hop; any other request's handler runs in its own Task, so handlers run
+/// concurrently across connections and a slow one never blocks another connection. JobsdHTTP
+/// creates no thread of its own: Dispatch and the Swift concurrency pool run everything.
 ///
 /// Lifecycle (a swift-service-lifecycle style `run()`): `run()` binds and serves until the calling
 /// Task is cancelled, then stops accepting (closes the listener), closes idle connections, lets
@@ -14,7 +16,7 @@ public final class HTTPServer: Sendable {
     private let context: HTTPServerContext
     private let listening = ListeningState()
 
-    /// `immediateHandler`, when given, is asked first for every request, on an event-loop thread
+    /// `immediateHandler`, when given, is asked first for every request, on an event loop's queue
     /// (see `HTTPImmediateHandler`); `handler` answers the requests it returns nil for.
     public init(configuration: HTTPServerConfiguration, logger: Logger, observer: HTTPServerObserver = .init(),
                 immediateHandler: HTTPImmediateHandler? = nil, handler: @escaping HTTPHandler) {
@@ -27,33 +29,37 @@ public final class HTTPServer: Sendable {
     public func run() async throws {
         let configuration = context.configuration
         Self.raiseDescriptorLimit()
-        let socket: (fd: Int32, port: Int)
+        let loopCount = configuration.eventLoopCount > 0
+            ? configuration.eventLoopCount : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))).clamped(to: 1...64)
+        let listeners: (fds: [Int32], port: Int)
         do {
-            socket = try ListeningSocket.open(host: configuration.host, port: configuration.port, backlog: max(configuration.backlog, 4096))
+            listeners = try ListeningSocket.openGroup(host: configuration.host, port: configuration.port,
+                                                      backlog: max(configuration.backlog, 4096), count: loopCount)
         } catch {
             listening.fail(error)
             throw error
         }
         let tick = (min(configuration.headerTimeout, configuration.idleTimeout).nanoseconds / 4).clamped(to: 10_000_000...1_000_000_000)
-        let loopCount = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))).clamped(to: 1...8)
         var loops: [EventLoop] = []
         do {
             for index in 0..<loopCount { loops.append(try EventLoop(index: index, tickNanoseconds: tick, context: context)) }
         } catch {
             for loop in loops { await loop.shutdown() }
-            Syscall.close(socket.fd)
+            for fd in listeners.fds { Syscall.close(fd) }
             let failure = HTTPServerError.listenFailed(host: configuration.host, port: configuration.port, error)
             listening.fail(failure)
             throw failure
         }
-        let acceptor = Acceptor(listenFD: socket.fd, loops: loops, context: context)
-        acceptor.start()
-        context.logger.info("HTTP server listening", metadata: ["host": "\(configuration.host)", "port": "\(socket.port)"])
-        listening.succeed(port: socket.port)
+        for (loop, fd) in zip(loops, listeners.fds) {
+            let acceptor = Acceptor(listenFD: fd, loop: loop, context: context)
+            loop.execute { loop.watch(acceptor) }
+        }
+        context.logger.info("HTTP server listening", metadata: ["host": "\(configuration.host)", "port": "\(listeners.port)"])
+        listening.succeed(port: listeners.port)
 
         await Self.waitForCancellation()
 
-        await acceptor.stop()
+        for loop in loops { await loop.stopAccepting() }
         context.logger.info("HTTP server draining", metadata: ["grace": "\(configuration.shutdownGracePeriod)"])
         for loop in loops { loop.drain() }
         await context.waitForNoConnections(timeout: configuration.shutdownGracePeriod)

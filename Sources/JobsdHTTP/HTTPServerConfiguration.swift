@@ -19,6 +19,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections: Int = 10_000
     /// After `run()` is cancelled, in-flight requests get this long before their Tasks are cancelled.
     public var shutdownGracePeriod: Duration = .seconds(5)
+    /// Serial Dispatch queues that serve the connections, each with its own listening socket
+    /// (SO_REUSEPORT) and epoll set; 0 (the default) is one per online core.
+    public var eventLoopCount: Int = 0
 
     public init() {}
 }

@@ -1,6 +1,6 @@
 import Glibc
 
-/// epoll and eventfd, which the Glibc module does not export: resolved once with dlsym, like
+/// epoll, which the Glibc module does not export: resolved once with dlsym, like
 /// `accept4`. `struct epoll_event` is packed on x86_64 (12 bytes: events, then the 64-bit data
 /// word at offset 4) and naturally aligned elsewhere (16 bytes, data at offset 8), so events are
 /// read and written through `EpollEvents`' raw buffer rather than a Swift struct.
@@ -10,7 +10,6 @@ extension Syscall {
     static let epollErr: UInt32 = 0x008
     static let epollHup: UInt32 = 0x010
     static let epollRDHup: UInt32 = 0x2000
-    static let epollExclusive: UInt32 = 1 << 28
     static let epollEdgeTriggered: UInt32 = 1 << 31
 
     private static let ctlAdd: Int32 = 1
@@ -31,7 +30,6 @@ extension Syscall {
     private static let epollCreate1 = symbol("epoll_create1", as: (@convention(c) (Int32) -> Int32).self)
     private static let epollCtl = symbol("epoll_ctl", as: (@convention(c) (Int32, Int32, Int32, UnsafeMutableRawPointer?) -> Int32).self)
     private static let epollWait = symbol("epoll_wait", as: (@convention(c) (Int32, UnsafeMutableRawPointer?, Int32, Int32) -> Int32).self)
-    private static let eventFDCreate = symbol("eventfd", as: (@convention(c) (UInt32, Int32) -> Int32).self)
 
     /// A close-on-exec epoll instance.
     static func epollCreate() throws(SyscallError) -> Int32 {
@@ -65,23 +63,6 @@ extension Syscall {
         if code == EINTR { return 0 }
         throw SyscallError(call: "epoll_wait", errno: code)
     }
-
-    /// A non-blocking, close-on-exec eventfd (counter 0).
-    static func eventFD() throws(SyscallError) -> Int32 {
-        try retrying("eventfd") { eventFDCreate(0, O_CLOEXEC | O_NONBLOCK) }
-    }
-
-    /// Adds 1 to an eventfd's counter (makes it readable).
-    static func signalEventFD(_ fd: Int32) {
-        var one: UInt64 = 1
-        _ = Glibc.write(fd, &one, 8)
-    }
-
-    /// Resets an eventfd's counter to 0.
-    static func clearEventFD(_ fd: Int32) {
-        var value: UInt64 = 0
-        _ = Glibc.read(fd, &value, 8)
-    }
 }
 
 /// A buffer for the events one `epoll_wait` returns.
@@ -102,15 +83,5 @@ struct EpollEvents {
 
     func data(at index: Int) -> UInt64 {
         buffer.loadUnaligned(fromByteOffset: index * Syscall.epollEventStride + Syscall.epollDataOffset, as: UInt64.self)
-    }
-}
-
-extension Syscall {
-    private static let setName = unsafeBitCast(
-        dlsym(nil, "pthread_setname_np")!, to: (@convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32).self)
-
-    /// Names the calling thread (at most 15 bytes show in `top -H`, perf and core dumps).
-    static func nameCurrentThread(_ name: String) {
-        _ = setName(pthread_self(), String(name.utf8.prefix(15))!)
     }
 }

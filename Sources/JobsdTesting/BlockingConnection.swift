@@ -132,6 +132,15 @@ public final class BlockingConnection {
         return response
     }
 
+    /// Waits up to `milliseconds` for something to read (or the end of stream) and reads it;
+    /// false when nothing came in that time.
+    public func waitReadable(milliseconds: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, milliseconds) == 1 else { return false }
+        _ = try? fill()
+        return true
+    }
+
     /// Drops `count` bytes from the front of `buffer`.
     public func consume(_ count: Int) { buffer.removeFirst(min(count, buffer.count)) }
 

@@ -61,8 +61,8 @@ private func decodeStatus(_ text: String, maxHeaderBytes: Int = 16 * 1024, maxBo
         #expect(try decodeAll(text).requests.map(\.path) == ["/1", "/2", "/3"])
     }
 
-    @Test func decode_ReadsAContentLengthBody_AndAcceptsRepeatedIdenticalValues() throws {
-        let (requests, _) = try decodeAll("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc")
+    @Test func decode_ReadsAContentLengthBody() throws {
+        let (requests, _) = try decodeAll("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
         #expect(requests.first?.body == Array("abc".utf8))
     }
 
@@ -72,9 +72,32 @@ private func decodeStatus(_ text: String, maxHeaderBytes: Int = 16 * 1024, maxBo
         #expect(requests.first?.body == Array("Wiki0123456789".utf8))
     }
 
-    @Test func decode_AcceptsBareLFLineEndings_AndIgnoresLeadingEmptyLines() throws {
-        let (requests, _) = try decodeAll("\r\n\r\nGET / HTTP/1.1\nHost: x\n\n")
-        #expect(requests.count == 1)
+    @Test func decode_IgnoresEmptyLinesBeforeTheRequestLine_WhenTheyEndWithCRLF() throws {
+        #expect(try decodeAll("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").requests.count == 1)
+        #expect(try decodeAll("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", byteByByte: true).requests.count == 1)
+        #expect(decodeStatus("\nGET / HTTP/1.1\r\nHost: x\r\n\r\n") == 400)
+    }
+
+    @Test func decode_RoutesAbsoluteFormTargets_ByTheirPathAndQuery() throws {
+        let request = try #require(try decodeAll("GET http://127.0.0.1:8080/v1/jobs?state=running HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n").requests.first)
+        #expect(request.path == "/v1/jobs")
+        #expect(request.queryValue("state") == "running")
+        #expect(request.target == "http://127.0.0.1:8080/v1/jobs?state=running")
+        #expect(try decodeAll("GET HTTPS://[::1]:8080?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").requests.first?.path == "/")
+        #expect(try decodeAll("GET http://example.org HTTP/1.1\r\nHost: example.org\r\n\r\n").requests.first?.path == "/")
+        #expect(HTTPRequest(method: "GET", target: "http://h/v1/jobs?limit=2").queryValue("limit") == "2")
+    }
+
+    @Test func decode_AcceptsChunkExtensionsThatFollowTheGrammar() throws {
+        for line in ["3;a", "3 ; a = b", "3;a=b;c", "3;a=\"q \\\" s\"", "3\t;a", "0000000000000000003"] {
+            let text = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(line)\r\nabc\r\n0\r\n\r\n"
+            #expect(try decodeAll(text).requests.first?.body == Array("abc".utf8), "\(line.debugDescription)")
+        }
+    }
+
+    @Test func decode_AcceptsTransferCodingNamesInAnyCase_AndHostsWithPorts() throws {
+        #expect(try decodeAll("POST / HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n").requests.count == 1)
+        #expect(try decodeAll("GET / HTTP/1.1\r\nHost:\r\n\r\n").requests.count == 1)  // empty Host: allowed (RFC 9110 §7.2)
     }
 
     @Test func decode_AcceptsHTTP10WithoutHost_AndDefaultsToClose() throws {
@@ -134,7 +157,15 @@ private func decodeStatus(_ text: String, maxHeaderBytes: Int = 16 * 1024, maxBo
         ("GET / HTTP/1.1\r\nHost: x\r\nX: a\u{0}b\r\n\r\n", 400),   // NUL in value
         ("GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400),      // bare CR
         ("GET / HTTP/1.1\r\nHost: x\r\nX: a\u{1}b\r\n\r\n", 400),   // control character
-        ("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),          // absolute-form
+        ("GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),           // absolute-form: scheme not http(s)
+        ("GET http:/x HTTP/1.1\r\nHost: x\r\n\r\n", 400),             // absolute-form: no authority
+        ("GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n", 400),           // absolute-form: empty host
+        ("GET http://u@x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),         // absolute-form: userinfo
+        ("GET http://x:8a/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),        // absolute-form: bad port
+        ("GET http://x/a/../b HTTP/1.1\r\nHost: x\r\n\r\n", 400),     // absolute-form: dot segment
+        ("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 400),           // authority-form
+        ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),                 // Host not host[:port]
+        ("GET / HTTP/1.1\r\nHost: x/y\r\n\r\n", 400),
         ("GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("GET /a%2 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
@@ -153,7 +184,11 @@ private func decodeStatus(_ text: String, maxHeaderBytes: Int = 16 * 1024, maxBo
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
-        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: compress\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: compress\r\n\r\n", 400),   // chunked not final
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
         ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
@@ -161,6 +196,55 @@ private func decodeStatus(_ text: String, maxHeaderBytes: Int = 16 * 1024, maxBo
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 x\r\nabc\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", 400),
+        // Content-Length: exactly one value.
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400),
+        // Bare LF and bare CR, wherever a line ends.
+        ("GET / HTTP/1.1\nHost: x\r\n\r\n", 400),                  // request line
+        ("GET / HTTP/1.1\r\nHost: x\n\r\n", 400),                  // field line
+        ("GET / HTTP/1.1\r\nHost: x\r\n\n", 400),                  // end of the header section
+        ("GET / HTTP/1.0\n\n", 400),
+        ("GET / HTTP/1.1\rHost: x\r\n\r\n", 400),                  // CR not followed by LF
+        ("GET / HTTP/1.1\r\nHost: x\r\n\r\r\n", 400),
+        ("\r\rGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", 400),   // chunk-size line
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\nabc\r\n0\r\n\r\n", 400), // after an extension
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", 400),   // after chunk data
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\n\r\n", 400),   // last chunk
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\n\r\n", 400),          // trailer
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n", 400),                // end of trailers
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\r0\r\n\r\n", 400),  // bare CR in a chunk line
+        // Chunk sizes and extensions.
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n 3\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8000000000000000\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;=b\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b c\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a@=b\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"open\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"\u{1}\"\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\u{7f}\r\nabc\r\n0\r\n\r\n", 400),
+        // Field names and values.
+        ("GET / HTTP/1.1\r\nHost: x\r\nX\t: y\r\n\r\n", 400),     // whitespace before the colon
+        ("GET / HTTP/1.1\r\nHost: x\r\nX Y: z\r\n\r\n", 400),      // whitespace in a field name
+        ("GET / HTTP/1.1\r\nHost: x\r\nX@: y\r\n\r\n", 400),       // not a token
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n\tfolded\r\n\r\n", 400),  // obs-fold with a tab
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\u{7f}b\r\n\r\n", 400),  // DEL in a value
+        // Request line.
+        (" GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1 \r\nHost: x\r\n\r\n", 400),
+        ("GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /\tHTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GE\u{80}T / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.10\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/11\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.\r\nHost: x\r\n\r\n", 400),
+        ("GET / Http/1.1\r\nHost: x\r\n\r\n", 400),
     ])
     func decode_RejectsMalformedRequests(text: String, status: Int) {
         #expect(decodeStatus(text) == status, "\(text.debugDescription)")

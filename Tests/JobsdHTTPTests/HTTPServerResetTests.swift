@@ -39,7 +39,7 @@ import Testing
         let failures = Recorder()
         try await withServer(immediate: { $0.path.hasPrefix("/big/I") ? Self.tagged($0) : nil },
                              handler: { Self.tagged($0) }) { port in
-            await runWorkers(count: 8) { worker in
+            await runDispatchWorkers(count: 8) { worker in
                 var random = SystemRandomNumberGenerator()
                 for index in 0..<60 {
                     let kind = Bool.random(using: &random) ? "I" : "T"
@@ -106,18 +106,6 @@ import Testing
     static func isTagged(_ body: ArraySlice<UInt8>, tag: [UInt8]) -> Bool {
         let expected = repeated(tag, body.count)
         return body.withUnsafeBytes { a in expected.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
-    }
-}
-
-/// Runs `body(worker)` for `count` workers at once, each on a Dispatch queue of its own (they
-/// block in socket calls, off the cooperative pool), and returns when all have finished.
-func runWorkers(count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
-    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-        let group = DispatchGroup()
-        for worker in 0..<count {
-            DispatchQueue(label: "test-worker-\(worker)").async(group: group) { body(worker) }
-        }
-        group.notify(queue: .global()) { done.resume() }
     }
 }
 
