@@ -95,10 +95,15 @@ extension JobEngine {
     /// decided it first. Idempotent. Throws `.groupNotFound`.
     public func cancelGroup(_ id: String) async throws(EngineError) -> GroupCancelResult {
         let found: (LiveGroup, GroupRecord?)? = state.lock.withLock {
-            guard let live = state.groups[id], !live.finishing else { return nil }
-            guard live.record.cancelRequestedAt == nil else { return (live, nil) }
+            guard let live = state.groups[id] else { return nil }
+            guard !live.finishing, live.record.cancelRequestedAt == nil else { return (live, nil) }
             live.record.cancelRequestedAt = .now()
             return (live, live.record)
+        }
+        if let (live, _) = found, state.lock.withLock({ live.finishing }) {
+            // Its last job ended before this DELETE: answer once its final record is stored.
+            await live.changes.wait(timeout: nil) { [self] in state.lock.withLock { live.done } }
+            return .terminal(state.lock.withLock { live.record.group })
         }
         guard let (live, changed) = found else {
             let stored: GroupRecord?
