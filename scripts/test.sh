@@ -4,13 +4,18 @@
 # processes, sockets, files and a throwaway PostgreSQL (scripts/with-postgres.sh starts it on a free
 # loopback port and stops it at the end; the PostgreSQL tests are never skipped), then the web
 # UI's browser tests (scripts/browser-test.sh: headless Chromium against a real jobsd; it installs
-# chromium, chromium-driver and selenium when missing). Arguments go to `swift test` (e.g.
-# --filter X), and then the browser tests are left out.
+# chromium, chromium-driver and selenium when missing). In between, the process-containment tests
+# run a second time with JOBSD_TEST_CONTAINMENT=proc (the per-job subreaper). Arguments go to
+# `swift test` (e.g. --filter X), and then the second run and the browser tests are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-missing.sh libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql
 swift build --build-tests
 scripts/with-postgres.sh swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
+  # The tests of process containment once more with the fallback forced (a per-job subreaper
+  # instead of a cgroup per job), so both ways jobsd contains a job's processes are exercised.
+  JOBSD_TEST_CONTAINMENT=proc swift test --skip-build \
+    --filter 'ContainmentTests|EngineTests|CrashRecoveryTests|SignalTests|JobLifecycleTests|PIDOneTests'
   scripts/browser-test.sh
 fi

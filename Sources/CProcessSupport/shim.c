@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "CProcessSupport.h"
 #include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,6 +15,24 @@
 
 int jobsd_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
+}
+
+int jobsd_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int jobsd_pidfd_signal(int pidfd, int sig, int value) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = sig;
+    info.si_code = SI_QUEUE;
+    info.si_pid = getpid();
+    info.si_uid = getuid();
+    info.si_value.sival_int = value;
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, &info, 0);
+}
+
+int jobsd_pidfd_exited(int pidfd) {
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) ? 1 : 0;
 }
 
 int jobsd_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }

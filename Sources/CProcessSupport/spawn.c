@@ -75,11 +75,7 @@ long jobsd_clone_vfork(void (*fn)(void *), void *arg, int cgroup_fd, int exit_si
 
 // MARK: - The child before execve
 
-/// Every signal back to its default action, a new session, fds 0–2 (and 3 when asked), nothing
-/// else open, the working directory, an empty signal mask, execve. Only raw system calls: it
-/// runs on the parent's memory. On failure the errno goes to `request->error`, then _exit(127).
-static void exec_child(void *arg) {
-    struct jobsd_exec_request *request = arg;
+void jobsd_reset_signal_dispositions(void) {
     for (int sig = 1; sig < 65; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         struct sigaction dfl;
@@ -88,17 +84,23 @@ static void exec_child(void *arg) {
         // The kernel's sigaction (glibc's refuses its two internal signals).
         syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
     }
+}
+
+/// Every signal back to its default action, a new session, fds 0–2, nothing else open, the working directory, an empty signal mask, execve. Only raw system calls: it
+/// runs on the parent's memory. On failure the errno goes to `request->error`, then _exit(127).
+static void exec_child(void *arg) {
+    struct jobsd_exec_request *request = arg;
+    jobsd_reset_signal_dispositions();
     if (setsid() < 0) goto fail;
-    for (int target = 0; target < 4; target++) {
+    for (int target = 0; target < 3; target++) {
         int fd = request->fds[target];
-        if (fd < 0) continue;
         if (fd == target) {
             if (fcntl(fd, F_SETFD, 0) < 0) goto fail;
         } else if (dup2(fd, target) < 0) {
             goto fail;
         }
     }
-    syscall(SYS_close_range, request->fds[3] >= 0 ? 4 : 3, ~0U, 0);
+    syscall(SYS_close_range, 3, ~0U, 0);
     if (request->cwd != NULL && chdir(request->cwd) < 0) goto fail;
     sigset_t none;
     sigemptyset(&none);
@@ -145,7 +147,7 @@ int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
                 const char *cwd, int in_fd, int out_fd, int err_fd, int cgroup_fd) {
     unblock_child_exit_signal();
     struct jobsd_exec_request request = {
-        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd, -1},
+        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd},
     };
     return jobsd_exec_in_child(&request, cgroup_fd, pid);
 }

@@ -47,7 +47,8 @@ extension JobEngine {
     }
 
     /// Finishes one job interrupted by a stop of the server: stops its leftover processes (those
-    /// in its cgroup and its cleanup's, found by the job id; see `Containment.leftovers`) with
+    /// in its cgroup and its cleanup's, or below their subreapers, found by the job id; see
+    /// `Containment.leftovers`) with
     /// the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
     /// removes the workdir and stores the final record; only then is it terminal. A `failed`
     /// (interrupted) attempt is retried like any other when its retry policy says so. A job that was
@@ -61,7 +62,7 @@ extension JobEngine {
             "state": "\(record.state.rawValue)", "outcome": "\(outcome.state.rawValue)",
         ])
         var survivors = 0
-        for tree in containment.leftovers(of: record.id, attempt: record.job.attempt, pid: record.job.pid, startTicks: record.processStartTicks) {
+        for tree in containment.leftovers(of: record.id, attempt: record.job.attempt) {
             let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
             let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
             if result.survivors == 0 { tree.release() }

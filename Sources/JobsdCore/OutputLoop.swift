@@ -6,7 +6,8 @@ import JobsdMetrics
 
 /// The one thread that moves every running job's stdout and stderr from their pipes into the
 /// jobs' logs: an epoll loop (level-triggered, the blocking-I/O boundary) over the read ends of
-/// all `OutputPump`s, plus an eventfd that wakes it for close requests.
+/// all `OutputPump`s, plus an eventfd that wakes it for close requests. It also reads the status
+/// pipes of per-job subreapers (`SubreaperChannel`: the main process's exit, without a thread).
 ///
 /// Our own loop rather than Dispatch read sources: under heavy job churn (hundreds of sources
 /// registered and torn down per second) libdispatch's epoll manager crashed on a freed
@@ -23,8 +24,12 @@ final class OutputLoop: @unchecked Sendable {
 
     private struct Registration {
         let fd: Int32
-        let stream: LogStream
-        let pump: OutputPump
+        let reader: Reader
+    }
+
+    private enum Reader {
+        case output(LogStream, OutputPump)
+        case messages(SubreaperChannel)
     }
 
     private let epoll: Int32
@@ -62,7 +67,7 @@ final class OutputLoop: @unchecked Sendable {
                 _ = fcntl(fd, F_SETFL, O_NONBLOCK)
                 let token = nextToken
                 nextToken += 1
-                pipes[token] = Registration(fd: fd, stream: stream, pump: pump)
+                pipes[token] = Registration(fd: fd, reader: .output(stream, pump))
                 guard jobsd_epoll_add(epoll, fd, token) == 0 else {
                     pipes[token] = nil
                     Glibc.close(fd)
@@ -74,6 +79,27 @@ final class OutputLoop: @unchecked Sendable {
         }
         for _ in 0..<refused { pump.pipeClosed() }
         return tokens
+    }
+
+    /// Takes ownership of `fd` (a subreaper's status pipe; made non-blocking) and hands what it
+    /// reads to `channel`, until end-of-file (the subreaper has exited). When epoll refuses it,
+    /// the fd is closed and the channel told at once.
+    func register(_ fd: Int32, channel: SubreaperChannel) {
+        _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        let refused: Bool = lock.withLock {
+            let token = nextToken
+            nextToken += 1
+            pipes[token] = Registration(fd: fd, reader: .messages(channel))
+            guard jobsd_epoll_add(epoll, fd, token) == 0 else {
+                pipes[token] = nil
+                return true
+            }
+            return false
+        }
+        if refused {
+            Glibc.close(fd)
+            channel.closed()
+        }
     }
 
     /// Asks the loop to read what is left in `pump`'s pipes without blocking and close them.
@@ -129,8 +155,14 @@ final class OutputLoop: @unchecked Sendable {
         while reads < limit {
             let n = read(registration.fd, buffer.baseAddress, buffer.count)
             if n > 0 {
-                registration.pump.log?.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), stream: registration.stream)
-                registration.pump.onOutput()
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                switch registration.reader {
+                case let .output(stream, pump):
+                    pump.log?.append(bytes, stream: stream)
+                    pump.onOutput()
+                case let .messages(channel):
+                    channel.received(bytes)
+                }
                 reads += 1
                 continue
             }
@@ -144,6 +176,9 @@ final class OutputLoop: @unchecked Sendable {
         _ = jobsd_epoll_del(epoll, registration.fd)
         Glibc.close(registration.fd)
         lock.withLock { pipes[token] = nil }
-        registration.pump.pipeClosed()
+        switch registration.reader {
+        case let .output(_, pump): pump.pipeClosed()
+        case let .messages(channel): channel.closed()
+        }
     }
 }

@@ -43,7 +43,10 @@ import Testing
             case .newGroupAndArgv0:
                 return #"env -i perl -e 'open(my $f, ">", "\#(dir)/started.$$"); close $f; setpgrp(0, 0); exec {"sleep"} "renamed-\#(token)", "\#(token)"' & "#
             case .afterMainExit:
-                return "(trap '' TERM; while kill -0 $$ 2>/dev/null; do sleep 0.01; done; \(escapee)) & "
+                // The helper ignores SIGTERM before the job says "ready" (armed), so a stop right
+                // after "ready" cannot take it before it started the escapee.
+                return "(trap '' TERM; : > \(dir)/armed; while kill -0 $$ 2>/dev/null; do sleep 0.01; done; \(escapee)) & "
+                    + "while [ ! -e \(dir)/armed ]; do sleep 0.01; done; "
             case .twoHundred:
                 return "for i in $(seq 200); do \(escapee) & done; "
             }
@@ -76,6 +79,7 @@ import Testing
         let spec = JobSpec(command: ["sh", "-c", script], timeoutSeconds: timeout, graceSeconds: 2)
 
         let done: Job
+        var log = ""
         switch ending {
         case .cancel, .timeout, .naturalExit:
             done = try await TestServer.with { server in
@@ -102,6 +106,7 @@ import Testing
             let again = try await JobsdProcess.start(dataDirectory: data)
             defer { again.child.signal(SIGKILL) }
             done = try await again.client().job(job.id)
+            log = jobsd.log + again.log
             _ = await again.stop()
         case .kill9AndRestart:
             let data = try TemporaryDirectory.make(prefix: "jobsd-contain")
@@ -115,12 +120,13 @@ import Testing
             defer { second.child.signal(SIGKILL) }
             done = try await second.client().wait(job.id, timeout: 120)
             #expect(survivors(token).isEmpty, "terminal (\(done.state)) while processes of the job were alive")
+            log = first.log + second.log
             _ = await second.stop()
         }
 
         #expect(done.state == Self.expectedState(ending), "\(done)")
         let started = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("started.") }
-        #expect(started.count == escape.count, "every escapee ran before it was stopped")
+        #expect(started.count == escape.count, "every escapee ran before it was stopped\n\(log)")
         #expect(survivors(token).isEmpty)
     }
 
@@ -135,7 +141,11 @@ import Testing
 
     @Test func theContainmentInForce_IsReportedInMetricsAndReadyz() async throws {
         try await TestServer.with { server in
-            let ready = try await server.send("GET", "/readyz")
+            var ready = try await server.send("GET", "/readyz")
+            for _ in 0..<1000 where ready.status == 503 {
+                try await Task.sleep(for: .milliseconds(10))  // polling the readiness signal itself
+                ready = try await server.send("GET", "/readyz")
+            }
             #expect(ready.status == 200)
             let body = try JSONSerialization.jsonObject(with: Data(ready.body)) as? [String: Any]
             let method = try #require(body?["containment"] as? String)

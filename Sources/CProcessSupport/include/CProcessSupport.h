@@ -18,6 +18,41 @@ int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 /// EACCES/EPERM: not allowed, EBUSY: a domain cgroup with controllers, …).
 int jobsd_cgroup_probe(int cgroup_fd);
 
+/// Messages of a per-job subreaper on its status pipe: two ints, {kind, value}.
+enum {
+    /// value: the pid of the job's main process (the subreaper's child, in its own session).
+    JOBSD_SUBREAPER_STARTED = 1,
+    /// value: the errno of the failed exec; the subreaper exits 127.
+    JOBSD_SUBREAPER_FAILED = 2,
+    /// value: the main process's raw wait status.
+    JOBSD_SUBREAPER_EXITED = 3,
+    /// value: how many processes outside the main process's group a SIGUSR1 reached.
+    JOBSD_SUBREAPER_ESCAPED = 4,
+};
+
+/// Forks (not execs) a per-job subreaper: a process of its own session that is
+/// PR_SET_CHILD_SUBREAPER and spawns `path` as its only child, like `jobsd_spawn` (new session,
+/// default signals, fds 0–2), so that every descendant of the job — also one that called setsid
+/// and whose parent died — stays below it. It writes its messages to `status_fd` (its only other
+/// fd); SIGUSR1 (si_value: a process group to spare, 0 none) makes it send SIGTERM to every
+/// descendant, SIGUSR2 makes it SIGKILL every descendant every 10 ms until none is left. It exits
+/// 0 once the main process has exited and no descendant is left (127 when the exec failed). It
+/// outlives jobsd (no death signal), so a restarted jobsd can still stop the tree through it.
+/// Returns 0 and the subreaper's pid, or an errno value.
+int jobsd_spawn_subreaper(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                          const char *cwd, int in_fd, int out_fd, int err_fd, int status_fd);
+
+/// pidfd_open(pid, 0): an fd naming that process (never a later one with the same pid). -1 with
+/// errno set.
+int jobsd_pidfd_open(pid_t pid);
+
+/// Sends `sig` with si_value `value` (as sigqueue does) to the process named by `pidfd`. 0 or -1
+/// with errno set.
+int jobsd_pidfd_signal(int pidfd, int sig, int value);
+
+/// 1 when the process named by `pidfd` has exited (its pidfd is readable), else 0.
+int jobsd_pidfd_exited(int pidfd);
+
 /// prctl(PR_SET_CHILD_SUBREAPER, 1) (prctl is C-variadic). Returns 0 or an errno value.
 int jobsd_set_child_subreaper(void);
 

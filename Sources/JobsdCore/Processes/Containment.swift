@@ -27,24 +27,27 @@ struct Containment: Sendable {
     let method: ContainmentMethod
     /// Where the jobs' cgroups live (method `.cgroup`).
     let cgroups: CgroupTree?
+    /// Where live subreapers are recorded (method `.proc`): `<data>/subreapers`.
+    let registry: String
     /// One sentence for the log and `/readyz`: the cgroup root, or why cgroups are not used.
     let detail: String
 
     /// `.auto`: cgroup when `CgroupTree.prepare` succeeds, else proc (the reason is kept in
     /// `detail`). `.cgroup`: throws when it fails. `.proc`: never touches cgroups.
     static func choose(_ choice: ContainmentChoice, dataDirectory: String) throws(ContainmentError) -> Containment {
+        let registry = dataDirectory + "/subreapers"
         switch choice {
         case .proc:
-            return Containment(method: .proc, cgroups: nil, detail: "per-job subreaper (--containment proc)")
+            return Containment(method: .proc, cgroups: nil, registry: registry, detail: "per-job subreaper (--containment proc)")
         case .cgroup:
             let tree = try CgroupTree.prepare(dataDirectory: dataDirectory)
-            return Containment(method: .cgroup, cgroups: tree, detail: tree.root)
+            return Containment(method: .cgroup, cgroups: tree, registry: registry, detail: tree.root)
         case .auto:
             do {
                 let tree = try CgroupTree.prepare(dataDirectory: dataDirectory)
-                return Containment(method: .cgroup, cgroups: tree, detail: tree.root)
+                return Containment(method: .cgroup, cgroups: tree, registry: registry, detail: tree.root)
             } catch {
-                return Containment(method: .proc, cgroups: nil, detail: "per-job subreaper; no cgroup: \(error)")
+                return Containment(method: .proc, cgroups: nil, registry: registry, detail: "per-job subreaper; no cgroup: \(error)")
             }
         }
     }
@@ -75,16 +78,18 @@ struct ContainedSpawn: Sendable {
 extension Containment {
     /// Starts `argv` as the main process of a new tree named `name` (a job id, or
     /// `<id>.cleanup`): with method `.cgroup` in the new cgroup `<root>/<name>` from its first
-    /// instruction on. `onExit` gets the main process's exit status (see `Reaper.spawn`). On a
-    /// spawn failure nothing is left behind (the cgroup is removed).
+    /// instruction on; with method `.proc` below a new `Subreaper`. `onExit` gets the main
+    /// process's exit status once (on the reaper's thread, or the output loop's for a subreaper).
+    /// On a spawn failure nothing is left behind (the cgroup is removed).
     func spawn(
         _ name: String, jobID: String, path: String, argv: [String], env: [String], cwd: String?,
         stdin: Int32, stdout: Int32, stderr: Int32, onExit: @escaping @Sendable (ExitStatus) -> Void
     ) throws(SpawnError) -> ContainedSpawn {
         guard let cgroups else {
-            let (pid, ticks) = try Reaper.shared.spawn(
-                path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, cgroup: -1, onExit: onExit)
-            return ContainedSpawn(pid: pid, startTicks: ticks, tree: MarkedProcesses(jobID: jobID, processGroup: pid, startedAfter: ticks))
+            let (main, tree) = try Subreaper.spawn(
+                name: name, registry: registry, path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr,
+                onExit: onExit)
+            return ContainedSpawn(pid: main, startTicks: ProcessTable.info(main)?.startTicks, tree: tree)
         }
         let cgroup: JobCgroup
         do { cgroup = try cgroups.create(name) } catch { throw .setup("\(error)") }
@@ -99,14 +104,12 @@ extension Containment {
     }
 
     /// The trees a job interrupted by a stop of the server may have left (recovery): its own and
-    /// its cleanup command's. `pid`/`startTicks`: the recorded main process.
-    func leftovers(of jobID: String, attempt: Int, pid: pid_t?, startTicks: UInt64?) -> [any ContainedTree] {
-        guard let cgroups else {
-            var group: pid_t?
-            if let pid, let startTicks, ProcessTable.info(pid)?.startTicks == startTicks { group = pid }
-            return [MarkedProcesses(jobID: jobID, processGroup: group, startedAfter: group == nil ? nil : startTicks)]
-        }
-        return [Self.treeName(jobID, attempt: attempt), Self.cleanupName(jobID, attempt: attempt)].compactMap { cgroups.existing($0) }
+    /// its cleanup command's for the job's current attempt (`attempt`), found by the job id: its
+    /// cgroups, or its recorded subreapers.
+    func leftovers(of jobID: String, attempt: Int) -> [any ContainedTree] {
+        let names = [Self.treeName(jobID, attempt: attempt), Self.cleanupName(jobID, attempt: attempt)]
+        guard let cgroups else { return names.compactMap { Subreaper.recovered(name: $0, registry: registry) } }
+        return names.compactMap { cgroups.existing($0) }
     }
 
     /// The cgroup (or subreaper) name of one attempt of a job: its id for the first, `<id>.<n>`

@@ -13,13 +13,10 @@ struct ProcStat: Sendable, Equatable {
     var isDead: Bool { state == UInt8(ascii: "Z") || state == UInt8(ascii: "X") }
 }
 
-/// Process discovery through `/proc` (this machine's containment method: cgroup v2 is not
-/// writable here). A job's processes are its process group, every process whose environment
-/// carries `JOBSD_JOB_ID=<id>` (catches `setsid` and double-fork escapees), and the descendants
-/// of those (by PPid). Zombies count as gone: the reaper collects them.
+/// Reading `/proc`: one process's stat line (start time, state, group) and small proc files.
+/// Not how a job's processes are found: that is the job's `ContainedTree` (a cgroup, or a
+/// subreaper), chosen by `Containment`; see `JobEngine.containmentMethod`.
 enum ProcessTable {
-    static let containmentMethod = "/proc tracking (process group + JOBSD_JOB_ID environ marker + descendants)"
-
     static func info(_ pid: pid_t) -> ProcStat? {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
             let n = readFile("/proc/\(pid)/stat", into: UnsafeMutableRawBufferPointer(buffer))
@@ -53,66 +50,6 @@ enum ProcessTable {
             }
             return nil
         }
-    }
-
-    /// Every live (non-zombie) process but this one.
-    static func all() -> [ProcStat] {
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
-        let me = getpid()
-        var out: [ProcStat] = []
-        while let entry = readdir(dir) {
-            let pid: pid_t? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                var value: Int32 = 0
-                for byte in raw {
-                    if byte == 0 { break }
-                    guard byte >= 48, byte <= 57 else { return nil }
-                    value = value * 10 + Int32(byte - 48)
-                }
-                return value > 0 ? value : nil
-            }
-            guard let pid, pid != me, let info = info(pid), !info.isDead else { continue }
-            out.append(info)
-        }
-        return out
-    }
-
-    /// True when the process's environment holds exactly `JOBSD_JOB_ID=<jobID>`.
-    static func hasMarker(_ pid: pid_t, jobID: String) -> Bool {
-        let marker = Array("JOBSD_JOB_ID=\(jobID)".utf8)
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 << 16) { buffer in
-            let n = readFile("/proc/\(pid)/environ", into: UnsafeMutableRawBufferPointer(buffer))
-            var start = 0
-            while start < n {
-                var end = start
-                while end < n, buffer[end] != 0 { end += 1 }
-                if end - start == marker.count, memcmp(buffer.baseAddress! + start, marker, marker.count) == 0 { return true }
-                start = end + 1
-            }
-            return false
-        }
-    }
-
-    /// The live processes of a job: members of `processGroup` (when given), carriers of the job's
-    /// marker, and all their descendants. Only processes started at or after `startedAfter` (clock
-    /// ticks; the main process's start) can carry the marker, so older ones' environments — slow
-    /// to read from busy processes — are skipped.
-    static func members(jobID: String, processGroup: pid_t?, startedAfter: UInt64? = nil) -> [ProcStat] {
-        let procs = all()
-        var found = Set<pid_t>()
-        for p in procs
-        where p.pgid == processGroup || (p.startTicks >= (startedAfter ?? 0) && hasMarker(p.pid, jobID: jobID)) {
-            found.insert(p.pid)
-        }
-        var grew = !found.isEmpty
-        while grew {
-            grew = false
-            for p in procs where !found.contains(p.pid) && found.contains(p.ppid) {
-                found.insert(p.pid)
-                grew = true
-            }
-        }
-        return procs.filter { found.contains($0.pid) }
     }
 
     /// Reads a (proc) file into `buffer` (as much as fits); the byte count, 0 when unreadable.

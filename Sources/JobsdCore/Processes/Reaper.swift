@@ -42,6 +42,30 @@ final class Reaper: @unchecked Sendable {
         path: String, argv: [String], env: [String], cwd: String?, stdin: Int32, stdout: Int32, stderr: Int32,
         cgroup: Int32 = -1, onExit: @escaping @Sendable (ExitStatus) -> Void
     ) throws(SpawnError) -> (pid: pid_t, startTicks: UInt64?) {
+        let (pid, ticks, _) = try register(argv: argv, env: env, name: argv.first ?? path, onExit: onExit, pidfd: false) { pid, cArgv, cEnv in
+            jobsd_spawn(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, cgroup)
+        }
+        return (pid, ticks)
+    }
+
+    /// Forks a per-job subreaper that runs `path` (see `jobsd_spawn_subreaper`; `Subreaper` reads
+    /// its `statusFD`). It is reaped here without a handler; returns its pid, start time and a
+    /// pidfd naming it (opened before it can be reaped, so it is never another process).
+    func spawnSubreaper(
+        path: String, argv: [String], env: [String], cwd: String?, stdin: Int32, stdout: Int32, stderr: Int32, statusFD: Int32
+    ) throws(SpawnError) -> (pid: pid_t, startTicks: UInt64?, pidfd: Int32) {
+        let (pid, ticks, pidfd) = try register(argv: argv, env: env, name: argv.first ?? path, onExit: { _ in }, pidfd: true) { pid, cArgv, cEnv in
+            jobsd_spawn_subreaper(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, statusFD)
+        }
+        return (pid, ticks, pidfd)
+    }
+
+    /// Runs `spawn` (0 or an errno) under `mutex` and registers the new child's `onExit` there, so
+    /// the reaper thread cannot take it first; reads its start time (and opens a pidfd) meanwhile.
+    private func register(
+        argv: [String], env: [String], name: String, onExit: @escaping @Sendable (ExitStatus) -> Void, pidfd wantsPidfd: Bool,
+        _ spawn: (inout pid_t, UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Int32
+    ) throws(SpawnError) -> (pid_t, UInt64?, Int32) {
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup($0) } + [nil]
         defer {
@@ -50,44 +74,19 @@ final class Reaper: @unchecked Sendable {
         }
         var pid: pid_t = 0
         pthread_mutex_lock(mutex)
-        let rc = jobsd_spawn(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, cgroup)
+        let rc = spawn(&pid, cArgv, cEnv)
         var ticks: UInt64?
+        var pidfd: Int32 = -1
         if rc == 0 {
             handlers[pid] = onExit
             generation &+= 1
             ticks = ProcessTable.info(pid)?.startTicks
+            if wantsPidfd { pidfd = jobsd_pidfd_open(pid) }
             pthread_cond_signal(cond)
         }
         pthread_mutex_unlock(mutex)
-        guard rc == 0 else { throw SpawnError.cannotExecute(argv.first ?? path, errno: rc) }
-        return (pid, ticks)
-    }
-
-    /// Children of this process that it did not spawn (orphans re-parented to it, the
-    /// subreaper), not yet reaped. Orphans are re-parented to the main thread, so its `children`
-    /// list is enough.
-    func adoptedChildren() -> [pid_t] {
-        let me = getpid()
-        let listed: [pid_t] = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1 << 16) { buffer in
-            let n = ProcessTable.readFile("/proc/\(me)/task/\(me)/children", into: UnsafeMutableRawBufferPointer(buffer))
-            var pids: [pid_t] = []
-            var value: pid_t = 0
-            for i in 0..<n {
-                let b = buffer[i]
-                if b >= 48, b <= 57 {
-                    value = value * 10 + pid_t(b - 48)
-                } else if value > 0 {
-                    pids.append(value)
-                    value = 0
-                }
-            }
-            if value > 0 { pids.append(value) }
-            return pids
-        }
-        guard !listed.isEmpty else { return [] }
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return listed.filter { handlers[$0] == nil }
+        guard rc == 0 else { throw SpawnError.cannotExecute(name, errno: rc) }
+        return (pid, ticks, pidfd)
     }
 
     private func reapForever() {
