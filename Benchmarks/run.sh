@@ -7,7 +7,11 @@
 # latest.md, the same table in Markdown).
 #
 #   --quick   a few seconds per measure and smaller counts (CI runs this so the harness cannot
-#             rot). Missed targets never fail the script; a measure that could not run does
+#             rot).
+#   --containment
+#             only jobs/s and start/cancel latency, once per containment method (cgroup, proc)
+#             and, when JOBSD_BASE_BIN names a jobsd binary built from an earlier commit, for that
+#             binary too; alternating, REPEATS times; prints one JSON line per measure (no report). Missed targets never fail the script; a measure that could not run does
 #             (exit 3), as does a build or set-up error.
 #
 # All load goes to 127.0.0.1 and is bounded in time and count; every process started here is
@@ -15,10 +19,12 @@
 set -euo pipefail
 
 QUICK=0
+CONTAINMENT=0
 case "${1:-}" in
   --quick) QUICK=1 ;;
+  --containment) CONTAINMENT=1 ;;
   "") ;;
-  *) echo "usage: Benchmarks/run.sh [--quick]" >&2; exit 2 ;;
+  *) echo "usage: Benchmarks/run.sh [--quick | --containment]" >&2; exit 2 ;;
 esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -182,6 +188,28 @@ wrk_json() {
   read -r d1 o1 <<<"$after"
   printf '%s,"listen_drops":%d,"listen_overflows":%d,"connections":%d}\n' "${json%\}}" $((d1 - d0)) $((o1 - o0)) "$1"
 }
+
+# Containment methods side by side (issue 12): per-job cost as jobs/s, start and cancel latency.
+if ((CONTAINMENT)); then
+  BUILT=$BIN
+  for ((r = 1; r <= REPEATS; r++)); do
+    for variant in ${JOBSD_BASE_BIN:+base} cgroup proc; do
+      method=(--containment "$variant")
+      BIN=$BUILT
+      if [[ $variant == base ]]; then method=(); BIN=$(dirname "$JOBSD_BASE_BIN"); fi
+      if start_jobsd "throughput_${variant}_$r" --max-running 64 "${method[@]}"; then
+        record "throughput_${variant}_$r" "$LOADGEN" throughput --port "$PORT" --clients 64 --seconds "$SECONDS_PER"
+        stop_jobsd
+      fi
+      if start_jobsd "latency_${variant}_$r" "${method[@]}"; then
+        record "start_latency_${variant}_$r" "$LOADGEN" start-latency --port "$PORT" --count "$LATENCY_COUNT" --stamp "$TMP/spawnloop"
+        record "cancel_latency_${variant}_$r" "$LOADGEN" cancel-latency --port "$PORT" --count "$LATENCY_COUNT"
+        stop_jobsd
+      fi
+    done
+  done
+  exit 0
+fi
 
 log "references: spawn loop (2 threads), spawn -> main, kill -> waitpid"
 record spawn_rate "$TMP/spawnloop" rate 2 "$SECONDS_PER"

@@ -55,6 +55,9 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
 
     /// `retry.max_attempts`, 1 without a retry policy.
     public var maxAttempts: Int { retry?.maxAttempts ?? 1 }
+    /// The node that claimed the job (several nodes on PostgreSQL); nil until it is claimed, and
+    /// always nil on a single node's SQLite store.
+    public var node: String?
 
     public init(
         id: String, name: String? = nil, labels: [String: String] = [:], command: [String], state: JobState,
@@ -62,7 +65,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
         signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0,
         runAt: Timestamp? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, retry: RetryPolicy? = nil,
-        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil
+        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, node: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -88,10 +91,11 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         self.attempt = attempt
         self.attempts = attempts
         self.groupID = groupID
+        self.node = node
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, labels, command, state, pid, signal, error, cleanup
+        case id, name, labels, command, state, pid, signal, error, cleanup, node
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
@@ -125,6 +129,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
         attempts = try c.decodeIfPresent([JobAttempt].self, forKey: .attempts) ?? []
         groupID = try c.decodeIfPresent(String.self, forKey: .groupID)
+        node = try c.decodeIfPresent(String.self, forKey: .node)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -154,6 +159,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         try c.encode(maxAttempts, forKey: .maxAttempts)
         try c.encode(allAttempts, forKey: .attempts)
         try c.encode(groupID, forKey: .groupID)
+        try c.encode(node, forKey: .node)
     }
 
     /// The wire JSON (`json`), field order as in CONTRACT.md.
@@ -189,6 +195,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
             a.write(into: &w)
         }
         w.raw("],\"group_id\":"); w.optional(groupID) { $0.string($1) }
+        w.raw(",\"node\":"); w.optional(node) { $0.string($1) }
         w.raw("}")
     }
 }

@@ -24,6 +24,16 @@ public struct EngineConfiguration: Sendable {
     public var sweepInterval: Double = 60
     /// Drain time for running jobs after `shutdown()` before they are cancelled.
     public var shutdownTimeout: Double = 25
+    /// This node's name in a cluster (`--node-id`; unique per cluster). Default: the host name.
+    public var nodeID: String = JobEngine.hostName()
+    /// The URL this node serves on, shown in `GET /v1/nodes` (`--advertise-url`); nil: the server
+    /// sets `http://<host>:<port>` once it listens.
+    public var advertiseURL: String?
+    /// How often a node on a shared store renews its lease (`--heartbeat`).
+    public var heartbeat: Double = 2
+    /// How long a node's lease lasts without renewal before other nodes rescue its jobs
+    /// (`--node-timeout`).
+    public var nodeTimeout: Double = 10
     /// How jobs' processes are contained (see `JobEngine.containmentMethod`): `.auto` takes a
     /// cgroup per job where a cgroup v2 directory is writable, else a per-job subreaper.
     public var containment: ContainmentChoice = .auto

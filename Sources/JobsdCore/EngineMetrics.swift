@@ -11,6 +11,8 @@ struct EngineMetrics: Sendable {
     let cancelLatency: Histogram
     let escapedKilled: Counter
     let abandoned: Counter
+    let leaseRenewals: Counter
+    let rescued: Counter
 
     init(_ r: MetricsRegistry) {
         var jobs: [JobState: Gauge] = [:]
@@ -41,6 +43,11 @@ struct EngineMetrics: Sendable {
         abandoned = r.counter(
             "jobsd_abandoned_tasks_total",
             help: "In-process jobs that ignored cancellation and were reported cancelled while still running.")
+        leaseRenewals = r.counter(
+            "jobsd_node_lease_renewals_total", help: "Heartbeats that renewed this node's lease (several nodes on PostgreSQL).")
+        rescued = r.counter(
+            "jobsd_jobs_rescued_total",
+            help: "Jobs of silent nodes this node rescued: failed as interrupted, or queued again when not started.")
     }
 
     /// A job moved from `old` (nil: new) to `new` (nil: forgotten).

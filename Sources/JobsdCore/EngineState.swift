@@ -1,3 +1,4 @@
+import JobsdAPI
 import JobsdMetrics
 
 /// The engine's shared mutable state. Every field is guarded by `lock` (as are the `var`s of
@@ -26,6 +27,22 @@ final class EngineState: @unchecked Sendable {
     /// The store was read and the queue rebuilt (interrupted jobs may still be recovering).
     var ready = false
     var shuttingDown = false
+    /// Shared stores: the claim loop should look for queued jobs now (a submission, a NOTIFY, a
+    /// freed slot), not only at the next heartbeat.
+    var claimWanted = false
+    /// Shared stores: jobs of this node that other nodes rescued, waiting for the run loop to stop
+    /// their leftovers and run their cleanup (`recoverInterrupted`).
+    var takenOver: [LiveJob] = []
+    /// Shared stores: the first heartbeat renewed this node's lease; the claim loop claims only
+    /// from then on (a claim by a node without a lease would be rescued at once).
+    var leaseHeld = false
+    /// Shared stores: the last heartbeat could not reach the database (`isReady` is false until
+    /// one does again; running jobs keep running).
+    var storeLost = false
+    /// The URL this node serves on (`GET /v1/nodes`).
+    var address = ""
+    /// This engine's start (`GET /v1/nodes`).
+    let startedAt = Timestamp.now()
 
     func enqueue(_ job: LiveJob) {
         admission.add(job, now: .now())

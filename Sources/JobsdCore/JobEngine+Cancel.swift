@@ -25,6 +25,9 @@ extension JobEngine {
     /// - interrupted by the previous stop of the server and still being recovered: its outcome is
     ///   decided, so `.cancelling` for one that was `cancelling`, `.finished` (state `failed`) for
     ///   one that was `running`.
+    /// - on a shared store, a job this node does not hold: a queued one nobody claimed is stored
+    ///   `cancelled` here; otherwise the node that holds it is told (NOTIFY) and cancels it as
+    ///   above, and the answer is what that node stored.
     /// Throws `.notFound` for an unknown id.
     public func cancel(_ id: String, grace: Double? = nil) async throws(EngineError) -> CancelResult {
         let step: CancelStep = state.lock.withLock {
@@ -79,7 +82,11 @@ extension JobEngine {
         case .fromStore:
             let stored: JobRecord?
             do { stored = try await store.get(id) } catch { throw .storeUnavailable("\(error)") }
-            guard let job = stored?.job else { throw .notFound(id) }
+            guard let record = stored else { throw .notFound(id) }
+            var job = record.job
+            if let shared, !job.state.isTerminal {
+                job = try await cancelElsewhere(shared, record, grace: grace)
+            }
             switch job.state {
             case .cancelled: return .cancelled(job)
             case .cancelling: return .cancelling(job)

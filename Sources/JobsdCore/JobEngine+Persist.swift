@@ -38,13 +38,20 @@ extension JobEngine {
     /// Stores `record` (write number `ticket`) once every earlier write of the job has finished,
     /// trying up to `attempts` times with a growing pause (a terminal state must be durable before
     /// it is reported; after the last attempt it is logged and reported anyway, so the engine does
-    /// not hang). Not cancellable.
+    /// not hang). A write refused because another node took the job over (`leaseLost`) is not
+    /// retried: the job's processes are killed at once instead. Not cancellable.
     func storeInTurn(_ live: LiveJob, _ record: JobRecord, ticket: UInt64, attempts: Int, logger: Logger) async {
         await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
         var delay = 0.05
         for attempt in 1...attempts {
             do {
                 try await store.update(record)
+                break
+            } catch JobStoreError.leaseLost {
+                // Another node rescued the job: stop its processes at once; no later write of
+                // this node overwrites the rescuer's state (the store refuses them).
+                logger.warning("lease lost: another node took this job over; killing its processes")
+                live.watch.requestStop(grace: 0)
                 break
             } catch {
                 logger.error("storing the job failed", metadata: [

@@ -20,8 +20,12 @@ extension JobEngine {
         do { records = try await store.unfinished() } catch { throw .storeUnavailable("\(error)") }
         var interrupted: [LiveJob] = []
         var requeued = 0
+        let nodeID = configuration.nodeID
+        // On a shared store only this node's jobs are its to recover: those it claimed. Unclaimed
+        // queued jobs wait for the claim loop; other nodes' jobs are theirs (or their rescuer's).
+        let mine = records.filter { shared == nil || $0.owner == nodeID }
         state.lock.withLock {
-            for record in records.sorted(by: { $0.id < $1.id }) {
+            for record in mine.sorted(by: { $0.id < $1.id }) {
                 guard state.live[record.id] == nil else { continue }
                 if record.state == .queued {
                     let live = LiveJob(record: record, phase: .queued)
@@ -40,7 +44,7 @@ extension JobEngine {
         }
         sweepStrayCgroups(keeping: Set(interrupted.map { $0.record.id }))
         for _ in 0..<requeued { metrics.moved(from: nil, to: .queued) }
-        if !records.isEmpty {
+        if !mine.isEmpty {
             logger.info("recovery", metadata: ["requeued": "\(requeued)", "interrupted": "\(interrupted.count)"])
         }
         return interrupted

@@ -29,19 +29,27 @@ extension JobEngine {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.retentionLoop() }
                 if !groups.isEmpty { group.addTask { await self.resumeGroups(groups) } }
+                if let shared {
+                    group.addTask { await self.heartbeatLoop(shared) }
+                    group.addTask { await self.claimLoop(shared) }
+                    group.addTask { await self.listenLoop(shared) }
+                }
                 for live in interrupted {
                     group.addTask { await self.recoverInterrupted(live) }
                 }
-                while let (batch, spawned) = nextBatch() {
+                while let (batch, spawned, takenOver) = nextBatch() {
                     for live in batch {
                         group.addTask { await self.runJob(live) }
                     }
                     for (live, result) in spawned {
                         group.addTask { await self.runJob(live, spawned: result) }
                     }
+                    for live in takenOver {
+                        group.addTask { await self.recoverInterrupted(live) }
+                    }
                     await changes.wait(timeout: nil, cancellable: false) { [self] in
                         state.lock.withLock {
-                            !state.handedOff.isEmpty
+                            !state.handedOff.isEmpty || !state.takenOver.isEmpty
                                 || (state.shuttingDown ? state.starting == 0 : state.admission.hasStartable && state.running < configuration.maxRunning)
                         }
                     }
@@ -57,21 +65,23 @@ extension JobEngine {
     }
 
     /// Queued jobs that may start now (due, and a free slot of their key), moved to `running`,
-    /// and the jobs `submit` spawned itself;
-    /// nil once shutting down and no spawn by `submit` is pending.
-    private func nextBatch() -> (queued: [LiveJob], spawned: [(LiveJob, Result<SpawnedJob, SpawnError>)])? {
-        let next: ([LiveJob], [(LiveJob, Result<SpawnedJob, SpawnError>)])? = state.lock.withLock {
+    /// the jobs `submit` spawned itself, and jobs of this node that other nodes rescued (shared
+    /// stores); nil once shutting down and no spawn by `submit` or rescued job is pending.
+    private func nextBatch() -> (queued: [LiveJob], spawned: [(LiveJob, Result<SpawnedJob, SpawnError>)], takenOver: [LiveJob])? {
+        let next: ([LiveJob], [(LiveJob, Result<SpawnedJob, SpawnError>)], [LiveJob])? = state.lock.withLock {
             let spawned = state.handedOff
             state.handedOff.removeAll()
+            let takenOver = state.takenOver
+            state.takenOver.removeAll()
             if state.shuttingDown {
-                return spawned.isEmpty && state.starting == 0 ? nil : ([], spawned)
+                return spawned.isEmpty && takenOver.isEmpty && state.starting == 0 ? nil : ([], spawned, takenOver)
             }
             var batch: [LiveJob] = []
             while state.running < configuration.maxRunning, let live = state.popQueued() {
                 take(live)
                 batch.append(live)
             }
-            return (batch, spawned)
+            return (batch, spawned, takenOver)
         }
         for _ in next?.0 ?? [] { metrics.moved(from: .queued, to: .running) }
         return next

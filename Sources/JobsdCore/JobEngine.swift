@@ -33,6 +33,9 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// The store as shared by several nodes (PostgreSQL), else nil: then every queued job in the
+    /// store is this node's, and the in-memory queue is the whole queue.
+    let shared: (any SharedJobStore)?
     /// How the jobs' processes are contained, chosen once here (`EngineConfiguration.containment`).
     let containment: Containment
 
@@ -49,6 +52,8 @@ public final class JobEngine: Sendable {
         ).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
+        shared = store as? any SharedJobStore
+        state.address = configuration.advertiseURL ?? ""
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
         state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }
@@ -63,8 +68,9 @@ public final class JobEngine: Sendable {
     public var containmentDetail: String { containment.detail }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
-    /// may still be recovering in the background), and from the first `shutdown()` on.
-    public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown } }
+    /// may still be recovering in the background), from the first `shutdown()` on, and on a shared
+    /// store while the last heartbeat could not reach the database.
+    public var isReady: Bool { state.lock.withLock { state.ready && !state.shuttingDown && !state.storeLost } }
 
     /// Suspends until the store was read and the engine accepts work (or shutdown began), or
     /// the calling task is cancelled.
@@ -79,6 +85,9 @@ public final class JobEngine: Sendable {
     /// engine (no older job that may start, a free slot) it spawns the job's process itself before
     /// returning, and the run loop then supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
     /// are capped at `maxTimeout`.
+    ///
+    /// On a shared store (several nodes) the job is not queued here: it waits in the store until a
+    /// node with a free slot claims it (this one first, when it has one).
     ///
     /// Idempotency: the same key with the same `fingerprint` returns `.existing` with that job
     /// (whatever its state now); with another fingerprint throws `.idempotencyMismatch`.
@@ -109,6 +118,10 @@ public final class JobEngine: Sendable {
             return .existing(current ?? existing.job)
         case .inserted:
             inserted = true
+            if let shared {
+                await queuedInShared(shared, job)
+                return .created(job)
+            }
             let live = LiveJob(record: record, phase: .queued)
             live.startAfter = startAfter
             let startNow: Bool = state.lock.withLock {
@@ -161,13 +174,20 @@ public final class JobEngine: Sendable {
 
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
     /// cancelled — in the latter two cases with its state then. nil for an unknown id. A retried
-    /// job is not terminal between its attempts: the wait goes on through them.
+    /// job is not terminal between its attempts: the wait goes on through them. On a shared
+    /// store, a job another node runs is read from the store until it is terminal.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
         let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeout) * 1000))
+        func remaining() -> Double {
+            let left = ContinuousClock.now.duration(to: deadline)
+            return Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        }
+        if shared != nil, state.lock.withLock({ state.live[id] == nil }) {
+            return try await waitInStore(id, timeout: timeout)
+        }
         while let live = state.lock.withLock({ state.live[id] }), !Task.isCancelled {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { break }
-            let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) * 1e-18
+            let seconds = remaining()
+            guard seconds > 0 else { break }
             await live.changes.wait(timeout: seconds) { [self] in state.lock.withLock { live.phase == .finished } }
         }
         return try await job(id)

@@ -62,6 +62,7 @@ public final class JobsdServer: Sendable {
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         GroupRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
+        NodeRoutes(engine: engine).register(in: &router)
         UIRoutes().register(in: &router)
         let httpMetrics = HTTPMetrics(registry: metrics, router: router)
         let auth = BearerAuth(token: configuration.token)
@@ -76,7 +77,7 @@ public final class JobsdServer: Sendable {
         var group = ServiceGroupConfiguration(
             services: [
                 .init(service: HTTPService(http: http)),
-                .init(service: EngineService(engine: engine, lifecycle: lifecycle)),
+                .init(service: EngineService(engine: engine, lifecycle: lifecycle, http: http, host: configuration.http.host)),
             ],
             logger: logger)
         // Backstop: once the group is cancelled (not drained), it waits at most this long for the
@@ -170,12 +171,22 @@ struct HTTPService: Service {
 }
 
 /// The engine as a service: graceful shutdown drains it (see `JobEngine.shutdown()`).
+/// It also tells the engine the URL it serves on once the HTTP server listens (`GET /v1/nodes`).
 struct EngineService: Service {
     let engine: JobEngine
     let lifecycle: ServerLifecycle
+    let http: HTTPServer
+    let host: String
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await engine.run()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { [engine, http, host] in
+                    if let port = try? await http.waitUntilListening() {
+                        engine.setAddress("http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+                    }
+                }
+                try await engine.run()
+            }
         } onGracefulShutdown: {
             lifecycle.beginDraining()
             engine.shutdown()

@@ -14,20 +14,28 @@ public struct JobRecord: Sendable, Equatable {
     /// Start time of the main process in clock ticks since boot (`/proc/<pid>/stat` field 22), so a
     /// reused pid is never signalled during recovery. nil until started.
     public var processStartTicks: UInt64?
-    /// The node that runs (or last ran) the job. A single SQLite node leaves it nil; a shared
-    /// PostgreSQL store uses it as the lease owner.
-    public var owner: String?
+    /// The node that claimed the job (`job.node`): the lease owner on a shared PostgreSQL store;
+    /// nil on a single SQLite node.
+    public var owner: String? {
+        get { job.node }
+        set { job.node = newValue }
+    }
+    /// The fencing token of the current claim (shared stores): every write of the job's record
+    /// must carry the token the store holds, else it is refused (`JobStoreError.leaseLost`). nil
+    /// until claimed, and on a single node's store.
+    public var fence: Int64?
 
     public init(
         job: Job, spec: JobSpec, idempotencyKey: String? = nil, requestFingerprint: String? = nil,
-        processStartTicks: UInt64? = nil, owner: String? = nil
+        processStartTicks: UInt64? = nil, owner: String? = nil, fence: Int64? = nil
     ) {
         self.job = job
         self.spec = spec
         self.idempotencyKey = idempotencyKey
         self.requestFingerprint = requestFingerprint
         self.processStartTicks = processStartTicks
-        self.owner = owner
+        self.fence = fence
+        self.job.node = owner ?? job.node
     }
 
     public var id: String { job.id }

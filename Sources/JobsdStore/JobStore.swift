@@ -18,6 +18,9 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `insert` of an id that is already stored: a programming error (ids are unique ULIDs); the
     /// stored job is left unchanged.
     case duplicateID(String)
+    /// `update` of a job whose claim another node took over (its fencing token is not the stored
+    /// one); nothing was stored. The node must stop the job's processes at once.
+    case leaseLost(String)
 
     public var description: String {
         switch self {
@@ -26,6 +29,7 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
             "database schema version \(found) is newer than this jobsd supports (\(supported)); upgrade jobsd"
         case let .notFound(id): "no job \(id)"
         case let .duplicateID(id): "a job with id \(id) is already stored"
+        case let .leaseLost(id): "job \(id) was taken over by another node (its lease was lost)"
         }
     }
 }

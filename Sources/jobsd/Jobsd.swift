@@ -35,6 +35,10 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "File holding the bearer token [JOBSD_TOKEN_FILE]; or set JOBSD_TOKEN") var tokenFile: String?
     @Flag(help: "Serve a non-loopback address without a token [JOBSD_INSECURE_NO_AUTH=1]") var insecureNoAuth = false
     @Option(help: "sqlite (durable, in --data-dir), postgres://user:pass@host:port/db (several nodes), or memory (benchmarks only) [JOBSD_STORE] (default: sqlite)") var store: String?
+    @Option(help: "This node's name among the nodes sharing a PostgreSQL store; unique per cluster [JOBSD_NODE_ID] (default: the host name)") var nodeId: String?
+    @Option(help: "The URL this node serves on, shown in GET /v1/nodes [JOBSD_ADVERTISE_URL] (default: http://<host>:<port>)") var advertiseUrl: String?
+    @Option(help: "How often a node renews its lease on a PostgreSQL store [JOBSD_HEARTBEAT] (default: 2s)") var heartbeat: String?
+    @Option(help: "A node silent this long has its running jobs rescued by the others [JOBSD_NODE_TIMEOUT] (default: 10s)") var nodeTimeout: String?
     @Option(help: "auto, cgroup (a cgroup v2 per job) or proc (a subreaper per job) [JOBSD_CONTAINMENT] (default: auto)") var containment: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
@@ -92,6 +96,18 @@ struct Jobsd: AsyncParsableCommand {
                 throw SettingsError("--store (JOBSD_STORE) must be sqlite, memory or a postgres:// URL, got '\(text)'")
             }
             c.store = kind
+        }
+        if let id = s.string(nodeId, "JOBSD_NODE_ID") {
+            guard (1...200).contains(id.count), id.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\u{0}" }) else {
+                throw SettingsError("--node-id (JOBSD_NODE_ID) must be 1-200 visible ASCII characters, got '\(id)'")
+            }
+            c.engine.nodeID = id
+        }
+        c.engine.advertiseURL = s.string(advertiseUrl, "JOBSD_ADVERTISE_URL")
+        c.engine.heartbeat = try s.duration(heartbeat, "JOBSD_HEARTBEAT", "--heartbeat", default: 2, positive: true)
+        c.engine.nodeTimeout = try s.duration(nodeTimeout, "JOBSD_NODE_TIMEOUT", "--node-timeout", default: 10, positive: true)
+        guard c.engine.nodeTimeout > c.engine.heartbeat else {
+            throw SettingsError("--node-timeout (\(c.engine.nodeTimeout)s) must be longer than --heartbeat (\(c.engine.heartbeat)s)")
         }
         c.engine.containment = try s.choice(containment, "JOBSD_CONTAINMENT", "--containment", default: ContainmentChoice.auto)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")

@@ -23,7 +23,10 @@ extension JobEngine {
         let log = state.lock.withLock {
             live.record = stored
             live.phase = .finished
-            if countedRunning { state.running -= 1 }
+            if countedRunning {
+                state.running -= 1
+                state.claimWanted = true  // a slot is free: a shared store's claim loop looks again
+            }
             state.admission.release(live)
             if let retry {
                 let next = LiveJob(record: retry.record, phase: .queued)

@@ -46,7 +46,9 @@ extension JobEngine {
         inserted = true
         let group: JobGroup = state.lock.withLock {
             state.reserved -= n
-            for (job, startAfter) in made {
+            // On a shared store the jobs wait in the store for a node to claim them.
+            state.claimWanted = true
+            for (job, startAfter) in made where shared == nil {
                 let live = LiveJob(record: job, phase: .queued)
                 live.startAfter = startAfter
                 state.live[job.id] = live

@@ -1,20 +1,43 @@
 import JobsdAPI
 
 /// How a `JobRecord` maps to a PostgreSQL `jobs` row: the statements that write a whole row and
-/// the parameters they bind, in `StoredJob.columns` order (`$1` is the id). Rows read back through
-/// `StoredJob.record(from:)`, as SQLite's do.
+/// the parameters they bind, in `StoredJob.columns` order (`$1` is the id) then the fencing token
+/// (`fenceParameter`). Rows read back through `StoredJob.record(from:)`, as SQLite's do, plus the token.
 enum PostgresJobRows {
+    /// `StoredJob.columns` and the fencing token (the last column).
+    static let columns = StoredJob.columns + ", fence"
+    /// The fencing token's 1-based parameter number in the whole-row writes.
+    static let fenceParameter = StoredJob.columnNames.count + 1
+
+    /// The record in `row` (selected with `columns`).
+    static func record(from row: PostgresRow) throws -> JobRecord {
+        var record = try StoredJob.record(from: row)
+        record.fence = row.int64(Int32(fenceParameter - 1))
+        return record
+    }
+
     static let insertSQL =
-        "INSERT INTO jobs (\(StoredJob.columns)) VALUES ("
-        + (1...StoredJob.columnNames.count).map { "$\($0)" }.joined(separator: ", ")
+        "INSERT INTO jobs (\(columns)) VALUES ("
+        + (1...fenceParameter).map { "$\($0)" }.joined(separator: ", ")
         + ") ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 
-    static let updateSQL = "UPDATE jobs SET " + StoredJob.updateAssignments { "$\($0)" } + " WHERE id = $1"
+    /// A whole-row update, only while the stored token is the record's: a terminal record also
+    /// ends a rescue (`rescue_pending`).
+    static let updateSQL =
+        "UPDATE jobs SET " + StoredJob.updateAssignments { "$\($0)" }
+        + ", rescue_pending = rescue_pending AND $2 NOT IN (\(StoredJob.terminalStates))"
+        + " WHERE id = $1 AND fence IS NOT DISTINCT FROM $\(fenceParameter)"
 
-    static let selectByID = "SELECT \(StoredJob.columns) FROM jobs WHERE id = $1"
-    static let selectByIdempotencyKey = "SELECT \(StoredJob.columns) FROM jobs WHERE idempotency_key = $1"
+    /// The one write of a rescued job's old owner: the cleanup outcome of its final record.
+    static let finishRescueSQL = """
+        UPDATE jobs SET cleanup_state = $2, cleanup_exit_code = $3, cleanup_error = $4, rescue_pending = false
+        WHERE id = $1 AND owner = $5 AND rescue_pending
+        """
+
+    static let selectByID = "SELECT \(columns) FROM jobs WHERE id = $1"
+    static let selectByIdempotencyKey = "SELECT \(columns) FROM jobs WHERE idempotency_key = $1"
     static let selectUnfinished =
-        "SELECT \(StoredJob.columns) FROM jobs WHERE state IN (\(StoredJob.unfinishedStates)) ORDER BY id"
+        "SELECT \(columns) FROM jobs WHERE state IN (\(StoredJob.unfinishedStates)) ORDER BY id"
     static let purge =
         "DELETE FROM jobs WHERE state IN (\(StoredJob.terminalStates)) AND finished_at < $1 RETURNING id"
 
@@ -50,13 +73,14 @@ enum PostgresJobRows {
             job.cleanup.state.rawValue, job.cleanup.exitCode, job.cleanup.error, job.logBytes,
             StoredJob.specJSON(record), record.idempotencyKey, record.requestFingerprint,
             record.processStartTicks.map { Int64(bitPattern: $0) }, record.owner, job.groupID, StoredOrchestration.json(job),
+            record.fence,
         ]
     }
 
     /// The listing query for `query` and its parameters: newest first, `id < beforeID`, state any
     /// of `states`, every label pair present (jsonb containment), at most `limit`.
     static func list(_ query: JobQuery) -> (sql: String, parameters: [(any PostgresBindable)?]) {
-        var sql = "SELECT \(StoredJob.columns) FROM jobs WHERE true"
+        var sql = "SELECT \(columns) FROM jobs WHERE true"
         var parameters: [(any PostgresBindable)?] = []
         if let beforeID = query.beforeID {
             parameters.append(beforeID)

@@ -20,7 +20,7 @@ import Logging
 public final class PostgresJobStore: JobStore {
     /// The URL the store was opened with (credentials included: do not log it).
     let url: String
-    private let pool: PostgresPool
+    let pool: PostgresPool
 
     /// Connects to `url`, creates or migrates the schema (waiting for another node that is
     /// migrating), and opens a pool of `connections` connections. Blocks the calling thread for
@@ -61,38 +61,49 @@ public final class PostgresJobStore: JobStore {
                 }
                 guard let key else { throw JobStoreError.duplicateID(id) }
                 if let row = try connection.query(PostgresJobRows.selectByIdempotencyKey, [key]).rows.first {
-                    return .existing(try StoredJob.record(from: row))
+                    return .existing(try PostgresJobRows.record(from: row))
                 }
             }
         }
     }
 
+    /// Fenced: when the stored token is not the record's, throws `leaseLost` — unless the record
+    /// is the final one of a job another node rescued from this record's owner, of which only the
+    /// cleanup outcome is stored (see `SharedJobStore`).
     public func update(_ record: JobRecord) async throws {
         let parameters = PostgresJobRows.parameters(record)
-        let id = record.id
+        let (id, owner, cleanup, terminal) = (record.id, record.owner, record.job.cleanup, record.state.isTerminal)
         try await pool.run { connection in
-            guard try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 else {
+            if try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 { return }
+            if terminal, let owner {
+                let finished = try connection.query(
+                    PostgresJobRows.finishRescueSQL,
+                    [id, cleanup.state.rawValue, cleanup.exitCode, cleanup.error, owner])
+                if finished.affectedRows == 1 { return }
+            }
+            guard try connection.query("SELECT 1 FROM jobs WHERE id = $1", [id]).count == 1 else {
                 throw JobStoreError.notFound(id)
             }
+            throw JobStoreError.leaseLost(id)
         }
     }
 
     public func get(_ id: String) async throws -> JobRecord? {
         try await pool.run(idempotent: true) { connection in
-            try connection.query(PostgresJobRows.selectByID, [id]).rows.first.map(StoredJob.record(from:))
+            try connection.query(PostgresJobRows.selectByID, [id]).rows.first.map(PostgresJobRows.record(from:))
         }
     }
 
     public func list(_ query: JobQuery) async throws -> [JobRecord] {
         let (sql, parameters) = PostgresJobRows.list(query)
         return try await pool.run(idempotent: true) { connection in
-            try connection.query(sql, parameters).rows.map(StoredJob.record(from:))
+            try connection.query(sql, parameters).rows.map(PostgresJobRows.record(from:))
         }
     }
 
     public func unfinished() async throws -> [JobRecord] {
         try await pool.run(idempotent: true) { connection in
-            try connection.query(PostgresJobRows.selectUnfinished).rows.map(StoredJob.record(from:))
+            try connection.query(PostgresJobRows.selectUnfinished).rows.map(PostgresJobRows.record(from:))
         }
     }
 

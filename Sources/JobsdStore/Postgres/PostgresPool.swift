@@ -22,13 +22,17 @@ final class PostgresPool: @unchecked Sendable {
         }
     }
 
+    /// Slots for ordinary work; `control` is one more, kept for the lease heartbeat so that it
+    /// never queues behind a burst of requests (a late heartbeat gets a node's jobs rescued).
     private let slots: [Slot]
+    private let control: Slot
     /// Guards `closed` and every slot's `pending`.
     private let lock = PThreadLock()
     private var closed = false
 
     init(url: String, size: Int) {
         slots = (0..<max(1, size)).map { Slot(index: $0, url: url) }
+        control = Slot(index: max(1, size), url: url)
     }
 
     /// Runs `work` on a connection (connected first) and returns its result. Errors of libpq
@@ -36,8 +40,9 @@ final class PostgresPool: @unchecked Sendable {
     /// `idempotent` work (reads) that finds its connection lost (the server restarted, an
     /// administrator terminated it) runs once more on a new connection; other work throws, since
     /// the server may have committed it before the connection broke.
+    /// `control` work (the heartbeat) runs on the pool's own extra connection.
     func run<T: Sendable>(
-        idempotent: Bool = false, _ work: @escaping @Sendable (PostgresConnection) throws -> T
+        idempotent: Bool = false, control: Bool = false, _ work: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             // Picking and queueing under the lock: no work lands on a slot after `close` queued its
@@ -46,7 +51,7 @@ final class PostgresPool: @unchecked Sendable {
                 guard !closed else {
                     return continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
                 }
-                let slot = slots.min { $0.pending < $1.pending }!
+                let slot = control ? self.control : slots.min { $0.pending < $1.pending }!
                 slot.pending += 1
                 slot.queue.async {
                     defer { self.lock.withLock { slot.pending -= 1 } }
@@ -70,7 +75,7 @@ final class PostgresPool: @unchecked Sendable {
     /// Round trips made so far by every connection (read on each slot's queue).
     func roundTrips() async -> Int {
         var total = 0
-        for slot in slots {
+        for slot in slots + [control] {
             total += await withCheckedContinuation { continuation in
                 slot.queue.async { continuation.resume(returning: slot.connection.roundTrips) }
             }
@@ -81,7 +86,7 @@ final class PostgresPool: @unchecked Sendable {
     /// Refuses new work, lets the work already queued finish, then closes every connection.
     func close() async {
         lock.withLock { closed = true }  // `run` queues nothing more from here on
-        for slot in slots {
+        for slot in slots + [control] {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 slot.queue.async {
                     slot.connection.close()

@@ -43,7 +43,25 @@ enum PostgresSchema {
         CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX jobs_by_labels ON jobs USING gin (labels jsonb_path_ops);
         """,
-        // 2: orchestration, as SQLite's schema 4: the group a job belongs to, the rest of its
+        // 2: several nodes. A claim's fencing token (from one sequence), the flag a rescue sets
+        // until the old owner has dealt with the job's processes and cleanup, and the node table
+        // (leases: last_seen_at on the database's clock, in milliseconds).
+        """
+        ALTER TABLE jobs ADD COLUMN fence bigint;
+        ALTER TABLE jobs ADD COLUMN rescue_pending boolean NOT NULL DEFAULT false;
+        CREATE SEQUENCE jobs_fence;
+        CREATE INDEX jobs_claimable ON jobs (id) WHERE state = 'queued' AND owner IS NULL;
+        CREATE INDEX jobs_by_owner ON jobs (owner) WHERE state IN ('queued', 'running', 'cancelling') OR rescue_pending;
+        CREATE TABLE nodes (
+            id text PRIMARY KEY,
+            address text NOT NULL,
+            started_at bigint NOT NULL,
+            last_seen_at bigint NOT NULL,
+            running integer NOT NULL,
+            max_running integer NOT NULL
+        );
+        """,
+        // 3: orchestration, as SQLite's schema 4: the group a job belongs to, the rest of its
         // orchestration fields as JSON text (StoredOrchestration), and the groups (StoredGroup).
         """
         ALTER TABLE jobs ADD COLUMN group_id text COLLATE "C";

@@ -1,0 +1,269 @@
+import Glibc
+import JobsdAPI
+import JobsdStore
+import Logging
+
+/// Several nodes on one shared store (CONTRACT.md, "Several nodes on PostgreSQL"): claiming queued
+/// jobs, the lease and rescue heartbeat, notifications between nodes, and the reads and cancels of
+/// jobs another node holds. None of it runs on a store one node owns (SQLite): there the
+/// in-memory queue is the whole queue and every job is this node's.
+extension JobEngine {
+    /// NOTIFY channel: a job was queued (payload empty); nodes with a free slot claim.
+    static let queuedChannel = "jobsd_queued"
+    /// NOTIFY channel: cancel a job (payload `<id>` or `<id> <grace seconds>`); its holder does.
+    static let cancelChannel = "jobsd_cancel"
+
+    /// The host name (`--node-id`'s default).
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "jobsd" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "jobsd" : name
+    }
+
+    /// Sets the URL shown for this node in `GET /v1/nodes` when `--advertise-url` was not given
+    /// (the server knows its port only once it listens).
+    public func setAddress(_ url: String) {
+        state.lock.withLock { if configuration.advertiseURL == nil { state.address = url } }
+    }
+
+    /// The nodes of the cluster; on a store one node owns, this node alone.
+    public func nodes() async throws(EngineError) -> [NodeRecord] {
+        guard let shared else {
+            return state.lock.withLock {
+                [NodeRecord(
+                    id: configuration.nodeID, address: state.address, startedAt: state.startedAt, lastSeenAt: .now(),
+                    running: state.running, maxRunning: configuration.maxRunning, alive: true)]
+            }
+        }
+        do { return try await shared.nodes(timeout: configuration.nodeTimeout) } catch { throw .storeUnavailable("\(error)") }
+    }
+
+    // MARK: - Submitting and claiming
+
+    /// After a submission to a shared store: this node's claim loop looks at once; other nodes are
+    /// told only when this one has no free slot (they find it at their next heartbeat otherwise).
+    func queuedInShared(_ shared: any SharedJobStore, _ job: Job) async {
+        let full: Bool = state.lock.withLock {
+            state.reserved -= 1
+            state.claimWanted = true
+            return state.running + state.queuedCount >= configuration.maxRunning
+        }
+        metrics.submitted.increment()
+        logger.info("job submitted", metadata: ["job.id": "\(job.id)", "command": "\(job.command)"])
+        changes.broadcast()
+        if full { try? await shared.notify(channel: Self.queuedChannel, payload: "") }
+    }
+
+    /// Claims queued jobs while this node has free slots, whenever something may have changed
+    /// (`claimWanted`) and at least every heartbeat, until shutdown; then gives back the jobs it
+    /// claimed but did not spawn (`release`), so other nodes run them. Claimed jobs are stored
+    /// `running` and wait here only until the run loop spawns them. Not cancellable.
+    func claimLoop(_ shared: any SharedJobStore) async {
+        await changes.wait(timeout: nil, cancellable: false) { [self] in
+            state.lock.withLock { state.leaseHeld || state.shuttingDown }
+        }
+        while true {
+            let (free, stopping): (Int, Bool) = state.lock.withLock {
+                state.claimWanted = false
+                return (configuration.maxRunning - state.running - state.queuedCount, state.shuttingDown)
+            }
+            if stopping { break }
+            var more = false
+            if free > 0 {
+                do {
+                    let claimed = try await shared.claimQueued(node: configuration.nodeID, limit: free)
+                    more = claimed.count == free
+                    if !claimed.isEmpty { queueClaimed(claimed) }
+                } catch {
+                    logger.warning("claiming queued jobs failed", metadata: ["error": "\(error)"])
+                }
+            }
+            if more { continue }
+            await changes.wait(timeout: configuration.heartbeat, cancellable: false) { [self] in
+                state.lock.withLock { state.claimWanted || state.shuttingDown }
+            }
+        }
+        let dropped: [String] = state.lock.withLock {
+            var ids: [String] = []
+            while let live = state.popQueued() {
+                state.live[live.record.id] = nil
+                ids.append(live.record.id)
+            }
+            return ids
+        }
+        for _ in dropped { metrics.moved(from: .queued, to: nil) }
+        do { try await shared.release(dropped, node: configuration.nodeID) } catch {
+            logger.warning("giving back claimed jobs failed; other nodes take them after --node-timeout", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func queueClaimed(_ records: [JobRecord]) {
+        var added = 0
+        state.lock.withLock {
+            for var record in records where state.live[record.id] == nil {
+                // Stored `running` by the claim; here it waits for the run loop as any queued job.
+                record.job.state = .queued
+                record.job.startedAt = nil
+                let live = LiveJob(record: record, phase: .queued)
+                state.live[record.id] = live
+                state.enqueue(live)
+                added += 1
+            }
+        }
+        for _ in 0..<added { metrics.moved(from: nil, to: .queued) }
+        changes.broadcast()
+    }
+
+    // MARK: - Lease and rescue
+
+    /// True once shutdown began and every job this node started is terminal.
+    private var nodeDone: Bool { state.lock.withLock { state.shuttingDown && state.running == 0 && state.starting == 0 } }
+
+    /// Renews this node's lease every heartbeat (also while draining) and rescues silent nodes'
+    /// jobs; hands this node's own jobs that another node took over to `takeOverLost`. Returns
+    /// once the node is done (shutdown, every started job terminal). A failed renewal is logged:
+    /// jobs keep running, and the next heartbeat tries again.
+    func heartbeatLoop(_ shared: any SharedJobStore) async {
+        var handled = Set<String>()
+        while true {
+            let done = nodeDone
+            let node: NodeRecord = state.lock.withLock {
+                NodeRecord(
+                    id: configuration.nodeID, address: state.address, startedAt: state.startedAt, lastSeenAt: .now(),
+                    running: state.running, maxRunning: configuration.maxRunning, alive: true)
+            }
+            do {
+                let beat = try await shared.heartbeat(node, timeout: configuration.nodeTimeout)
+                metrics.leaseRenewals.increment()
+                let regained: Bool = state.lock.withLock {
+                    defer { (state.leaseHeld, state.storeLost) = (true, false) }
+                    return !state.leaseHeld || state.storeLost
+                }
+                if regained { changes.broadcast() }
+                if !beat.rescued.isEmpty {
+                    metrics.rescued.increment(by: Double(beat.rescued.count))
+                    logger.warning("rescued jobs of silent nodes", metadata: ["jobs": "\(beat.rescued.joined(separator: ","))"])
+                    state.lock.withLock { state.claimWanted = true }
+                    changes.broadcast()
+                }
+                for record in beat.takenOver where handled.insert(record.id).inserted { takeOverLost(record) }
+            } catch {
+                state.lock.withLock { state.storeLost = true }
+                logger.warning("lease renewal failed: not ready until the database answers again", metadata: ["error": "\(error)"])
+            }
+            if done { return }
+            await changes.wait(timeout: configuration.heartbeat, cancellable: false) { [self] in nodeDone }
+        }
+    }
+
+    /// A job of this node that another node rescued (this node lost its lease: it froze, lost the
+    /// database, or crashed and came back). Still running here: its processes are killed at once;
+    /// its cleanup then runs here, and of its final record only the cleanup outcome is stored.
+    /// Not running here (a restart): its leftovers are killed and its cleanup run by
+    /// `recoverInterrupted`, through the run loop.
+    private func takeOverLost(_ record: JobRecord) {
+        let live: LiveJob? = state.lock.withLock {
+            if let live = state.live[record.id] { return live.phase == .running ? live : nil }
+            let live = LiveJob(record: record, phase: .recovering)
+            live.outcome = Outcome(state: record.state, error: record.job.error)
+            state.live[record.id] = live
+            state.takenOver.append(live)
+            return nil
+        }
+        logger.warning("lease lost: another node took this job over", metadata: [
+            "job.id": "\(record.id)", "running_here": "\(live != nil)",
+        ])
+        if let live { live.watch.requestStop(grace: 0) }
+        changes.broadcast()
+    }
+
+    // MARK: - Notifications
+
+    /// Listens for new jobs and cancels from other nodes until the node is done. When the
+    /// database cannot be reached it tries again every heartbeat.
+    func listenLoop(_ shared: any SharedJobStore) async {
+        let (notifications, inbox) = AsyncStream.makeStream(of: (channel: String, payload: String).self)
+        var listener: PostgresListener?
+        while listener == nil, !nodeDone {
+            do {
+                listener = try await shared.listen(
+                    channels: [Self.queuedChannel, Self.cancelChannel], handler: { inbox.yield($0) },
+                    onReconnect: { [self] in
+                        state.lock.withLock { state.claimWanted = true }
+                        changes.broadcast()
+                    })
+            } catch {
+                logger.warning("listening for other nodes failed; retrying", metadata: ["error": "\(error)"])
+                await changes.wait(timeout: configuration.heartbeat, cancellable: false) { [self] in nodeDone }
+            }
+        }
+        await withDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                await changes.wait(timeout: nil, cancellable: false) { [self] in nodeDone }
+                inbox.finish()
+            }
+            for await notification in notifications { await handle(notification) }
+        }
+        await listener?.stop()
+    }
+
+    private func handle(_ notification: (channel: String, payload: String)) async {
+        switch notification.channel {
+        case Self.cancelChannel:
+            let parts = notification.payload.split(separator: " ")
+            guard let id = parts.first.map(String.init), state.lock.withLock({ state.live[id] != nil }) else { return }
+            _ = try? await cancel(id, grace: parts.count > 1 ? Double(parts[1]) : nil)
+        default:
+            state.lock.withLock { state.claimWanted = true }
+            changes.broadcast()
+        }
+    }
+
+    // MARK: - Jobs another node holds
+
+    /// Reads the job from the store until it is terminal or `timeout` seconds have passed.
+    func waitInStore(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int64(timeout * 1000))
+        while true {
+            guard let job = try await job(id) else { return nil }
+            if job.state.isTerminal || clock.now >= deadline { return job }
+            if state.lock.withLock({ state.live[id] != nil }) { return try await wait(id, timeout: timeout) }
+            await AsyncCondition.sleep(0.05)
+        }
+    }
+
+    /// Cancels a job this node does not hold: a queued one nobody claimed, here; a running one is
+    /// stored `cancelling` here and its holder told, which starts the ladder at once (and stores
+    /// `cancelling` again, then the outcome); a queued one another node claimed, by its holder,
+    /// waiting (at most 10 s) for the answer it stores.
+    func cancelElsewhere(_ shared: any SharedJobStore, _ record: JobRecord, grace: Double?) async throws(EngineError) -> Job {
+        do {
+            if record.state == .queued, record.owner == nil, let cancelled = try await shared.cancelUnclaimed(record.id) {
+                logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
+                return cancelled.job
+            }
+            let payload = grace.map { "\(record.id) \($0)" } ?? record.id
+            if let cancelling = try await shared.requestCancel(record.id, channel: Self.cancelChannel, payload: payload) {
+                logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "node": "\(record.owner ?? "null")"])
+                return cancelling.job
+            }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while clock.now < deadline {
+                guard let job = try await store.get(record.id)?.job else { throw EngineError.notFound(record.id) }
+                if job.state != .running, job.state != .queued { return job }
+                if job.state == .queued, job.node == nil, let cancelled = try await shared.cancelUnclaimed(record.id) {
+                    return cancelled.job  // released by a node that stopped meanwhile
+                }
+                await AsyncCondition.sleep(0.01)
+            }
+            return try await store.get(record.id)?.job ?? record.job
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .storeUnavailable("\(error)")
+        }
+    }
+}

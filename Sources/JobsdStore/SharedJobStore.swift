@@ -1,0 +1,83 @@
+import JobsdAPI
+
+/// A `JobStore` that several jobsd nodes share (PostgreSQL). The engine of each node claims the
+/// queued jobs it runs (`claimQueued`) instead of running every queued job it finds, renews its
+/// lease with `heartbeat` (which also rescues the jobs of silent nodes), and tells other nodes
+/// about new jobs and cancels through `notify`/`listen`. A store one node owns (SQLite, memory)
+/// is not a `SharedJobStore`: there, every queued job is that node's, claimed by being queued.
+///
+/// Fencing: a claim gives the job a new token (`JobRecord.fence`); `update` of a record whose
+/// token is not the stored one throws `leaseLost` and changes nothing — except the one write a
+/// rescued job's old owner still makes: its final record, of which only the cleanup outcome is
+/// stored (the job is terminal already).
+public protocol SharedJobStore: JobStore {
+    /// Claims up to `limit` queued jobs that no node holds, oldest id first, for `node`, each with
+    /// a new fencing token, and stores them `running` (started now, no pid yet): a claim is a
+    /// start, so a node that dies between claim and spawn has its claims rescued as interrupted,
+    /// never run a second time. Jobs another node is claiming at the same moment are skipped,
+    /// never waited for (`FOR UPDATE SKIP LOCKED`): each job is claimed by exactly one node.
+    func claimQueued(node: String, limit: Int) async throws -> [JobRecord]
+    /// Stores a queued job that no node has claimed as `cancelled` (cleanup `none`) and returns
+    /// it; nil when the job is not queued and unclaimed (any more).
+    func cancelUnclaimed(_ id: String) async throws -> JobRecord?
+    /// A cancel through a node that does not hold the job: stores a `running` job as `cancelling`
+    /// (`cancel_requested_at` now) and tells its holder on `channel` with `payload`, in one
+    /// transaction; returns the stored record, nil when the job was not running (then nothing is
+    /// stored, and the holder is told all the same).
+    func requestCancel(_ id: String, channel: String, payload: String) async throws -> JobRecord?
+    /// Renews `node`'s lease (its row in the node table, stamped with the database's clock), then
+    /// rescues the nodes silent for more than `timeout` seconds: their running jobs become
+    /// `failed` ("interrupted: node <id> stopped responding"; `cancelling` ones `cancelled`) with
+    /// their cleanup left `pending` for their old owner, their claimed queued jobs are queued again.
+    /// Returns what this call rescued, and the jobs of `node` itself that other nodes rescued and
+    /// whose leftovers and cleanup are still to do on this node.
+    func heartbeat(_ node: NodeRecord, timeout: Double) async throws -> Heartbeat
+    /// Every node that renewed a lease, by id; `alive` when seen within `timeout` seconds.
+    func nodes(timeout: Double) async throws -> [NodeRecord]
+    /// Gives back jobs `node` claimed but did not spawn (shutdown): queued again, for other nodes.
+    func release(_ ids: [String], node: String) async throws
+    /// Sends `payload` to every node listening on `channel`.
+    func notify(channel: String, payload: String) async throws
+    /// Delivers every notification on `channels` to `handler` until the returned listener is
+    /// stopped; reconnects by itself (`onReconnect` then: notifications may have been missed).
+    func listen(
+        channels: [String], handler: @escaping @Sendable (PostgresListener.Notification) -> Void,
+        onReconnect: @escaping @Sendable () -> Void
+    ) async throws -> PostgresListener
+}
+
+/// What one `SharedJobStore.heartbeat` found.
+public struct Heartbeat: Sendable, Equatable {
+    /// Ids of the jobs this heartbeat rescued from silent nodes (failed or re-queued).
+    public var rescued: [String]
+    /// Jobs of the calling node that another node rescued and whose processes and cleanup are
+    /// still to be dealt with here (their `cleanup.state` is `pending`, or they have none).
+    public var takenOver: [JobRecord]
+
+    public init(rescued: [String] = [], takenOver: [JobRecord] = []) {
+        self.rescued = rescued
+        self.takenOver = takenOver
+    }
+}
+
+/// One node of a cluster (`GET /v1/nodes`).
+public struct NodeRecord: Sendable, Equatable {
+    public var id: String
+    /// The URL the node serves on (`--advertise-url`).
+    public var address: String
+    public var startedAt: Timestamp
+    public var lastSeenAt: Timestamp
+    public var running: Int
+    public var maxRunning: Int
+    public var alive: Bool
+
+    public init(id: String, address: String, startedAt: Timestamp, lastSeenAt: Timestamp, running: Int, maxRunning: Int, alive: Bool) {
+        self.id = id
+        self.address = address
+        self.startedAt = startedAt
+        self.lastSeenAt = lastSeenAt
+        self.running = running
+        self.maxRunning = maxRunning
+        self.alive = alive
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import JobsdAPI
+import JobsdClient
+import JobsdCore
+import JobsdTesting
+import Testing
+
+/// Several jobsd processes ("nodes") on one PostgreSQL database (a fresh schema of the test run's
+/// server), with a short heartbeat and node timeout so that rescues happen within the test.
+@Suite struct ClusterTests {
+    /// Short leases where a test waits for a rescue; longer ones elsewhere, so that a node
+    /// starved of CPU on a loaded machine is not taken for dead.
+    static let quickRescue = ["--heartbeat", "250ms", "--node-timeout", "1500ms"]
+    static let patient = ["--heartbeat", "250ms", "--node-timeout", "10s"]
+
+    @Test func hundredsOfJobsPostedToThreeNodes_RunExactlyOnce_AndAnyNodeAnswersForAnyJob() async throws {
+        let cluster = try await Cluster.start(nodes: 3, arguments: ["--max-running", "4"])
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        var ids: [String] = []
+        for n in 0..<300 {
+            let spec = JobSpec(command: ["sh", "-c", "echo $JOBSD_JOB_ID >> \(scratch)/ran"])
+            ids.append(try await cluster.clients[n % 3].submit(spec).id)
+        }
+        var ranOn: [String: Int] = [:]
+        for (n, id) in ids.enumerated() {
+            let job = try await cluster.clients[(n + 1) % 3].wait(id, timeout: 60)  // asked of another node
+            #expect(job.state == .succeeded, "\(id): \(job.error ?? "") on \(job.node ?? "null")")
+            ranOn[job.node ?? "null", default: 0] += 1
+        }
+        let lines = try String(contentsOfFile: "\(scratch)/ran", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == ids.count, "each job ran exactly once")
+        #expect(Set(lines) == Set(ids))
+        #expect(Set(ranOn.keys).isSubset(of: Set(cluster.nodeIDs)), "every job names the node that ran it: \(ranOn)")
+        let listed = try await cluster.clients[2].listPage(limit: 1000).jobs.map(\.id)
+        #expect(listed == ids.reversed(), "any node lists every job, newest first")
+
+        let nodes = try await cluster.nodes(via: 1)
+        #expect(nodes.map(\.id) == cluster.nodeIDs.sorted())
+        #expect(nodes.allSatisfy { $0.state == "alive" && $0.maxRunning == 4 && $0.address.hasPrefix("http://127.0.0.1:") })
+    }
+
+    @Test func aDeleteThroughAnotherNode_CancelsTheJobOnTheNodeThatRunsIt_AndAQueuedJobWherever() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1"])
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        let spec = JobSpec(
+            command: ["sh", "-c", "exec sleep 300"], graceSeconds: 5,
+            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
+        let target = try await cluster.clients[0].submit(spec)
+        let filler = try await cluster.clients[0].submit(JobSpec(command: ["sleep", "300"]))
+        let running = try await cluster.waitUntilRunning(target.id)
+        _ = try await cluster.waitUntilRunning(filler.id)
+        let owner = try #require(cluster.nodeIDs.firstIndex(of: running.node ?? ""))
+        let other = cluster.clients[1 - owner]
+
+        let queued = try await cluster.clients[owner].submit(JobSpec(command: ["true"]))  // every slot is taken
+        let cancelledQueued = try await other.transport.send(ClientRequest(method: "DELETE", path: "/v1/jobs/\(queued.id)"))
+        #expect(cancelledQueued.status == 200)
+        #expect(try decodeJob(cancelledQueued).state == .cancelled)
+        #expect(try await cluster.clients[owner].job(queued.id).cleanup.state == .none)
+
+        let answer = try await other.transport.send(ClientRequest(method: "DELETE", path: "/v1/jobs/\(target.id)"))
+        #expect(answer.status == 202)
+        #expect(try decodeJob(answer).state == .cancelling)
+        let done = try await other.wait(target.id, timeout: 30)
+        #expect(done.state == .cancelled)
+        #expect(done.signal == "SIGTERM")
+        #expect(done.cleanup.state == .done)
+        #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "cancelled\n")
+        #expect(processesAlive(markedWith: target.id).isEmpty)
+        #expect(try await other.cancel(target.id).state == .cancelled, "DELETE stays idempotent across nodes")
+    }
+
+    @Test func aKill9OfANodeMidJob_IsRescuedByAnother_AndItsReturnKillsTheLeftovers_AndRunsTheCleanupOnce() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        let spec = JobSpec(
+            command: ["sh", "-c", "exec sleep 300"],
+            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
+        let submitted = try await cluster.clients[0].submit(spec)
+        let running = try await cluster.waitUntilRunning(submitted.id)
+        let lost = try #require(cluster.nodeIDs.firstIndex(of: running.node ?? ""))
+        let survivor = cluster.clients[1 - lost]
+        await cluster.nodes[lost].signal(SIGKILL)
+        #expect(!processesAlive(markedWith: submitted.id).isEmpty, "the job outlived its node")
+
+        let rescued = try await cluster.waitUntil(via: 1 - lost, submitted.id) { $0.state.isTerminal }
+        #expect(rescued.state == .failed)
+        #expect(rescued.error == "interrupted: node \(cluster.nodeIDs[lost]) stopped responding")
+        #expect(rescued.cleanup.state == .pending, "its cleanup waits for the node that held its processes")
+        #expect(rescued.node == cluster.nodeIDs[lost])
+        #expect(try await cluster.nodes(via: 1 - lost).first { $0.id == cluster.nodeIDs[lost] }?.state == "dead")
+        #expect(try await cluster.metric("jobsd_jobs_rescued_total", via: 1 - lost) == 1)
+        #expect(try await cluster.metric("jobsd_node_lease_renewals_total", via: 1 - lost) ?? 0 > 1)
+
+        try await cluster.restart(lost)
+        let cleaned = try await cluster.waitUntil(via: 1 - lost, submitted.id) { $0.cleanup.state != .pending }
+        #expect(cleaned.state == .failed)
+        #expect(cleaned.cleanup.state == .done)
+        #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "failed\n", "the cleanup ran once")
+        #expect(processesAlive(markedWith: submitted.id).isEmpty, "the returning node killed the leftovers")
+        #expect(try await survivor.job(submitted.id) == cleaned)
+    }
+
+    @Test func aSIGTERMOfOneNode_DrainsOnlyItsOwnRunningJobs_AndLeavesTheQueuedOnesToTheOthers() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1", "--shutdown-timeout", "60s"])
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        let held = JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/go ]; do sleep 0.05; done"])
+        let first = try await cluster.clients[0].submit(held)
+        let second = try await cluster.clients[0].submit(held)
+        let a = try await cluster.waitUntilRunning(first.id)
+        let b = try await cluster.waitUntilRunning(second.id)
+        #expect(Set([a.node, b.node]) == Set(cluster.nodeIDs), "each node runs one (max-running 1)")
+        let draining = try #require(cluster.nodeIDs.firstIndex(of: a.node ?? ""))
+        let stays = 1 - draining
+        var later: [String] = []
+        for _ in 0..<4 { later.append(try await cluster.clients[stays].submit(JobSpec(command: ["true"])).id) }
+        await cluster.nodes[draining].signal(SIGTERM)
+        #expect(try await cluster.clients[draining].readyzAfterDrainBegins() == 503)
+        _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
+        #expect(await cluster.nodes[draining].waitForExit().exitCode == 0)
+        #expect(try await cluster.clients[stays].job(first.id).state == .succeeded, "its running job finished the drain")
+        for id in later {
+            let job = try await cluster.clients[stays].wait(id, timeout: 60)
+            #expect(job.state == .succeeded)
+            #expect(job.node == cluster.nodeIDs[stays], "queued jobs ran on the node that stayed")
+        }
+    }
+}
+
+/// N jobsd nodes on one fresh database, each with its own data dir and node id.
+final class Cluster: Sendable {
+    let url: String
+    let nodeIDs: [String]
+    let directories: [String]
+    let arguments: [String]
+    private let processes: LockedBox<[JobsdProcess]>
+
+    var nodes: [JobsdProcess] { processes.value }
+    var clients: [JobsdClient] { processes.value.map { $0.client() } }
+
+    static func start(nodes count: Int, arguments: [String] = []) async throws -> Cluster {
+        let url = try await TestPostgres.freshDatabaseURL()
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let ids = (0..<count).map { "node-\(tag)-\($0)" }
+        let directories = try ids.map { try TemporaryDirectory.make(prefix: "jobsd-\($0)") }
+        let timing = arguments.contains("--node-timeout") ? [] : ClusterTests.patient
+        let cluster = Cluster(url: url, nodeIDs: ids, directories: directories, arguments: timing + arguments)
+        for index in 0..<count { cluster.processes.value.append(try await cluster.launch(index)) }
+        return cluster
+    }
+
+    private init(url: String, nodeIDs: [String], directories: [String], arguments: [String]) {
+        self.url = url
+        self.nodeIDs = nodeIDs
+        self.directories = directories
+        self.arguments = arguments
+        processes = LockedBox([])
+    }
+
+    private func launch(_ index: Int) async throws -> JobsdProcess {
+        try await JobsdProcess.start(
+            dataDirectory: directories[index], arguments: ["--store", url, "--node-id", nodeIDs[index]] + arguments)
+    }
+
+    /// Starts node `index` again (same id, same data dir) after it stopped.
+    func restart(_ index: Int) async throws {
+        let node = try await launch(index)
+        processes.value[index] = node
+    }
+
+    func stop() {
+        for node in processes.value { node.child.signal(SIGKILL) }
+        for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    struct Node: Decodable {
+        var id: String
+        var address: String
+        var state: String
+        var maxRunning: Int
+        enum CodingKeys: String, CodingKey {
+            case id, address, state
+            case maxRunning = "max_running"
+        }
+    }
+
+    func nodes(via index: Int) async throws -> [Node] {
+        struct Nodes: Decodable { var nodes: [Node] }
+        let response = try await clients[index].transport.send(ClientRequest(path: "/v1/nodes"))
+        return try JSONDecoder().decode(Nodes.self, from: Data(response.body)).nodes
+    }
+
+    /// The value of an unlabelled series in node `index`'s /metrics.
+    func metric(_ name: String, via index: Int) async throws -> Double? {
+        let response = try await clients[index].transport.send(ClientRequest(path: "/metrics"))
+        let text = String(decoding: response.body, as: UTF8.self)
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+    }
+
+    /// Polls the job through node `index` until `condition` holds (at most 60 s).
+    func waitUntil(via index: Int = 0, _ id: String, _ condition: (Job) -> Bool) async throws -> Job {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        var job = try await clients[index].job(id)
+        while !condition(job) {
+            guard clock.now < deadline else {
+                let logs = nodes.map { "--- \($0.logPath)\n" + $0.log.split(separator: "\n").suffix(40).joined(separator: "\n") }
+                throw TestFailure("job \(id) never reached the expected state: \(job)\n" + logs.joined(separator: "\n"))
+            }
+            try await Task.sleep(for: .milliseconds(20))
+            job = try await clients[index].job(id)
+        }
+        return job
+    }
+
+    func waitUntilRunning(_ id: String) async throws -> Job {
+        try await waitUntil(id) { $0.state == .running && $0.pid != nil && $0.node != nil }
+    }
+}
+
+/// A value behind a lock, for test helpers shared between tasks.
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// A node whose database goes away and comes back, on a PostgreSQL server of the test's own.
+@Suite struct DatabaseLossTests {
+    @Test func aDatabaseRestartMidRun_KeepsTheJobRunning_Answers503Meanwhile_AndTheNodeCarriesOnByItself() async throws {
+        let database = try await PrivatePostgres.start()
+        let data = try TemporaryDirectory.make(prefix: "jobsd-db-loss")
+        let scratch = try scratchDirectory()
+        let node = try await JobsdProcess.start(
+            dataDirectory: data, arguments: ["--store", database.url, "--heartbeat", "250ms", "--node-timeout", "10s"])
+        let client = node.client()
+        let job = try await client.submit(JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/go ]; do sleep 0.05; done"]))
+        var running = try await client.job(job.id)
+        while running.pid == nil {
+            try await Task.sleep(for: .milliseconds(20))
+            running = try await client.job(job.id)
+        }
+
+        try await database.stopServer()
+        #expect(try await client.readyzAfterDrainBegins() == 503, "/readyz says the node cannot take work")
+        let refused = try await client.transport.send(ClientRequest(method: "POST", path: "/v1/jobs", body: Array(#"{"command":["true"]}"#.utf8)))
+        #expect(refused.status == 503)
+        #expect(refused.header("Retry-After") != nil)
+        #expect(!processesAlive(markedWith: job.id).isEmpty, "the running job keeps running")
+
+        try await database.startServer()
+        var ready = 503
+        while ready != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+            ready = try await client.transport.send(ClientRequest(path: "/readyz")).status
+        }
+        _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
+        #expect(try await client.wait(job.id, timeout: 60).state == .succeeded, "nothing acknowledged was lost")
+        let after = try await client.submit(JobSpec(command: ["true"]))
+        #expect(try await client.wait(after.id, timeout: 60).state == .succeeded)
+
+        node.child.signal(SIGKILL)
+        _ = await node.waitForExit()
+        await database.remove()
+        try? FileManager.default.removeItem(atPath: data)
+    }
+}
