@@ -9,7 +9,7 @@ struct JobRoutes: Sendable {
     let engine: JobEngine
     let lifecycle: ServerLifecycle
     let decoder: JobSpecDecoder
-    let bodies = TerminalJobBodies()
+    let bodies: TerminalJobBodies
 
     /// Longest `?wait=` accepted on GET and DELETE, in seconds.
     static let maxWait: Double = 60

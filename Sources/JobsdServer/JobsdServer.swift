@@ -38,7 +38,7 @@ public final class JobsdServer: Sendable {
             throw StartupError("data directory \(dataDirectory) is not writable")
         }
         switch configuration.store {
-        case .sqlite: store = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger)
+        case .sqlite: store = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger, cacheRecords: configuration.cacheRecords)
         case .memory: store = InMemoryJobStore()
         case let .postgres(url): store = try PostgresJobStore(url: url, logger: logger)
         }
@@ -59,7 +59,8 @@ public final class JobsdServer: Sendable {
         }
         var router = HTTPRouter()
         let decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout)
-        JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
+        JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder, bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
+            .register(in: &router)
         GroupRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
         NodeRoutes(engine: engine).register(in: &router)

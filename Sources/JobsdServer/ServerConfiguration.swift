@@ -1,5 +1,6 @@
 import JobsdCore
 import JobsdHTTP
+import JobsdStore
 
 /// Everything `jobsd` is configured with (flags and their `JOBSD_*` twins, parsed by the
 /// executable). Defaults are CONTRACT.md's.
@@ -11,6 +12,10 @@ public struct ServerConfiguration: Sendable {
     /// Explicit opt-out of the generated token on a non-loopback address.
     public var insecureNoAuth = false
     public var store: StoreKind = .sqlite
+    /// Job records the SQLite store keeps in memory for reads (its page cache is sized from it);
+    /// a quarter as many finished jobs' JSON bodies are kept encoded for `GET /v1/jobs/{id}`. Memory tests lower it so that a short
+    /// warm-up fills every cache.
+    public var cacheRecords = SQLiteJobStore.defaultCacheRecords
     /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
     public var handleSignals = true
 

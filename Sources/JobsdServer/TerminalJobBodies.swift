@@ -15,7 +15,7 @@ final class TerminalJobBodies: @unchecked Sendable {
     private let lock = PThreadLock()
     private var bodies: [String: (finishedAt: Timestamp?, json: [UInt8])] = [:]
 
-    init(capacity: Int = 4096) {
+    init(capacity: Int) {
         self.capacity = capacity
     }
 

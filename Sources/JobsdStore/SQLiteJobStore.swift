@@ -27,15 +27,24 @@ public final class SQLiteJobStore: JobStore {
     /// calling thread briefly (call it at start-up). Throws `unsupportedSchema` for a database of
     /// a newer jobsd, and `unavailable` with the reason when the file cannot be created or opened
     /// (directory missing or not writable) or is not a jobsd database.
-    public convenience init(path: String, logger: Logger) throws(JobStoreError) {
-        try self.init(path: path, logger: logger, writerPragmas: [])
+    /// Records `get` answers from memory (`SQLiteRecordCache`) unless configured otherwise.
+    public static let defaultCacheRecords = 16_384
+
+    /// `cacheRecords` (at least 1) bounds the records `get` answers from memory, and SQLite's
+    /// page cache of each connection with it: 1 KiB per 8 records, at least 64 KiB (2 MiB by
+    /// default, about SQLite's own default).
+    public convenience init(path: String, logger: Logger, cacheRecords: Int = defaultCacheRecords) throws(JobStoreError) {
+        try self.init(
+            path: path, logger: logger, writerPragmas: [], cache: SQLiteRecordCache(capacity: cacheRecords),
+            pageCacheKiB: max(64, cacheRecords / 8))
     }
 
     /// `writerPragmas` run on the write connection after migration (tests limit the size with
     /// `max_page_count` to provoke a full disk).
     /// `cache` is replaced by tests to exercise eviction.
     init(
-        path: String, logger: Logger, writerPragmas: [String], cache: SQLiteRecordCache = SQLiteRecordCache()
+        path: String, logger: Logger, writerPragmas: [String], cache: SQLiteRecordCache = SQLiteRecordCache(),
+        pageCacheKiB: Int = defaultCacheRecords / 8
     ) throws(JobStoreError) {
         self.path = path
         self.cache = cache
@@ -45,6 +54,7 @@ public final class SQLiteJobStore: JobStore {
             for pragma in writerPragmas { try writeConnection.execute(pragma) }
             let readConnection = try SQLiteConnection(path: path)
             try readConnection.execute("PRAGMA query_only = 1")
+            for connection in [writeConnection, readConnection] { try connection.execute("PRAGMA cache_size = -\(pageCacheKiB)") }
             writer = SQLiteWriter(connection: writeConnection, cache: cache, logger: logger)
             reader = SQLiteReader(connection: readConnection)
             logger.info("job store opened", metadata: [

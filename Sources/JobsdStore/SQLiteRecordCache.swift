@@ -68,7 +68,7 @@ final class SQLiteRecordCache: @unchecked Sendable {
     private var lastLostWrite: UInt64 = 0
     private var closed = false
 
-    init(capacity: Int = 16_384, byteBudget: Int = 64 << 20) {
+    init(capacity: Int = SQLiteJobStore.defaultCacheRecords, byteBudget: Int = 64 << 20) {
         precondition(capacity > 0 && byteBudget > 0)
         self.capacity = capacity
         self.byteBudget = byteBudget

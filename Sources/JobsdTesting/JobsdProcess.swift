@@ -22,6 +22,17 @@ public final class JobsdProcess: Sendable {
         return path
     }
 
+    /// The jobsd binary tests start: `JOBSD_TEST_BINARY` when set (e.g. the release build, which
+    /// is what operators run: `.ci/run` runs the memory tests against it too), else the one built
+    /// next to the test bundle.
+    public static func jobsdBinary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["JOBSD_TEST_BINARY"], !path.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: path) else { throw TestHarnessError("JOBSD_TEST_BINARY=\(path) is not executable") }
+            return path
+        }
+        return try executable("jobsd")
+    }
+
     /// Starts jobsd on port 0 with `dataDirectory` and `arguments`, and returns once it listens
     /// (its log line with `port=`) — or throws with the log when it exits or does not come up.
     /// Its containment is `TestContainment.choice` unless `env` sets `JOBSD_CONTAINMENT`.
@@ -35,7 +46,7 @@ public final class JobsdProcess: Sendable {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "JOBSD_LOG_LEVEL": "debug", "JOBSD_CONTAINMENT": TestContainment.choice.rawValue,
         ]
         environment.merge(env) { $1 }
-        let argv = [try executable("jobsd"), "--port", "0", "--data-dir", dataDirectory] + arguments
+        let argv = [try jobsdBinary(), "--port", "0", "--data-dir", dataDirectory] + arguments
         let child = try ChildProcess.spawn(argv: argv, env: environment, stdin: nil, stdout: fd, stderr: fd)
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(60)

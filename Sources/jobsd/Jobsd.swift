@@ -40,6 +40,7 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "How often a node renews its lease on a PostgreSQL store [JOBSD_HEARTBEAT] (default: 2s)") var heartbeat: String?
     @Option(help: "A node silent this long has its running jobs rescued by the others [JOBSD_NODE_TIMEOUT] (default: 10s)") var nodeTimeout: String?
     @Option(help: "auto, cgroup (a cgroup v2 per job) or proc (a subreaper per job) [JOBSD_CONTAINMENT] (default: auto)") var containment: String?
+    @Option(help: "Job records kept in memory for reads [JOBSD_CACHE_RECORDS] (default: 16384)") var cacheRecords: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
 
@@ -110,6 +111,7 @@ struct Jobsd: AsyncParsableCommand {
             throw SettingsError("--node-timeout (\(c.engine.nodeTimeout)s) must be longer than --heartbeat (\(c.engine.heartbeat)s)")
         }
         c.engine.containment = try s.choice(containment, "JOBSD_CONTAINMENT", "--containment", default: ContainmentChoice.auto)
+        c.cacheRecords = try s.integer(cacheRecords, "JOBSD_CACHE_RECORDS", "--cache-records", default: c.cacheRecords, in: 1...10_000_000)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

@@ -70,6 +70,7 @@ import Testing
         #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "cancelled\n")
         #expect(processesAlive(markedWith: target.id).isEmpty)
         #expect(try await other.cancel(target.id).state == .cancelled, "DELETE stays idempotent across nodes")
+        #expect(try await other.cancel(filler.id, wait: 30).state == .cancelled)  // nothing outlives the test
     }
 
     @Test func aKill9OfANodeMidJob_IsRescuedByAnother_AndItsReturnKillsTheLeftovers_AndRunsTheCleanupOnce() async throws {
