@@ -33,6 +33,9 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// Where the jobs' output is kept: the store's choice (files in the data dir, or the database
+    /// when several nodes share it).
+    let logs: any JobLogStore
     /// Whether the store takes writes; see `storeDurably`.
     let storeHealth: StoreHealth
     /// Every committed change of a job's state, for `GET /v1/events` (see `changes(after:limit:)`).
@@ -56,6 +59,7 @@ public final class JobEngine: Sendable {
         ).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
+        logs = store.logStore(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
         store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         shared = store as? any SharedJobStore
