@@ -173,20 +173,21 @@ public final class JobEngine: Sendable {
         do { return try await store.get(id)?.job } catch { throw .storeUnavailable("\(error)") }
     }
 
-    /// Newest first, filtered by `query`; jobs in memory show their current state.
+    /// Newest first (`created_at`, then `id`), filtered by `query`; jobs in memory show their
+    /// current state.
     public func list(_ query: JobQuery) async throws(EngineError) -> [Job] {
         let stored: [JobRecord]
         do { stored = try await store.list(query) } catch { throw .storeUnavailable("\(error)") }
         let live: [String: Job] = state.lock.withLock { state.live.mapValues(\.currentJob) }
         var byID: [String: Job] = [:]
         for record in stored { byID[record.id] = live[record.id] ?? record.job }
-        for (id, job) in live where byID[id] == nil && query.beforeID.map({ id < $0 }) ?? true { byID[id] = job }
+        for (id, job) in live where byID[id] == nil && query.isPastCursor(job) { byID[id] = job }
         return byID.values
             .filter { job in
                 (query.states.isEmpty || query.states.contains(job.state))
                     && query.labels.allSatisfy { job.labels[$0.key] == $0.value }
             }
-            .sorted { $0.id > $1.id }
+            .sorted { JobListPosition($0) > JobListPosition($1) }
             .prefix(query.limit)
             .map { $0 }
     }

@@ -87,7 +87,12 @@ enum PostgresSchema {
         // 4: job_output, the jobs' output in batches (`PostgresJobLogs`), keyed by the logical end
         // of each batch so that reading on from an offset and dropping what the cap passed are
         // index ranges; deleted with its job. `attempt` is 1 until a job can run more than once.
+        // And the list order (newest first by `created_at`, then `id`) as an index, also within a
+        // state.
         """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
         CREATE TABLE job_output (
             job_id text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
             attempt integer NOT NULL,
