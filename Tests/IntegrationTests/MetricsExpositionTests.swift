@@ -20,6 +20,17 @@ import Testing
         }
     }
 
+    @Test func twoServersInOneProcess_CountTheirOwnMetrics() async throws {
+        try await TestServer.with { first in
+            try await TestServer.with { second in
+                let job = try await first.submit(JobSpec(command: ["true"]))
+                _ = try await first.client().wait(job.id)
+                #expect(try await scrape(first)["jobsd_jobs_submitted_total"] == 1)
+                #expect(try await scrape(second)["jobsd_jobs_submitted_total"] == 0)
+            }
+        }
+    }
+
     /// Taken from the hand-written registry's output (commit 046fc8c) for the requests above.
     static let expected: [String] = [
         "jobsd_abandoned_tasks_total counter | In-process jobs that ignored cancellation and were reported cancelled while still running.",
