@@ -30,6 +30,8 @@ let package = Package(
         // libpq (Debian libpq-dev): the PostgreSQL store for several nodes on one database.
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CProcessSupport"),
+        // OpenSSL's libcrypto (Debian libssl-dev; libcurl4 already depends on libssl3): HMAC-SHA256 of webhook bodies.
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // MARK: - Libraries
         .target(
@@ -52,10 +54,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Completion webhooks: the outbox's delivery loop, libcurl through JobsdClient's transport, HMAC signatures.
+        .target(
+            name: "JobsdWebhooks",
+            dependencies: [
+                "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics", "JobsdClient", "CCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "JobsdServer",
             dependencies: [
-                "JobsdHTTP", "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics",
+                "JobsdHTTP", "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics", "JobsdWebhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -70,7 +81,7 @@ let package = Package(
         .target(name: "JobsdClient", dependencies: ["CCurl", "JobsdAPI"], swiftSettings: swiftSettings),
         .target(
             name: "JobsdTesting",
-            dependencies: ["JobsdServer", "JobsdClient", "JobsdCore", "JobsdStore"],
+            dependencies: ["JobsdServer", "JobsdClient", "JobsdCore", "JobsdStore", "JobsdHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
@@ -78,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "jobsd",
             dependencies: [
-                "JobsdServer", "JobsdCore",
+                "JobsdServer", "JobsdCore", "JobsdWebhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
