@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "JobsdClient", dependencies: ["CCurl", "JobsdAPI"], swiftSettings: swiftSettings),
         .target(
             name: "JobsdTesting",
-            dependencies: ["JobsdServer", "JobsdClient", "JobsdCore", "JobsdStore", "JobsdHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobsdServer", "JobsdClient", "JobsdCore", "JobsdStore", "JobsdHTTP", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore"],
+            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore", "JobsdServer", "JobsdWebhooks"],
             swiftSettings: swiftSettings
         ),
     ]
