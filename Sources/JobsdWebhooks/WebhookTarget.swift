@@ -1,7 +1,7 @@
 /// A webhook URL taken apart: `http(s)://[userinfo@]host[:port][/path][?query]` (RFC 3986 §3),
 /// what the allow-list checks and what libcurl is given (`origin` + `pathAndQuery`, fragment
 /// dropped).
-struct WebhookTarget: Equatable {
+struct WebhookTarget {
     /// Lower-cased, without brackets for an IPv6 literal.
     var host: String
     /// Scheme and authority: `http://example.com:8080`.

@@ -88,6 +88,34 @@ import Testing
         }
     }
 
+    @Test func twoNodesOnOnePostgreSQL_DeliverEachJobsWebhookOnce() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await WebhookReceiver.with { receiver in
+            try await TestServer.with({
+                $0.store = .postgres(url: url)
+                $0.engine.nodeID = "node-a"
+            }) { a in
+                try await TestServer.with({
+                    $0.store = .postgres(url: url)
+                    $0.engine.nodeID = "node-b"
+                }) { b in
+                    var ids: [String] = []
+                    for n in 0..<20 {
+                        let node = n.isMultiple(of: 2) ? a : b
+                        ids.append(try await node.submit(JobSpec(command: ["true"], notify: NotifySpec(url: receiver.url))).id)
+                    }
+                    for id in ids { _ = try await timeline(of: id, endingWith: .notifyDelivered, a.client()) }
+                    let requests = receiver.requests
+                    #expect(requests.count == 20, "one POST per job, whichever node sent it")
+                    #expect(Set(requests.compactMap { $0.header("Jobsd-Delivery") }).count == 20)
+                    for id in ids {
+                        #expect(try await b.client().events(id).filter { $0.type.rawValue.hasPrefix("notify_") }.count == 1)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func aNotifyURLWhoseHostIsNotAllowed_IsA400NamingTheField() async throws {
         try await TestServer.with({ $0.webhooks.allow = WebhookAllowList(argument: "hooks.example.com, ci.example.com") }) { server in
             let cases: [(String, String)] = [
