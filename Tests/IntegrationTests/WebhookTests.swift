@@ -166,7 +166,10 @@ import Testing
             let second = try await JobsdProcess.start(dataDirectory: data, arguments: ["--webhook-secret", Self.secret])
             defer { second.child.signal(SIGKILL) }
             let events = try await timeline(of: job.id, endingWith: .notifyDelivered, second.client())
-            #expect(events.last?["attempts"] == .number(2))
+            // One failed attempt at least before the kill (more when the machine was slow to kill).
+            let failed = events.filter { $0.type == .notifyAttemptFailed }.count
+            #expect(failed >= 1)
+            #expect(events.last?["attempts"] == .number(Double(failed + 1)))
             let requests = receiver.requests
             #expect(requests.count == 1, "delivered once")
             let request = try #require(requests.first)
