@@ -64,7 +64,7 @@ let package = Package(
             name: "JobsdWebhooks",
             dependencies: [
                 "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics", "JobsdClient", "CCrypto",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

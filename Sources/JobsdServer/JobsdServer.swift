@@ -89,7 +89,7 @@ public final class JobsdServer: Sendable {
         if let outbox = store as? any WebhookOutbox {
             let dispatcher = WebhookDispatcher(
                 outbox: outbox, feed: engine.changeFeed, configuration: configuration.webhooks, owner: configuration.engine.nodeID,
-                metrics: metrics, logger: logger)
+                metrics: prometheus, logger: logger)
             services.append(.init(service: WebhookService(dispatcher: dispatcher)))
             logger.info("webhooks", metadata: [
                 "webhook.allow": "\(configuration.webhookAllowList.description)", "webhook.signed": "\(configuration.webhooks.secret != nil)",

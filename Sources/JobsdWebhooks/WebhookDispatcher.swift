@@ -1,7 +1,7 @@
+import CoreMetrics
 import Dispatch
 import JobsdAPI
 import JobsdCore
-import JobsdMetrics
 import JobsdStore
 import Logging
 
@@ -36,7 +36,7 @@ public struct WebhookDispatcher: Sendable {
     let sender: WebhookSender
 
     public init(
-        outbox: any WebhookOutbox, feed: ChangeFeed, configuration: WebhookConfiguration, owner: String, metrics: MetricsRegistry,
+        outbox: any WebhookOutbox, feed: ChangeFeed, configuration: WebhookConfiguration, owner: String, metrics: any MetricsFactory,
         logger: Logger
     ) {
         self.outbox = outbox
@@ -106,7 +106,7 @@ public struct WebhookDispatcher: Sendable {
         let outcome = await sender.attempt(delivery, on: queue)
         let elapsed = started.duration(to: .now)
         guard outcome != .cancelled else { return }
-        metrics.attemptDuration.observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        metrics.attemptDuration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         var settled = delivery
         settled.attempts += 1
         let attempt = settled.attempts

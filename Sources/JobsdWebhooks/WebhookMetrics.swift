@@ -1,26 +1,26 @@
+import CoreMetrics
 import JobsdMetrics
 
-/// The delivery loop's Prometheus series.
+/// The delivery loop's series, emitted through the swift-metrics API on the factory it was given
+/// (names, help texts and buckets: `MetricFamily`).
 struct WebhookMetrics: Sendable {
-    /// Attempts by result: `delivered` (a 2xx answer) or `failed`.
+    /// Attempts by outcome: `delivered` (a 2xx answer) or `failed`.
     let attempts: [Bool: Counter]
     /// Deliveries that ended: `delivered`, or `failed` after `--webhook-max-attempts`.
     let deliveries: [Bool: Counter]
-    let attemptDuration: Histogram
+    /// Each attempt's time on the monotonic clock, answer or not.
+    let attemptDuration: CoreMetrics.Timer
 
-    init(_ r: MetricsRegistry) {
+    init(_ factory: any MetricsFactory) {
         var attempts: [Bool: Counter] = [:]
         var deliveries: [Bool: Counter] = [:]
         for delivered in [true, false] {
             let outcome = [("outcome", delivered ? "delivered" : "failed")]
-            attempts[delivered] = r.counter("jobsd_webhook_attempts_total", help: "Completion webhook attempts, by outcome.", labels: outcome)
-            deliveries[delivered] = r.counter(
-                "jobsd_webhook_deliveries_total", help: "Completion webhooks whose delivery ended, by outcome.", labels: outcome)
+            attempts[delivered] = Counter(label: MetricFamily.webhookAttempts.name, dimensions: outcome, factory: factory)
+            deliveries[delivered] = Counter(label: MetricFamily.webhookDeliveries.name, dimensions: outcome, factory: factory)
         }
         self.attempts = attempts
         self.deliveries = deliveries
-        attemptDuration = r.histogram(
-            "jobsd_webhook_attempt_duration_seconds", help: "Time one completion webhook attempt took, answer or not.",
-            buckets: Histogram.durationBuckets)
+        attemptDuration = CoreMetrics.Timer(label: MetricFamily.webhookAttemptDuration.name, factory: factory)
     }
 }
