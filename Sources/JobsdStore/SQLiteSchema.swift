@@ -106,7 +106,14 @@ enum SQLiteSchema {
             PRIMARY KEY (job_id, seq)
         ) WITHOUT ROWID;
         """,
-        // 5: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
+        // 5: lists run newest first by `created_at`, then `id` (ids of several nodes interleave):
+        // the order as an index, also within a state.
+        """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
+        """,
+        // 6: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
         // from its terminal write until its delivery is over); a claim (claimed_by, claimed_until)
         // holds a row while an attempt runs.
         """
