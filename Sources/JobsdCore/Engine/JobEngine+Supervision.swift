@@ -46,7 +46,7 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
+        let log = logs.create(record.id, maxBytes: configuration.maxLogBytes) { live.changes.broadcast() }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
