@@ -16,10 +16,13 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var cleanup: CleanupSpec?
     public var name: String?
     public var labels: [String: String]
+    /// The completion webhook: POSTed the job JSON once the job is terminal. nil: none.
+    public var notify: NotifySpec?
 
     public init(
         command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
-        graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:]
+        graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:],
+        notify: NotifySpec? = nil
     ) {
         self.command = command
         self.env = env
@@ -29,10 +32,11 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.cleanup = cleanup
         self.name = name
         self.labels = labels
+        self.notify = notify
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, env, stdin, cleanup, name, labels
+        case command, env, stdin, cleanup, name, labels, notify
         case timeoutSeconds = "timeout_seconds"
         case graceSeconds = "grace_seconds"
     }
@@ -47,12 +51,13 @@ public struct JobSpec: Codable, Sendable, Equatable {
         cleanup = try c.decodeIfPresent(CleanupSpec.self, forKey: .cleanup)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify)
     }
 
     /// The JSON request body, with absent optionals omitted.
     public var json: String { encoded(withJobFields: true) }
 
-    /// Only what a job's own fields do not hold — env, stdin, cleanup — as a JSON object (`{}`
+    /// Only what a job's own fields do not hold — env, stdin, cleanup, notify — as a JSON object (`{}`
     /// when none): the spec as a store keeps it beside the job.
     public var runtimeJSON: String { encoded(withJobFields: false) }
 
@@ -78,6 +83,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
         }
         if all, let name { key("name"); w.string(name) }
         if all, !labels.isEmpty { key("labels"); w.stringMap(labels) }
+        if let notify {
+            key("notify")
+            w.raw("{\"url\":")
+            w.string(notify.url)
+            w.raw("}")
+        }
         w.raw(separator == "{" ? "{}" : "}")
         return w.text
     }
@@ -100,4 +111,13 @@ public struct CleanupSpec: Codable, Sendable, Equatable {
         case command
         case timeoutSeconds = "timeout_seconds"
     }
+}
+
+/// The completion webhook of a job (CONTRACT.md, "Completion webhooks").
+public struct NotifySpec: Codable, Sendable, Equatable {
+    /// `http://` or `https://` URL the terminal job is POSTed to; its host must be allowed by
+    /// `--webhook-allow`.
+    public var url: String
+
+    public init(url: String) { self.url = url }
 }
