@@ -88,5 +88,12 @@ struct QueryParameters {
         return text
     }
 
+    /// `group=ID`: only the jobs of this group.
+    func group() throws(APIError) -> String? {
+        guard let text = request.queryValue("group") else { return nil }
+        guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "group", detail: "group must be a group id") }
+        return text
+    }
+
     private func fmt(_ v: Double) -> String { v.rounded() == v ? String(Int64(v)) : String(v) }
 }

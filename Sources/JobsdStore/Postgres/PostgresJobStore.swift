@@ -222,12 +222,76 @@ public final class PostgresJobStore: JobStore {
                     "WITH swept AS (DELETE FROM job_changes WHERE at < $1 RETURNING seq) "
                         + "UPDATE store_meta SET value = GREATEST(value, (SELECT COALESCE(MAX(seq), 0) FROM swept)) "
                         + "WHERE key = 'changes_swept_through'", [cutoff.milliseconds])
+                _ = try connection.query(PostgresJobRows.purgeGroups, [cutoff.milliseconds])
                 let ids = try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
                 if !ids.isEmpty {
                     _ = try connection.query("DELETE FROM job_events WHERE job_id = ANY($1::text[])", ["{" + ids.joined(separator: ",") + "}"])
                 }
                 return ids
             }
+        }
+    }
+
+    // MARK: - Groups and batches
+
+    /// Unfenced beyond `updateSQL`'s own token check: a record whose row another node changed
+    /// the token of throws `notFound`, and nothing of the batch is stored.
+    public func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {
+        guard !records.isEmpty else { return }
+        let rows = records.map { ($0.record.id, PostgresJobRows.parameters($0.record), JobChange($0.record.job), $0.events) }
+        try await writeLoggingChanges { connection, changes in
+            for (id, parameters, change, events) in rows {
+                let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first?.string(0)
+                guard try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 else { throw JobStoreError.notFound(id) }
+                try Self.insertEvents(events, of: id, on: connection)
+                if stored != change.state.rawValue { changes.append(try Self.appendChange(change, on: connection)) }
+            }
+        }
+    }
+
+    public func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws {
+        let groupParameters = PostgresJobRows.parameters(group)
+        let rows = jobs.map { ($0.record.id, PostgresJobRows.parameters($0.record), JobChange($0.record.job), $0.events) }
+        let groupID = group.id
+        do {
+            try await writeLoggingChanges { connection, changes in
+                _ = try connection.query(PostgresJobRows.insertGroupSQL, groupParameters)
+                for (id, parameters, change, events) in rows {
+                    guard try connection.query(PostgresJobRows.insertSQL, parameters).affectedRows == 1 else { throw JobStoreError.duplicateID(id) }
+                    try Self.insertEvents(events, of: id, on: connection)
+                    changes.append(try Self.appendChange(change, on: connection))
+                }
+            }
+        } catch let error as PostgresError where error.sqlState == PostgresError.uniqueViolation {
+            throw JobStoreError.duplicateID(groupID)
+        }
+    }
+
+    public func updateGroup(_ group: GroupRecord) async throws {
+        let parameters = PostgresJobRows.parameters(group)
+        let id = group.id
+        try await pool.run { connection in
+            guard try connection.query(PostgresJobRows.updateGroupSQL, parameters).affectedRows == 1 else {
+                throw JobStoreError.notFound(id)
+            }
+        }
+    }
+
+    public func group(_ id: String) async throws -> GroupRecord? {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.selectGroup, [id]).rows.first.map(StoredGroup.record(from:))
+        }
+    }
+
+    public func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord] {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.listGroups, [beforeID, max(0, limit)]).rows.map(StoredGroup.record(from:))
+        }
+    }
+
+    public func unfinishedGroups() async throws -> [GroupRecord] {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.selectUnfinishedGroups).rows.map(StoredGroup.record(from:))
         }
     }
 
