@@ -58,7 +58,7 @@ extension JobEngine {
         }
         log?.close()
         let job = ended.job
-        if let started { metrics.duration.observe(started.seconds(until: endedAt)) }
+        if let started { metrics.duration.recordNanoseconds(started.nanoseconds(until: endedAt)) }
         if let backoff = closing.backoff {
             metrics.moved(from: previous, to: .queued)
             logger.info("job attempt ended; retry scheduled", metadata: [
@@ -68,7 +68,7 @@ extension JobEngine {
         } else {
             metrics.moved(from: previous, to: job.state)
             metrics.finished[job.state]?.increment()
-            if let cancelRequested { metrics.cancelLatency.observe(cancelRequested.seconds(until: endedAt)) }
+            if let cancelRequested { metrics.cancelLatency.recordNanoseconds(cancelRequested.nanoseconds(until: endedAt)) }
             logger.info("job finished", metadata: [
                 "state": "\(job.state.rawValue)", "exit_code": "\(job.exitCode.map(String.init) ?? "null")",
                 "signal": "\(job.signal ?? "null")", "error": "\(job.error ?? "null")", "attempt": "\(job.attempt)",

@@ -233,7 +233,7 @@ extension JobEngine {
         for (live, _, _) in queued {
             metrics.moved(from: .queued, to: .cancelled)
             metrics.finished[.cancelled]?.increment()
-            metrics.cancelLatency.observe(0)
+            metrics.cancelLatency.recordNanoseconds(0)
             live.changes.broadcast()
         }
         changes.broadcast()
