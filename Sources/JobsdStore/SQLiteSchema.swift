@@ -106,7 +106,14 @@ enum SQLiteSchema {
             PRIMARY KEY (job_id, seq)
         ) WITHOUT ROWID;
         """,
-        // 5: orchestration (concurrency keys, scheduled starts, retries, groups): the group a job
+        // 5: lists run newest first by `created_at`, then `id` (ids of several nodes interleave):
+        // the order as an index, also within a state.
+        """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
+        """,
+        // 6: orchestration (concurrency keys, scheduled starts, retries, groups): the group a job
         // belongs to (indexed: a group's jobs are read together), the rest of a job's
         // orchestration fields as JSON (NULL for the plain jobs most are; see
         // StoredOrchestration), and the groups.

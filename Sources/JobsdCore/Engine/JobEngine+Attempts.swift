@@ -37,7 +37,7 @@ extension JobEngine {
         await storeInTurn(live, closing.write, logger: logger)
 
         let endedAt = MonotonicInstant.now()
-        let (log, started, cancelRequested) = state.lock.withLock {
+        let (started, cancelRequested) = state.lock.withLock {
             live.record = stored
             live.phase = .finished
             if countedRunning {
@@ -54,9 +54,8 @@ extension JobEngine {
                 state.live[stored.id] = nil
                 noteTerminal(stored.job)
             }
-            return (live.log, live.startedAt, live.cancelRequestedAt)
+            return (live.startedAt, live.cancelRequestedAt)
         }
-        log?.close()
         let job = ended.job
         if let started { metrics.duration.recordNanoseconds(started.nanoseconds(until: endedAt)) }
         if let backoff = closing.backoff {

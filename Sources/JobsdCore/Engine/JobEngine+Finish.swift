@@ -8,14 +8,19 @@ extension JobEngine {
     // MARK: - Finishing
 
     /// Everything after the job's processes are gone, exactly once per started attempt: the
-    /// cleanup command (own timeout and ladder), workdir removal, then `endAttempt`: the final
-    /// record stored durably, and only then the terminal state is reported (`wait`, `job`,
-    /// metrics) and the running slot freed — or, when the retry policy says so, the job back in
-    /// the queue for its next attempt after its backoff. Runs to the end even in a cancelled task: it awaits only waits that ignore
+    /// output closed (all of it readable, from any node), the cleanup command (own timeout and
+    /// ladder), workdir removal, then `endAttempt`: the final record stored durably, and only
+    /// then the terminal state is reported (`wait`, `job`, metrics) and the running slot freed —
+    /// or, when the retry policy says so, the job back in the queue for its next attempt after
+    /// its backoff. Runs to the end even in a cancelled task: it awaits only waits that ignore
     /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
     /// to one) is needed — keep it that way.
     func finish(_ live: LiveJob, survivors: Int, logger: Logger) async {
         let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
+        // Every byte of output readable before the job is terminal (a reader on another node
+        // that sees it terminal has read all of it).
+        let log = state.lock.withLock { live.log }
+        await log?.close()
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             state.lock.withLock { live.record.job.cleanup.state = .running }

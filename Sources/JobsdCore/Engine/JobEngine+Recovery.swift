@@ -40,7 +40,7 @@ extension JobEngine {
                     let live = LiveJob(record: record, phase: .recovering, lastEventSeq: lastSeqs[record.id] ?? 0)
                     live.outcome = record.state == .cancelling ? .cancelled : Outcome(state: .failed, error: Outcome.interrupted)
                     if record.state == .running { note(live, .interrupted, [.init("error", .string(Outcome.interrupted))]) }
-                    live.log = JobLog.open(dataDirectory: configuration.dataDirectory, id: JobLog.attemptID(record.id, attempt: record.job.attempt))
+                    live.log = logs.reopen(JobLog.attemptID(record.id, attempt: record.job.attempt))
                     state.live[record.id] = live
                     state.admission.occupy(live)
                     interrupted.append(live)
@@ -85,6 +85,8 @@ extension JobEngine {
             cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: false)
+        let log = state.lock.withLock { live.log }
+        await log?.close()
         let (final, closing) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob

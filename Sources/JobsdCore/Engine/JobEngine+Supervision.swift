@@ -46,8 +46,7 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = JobLog.create(
-            dataDirectory: configuration.dataDirectory, id: JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes)
+        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { live.changes.broadcast() }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log

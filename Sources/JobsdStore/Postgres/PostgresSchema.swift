@@ -84,7 +84,27 @@ enum PostgresSchema {
         CREATE TABLE store_meta (key text PRIMARY KEY, value bigint NOT NULL);
         INSERT INTO store_meta (key, value) VALUES ('changes_last', 0), ('changes_swept_through', 0);
         """,
-        // 4: orchestration, as SQLite's schema 5: the group a job belongs to, the rest of its
+        // 4: job_output, the jobs' output in batches (`PostgresJobLogs`), keyed by the logical end
+        // of each batch so that reading on from an offset and dropping what the cap passed are
+        // index ranges; deleted with its job. `attempt` is 1 until a job can run more than once.
+        // And the list order (newest first by `created_at`, then `id`) as an index, also within a
+        // state.
+        """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
+        CREATE TABLE job_output (
+            job_id text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            attempt integer NOT NULL,
+            off bigint NOT NULL,
+            end_off bigint NOT NULL,
+            kept_from bigint NOT NULL,
+            runs bigint[] NOT NULL,
+            data bytea NOT NULL,
+            PRIMARY KEY (job_id, attempt, end_off)
+        );
+        """,
+        // 5: orchestration, as SQLite's schema 6: the group a job belongs to, the rest of its
         // orchestration fields as JSON text (StoredOrchestration), and the groups (StoredGroup).
         """
         ALTER TABLE jobs ADD COLUMN group_id text COLLATE "C";
