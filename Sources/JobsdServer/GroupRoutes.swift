@@ -76,7 +76,7 @@ struct GroupRoutes: Sendable {
     func list(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let q = QueryParameters(request: request)
         let limit = try q.integer("limit", in: 1...1000) ?? 100
-        let cursor = try q.cursor()
+        let cursor = try q.groupCursor()
         let groups: [JobGroup]
         do { groups = try await engine.listGroups(beforeID: cursor, limit: limit + 1) } catch { throw JobRoutes.map(error) }
         let page = Array(groups.prefix(limit))
