@@ -19,7 +19,7 @@ extension JobEngine {
     /// (`failed`, the error as the job's error).
     func runInProcess(_ live: LiveJob, kind: @escaping InProcessJobBody, logger: Logger) async {
         let record = state.lock.withLock { live.record }
-        let log = logs.create(record.id, maxBytes: configuration.maxLogBytes) { [weak live] in live?.changes.broadcast() }
+        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { [weak live] in live?.changes.broadcast() }
         let hooks = CleanupHooks()
         let context = JobContext(
             jobID: record.id, arguments: Array(record.spec.command.dropFirst()),
@@ -28,7 +28,7 @@ extension JobEngine {
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             let startedAt = live.record.job.startedAt ?? .now()
-            note(live, .started, at: startedAt, [.init("attempt", .number(1))])
+            note(live, .started, at: startedAt, [.init("attempt", .number(Double(live.record.job.attempt)))])
             return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["kind": "in-process"])

@@ -46,14 +46,14 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = logs.create(record.id, maxBytes: configuration.maxLogBytes) { [weak live] in live?.changes.broadcast() }
+        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { [weak live] in live?.changes.broadcast() }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             live.record.job.pid = pid
             live.record.processStartTicks = spawned.startTicks
             let startedAt = live.record.job.startedAt ?? .now()
-            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(1))])
+            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(Double(live.record.job.attempt)))])
             return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
@@ -109,7 +109,7 @@ extension JobEngine {
         }
         do {
             let spawned = try containment.spawn(
-                record.id, jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
+                Containment.treeName(record.id, attempt: record.job.attempt), jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
                 cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write
             ) { [self] status in leaderExited(live, status) }
             live.watch.stopsGroup(spawned.pid)
