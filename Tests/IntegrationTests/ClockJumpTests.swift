@@ -19,6 +19,12 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let offset = dir + "/faketime"
         try "+0\n".write(toFile: offset, atomically: true, encoding: .utf8)
+        // FAKETIME_SHARED must be set: without it libfaketime 0.9.10's start-up (it then creates
+        // its own shared semaphore and publishes it in the environment) leaves a Swift program's
+        // `CommandLine.arguments` empty — `LD_PRELOAD=libfaketime.so.1 FAKETIME=+1h ./args a b`
+        // prints `[]` — and jobsd would run on its default port and data directory. The
+        // `faketime` command sets it, which is why jobsd works under `faketime` but not under a
+        // bare LD_PRELOAD. A name that opens no semaphore is enough; the offset comes from the file.
         let jobsd = try await JobsdProcess.start(dataDirectory: dir + "/data", env: [
             "LD_PRELOAD": Self.libfaketime, "FAKETIME_TIMESTAMP_FILE": offset, "FAKETIME_NO_CACHE": "1",
             "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": "/jobsd-none /jobsd-none",
