@@ -19,7 +19,7 @@ extension JobEngine {
     /// (`failed`, the error as the job's error).
     func runInProcess(_ live: LiveJob, kind: @escaping InProcessJobBody, logger: Logger) async {
         let record = state.lock.withLock { live.record }
-        let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
+        let log = logs.create(record.id, maxBytes: configuration.maxLogBytes) { live.changes.broadcast() }
         let hooks = CleanupHooks()
         let context = JobContext(
             jobID: record.id, arguments: Array(record.spec.command.dropFirst()),
@@ -29,10 +29,10 @@ extension JobEngine {
             live.log = log
             let startedAt = live.record.job.startedAt ?? .now()
             note(live, .started, at: startedAt, [.init("attempt", .number(1))])
-            return (startedAt, live.queueWaitSeconds)
+            return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["kind": "in-process"])
-        metrics.queueWait.observe(queueWait)
+        metrics.queueWait.recordNanoseconds(queueWait)
         await persist(live, logger: logger)
 
         let task = Task {

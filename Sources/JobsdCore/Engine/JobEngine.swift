@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Foundation
 import JobsdAPI
@@ -33,6 +34,9 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// Where the jobs' output is kept: the store's choice (files in the data dir, or the database
+    /// when several nodes share it).
+    let logs: any JobLogStore
     /// Whether the store takes writes; see `storeDurably`.
     let storeHealth: StoreHealth
     /// Every committed change of a job's state, for `GET /v1/events` (see `changes(after:limit:)`).
@@ -45,17 +49,21 @@ public final class JobEngine: Sendable {
 
     /// Throws when `configuration.containment` is `.cgroup` and no cgroup v2 directory is
     /// writable here (`.auto` then falls back to `.proc`).
-    public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) throws(ContainmentError) {
+    ///
+    /// - Parameter metrics: the swift-metrics backend the engine's series go to (names, help
+    ///   texts and buckets: `MetricFamily`): the server passes a Prometheus registry of its own;
+    ///   an embedder passes theirs, or `MetricsSystem.factory` for the process-global one set by
+    ///   `MetricsSystem.bootstrap`. Taking it as a parameter rather than reading the global keeps
+    ///   several engines in one process (the tests) apart.
+    public init(configuration: EngineConfiguration, store: any JobStore, metrics: any MetricsFactory, logger: Logger) throws(ContainmentError) {
         containment = try Containment.choose(configuration.containment, dataDirectory: configuration.dataDirectory)
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
-        metrics.gauge(
-            "jobsd_containment_info", help: "How jobs' processes are contained: cgroup (a cgroup v2 per job) or proc (a per-job subreaper).",
-            labels: [("method", containment.method.rawValue)]
-        ).set(1)
+        Meter(label: MetricFamily.containment.name, dimensions: [("method", containment.method.rawValue)], factory: metrics).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
+        logs = store.logStore(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
         store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         shared = store as? any SharedJobStore
@@ -169,20 +177,21 @@ public final class JobEngine: Sendable {
         do { return try await store.get(id)?.job } catch { throw .storeUnavailable("\(error)") }
     }
 
-    /// Newest first, filtered by `query`; jobs in memory show their current state.
+    /// Newest first (`created_at`, then `id`), filtered by `query`; jobs in memory show their
+    /// current state.
     public func list(_ query: JobQuery) async throws(EngineError) -> [Job] {
         let stored: [JobRecord]
         do { stored = try await store.list(query) } catch { throw .storeUnavailable("\(error)") }
         let live: [String: Job] = state.lock.withLock { state.live.mapValues(\.currentJob) }
         var byID: [String: Job] = [:]
         for record in stored { byID[record.id] = live[record.id] ?? record.job }
-        for (id, job) in live where byID[id] == nil && query.beforeID.map({ id < $0 }) ?? true { byID[id] = job }
+        for (id, job) in live where byID[id] == nil && query.isPastCursor(job) { byID[id] = job }
         return byID.values
             .filter { job in
                 (query.states.isEmpty || query.states.contains(job.state))
                     && query.labels.allSatisfy { job.labels[$0.key] == $0.value }
             }
-            .sorted { $0.id > $1.id }
+            .sorted { JobListPosition($0) > JobListPosition($1) }
             .prefix(query.limit)
             .map { $0 }
     }

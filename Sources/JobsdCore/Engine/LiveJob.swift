@@ -26,7 +26,7 @@ final class LiveJob: @unchecked Sendable {
     /// the deadline, a cancel (or shutdown), or a spawn failure.
     var outcome: Outcome?
     /// Open while the job runs (nil while queued).
-    var log: JobLog?
+    var log: (any OpenJobLog)?
     /// The timeout's timer, cancelled once the outcome is decided otherwise or the tree is gone.
     var deadline: Deadlines.Token?
     /// Writes of this job's record are numbered when their snapshot is taken (`issued`) and go to
@@ -67,11 +67,12 @@ final class LiveJob: @unchecked Sendable {
         eventsTaken = lastEventSeq
     }
 
-    /// Seconds from submission to start: monotonic when this process saw both, from the stored
-    /// wall-clock times for a job recovered from the store. Caller holds the engine lock.
-    var queueWaitSeconds: Double {
-        if let submittedAt, let startedAt { return submittedAt.seconds(until: startedAt) }
-        return record.job.createdAt.seconds(until: record.job.startedAt ?? .now())
+    /// Nanoseconds from submission to start: monotonic when this process saw both, from the stored
+    /// wall-clock times (milliseconds) for a job recovered from the store or claimed from another
+    /// node's submission. Caller holds the engine lock.
+    var queueWaitNanoseconds: Int64 {
+        if let submittedAt, let startedAt { return submittedAt.nanoseconds(until: startedAt) }
+        return max(0, (record.job.startedAt ?? .now()).milliseconds - record.job.createdAt.milliseconds) * 1_000_000
     }
 
     /// The job as the API shows it now. Caller holds the engine lock.
