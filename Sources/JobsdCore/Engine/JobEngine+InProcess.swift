@@ -46,11 +46,7 @@ extension JobEngine {
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
-        var snapshot = live.watch.snapshot
-        while snapshot.status == nil, snapshot.stopGrace == nil {
-            await live.watch.wait(after: snapshot.generation, timeout: nil)
-            snapshot = live.watch.snapshot
-        }
+        let snapshot = await live.watch.exitOrStop()
         if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
         if let grace = snapshot.stopGrace, snapshot.status == nil {
             await persistCancellingIfNeeded(live, logger: logger)

@@ -62,12 +62,7 @@ extension JobEngine {
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
-        // Until the main process exits or a stop (cancel, deadline, shutdown) is requested.
-        var snapshot = live.watch.snapshot
-        while snapshot.status == nil, snapshot.stopGrace == nil {
-            await live.watch.wait(after: snapshot.generation, timeout: nil)
-            snapshot = live.watch.snapshot
-        }
+        let snapshot = await live.watch.exitOrStop()
         await persistCancellingIfNeeded(live, logger: logger)
         if snapshot.status != nil { logger.info("main process exited", metadata: ["status": "\(snapshot.status!)"]) }
 
