@@ -54,6 +54,19 @@ import Testing
         }
     }
 
+    @Test func serverOption_IsAcceptedBeforeAndAfterTheSubcommand_AndOverridesJOBSD_URL() async throws {
+        try await TestServer.with { server in
+            let job = try await server.client().submit(JobSpec(command: ["true"]))
+            let unreachable = "http://127.0.0.1:9"
+            let before = try await jobctl(["--server", server.baseURL, "status", job.id], url: unreachable)
+            #expect(before.code == 0, "\(before.output)")
+            #expect(before.output.contains(job.id))
+            let after = try await jobctl(["status", "--server", server.baseURL, job.id], url: unreachable)
+            #expect(after.code == 0, "\(after.output)")
+            #expect(try await jobctl(["--server", unreachable, "status", job.id], url: server.baseURL).code == 2)
+        }
+    }
+
     @Test func submit_WithNotify_HasTheJobPostedToTheURL() async throws {
         try await WebhookReceiver.with { receiver in
             try await TestServer.with { server in
