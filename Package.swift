@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "JobsdMetrics", swiftSettings: swiftSettings),
         .target(
             name: "JobsdStore",
-            dependencies: ["CSQLite", "CPostgres", "JobsdAPI", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CSQLite", "CPostgres", "JobsdAPI", "JobsdMetrics", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

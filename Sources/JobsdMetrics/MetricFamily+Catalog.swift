@@ -43,6 +43,10 @@ extension MetricFamily {
     public static let storeWritesPending = MetricFamily(
         "jobsd_store_writes_pending",
         help: "Job outcomes and records that happened but are not stored yet; retried until the store takes them.")
+    /// Histogram (PostgreSQL store only): each libpq call that waits for the server.
+    public static let storeRoundTrip = MetricFamily(
+        "jobsd_store_round_trip_seconds", help: "Round trips to the PostgreSQL job store (connect, prepare, query), each timed.",
+        buckets: requestDurationBuckets)
 
     // The completion webhooks'.
     /// Counter, label `outcome`: `delivered` (a 2xx answer) or `failed`.
@@ -67,7 +71,7 @@ extension MetricFamily {
     /// Every family above.
     public static let all: [MetricFamily] = [
         jobs, jobsSubmitted, jobsFinished, jobDuration, jobQueueWait, cancelLatency, escapedProcessesKilled, abandonedTasks,
-        leaseRenewals, jobsRescued, containment, storeWriteErrors, storeWritesPending,
+        leaseRenewals, jobsRescued, containment, storeWriteErrors, storeWritesPending, storeRoundTrip,
         webhookAttempts, webhookDeliveries, webhookAttemptDuration,
         httpRequests, httpRequestDuration, httpConnectionsOpen,
     ]

@@ -49,7 +49,7 @@ public final class JobsdServer: Sendable {
         switch configuration.store {
         case .sqlite: store = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger, cacheRecords: configuration.cacheRecords)
         case .memory: store = InMemoryJobStore()
-        case let .postgres(url): store = try PostgresJobStore(url: url, logger: logger)
+        case let .postgres(url): store = try PostgresJobStore(url: url, logger: logger, metrics: prometheus)
         }
         if configuration.token == nil, !configuration.insecureNoAuth, !ServerConfiguration.isLoopback(configuration.http.host) {
             let token = Self.randomToken()

@@ -35,6 +35,23 @@ import Testing
         #expect(processesAlive(markedWith: running.id).isEmpty)
     }
 
+    @Test func onPostgreSQL_EveryStoreRoundTripIsTimed_InMetrics() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        try await TestServer.with({ $0.store = .postgres(url: url) }) { server in
+            let job = try await server.submit(JobSpec(command: ["true"]))
+            #expect(try await server.client().wait(job.id).state == .succeeded)
+            let metrics = try await scrape(server)
+            let count = try #require(metrics["jobsd_store_round_trip_seconds_count"])
+            #expect(count >= 3, "at least the insert, the claim and the terminal write: \(count)")
+            let sum = try #require(metrics["jobsd_store_round_trip_seconds_sum"])
+            #expect(sum > 0 && sum / count < 1, "each round trip on a loopback server takes well under a second: \(sum)/\(count)")
+        }
+        try await TestServer.with { sqlite in
+            let metrics = try await scrape(sqlite)
+            #expect(metrics["jobsd_store_round_trip_seconds_count"] == nil, "only the PostgreSQL store has round trips")
+        }
+    }
+
     @Test func anUnreachableDatabase_StopsTheStartWithOneClearLine() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-pg-node")
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import CPostgres
 import Glibc
 
@@ -48,11 +49,14 @@ final class PostgresConnection {
     private var prepared: [String: String] = [:]
     /// Round trips to the server made through this connection (for the metrics).
     private(set) var roundTrips = 0
+    /// Records each round trip's duration (`jobsd_store_round_trip_seconds`); nil: not recorded.
+    private let roundTripTimer: CoreMetrics.Timer?
     /// Counts the sessions opened: tells a session from the one before it on the same socket number.
     private(set) var generation = 0
 
-    init(url: String) {
+    init(url: String, roundTripTimer: CoreMetrics.Timer? = nil) {
         self.url = Self.withDefaults(url)
+        self.roundTripTimer = roundTripTimer
     }
 
     deinit { close() }
@@ -81,7 +85,7 @@ final class PostgresConnection {
     func connectIfNeeded() throws(PostgresError) {
         if isConnected { return }
         close()
-        guard let connection = PQconnectdb(url) else {
+        guard let connection = roundTrip({ PQconnectdb(url) }) else {
             throw PostgresError(context: "connect", message: "out of memory", connectionLost: true)
         }
         guard PQstatus(connection) == CONNECTION_OK else {
@@ -92,7 +96,6 @@ final class PostgresConnection {
         PQsetNoticeProcessor(connection, { _, _ in }, nil)  // "already exists, skipping" and the like
         handle = connection
         generation += 1
-        roundTrips += 1
     }
 
     /// Closes the connection (a later call reconnects).
@@ -100,6 +103,19 @@ final class PostgresConnection {
         if let handle { PQfinish(handle) }
         handle = nil
         prepared = [:]
+    }
+
+    /// Runs one blocking libpq call that makes a round trip to the server: counts it and
+    /// records its duration on the monotonic clock.
+    private func roundTrip<T>(_ call: () -> T) -> T {
+        let started = ContinuousClock.now
+        let value = call()
+        roundTrips += 1
+        if let roundTripTimer {
+            let elapsed = started.duration(to: .now).components
+            roundTripTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        }
+        return value
     }
 
     // MARK: - Queries
@@ -115,20 +131,16 @@ final class PostgresConnection {
             name = known
         } else {
             name = "jobsd_\(prepared.count + 1)"
-            let result = PQprepare(handle, name, sql, Int32(parameters.count), nil)
-            roundTrips += 1
+            let result = roundTrip { PQprepare(handle, name, sql, Int32(parameters.count), nil) }
             _ = try check(result, context: "prepare " + Self.summary(sql))
             prepared[sql] = name
         }
-        let result: OpaquePointer?
-        if parameters.contains(where: { $0?.postgresBinary != nil }) {
-            result = Self.execBinary(handle, name, parameters)
-        } else {
-            result = withCStrings(parameters.map { $0?.postgresText }) { values in
+        let result = roundTrip {
+            if parameters.contains(where: { $0?.postgresBinary != nil }) { return Self.execBinary(handle, name, parameters) }
+            return withCStrings(parameters.map { $0?.postgresText }) { values in
                 PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
             }
         }
-        roundTrips += 1
         return try check(result, context: Self.summary(sql))
     }
 
@@ -137,8 +149,7 @@ final class PostgresConnection {
     func execute(_ sql: String) throws(PostgresError) {
         try connectIfNeeded()
         guard let handle else { throw PostgresError(context: "execute", message: "not connected", connectionLost: true) }
-        let result = PQexec(handle, sql)
-        roundTrips += 1
+        let result = roundTrip { PQexec(handle, sql) }
         _ = try check(result, context: Self.summary(sql))
     }
 

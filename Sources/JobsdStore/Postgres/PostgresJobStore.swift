@@ -1,3 +1,4 @@
+import CoreMetrics
 import JobsdAPI
 import JobsdMetrics
 import Logging
@@ -31,8 +32,9 @@ public final class PostgresJobStore: JobStore {
     /// Connects to `url`, creates or migrates the schema (waiting for another node that is
     /// migrating), and opens a pool of `connections` connections. Blocks the calling thread for
     /// the round trips (call it at start-up). Throws `unsupportedSchema` for a database of a newer
-    /// jobsd and `unavailable` with libpq's reason when the server cannot be reached.
-    public init(url: String, logger: Logger, connections: Int = 4) throws(JobStoreError) {
+    /// jobsd and `unavailable` with libpq's reason when the server cannot be reached. With
+    /// `metrics`, every round trip of the pool is recorded in `jobsd_store_round_trip_seconds`.
+    public init(url: String, logger: Logger, connections: Int = 4, metrics: (any MetricsFactory)? = nil) throws(JobStoreError) {
         self.url = url
         self.logger = logger
         let connection = PostgresConnection(url: url)
@@ -47,7 +49,9 @@ public final class PostgresJobStore: JobStore {
         } catch {
             throw .unavailable("cannot open the PostgreSQL job store: \(error)")
         }
-        pool = PostgresPool(url: url, size: connections)
+        pool = PostgresPool(url: url, size: connections, roundTripTimer: metrics.map {
+            CoreMetrics.Timer(label: MetricFamily.storeRoundTrip.name, factory: $0)
+        })
         logger.info("job store opened", metadata: [
             "store": "postgres", "store.schema": "\(PostgresSchema.currentVersion)", "store.schema_found": "\(found)",
         ])

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import JobsdMetrics
 
@@ -16,9 +17,9 @@ final class PostgresPool: @unchecked Sendable {
         /// Work queued or running on this slot; guarded by the pool's `lock`.
         var pending = 0
 
-        init(index: Int, url: String) {
+        init(index: Int, url: String, roundTripTimer: CoreMetrics.Timer?) {
             queue = DispatchQueue(label: "jobsd.store.postgres.\(index)")
-            connection = PostgresConnection(url: url)
+            connection = PostgresConnection(url: url, roundTripTimer: roundTripTimer)
         }
     }
 
@@ -30,9 +31,10 @@ final class PostgresPool: @unchecked Sendable {
     private let lock = PThreadLock()
     private var closed = false
 
-    init(url: String, size: Int) {
-        slots = (0..<max(1, size)).map { Slot(index: $0, url: url) }
-        control = Slot(index: max(1, size), url: url)
+    /// `roundTripTimer` records every round trip of the pool's connections (nil: none recorded).
+    init(url: String, size: Int, roundTripTimer: CoreMetrics.Timer? = nil) {
+        slots = (0..<max(1, size)).map { Slot(index: $0, url: url, roundTripTimer: roundTripTimer) }
+        control = Slot(index: max(1, size), url: url, roundTripTimer: roundTripTimer)
     }
 
     /// Runs `work` on a connection (connected first) and returns its result. Errors of libpq
