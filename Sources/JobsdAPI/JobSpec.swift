@@ -16,10 +16,16 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var cleanup: CleanupSpec?
     public var name: String?
     public var labels: [String: String]
+    /// Resource limits (memory, CPU, pids, open files, CPU seconds); nil: the server's defaults.
+    /// The server stores the limits in force (defaults applied), so they hold after a restart.
+    public var limits: JobLimits?
+    /// The user the job runs as (`--allow-users`); nil: `--job-user`, else jobsd's own.
+    public var user: String?
 
     public init(
         command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
-        graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:]
+        graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:],
+        limits: JobLimits? = nil, user: String? = nil
     ) {
         self.command = command
         self.env = env
@@ -29,10 +35,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.cleanup = cleanup
         self.name = name
         self.labels = labels
+        self.limits = limits
+        self.user = user
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, env, stdin, cleanup, name, labels
+        case command, env, stdin, cleanup, name, labels, limits, user
         case timeoutSeconds = "timeout_seconds"
         case graceSeconds = "grace_seconds"
     }
@@ -47,16 +55,19 @@ public struct JobSpec: Codable, Sendable, Equatable {
         cleanup = try c.decodeIfPresent(CleanupSpec.self, forKey: .cleanup)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        limits = try c.decodeIfPresent(JobLimits.self, forKey: .limits)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
     }
 
     /// The JSON request body, with absent optionals omitted.
     public var json: String { encoded(withJobFields: true) }
 
-    /// Only what a job's own fields do not hold — env, stdin, cleanup — as a JSON object (`{}`
+    /// Only what a job's own fields do not hold — env, stdin, cleanup, limits, user — as a JSON object (`{}`
     /// when none): the spec as a store keeps it beside the job.
     public var runtimeJSON: String { encoded(withJobFields: false) }
 
     /// The fields in request order; without `withJobFields`, no command, timeouts, name, labels.
+    /// `limits` and `user` are runtime facts: written either way.
     private func encoded(withJobFields all: Bool) -> String {
         var w = JSONWriter()
         var separator = "{"
@@ -78,6 +89,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
         }
         if all, let name { key("name"); w.string(name) }
         if all, !labels.isEmpty { key("labels"); w.stringMap(labels) }
+        if let limits, !limits.isEmpty { key("limits"); limits.write(into: &w) }
+        if let user { key("user"); w.string(user) }
         w.raw(separator == "{" ? "{}" : "}")
         return w.text
     }

@@ -5,8 +5,14 @@ import JobsdAPI
 struct JobSpecDecoder {
     /// Upper bound for `timeout_seconds` (and `cleanup.timeout_seconds`); larger is a 400, not a cap.
     var maxTimeout: Double
+    /// Limit ranges, caps, defaults and what can be enforced.
+    var limits = LimitPolicy()
+    /// Users a job may name in `user` (`--job-user`, `--allow-users`).
+    var allowedUsers: Set<String> = []
 
-    static let fields: Set<String> = ["command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels"]
+    static let fields: Set<String> = [
+        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "limits", "user",
+    ]
 
     /// Returns the spec and the parsed body (its canonical text is the idempotency fingerprint).
     func decode(_ body: [UInt8]) throws(APIError) -> (JobSpec, JSONValue) {
@@ -42,7 +48,20 @@ struct JobSpecDecoder {
             spec.name = s
         }
         if let v = present(value["labels"]) { spec.labels = try labels(v) }
+        spec.limits = try limits.limits(present(value["limits"]))
+        if let v = present(value["user"]) { spec.user = try user(v) }
         return (spec, value)
+    }
+
+    private func user(_ v: JSONValue) throws(APIError) -> String {
+        guard case let .string(name) = v else { throw .invalid(field: "user", detail: "user must be a string, not \(v.kindName)") }
+        guard allowedUsers.contains(name) else {
+            let detail = allowedUsers.isEmpty
+                ? "user '\(name)' is not allowed: this server runs every job as its own user (see --job-user, --allow-users)"
+                : "user '\(name)' is not allowed; allowed: \(allowedUsers.sorted().joined(separator: ", ")) (--allow-users)"
+            throw .invalid(field: "user", detail: detail)
+        }
+        return name
     }
 
     private func present(_ v: JSONValue?) -> JSONValue? {

@@ -1,4 +1,5 @@
 import Foundation
+import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 import JobsdMetrics
@@ -55,11 +56,22 @@ public final class JobsdServer: Sendable {
         do {
             engine = try JobEngine(configuration: configuration.engine, store: store, metrics: metrics, logger: logger)
         } catch {
-            throw StartupError("--containment cgroup: \(error)")
+            throw StartupError("\(error)")
+        }
+        let engine = self.engine
+        var decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout)
+        decoder.limits = LimitPolicy(
+            caps: configuration.limitCaps, defaults: configuration.limitDefaults,
+            unavailable: Dictionary(uniqueKeysWithValues: JobLimits.Kind.allCases.compactMap { kind in engine.limitUnavailable(kind).map { (kind, $0) } }))
+        if let problem = decoder.limits.configurationProblem() { throw StartupError(problem) }
+        decoder.allowedUsers = Set(engine.allowedUsers)
+        if geteuid() == 0, engine.jobUser == nil {
+            logger.warning("jobsd runs as root and so do its jobs; set --job-user to run them as another user")
         }
         var router = HTTPRouter()
+        CapabilityRoutes(engine: engine, decoder: decoder).register(in: &router)
         JobRoutes(
-            engine: engine, lifecycle: lifecycle, decoder: JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout),
+            engine: engine, lifecycle: lifecycle, decoder: decoder,
             bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
             .register(in: &router)
         EventStreamRoutes(engine: engine).register(in: &router)

@@ -1,3 +1,4 @@
+import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
@@ -16,6 +17,11 @@ public struct ServerConfiguration: Sendable {
     /// a quarter as many finished jobs' JSON bodies are kept encoded for `GET /v1/jobs/{id}`. Memory tests lower it so that a short
     /// warm-up fills every cache.
     public var cacheRecords = SQLiteJobStore.defaultCacheRecords
+    /// Largest limits a job may ask for (`--max-memory`, `--max-cpu`, `--max-pids`,
+    /// `--max-open-files`, `--max-cpu-seconds`); a job that sets none gets the default, else this.
+    public var limitCaps = JobLimits()
+    /// Limits of a job that sets none (`--default-memory`, …).
+    public var limitDefaults = JobLimits()
     /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
     public var handleSignals = true
 

@@ -52,7 +52,7 @@ enum StoredJob {
     }
 
     /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
-    /// makes them), only the facts no other column holds: env, stdin and cleanup, `{}` when none.
+    /// makes them), only the facts no other column holds: env, stdin, cleanup, limits and user, `{}` when none.
     /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
     static func specJSON(_ record: JobRecord) -> String {
         let (spec, job) = (record.spec, record.job)
@@ -127,7 +127,7 @@ extension JSONValue {
 
 extension JobSpec {
     /// Decodes `jobs.spec` as `SQLiteEncodedJob.specJSON` wrote it: the whole spec when it has a
-    /// "command" (also every row written before schema 3), else only env, stdin and cleanup, with
+    /// "command" (also every row written before schema 3), else only env, stdin, cleanup, limits and user, with
     /// the rest from `job`'s columns. nil when it does not have that shape.
     fileprivate init?(stored json: JSONValue, of job: Job) {
         /// `.some(nil)` when the key is absent, nil when it holds the wrong kind of value.
@@ -137,12 +137,13 @@ extension JobSpec {
             return .some(decoded)
         }
         guard let env = optional("env", \.stringMap), let stdin = optional("stdin", \.stringValue),
-              let cleanup = optional("cleanup", { CleanupSpec(stored: $0) })
+              let cleanup = optional("cleanup", { CleanupSpec(stored: $0) }),
+              let limits = optional("limits", { JobLimits(json: $0) }), let user = optional("user", \.stringValue)
         else { return nil }
         guard let command = json["command"] else {
             self.init(
                 command: job.command, env: env ?? [:], stdin: stdin, timeoutSeconds: job.timeoutSeconds,
-                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels
+                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels, limits: limits, user: user
             )
             return
         }
@@ -152,7 +153,7 @@ extension JobSpec {
         else { return nil }
         self.init(
             command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,
-            cleanup: cleanup, name: name, labels: labels ?? [:]
+            cleanup: cleanup, name: name, labels: labels ?? [:], limits: limits, user: user
         )
     }
 }

@@ -40,6 +40,18 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "How often a node renews its lease on a PostgreSQL store [JOBSD_HEARTBEAT] (default: 2s)") var heartbeat: String?
     @Option(help: "A node silent this long has its running jobs rescued by the others [JOBSD_NODE_TIMEOUT] (default: 10s)") var nodeTimeout: String?
     @Option(help: "auto, cgroup (a cgroup v2 per job) or proc (a subreaper per job) [JOBSD_CONTAINMENT] (default: auto)") var containment: String?
+    @Option(help: "Largest limits.memory_bytes a job may set, e.g. 2G [JOBSD_MAX_MEMORY] (default: none)") var maxMemory: String?
+    @Option(help: "Largest limits.cpu (cores) a job may set [JOBSD_MAX_CPU] (default: none)") var maxCpu: String?
+    @Option(help: "Largest limits.pids a job may set [JOBSD_MAX_PIDS] (default: none)") var maxPids: String?
+    @Option(help: "Largest limits.open_files a job may set [JOBSD_MAX_OPEN_FILES] (default: none)") var maxOpenFiles: String?
+    @Option(help: "Largest limits.cpu_seconds a job may set [JOBSD_MAX_CPU_SECONDS] (default: none)") var maxCpuSeconds: String?
+    @Option(help: "limits.memory_bytes of a job that sets none [JOBSD_DEFAULT_MEMORY] (default: --max-memory)") var defaultMemory: String?
+    @Option(help: "limits.cpu of a job that sets none [JOBSD_DEFAULT_CPU] (default: --max-cpu)") var defaultCpu: String?
+    @Option(help: "limits.pids of a job that sets none [JOBSD_DEFAULT_PIDS] (default: --max-pids)") var defaultPids: String?
+    @Option(help: "limits.open_files of a job that sets none [JOBSD_DEFAULT_OPEN_FILES] (default: --max-open-files)") var defaultOpenFiles: String?
+    @Option(help: "limits.cpu_seconds of a job that sets none [JOBSD_DEFAULT_CPU_SECONDS] (default: --max-cpu-seconds)") var defaultCpuSeconds: String?
+    @Option(help: "Run jobs as this user unless they name one; jobsd must be root [JOBSD_JOB_USER] (default: jobsd's own user)") var jobUser: String?
+    @Option(help: "Comma-separated users a job may name in 'user' [JOBSD_ALLOW_USERS] (default: none)") var allowUsers: String?
     @Option(help: "Job records kept in memory for reads [JOBSD_CACHE_RECORDS] (default: 16384)") var cacheRecords: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
@@ -111,6 +123,17 @@ struct Jobsd: AsyncParsableCommand {
             throw SettingsError("--node-timeout (\(c.engine.nodeTimeout)s) must be longer than --heartbeat (\(c.engine.heartbeat)s)")
         }
         c.engine.containment = try s.choice(containment, "JOBSD_CONTAINMENT", "--containment", default: ContainmentChoice.auto)
+        let limitFlags: [(JobLimits.Kind, String?, String?)] = [
+            (.memoryBytes, maxMemory, defaultMemory), (.cpu, maxCpu, defaultCpu), (.pids, maxPids, defaultPids),
+            (.openFiles, maxOpenFiles, defaultOpenFiles), (.cpuSeconds, maxCpuSeconds, defaultCpuSeconds),
+        ]
+        for (kind, cap, fallback) in limitFlags {
+            c.limitCaps[kind] = try s.limit(cap, kind, prefix: "max")
+            c.limitDefaults[kind] = try s.limit(fallback, kind, prefix: "default")
+        }
+        c.engine.jobUser = s.string(jobUser, "JOBSD_JOB_USER")
+        c.engine.allowedUsers = (s.string(allowUsers, "JOBSD_ALLOW_USERS") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         c.cacheRecords = try s.integer(cacheRecords, "JOBSD_CACHE_RECORDS", "--cache-records", default: c.cacheRecords, in: 1...10_000_000)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {

@@ -95,7 +95,8 @@ extension JobRecord {
             stdin: "input\u{0}with nul and \u{1F}controls",
             timeoutSeconds: 0.1, graceSeconds: 1e-5,
             cleanup: CleanupSpec(command: ["rm", "-rf", "/tmp/x y"], timeoutSeconds: 12.5),
-            name: "nightly-export ✓", labels: labels
+            name: "nightly-export ✓", labels: labels,
+            limits: JobLimits(memoryBytes: 536_870_912, cpu: 0.25, pids: 64, openFiles: 1024, cpuSeconds: 30), user: "nobody"
         )
         let job = Job(
             id: jobID(n), name: "nightly-export ✓", labels: labels, command: spec.command, state: .cancelled,

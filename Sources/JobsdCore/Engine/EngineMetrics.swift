@@ -13,6 +13,8 @@ struct EngineMetrics: Sendable {
     let abandoned: Counter
     let leaseRenewals: Counter
     let rescued: Counter
+    let oomKilled: Counter
+    let cpuLimitStopped: Counter
 
     init(_ r: MetricsRegistry) {
         var jobs: [JobState: Gauge] = [:]
@@ -48,6 +50,10 @@ struct EngineMetrics: Sendable {
         rescued = r.counter(
             "jobsd_jobs_rescued_total",
             help: "Jobs of silent nodes this node rescued: failed as interrupted, or queued again when not started.")
+        oomKilled = r.counter(
+            "jobsd_jobs_oom_killed_total", help: "Jobs in which the kernel's OOM killer killed a process (memory_bytes limit reached).")
+        cpuLimitStopped = r.counter(
+            "jobsd_jobs_cpu_limit_stopped_total", help: "Jobs whose main process the kernel stopped at its cpu_seconds limit (SIGXCPU).")
     }
 
     /// A job moved from `old` (nil: new) to `new` (nil: forgotten).

@@ -47,6 +47,7 @@ extension JobEngine {
             }
         }
         sweepStrayCgroups(keeping: Set(interrupted.map { $0.record.id }))
+        containment.resources.sweepV1(removingRoots: false)
         for _ in 0..<requeued { metrics.moved(from: nil, to: .queued) }
         if !mine.isEmpty {
             logger.info("recovery", metadata: ["requeued": "\(requeued)", "interrupted": "\(interrupted.count)"])
@@ -76,6 +77,9 @@ extension JobEngine {
             if result.survivors == 0 { tree.release() }
             survivors += result.survivors
             stopped.signals += result.signals
+        }
+        if survivors == 0 {
+            for name in [record.id, Containment.cleanupName(record.id)] { containment.resources.removeV1(name) }
         }
         noteStop(live, stopped)
         var cleanup = record.job.cleanup

@@ -21,12 +21,8 @@ struct CgroupTree: Sendable {
     static func prepare(dataDirectory: String) throws(ContainmentError) -> CgroupTree {
         guard let mount = unifiedMount() else { throw .unavailable("no cgroup2 file system is mounted") }
         guard let own = ownCgroup() else { throw .unavailable("/proc/self/cgroup has no cgroup v2 (0::) line") }
-        let absolute = realpath(dataDirectory, nil).map { resolved in
-            defer { free(resolved) }
-            return String(cString: resolved)
-        } ?? URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
         let base = mount + (own == "/" ? "" : own)
-        let tree = CgroupTree(root: base + "/jobsd-" + fnv1a(absolute))
+        let tree = CgroupTree(root: base + "/jobsd-" + fnv1a(absolute(dataDirectory)))
         if mkdir(tree.root, 0o755) != 0, errno != EEXIST {
             throw .unavailable("cannot create \(tree.root): \(String(cString: strerror(errno)))")
         }
@@ -73,6 +69,25 @@ struct CgroupTree: Sendable {
         _ = rmdir(root)
     }
 
+    /// The tree of the engine on `dataDirectory`, without creating or probing anything (nil when
+    /// no cgroup2 file system is mounted).
+    static func located(dataDirectory: String) -> CgroupTree? {
+        guard let mount = unifiedMount(), let own = ownCgroup() else { return nil }
+        return CgroupTree(root: mount + (own == "/" ? "" : own) + "/jobsd-" + fnv1a(absolute(dataDirectory)))
+    }
+
+    /// Kills whatever is left in the cgroups under `root` and removes them and `root` (a data
+    /// directory being deleted whose jobsd was killed with SIGKILL and will not start again).
+    func discard() {
+        for name in children() {
+            guard let cgroup = existing(name) else { continue }
+            cgroup.kill()
+            for _ in 0..<1000 where cgroup.isPopulated { usleep(1000) }
+            cgroup.release()
+        }
+        removeIfEmpty()
+    }
+
     // MARK: - Locating the v2 hierarchy
 
     /// The mount point of the cgroup2 file system (field 9 of mountinfo is the type).
@@ -114,6 +129,14 @@ struct CgroupTree: Sendable {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The data directory as the cgroup names hash it: resolved (symlinks too) when it exists.
+    static func absolute(_ dataDirectory: String) -> String {
+        realpath(dataDirectory, nil).map { resolved in
+            defer { free(resolved) }
+            return String(cString: resolved)
+        } ?? URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
     }
 
     static func fnv1a(_ text: String) -> String {
