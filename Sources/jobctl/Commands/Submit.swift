@@ -40,6 +40,24 @@ struct Submit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Idempotency-Key: resubmitting the same spec with it returns the same job.", valueName: "key"))
     var idempotencyKey: String?
 
+    @Option(help: ArgumentHelp("Memory limit of the whole job: bytes or 512M, 2G.", valueName: "size"))
+    var memory: ByteSizeArgument?
+
+    @Option(help: ArgumentHelp("CPU limit of the whole job in cores, e.g. 0.5.", valueName: "cores"))
+    var cpu: Double?
+
+    @Option(help: ArgumentHelp("Most processes of the whole job at once.", valueName: "n"))
+    var pids: Int64?
+
+    @Option(help: ArgumentHelp("Open files per process.", valueName: "n"))
+    var openFiles: Int64?
+
+    @Option(help: ArgumentHelp("CPU time per process (SIGXCPU past it).", valueName: "duration"))
+    var cpuSeconds: DurationArgument?
+
+    @Option(help: ArgumentHelp("Run the job as this user (one of the server's --allow-users).", valueName: "name"))
+    var user: String?
+
     @Flag(help: "Wait until the job is terminal and exit with its outcome.")
     var wait = false
 
@@ -64,7 +82,7 @@ struct Submit: AsyncParsableCommand {
         let spec = JobSpec(
             command: argv, env: env.dictionary, stdin: try stdinText(), timeoutSeconds: timeout?.seconds,
             graceSeconds: grace?.seconds, cleanup: cleanup.map { CleanupSpec(command: ["sh", "-c", $0], timeoutSeconds: cleanupTimeout?.seconds) },
-            name: name, labels: labels.dictionary)
+            name: name, labels: labels.dictionary, limits: limits, user: user)
         let job = try await server.call { client throws(ClientError) in try await client.submit(spec, idempotencyKey: idempotencyKey) }
 
         if follow {
@@ -77,6 +95,13 @@ struct Submit: AsyncParsableCommand {
         let final = try await server.call { client throws(ClientError) in try await client.wait(job.id, timeout: .infinity) }
         if json, wait { Output.json(final) }
         throw ExitCode(final.waitExitStatus)
+    }
+
+    /// The limits given on the command line; nil when none (the server's defaults apply).
+    private var limits: JobLimits? {
+        let limits = JobLimits(
+            memoryBytes: memory?.bytes, cpu: cpu, pids: pids, openFiles: openFiles, cpuSeconds: cpuSeconds.map { Int64($0.seconds.rounded(.up)) })
+        return limits.isEmpty ? nil : limits
     }
 
     private func stdinText() throws -> String? {
