@@ -50,8 +50,7 @@ import Testing
             let oom = events.first { $0.type == .oomKilled }
             #expect(oom?["limit_bytes"] == .number(67_108_864))
             #expect(events.last?.type == .finished)
-            let metrics = String(decoding: try await server.send("GET", "/metrics").body, as: UTF8.self)
-            #expect(metrics.contains("jobsd_jobs_oom_killed_total 1"))
+            #expect(try await scrape(server)["jobsd_jobs_oom_killed_total"] == 1)
         }
     }
 
@@ -84,6 +83,7 @@ import Testing
             #expect(done.state == .failed)
             #expect(done.signal == "SIGXCPU")
             #expect(done.error == "stopped by the kernel: CPU time limit reached (cpu_seconds 1)")
+            #expect(try await scrape(server)["jobsd_jobs_cpu_limit_stopped_total"] == 1)
         }
     }
 

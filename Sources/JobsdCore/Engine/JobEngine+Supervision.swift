@@ -56,10 +56,10 @@ extension JobEngine {
             live.record.processStartTicks = spawned.startTicks
             let startedAt = live.record.job.startedAt ?? .now()
             note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(1))])
-            return (startedAt, live.queueWaitSeconds)
+            return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
-        metrics.queueWait.observe(queueWait)
+        metrics.queueWait.recordNanoseconds(queueWait)
         let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log) { live.changes.broadcast() }
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)

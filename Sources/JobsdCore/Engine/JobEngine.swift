@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Foundation
 import JobsdAPI
@@ -49,7 +50,13 @@ public final class JobEngine: Sendable {
     /// Throws when `configuration.containment` is `.cgroup` and no cgroup v2 directory is
     /// writable here (`.auto` then falls back to `.proc`), and when a job user is configured that
     /// does not exist or jobsd is not root.
-    public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) throws(EngineSetupError) {
+    ///
+    /// - Parameter metrics: the swift-metrics backend the engine's series go to (names, help
+    ///   texts and buckets: `MetricFamily`): the server passes a Prometheus registry of its own;
+    ///   an embedder passes theirs, or `MetricsSystem.factory` for the process-global one set by
+    ///   `MetricsSystem.bootstrap`. Taking it as a parameter rather than reading the global keeps
+    ///   several engines in one process (the tests) apart.
+    public init(configuration: EngineConfiguration, store: any JobStore, metrics: any MetricsFactory, logger: Logger) throws(EngineSetupError) {
         do { containment = try Containment.choose(configuration.containment, dataDirectory: configuration.dataDirectory) } catch {
             throw EngineSetupError(error.description)
         }
@@ -57,10 +64,7 @@ public final class JobEngine: Sendable {
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
-        metrics.gauge(
-            "jobsd_containment_info", help: "How jobs' processes are contained: cgroup (a cgroup v2 per job) or proc (a per-job subreaper).",
-            labels: [("method", containment.method.rawValue)]
-        ).set(1)
+        Meter(label: MetricFamily.containment.name, dimensions: [("method", containment.method.rawValue)], factory: metrics).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
