@@ -59,12 +59,12 @@ struct JobRoutes: Sendable {
     func list(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let q = QueryParameters(request: request)
         let limit = try q.integer("limit", in: 1...1000) ?? 100
-        var query = JobQuery(states: try q.states(), labels: try q.labels(), beforeID: try q.cursor(), limit: limit + 1)
+        var query = JobQuery(states: try q.states(), labels: try q.labels(), after: try q.cursor(), limit: limit + 1)
         if query.labels.values.contains("\u{0}") { query.limit = 0 }
         let jobs: [Job]
         do { jobs = query.limit == 0 ? [] : try await engine.list(query) } catch { throw Self.map(error) }
         let page = Array(jobs.prefix(limit))
-        let next = jobs.count > limit ? page.last?.id : nil
+        let next = jobs.count > limit ? page.last.map { JobListPosition($0).cursor } : nil
         return .json(JobList(jobs: page, nextCursor: next).json)
     }
 

@@ -1,6 +1,7 @@
 import JobsdAPI
 import JobsdCore
 import JobsdHTTP
+import JobsdStore
 
 /// Typed access to a request's query parameters; every bad value is an `APIError.invalid` naming it.
 /// Out-of-range values are rejected, never clamped.
@@ -82,10 +83,12 @@ struct QueryParameters {
     }
 
     /// The paging cursor: the id of the last job of the previous page.
-    func cursor() throws(APIError) -> String? {
+    func cursor() throws(APIError) -> JobListPosition? {
         guard let text = request.queryValue("cursor") else { return nil }
-        guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "cursor", detail: "cursor is not a value this server returned") }
-        return text
+        guard let position = JobListPosition(cursor: text) else {
+            throw .invalid(field: "cursor", detail: "cursor is not a value this server returned")
+        }
+        return position
     }
 
     private func fmt(_ v: Double) -> String { v.rounded() == v ? String(Int64(v)) : String(v) }

@@ -97,8 +97,8 @@ public actor InMemoryJobStore: JobStore {
     public func list(_ query: JobQuery) throws -> [JobRecord] {
         try checkOpen()
         return records.values
-            .filter { r in query.matches(r) && (query.beforeID.map { r.id < $0 } ?? true) }
-            .sorted { $0.id > $1.id }
+            .filter { r in query.matches(r) && query.isPastCursor(r.job) }
+            .sorted { JobListPosition($0.job) > JobListPosition($1.job) }
             .prefix(query.limit)
             .map { $0 }
     }

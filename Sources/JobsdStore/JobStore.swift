@@ -85,6 +85,9 @@ public protocol JobStore: Sendable {
     /// A small durable write that changes no job, to learn whether the store takes writes again
     /// after it refused some (disk full, I/O error, lost database). Throws like a refused write.
     func probeWrite() async throws
+    /// Where this store's jobs' output is kept: files under `dataDirectory` for a store one node
+    /// owns, the database itself for one that several nodes share.
+    func logStore(dataDirectory: String) -> any JobLogStore
     /// Flushes and closes; later calls throw `JobStoreError.unavailable`.
     func close() async
 }
@@ -101,4 +104,7 @@ extension JobStore {
 
     /// Stores held in memory never refuse a write.
     public func probeWrite() async throws {}
+
+    /// Output in files under the data dir (`JobLogFiles`).
+    public func logStore(dataDirectory: String) -> any JobLogStore { JobLogFiles(dataDirectory: dataDirectory) }
 }

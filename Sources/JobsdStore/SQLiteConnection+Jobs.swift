@@ -137,13 +137,14 @@ extension SQLiteConnection {
         try records(SQLiteJobRows.selectByID) { try $0.bind(1, id) }.first
     }
 
-    /// Newest first: `id < beforeID`, state any of `states`, every label pair present, at most `limit`.
+    /// Newest first (`created_at`, then `id`), after the cursor, state any of `states`, every label
+    /// pair present, at most `limit`.
     func jobs(matching query: JobQuery) throws -> [JobRecord] {
         var sql = "SELECT \(StoredJob.columns) FROM jobs WHERE 1"
         var parameters: [String] = []
-        if let beforeID = query.beforeID {
-            sql += " AND id < ?"
-            parameters.append(beforeID)
+        if let after = query.after {
+            sql += " AND (created_at, id) < (CAST(? AS INTEGER), ?)"
+            parameters += [String(after.createdAt.milliseconds), after.id]
         }
         if !query.states.isEmpty {
             sql += " AND state IN (" + Array(repeating: "?", count: query.states.count).joined(separator: ", ") + ")"
@@ -153,7 +154,7 @@ extension SQLiteConnection {
             sql += " AND id IN (SELECT job_id FROM job_labels WHERE key = ? AND value = ?)"
             parameters += [key, value]
         }
-        sql += " ORDER BY id DESC LIMIT ?"
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         return try records(SQLiteSQL(sql)) { statement in
             for (index, parameter) in parameters.enumerated() { try statement.bind(Int32(index + 1), parameter) }
             try statement.bind(Int32(parameters.count + 1), Int64(max(0, query.limit)))

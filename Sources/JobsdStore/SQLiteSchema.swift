@@ -106,6 +106,13 @@ enum SQLiteSchema {
             PRIMARY KEY (job_id, seq)
         ) WITHOUT ROWID;
         """,
+        // 5: lists run newest first by `created_at`, then `id` (ids of several nodes interleave):
+        // the order as an index, also within a state.
+        """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -236,19 +236,17 @@ final class LockedBox<T>: @unchecked Sendable {
 
 /// A node whose database goes away and comes back, on a PostgreSQL server of the test's own.
 @Suite struct DatabaseLossTests {
-    @Test func aDatabaseRestartMidRun_KeepsTheJobRunning_Answers503Meanwhile_AndTheNodeCarriesOnByItself() async throws {
+    @Test func aDatabaseRestartMidRun_KeepsTheJobRunning_Answers503Meanwhile_KeepsItsOutput_AndTheNodeCarriesOnByItself() async throws {
         let database = try await PrivatePostgres.start()
         let data = try TemporaryDirectory.make(prefix: "jobsd-db-loss")
         let scratch = try scratchDirectory()
         let node = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--store", database.url, "--heartbeat", "250ms", "--node-timeout", "10s"])
         let client = node.client()
-        let job = try await client.submit(JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/go ]; do sleep 0.05; done"]))
-        var running = try await client.job(job.id)
-        while running.pid == nil {
-            try await Task.sleep(for: .milliseconds(20))
-            running = try await client.job(job.id)
-        }
+        let script = "echo before; while [ ! -e \(scratch)/mid ]; do sleep 0.05; done; echo during; "
+            + "while [ ! -e \(scratch)/go ]; do sleep 0.05; done; echo after"
+        let job = try await client.submit(JobSpec(command: ["sh", "-c", script]))
+        try await client.waitForOutput(job.id, "before")  // stored: read back from the database
 
         try await database.stopServer()
         #expect(try await client.readyzAfterDrainBegins() == 503, "/readyz says the node cannot take work")
@@ -256,6 +254,12 @@ final class LockedBox<T>: @unchecked Sendable {
         #expect(refused.status == 503)
         #expect(refused.header("Retry-After") != nil)
         #expect(!processesAlive(markedWith: job.id).isEmpty, "the running job keeps running")
+        _ = FileManager.default.createFile(atPath: "\(scratch)/mid", contents: nil)
+        let noticed = ContinuousClock.now + .seconds(60)
+        while !node.log.contains("storing job output failed") {
+            guard ContinuousClock.now < noticed else { throw TestFailure("the node never tried to store the output:\n\(node.log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
 
         try await database.startServer()
         var ready = 503
@@ -265,6 +269,7 @@ final class LockedBox<T>: @unchecked Sendable {
         }
         _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
         #expect(try await client.wait(job.id, timeout: 60).state == .succeeded, "nothing acknowledged was lost")
+        #expect(try await client.logs(job.id).text == "before\nduring\nafter\n", "output written meanwhile waited and was stored")
         let after = try await client.submit(JobSpec(command: ["true"]))
         #expect(try await client.wait(after.id, timeout: 60).state == .succeeded)
 

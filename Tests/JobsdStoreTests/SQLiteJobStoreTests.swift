@@ -185,7 +185,7 @@ import Testing
 
         let store = try SQLiteJobStore(path: path, logger: logger)
         for record in [full, plain, differing] { #expect(try await store.get(record.id) == record) }
-        #expect(try await store.list(JobQuery()) == [differing, plain, full])
+        #expect(try await store.list(JobQuery()) == [full, differing, plain], "newest first by created_at (full's is the latest)")
         await store.close()
     }
 

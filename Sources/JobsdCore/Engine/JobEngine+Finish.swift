@@ -7,14 +7,18 @@ import Logging
 extension JobEngine {
     // MARK: - Finishing
 
-    /// Everything after the job's processes are gone, exactly once per started job: the cleanup
-    /// command (own timeout and ladder), workdir removal, the final record stored durably, and
-    /// only then the terminal state is reported (`wait`, `job`, metrics) and the running slot
-    /// freed. Runs to the end even in a cancelled task: it awaits only waits that ignore
+    /// Everything after the job's processes are gone, exactly once per started job: the output
+    /// closed (all of it readable, from any node), the cleanup command (own timeout and ladder),
+    /// workdir removal, the final record stored durably, and only then the terminal state is
+    /// reported (`wait`, `job`, metrics) and the running slot freed. Runs to the end even in a cancelled task: it awaits only waits that ignore
     /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
     /// to one) is needed — keep it that way.
     func finish(_ live: LiveJob, survivors: Int, logger: Logger) async {
         let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
+        // Every byte of output readable before the job is terminal (a reader on another node
+        // that sees it terminal has read all of it).
+        let log = state.lock.withLock { live.log }
+        await log?.close()
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             state.lock.withLock { live.record.job.cleanup.state = .running }
@@ -43,15 +47,14 @@ extension JobEngine {
         await storeInTurn(live, write, logger: logger)
 
         let ended = MonotonicInstant.now()
-        let (log, started, cancelRequested) = state.lock.withLock {
+        let (started, cancelRequested) = state.lock.withLock {
             live.record = final
             live.phase = .finished
             state.live[final.id] = nil
             state.running -= 1
             state.claimWanted = true  // a slot is free: a shared store's claim loop looks again
-            return (live.log, live.startedAt, live.cancelRequestedAt)
+            return (live.startedAt, live.cancelRequestedAt)
         }
-        log?.close()
         let job = final.job
         metrics.moved(from: previous, to: job.state)
         metrics.finished[job.state]?.increment()

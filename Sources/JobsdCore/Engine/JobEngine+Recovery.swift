@@ -40,7 +40,7 @@ extension JobEngine {
                     let live = LiveJob(record: record, phase: .recovering, lastEventSeq: lastSeqs[record.id] ?? 0)
                     live.outcome = record.state == .cancelling ? .cancelled : Outcome(state: .failed, error: Outcome.interrupted)
                     if record.state == .running { note(live, .interrupted, [.init("error", .string(Outcome.interrupted))]) }
-                    live.log = JobLog.open(dataDirectory: configuration.dataDirectory, id: record.id)
+                    live.log = logs.reopen(record.id)
                     state.live[record.id] = live
                     interrupted.append(live)
                 }
@@ -87,7 +87,9 @@ extension JobEngine {
             cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: false)
-        let (final, log, write) = state.lock.withLock {
+        let log = state.lock.withLock { live.log }
+        await log?.close()
+        let (final, write) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             try? final.job.move(to: outcome.state)
@@ -95,7 +97,7 @@ extension JobEngine {
             final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
             note(live, .finished, at: final.job.finishedAt!, [.init("state", .string(final.state.rawValue))])
-            return (final, live.log, JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live)))
+            return (final, JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live)))
         }
         await storeInTurn(live, write, logger: logger)
         state.lock.withLock {
@@ -103,7 +105,6 @@ extension JobEngine {
             live.phase = .finished
             state.live[final.id] = nil
         }
-        log?.close()
         metrics.moved(from: nil, to: final.state)
         metrics.finished[final.state]?.increment()
         live.changes.broadcast()

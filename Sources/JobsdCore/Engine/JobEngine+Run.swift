@@ -164,7 +164,7 @@ extension JobEngine {
         do {
             let cutoff = Timestamp.now().adding(seconds: -configuration.retention)
             let ids = try await writeOnce("retention sweep") { try await store.purge(finishedBefore: cutoff) }
-            for id in ids { JobLog.remove(dataDirectory: configuration.dataDirectory, id: id) }
+            logs.remove(ids)
             if !ids.isEmpty { logger.info("retention: purged finished jobs", metadata: ["count": "\(ids.count)"]) }
         } catch {
             logger.error("retention sweep failed", metadata: ["error": "\(error)"])

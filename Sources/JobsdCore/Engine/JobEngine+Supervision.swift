@@ -46,9 +46,9 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = JobLog.create(
-            dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes,
-            owner: spawned.user.map { ($0.uid, $0.gid) })
+        let log = logs.create(record.id, maxBytes: configuration.maxLogBytes, owner: spawned.user.map { ($0.uid, $0.gid) }) {
+            live.changes.broadcast()
+        }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log

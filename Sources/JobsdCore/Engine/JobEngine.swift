@@ -34,6 +34,9 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// Where the jobs' output is kept: the store's choice (files in the data dir, or the database
+    /// when several nodes share it).
+    let logs: any JobLogStore
     /// Whether the store takes writes; see `storeDurably`.
     let storeHealth: StoreHealth
     /// Every committed change of a job's state, for `GET /v1/events` (see `changes(after:limit:)`).
@@ -67,6 +70,7 @@ public final class JobEngine: Sendable {
         Meter(label: MetricFamily.containment.name, dimensions: [("method", containment.method.rawValue)], factory: metrics).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
+        logs = store.logStore(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
         store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         shared = store as? any SharedJobStore
@@ -204,20 +208,21 @@ public final class JobEngine: Sendable {
         do { return try await store.get(id)?.job } catch { throw .storeUnavailable("\(error)") }
     }
 
-    /// Newest first, filtered by `query`; jobs in memory show their current state.
+    /// Newest first (`created_at`, then `id`), filtered by `query`; jobs in memory show their
+    /// current state.
     public func list(_ query: JobQuery) async throws(EngineError) -> [Job] {
         let stored: [JobRecord]
         do { stored = try await store.list(query) } catch { throw .storeUnavailable("\(error)") }
         let live: [String: Job] = state.lock.withLock { state.live.mapValues(\.currentJob) }
         var byID: [String: Job] = [:]
         for record in stored { byID[record.id] = live[record.id] ?? record.job }
-        for (id, job) in live where byID[id] == nil && query.beforeID.map({ id < $0 }) ?? true { byID[id] = job }
+        for (id, job) in live where byID[id] == nil && query.isPastCursor(job) { byID[id] = job }
         return byID.values
             .filter { job in
                 (query.states.isEmpty || query.states.contains(job.state))
                     && query.labels.allSatisfy { job.labels[$0.key] == $0.value }
             }
-            .sorted { $0.id > $1.id }
+            .sorted { JobListPosition($0) > JobListPosition($1) }
             .prefix(query.limit)
             .map { $0 }
     }

@@ -26,7 +26,7 @@ final class LiveJob: @unchecked Sendable {
     /// the deadline, a cancel (or shutdown), or a spawn failure.
     var outcome: Outcome?
     /// Open while the job runs (nil while queued).
-    var log: JobLog?
+    var log: (any OpenJobLog)?
     /// The timeout's timer, cancelled once the outcome is decided otherwise or the tree is gone.
     var deadline: Deadlines.Token?
     /// Writes of this job's record are numbered when their snapshot is taken (`issued`) and go to

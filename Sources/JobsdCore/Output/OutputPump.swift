@@ -2,7 +2,7 @@ import JobsdAPI
 import JobsdMetrics
 import JobsdStore
 
-/// One job's stdout and stderr on their way into its `JobLog`: the shared `OutputLoop` reads
+/// One job's stdout and stderr on their way into its log (`OpenJobLog`): the shared `OutputLoop` reads
 /// the pipes and calls `onOutput` after each append (on the loop thread: keep it cheap).
 ///
 /// A read end is closed only at end-of-file — when no process holds the write end any more — or
@@ -11,7 +11,7 @@ import JobsdStore
 ///
 /// Thread-safe: `openPipes` and `registered` are guarded by `lock`.
 final class OutputPump: @unchecked Sendable {
-    let log: JobLog?
+    let log: (any OpenJobLog)?
     let onOutput: @Sendable () -> Void
     private let lock = PThreadLock()
     private var openPipes = 2  // guarded by `lock`
@@ -19,7 +19,7 @@ final class OutputPump: @unchecked Sendable {
     private let drained = AsyncCondition()
 
     /// Takes ownership of the read ends.
-    init(stdout: Int32, stderr: Int32, log: JobLog?, onOutput: @escaping @Sendable () -> Void) {
+    init(stdout: Int32, stderr: Int32, log: (any OpenJobLog)?, onOutput: @escaping @Sendable () -> Void) {
         self.log = log
         self.onOutput = onOutput
         let tokens = OutputLoop.shared.register([(stdout, .stdout), (stderr, .stderr)], pump: self)

@@ -15,7 +15,7 @@ import JobsdAPI
 ///
 /// Thread-safe: every field below `lock` is guarded by it. One writer (the job's output pump)
 /// and any number of readers.
-public final class JobLog: @unchecked Sendable {
+public final class JobLog: OpenJobLog, @unchecked Sendable {
     public let directory: String
     let lock = NSLock()
     // MARK: guarded by `lock`

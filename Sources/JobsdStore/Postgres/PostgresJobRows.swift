@@ -55,14 +55,15 @@ enum PostgresJobRows {
         ]
     }
 
-    /// The listing query for `query` and its parameters: newest first, `id < beforeID`, state any
-    /// of `states`, every label pair present (jsonb containment), at most `limit`.
+    /// The listing query for `query` and its parameters: newest first (`created_at`, then `id`),
+    /// after the cursor, state any of `states`, every label pair present (jsonb containment), at
+    /// most `limit`.
     static func list(_ query: JobQuery) -> (sql: String, parameters: [(any PostgresBindable)?]) {
         var sql = "SELECT \(columns) FROM jobs WHERE true"
         var parameters: [(any PostgresBindable)?] = []
-        if let beforeID = query.beforeID {
-            parameters.append(beforeID)
-            sql += " AND id < $\(parameters.count)"
+        if let after = query.after {
+            parameters += [after.createdAt.milliseconds, after.id]
+            sql += " AND (created_at, id) < ($\(parameters.count - 1)::bigint, $\(parameters.count))"
         }
         if !query.states.isEmpty {
             parameters.append("{" + query.states.map(\.rawValue).sorted().joined(separator: ",") + "}")
@@ -73,7 +74,7 @@ enum PostgresJobRows {
             sql += " AND labels @> $\(parameters.count)::jsonb"
         }
         parameters.append(max(0, query.limit))
-        sql += " ORDER BY id DESC LIMIT $\(parameters.count)"
+        sql += " ORDER BY created_at DESC, id DESC LIMIT $\(parameters.count)"
         return (sql, parameters)
     }
 }

@@ -22,6 +22,7 @@ public final class PostgresJobStore: JobStore {
     /// The URL the store was opened with (credentials included: do not log it).
     let url: String
     let pool: PostgresPool
+    let logger: Logger
     /// Held around each write that may append to the change log, from its transaction's start to
     /// the hand-off of its changes, so this node publishes changes in `seq` order.
     private let changeLock = PThreadLock()
@@ -33,6 +34,7 @@ public final class PostgresJobStore: JobStore {
     /// jobsd and `unavailable` with libpq's reason when the server cannot be reached.
     public init(url: String, logger: Logger, connections: Int = 4) throws(JobStoreError) {
         self.url = url
+        self.logger = logger
         let connection = PostgresConnection(url: url)
         defer { connection.close() }
         let found: Int
@@ -230,6 +232,9 @@ public final class PostgresJobStore: JobStore {
             }
         }
     }
+
+    /// The jobs' output is in the database (`PostgresJobLogs`): `dataDirectory` holds none of it.
+    public func logStore(dataDirectory: String) -> any JobLogStore { PostgresJobLogs(pool: pool, logger: logger) }
 
     /// Assigns a transaction id and commits it: a WAL record flushed by the server, without a
     /// row. Fails while the database is unreachable or cannot write.

@@ -84,6 +84,26 @@ enum PostgresSchema {
         CREATE TABLE store_meta (key text PRIMARY KEY, value bigint NOT NULL);
         INSERT INTO store_meta (key, value) VALUES ('changes_last', 0), ('changes_swept_through', 0);
         """,
+        // 4: job_output, the jobs' output in batches (`PostgresJobLogs`), keyed by the logical end
+        // of each batch so that reading on from an offset and dropping what the cap passed are
+        // index ranges; deleted with its job. `attempt` is 1 until a job can run more than once.
+        // And the list order (newest first by `created_at`, then `id`) as an index, also within a
+        // state.
+        """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
+        CREATE TABLE job_output (
+            job_id text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            attempt integer NOT NULL,
+            off bigint NOT NULL,
+            end_off bigint NOT NULL,
+            kept_from bigint NOT NULL,
+            runs bigint[] NOT NULL,
+            data bytea NOT NULL,
+            PRIMARY KEY (job_id, attempt, end_off)
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
