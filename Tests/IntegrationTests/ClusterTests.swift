@@ -105,6 +105,30 @@ import Testing
         #expect(try await survivor.job(submitted.id) == cleaned)
     }
 
+    @Test func aFrozenNodesJob_IsRescued_AndWhenItThaws_ItsCleanupOutcomeShowsThroughTheOtherNode() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        let spec = JobSpec(
+            command: ["sh", "-c", "exec sleep 300"],
+            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
+        let submitted = try await cluster.clients[0].submit(spec)
+        let running = try await cluster.waitUntilRunning(submitted.id)
+        let frozen = try #require(cluster.nodeIDs.firstIndex(of: running.node ?? ""))
+        await cluster.nodes[frozen].signal(SIGSTOP)
+
+        let rescued = try await cluster.waitUntil(via: 1 - frozen, submitted.id) { $0.state.isTerminal }
+        #expect(rescued.state == .failed)
+        #expect(rescued.cleanup.state == .pending, "its cleanup waits for the node that holds its processes")
+        await cluster.nodes[frozen].signal(SIGCONT)
+        let cleaned = try await cluster.waitUntil(via: 1 - frozen, submitted.id) { $0.cleanup.state != .pending }
+        #expect(cleaned.cleanup.state == .done, "the node that held the processes ran the cleanup, and every node shows it")
+        #expect(cleaned.state == .failed)
+        #expect(cleaned.finishedAt == rescued.finishedAt, "the rescue decided the end")
+        #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "failed\n", "the cleanup ran once")
+        #expect(processesAlive(markedWith: submitted.id).isEmpty, "the thawed node killed the job's processes at once")
+    }
+
     @Test func aSIGTERMOfOneNode_DrainsOnlyItsOwnRunningJobs_AndLeavesTheQueuedOnesToTheOthers() async throws {
         let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1", "--shutdown-timeout", "60s"])
         defer { cluster.stop() }
