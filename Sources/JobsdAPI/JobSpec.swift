@@ -16,6 +16,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var cleanup: CleanupSpec?
     public var name: String?
     public var labels: [String: String]
+    /// The completion webhook: POSTed the job JSON once the job is terminal. nil: none.
+    public var notify: NotifySpec?
     /// Resource limits (memory, CPU, pids, open files, CPU seconds); nil: the server's defaults.
     /// The server stores the limits in force (defaults applied), so they hold after a restart.
     public var limits: JobLimits?
@@ -25,7 +27,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public init(
         command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
         graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:],
-        limits: JobLimits? = nil, user: String? = nil
+        notify: NotifySpec? = nil, limits: JobLimits? = nil, user: String? = nil
     ) {
         self.command = command
         self.env = env
@@ -35,12 +37,13 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.cleanup = cleanup
         self.name = name
         self.labels = labels
+        self.notify = notify
         self.limits = limits
         self.user = user
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, env, stdin, cleanup, name, labels, limits, user
+        case command, env, stdin, cleanup, name, labels, notify, limits, user
         case timeoutSeconds = "timeout_seconds"
         case graceSeconds = "grace_seconds"
     }
@@ -55,6 +58,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         cleanup = try c.decodeIfPresent(CleanupSpec.self, forKey: .cleanup)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify)
         limits = try c.decodeIfPresent(JobLimits.self, forKey: .limits)
         user = try c.decodeIfPresent(String.self, forKey: .user)
     }
@@ -62,7 +66,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// The JSON request body, with absent optionals omitted.
     public var json: String { encoded(withJobFields: true) }
 
-    /// Only what a job's own fields do not hold — env, stdin, cleanup, limits, user — as a JSON object (`{}`
+    /// Only what a job's own fields do not hold — env, stdin, cleanup, notify, limits, user — as a JSON object (`{}`
     /// when none): the spec as a store keeps it beside the job.
     public var runtimeJSON: String { encoded(withJobFields: false) }
 
@@ -89,6 +93,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
         }
         if all, let name { key("name"); w.string(name) }
         if all, !labels.isEmpty { key("labels"); w.stringMap(labels) }
+        if let notify {
+            key("notify")
+            w.raw("{\"url\":")
+            w.string(notify.url)
+            w.raw("}")
+        }
         if let limits, !limits.isEmpty { key("limits"); limits.write(into: &w) }
         if let user { key("user"); w.string(user) }
         w.raw(separator == "{" ? "{}" : "}")
@@ -113,4 +123,13 @@ public struct CleanupSpec: Codable, Sendable, Equatable {
         case command
         case timeoutSeconds = "timeout_seconds"
     }
+}
+
+/// The completion webhook of a job (CONTRACT.md, "Completion webhooks").
+public struct NotifySpec: Codable, Sendable, Equatable {
+    /// `http://` or `https://` URL the terminal job is POSTed to; its host must be allowed by
+    /// `--webhook-allow`.
+    public var url: String
+
+    public init(url: String) { self.url = url }
 }

@@ -1,4 +1,5 @@
 import JobsdAPI
+import JobsdWebhooks
 
 /// Turns a `POST /v1/jobs` body into a `JobSpec`, naming the offending field on every error.
 /// Any JSON body is accepted whatever its Content-Type; `null` for an optional field means absent.
@@ -9,9 +10,11 @@ struct JobSpecDecoder {
     var limits = LimitPolicy()
     /// Users a job may name in `user` (`--job-user`, `--allow-users`).
     var allowedUsers: Set<String> = []
+    /// The hosts `notify.url` may name (`--webhook-allow` or its default).
+    var webhookAllow: WebhookAllowList
 
     static let fields: Set<String> = [
-        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "limits", "user",
+        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify", "limits", "user",
     ]
 
     /// Returns the spec and the parsed body (its canonical text is the idempotency fingerprint).
@@ -48,6 +51,7 @@ struct JobSpecDecoder {
             spec.name = s
         }
         if let v = present(value["labels"]) { spec.labels = try labels(v) }
+        if let v = present(value["notify"]) { spec.notify = try notify(v) }
         spec.limits = try limits.limits(present(value["limits"]))
         if let v = present(value["user"]) { spec.user = try user(v) }
         return (spec, value)
@@ -117,6 +121,18 @@ struct JobSpecDecoder {
         var spec = CleanupSpec(command: try command(c, field: "cleanup.command"))
         if let t = present(v["timeout_seconds"]) { spec.timeoutSeconds = try timeout(t, field: "cleanup.timeout_seconds") }
         return spec
+    }
+
+    private func notify(_ v: JSONValue) throws(APIError) -> NotifySpec {
+        guard case let .object(members) = v else { throw .invalid(field: "notify", detail: "notify must be an object {\"url\": \"https://…\"}") }
+        for (key, _) in members where key != "url" {
+            throw .invalid(field: "notify.\(key)", detail: "unknown field 'notify.\(key)'; allowed: url")
+        }
+        guard case let .string(url)? = present(v["url"]) else {
+            throw .invalid(field: "notify.url", detail: "notify.url is required: an http:// or https:// URL")
+        }
+        do { try webhookAllow.check(url) } catch { throw .invalid(field: "notify.url", detail: "notify.url: \(error)") }
+        return NotifySpec(url: url)
     }
 
     private func labels(_ v: JSONValue) throws(APIError) -> [String: String] {

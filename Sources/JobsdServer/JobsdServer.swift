@@ -4,6 +4,7 @@ import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
+import JobsdWebhooks
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -66,7 +67,7 @@ public final class JobsdServer: Sendable {
             throw StartupError("\(error)")
         }
         let engine = self.engine
-        var decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout)
+        var decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout, webhookAllow: configuration.webhookAllowList)
         decoder.limits = LimitPolicy(
             caps: configuration.limitCaps, defaults: configuration.limitDefaults,
             unavailable: Dictionary(uniqueKeysWithValues: JobLimits.Kind.allCases.compactMap { kind in engine.limitUnavailable(kind).map { (kind, $0) } }))
@@ -95,8 +96,19 @@ public final class JobsdServer: Sendable {
             guard auth.allows(request) else { return APIError.unauthorized.response }
             return await routes.handle(request)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let outbox = store as? any WebhookOutbox {
+            let dispatcher = WebhookDispatcher(
+                outbox: outbox, feed: engine.changeFeed, configuration: configuration.webhooks, owner: configuration.engine.nodeID,
+                metrics: prometheus, logger: logger)
+            services.append(.init(service: WebhookService(dispatcher: dispatcher)))
+            logger.info("webhooks", metadata: [
+                "webhook.allow": "\(configuration.webhookAllowList.description)", "webhook.signed": "\(configuration.webhooks.secret != nil)",
+                "webhook.max_attempts": "\(configuration.webhooks.maxAttempts)",
+            ])
+        }
         var group = ServiceGroupConfiguration(
-            services: [
+            services: services + [
                 .init(service: HTTPService(http: http)),
                 .init(service: EngineService(engine: engine, lifecycle: lifecycle, http: http, host: configuration.http.host)),
             ],
@@ -189,6 +201,14 @@ public struct StartupError: Error, CustomStringConvertible {
 struct HTTPService: Service {
     let http: HTTPServer
     func run() async throws { try await cancelWhenGracefulShutdown { try await http.run() } }
+}
+
+/// The completion-webhook deliveries as a service. Listed first, it stops last: after the engine
+/// drained and the HTTP server stopped, so jobs that end during the drain still get their attempt.
+/// What is not delivered by then stays in the outbox for the next start.
+struct WebhookService: Service {
+    let dispatcher: WebhookDispatcher
+    func run() async throws { await cancelWhenGracefulShutdown { await dispatcher.run() } }
 }
 
 /// The engine as a service: graceful shutdown drains it (see `JobEngine.shutdown()`).

@@ -2,6 +2,7 @@ import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
+import JobsdWebhooks
 
 /// Everything `jobsd` is configured with (flags and their `JOBSD_*` twins, parsed by the
 /// executable). Defaults are CONTRACT.md's.
@@ -17,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     /// a quarter as many finished jobs' JSON bodies are kept encoded for `GET /v1/jobs/{id}`. Memory tests lower it so that a short
     /// warm-up fills every cache.
     public var cacheRecords = SQLiteJobStore.defaultCacheRecords
+    /// Completion webhooks (`--webhook-secret`, `--webhook-max-attempts`, `--webhook-allow`).
+    public var webhooks = WebhookConfiguration()
     /// Largest limits a job may ask for (`--max-memory`, `--max-cpu`, `--max-pids`,
     /// `--max-open-files`, `--max-cpu-seconds`); a job that sets none gets the default, else this.
     public var limitCaps = JobLimits()
@@ -27,6 +30,12 @@ public struct ServerConfiguration: Sendable {
 
     public init(dataDirectory: String = "./jobsd-data") {
         engine = EngineConfiguration(dataDirectory: dataDirectory)
+    }
+
+    /// The hosts a job's `notify.url` may name: `--webhook-allow`, else any when listening on
+    /// loopback only and none otherwise.
+    public var webhookAllowList: WebhookAllowList {
+        webhooks.allow ?? .forListening(onLoopback: Self.isLoopback(http.host))
     }
 
     /// True for 127.0.0.0/8, ::1 and localhost.

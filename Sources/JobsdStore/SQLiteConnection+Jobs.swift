@@ -73,13 +73,13 @@ extension SQLiteConnection {
         return stored.state != record.boxed.record.state.rawValue
     }
 
-    /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
-    /// with the rows) and returns their ids.
+    /// Deletes terminal jobs finished before `cutoff` with their labels, timelines and pending
+    /// webhook deliveries (their idempotency keys go with the rows) and returns their ids.
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(StoredJob.terminalStates)) AND finished_at < ?1"
         return try atomically {
             try purgeChanges(before: cutoff)
-            for table in ["job_labels", "job_events"] {
+            for table in ["job_labels", "job_events", "webhook_deliveries"] {
                 try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE job_id IN (SELECT id FROM jobs WHERE \(old))")) { statement in
                     try statement.bind(1, cutoff.milliseconds)
                     _ = try statement.step()

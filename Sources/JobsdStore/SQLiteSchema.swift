@@ -113,6 +113,23 @@ enum SQLiteSchema {
         DROP INDEX jobs_by_state;
         CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
         """,
+        // 6: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
+        // from its terminal write until its delivery is over); a claim (claimed_by, claimed_until)
+        // holds a row while an attempt runs.
+        """
+        CREATE TABLE webhook_deliveries (
+            job_id TEXT PRIMARY KEY NOT NULL,
+            id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            url TEXT NOT NULL,
+            body TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            claimed_by TEXT,
+            claimed_until INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -52,7 +52,7 @@ enum StoredJob {
     }
 
     /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
-    /// makes them), only the facts no other column holds: env, stdin, cleanup, limits and user, `{}` when none.
+    /// makes them), only the facts no other column holds: env, stdin, cleanup, notify, limits and user, `{}` when none.
     /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
     static func specJSON(_ record: JobRecord) -> String {
         let (spec, job) = (record.spec, record.job)
@@ -138,12 +138,13 @@ extension JobSpec {
         }
         guard let env = optional("env", \.stringMap), let stdin = optional("stdin", \.stringValue),
               let cleanup = optional("cleanup", { CleanupSpec(stored: $0) }),
+              let notify = optional("notify", { $0["url"]?.stringValue.map(NotifySpec.init(url:)) }),
               let limits = optional("limits", { JobLimits(json: $0) }), let user = optional("user", \.stringValue)
         else { return nil }
         guard let command = json["command"] else {
             self.init(
                 command: job.command, env: env ?? [:], stdin: stdin, timeoutSeconds: job.timeoutSeconds,
-                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels, limits: limits, user: user
+                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels, notify: notify, limits: limits, user: user
             )
             return
         }
@@ -153,7 +154,7 @@ extension JobSpec {
         else { return nil }
         self.init(
             command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,
-            cleanup: cleanup, name: name, labels: labels ?? [:], limits: limits, user: user
+            cleanup: cleanup, name: name, labels: labels ?? [:], notify: notify, limits: limits, user: user
         )
     }
 }

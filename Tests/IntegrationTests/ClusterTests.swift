@@ -77,12 +77,7 @@ import Testing
         let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
         defer { cluster.stop() }
         let scratch = try scratchDirectory()
-        let spec = JobSpec(
-            command: ["sh", "-c", "exec sleep 300"],
-            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
-        let submitted = try await cluster.clients[0].submit(spec)
-        let running = try await cluster.waitUntilRunning(submitted.id)
-        let lost = try #require(cluster.nodeIDs.firstIndex(of: running.node ?? ""))
+        let (submitted, lost) = try await cluster.startSleeperWithCleanup(scratch: scratch)
         let survivor = cluster.clients[1 - lost]
         await cluster.nodes[lost].signal(SIGKILL)
         #expect(!processesAlive(markedWith: submitted.id).isEmpty, "the job outlived its node")
@@ -109,12 +104,7 @@ import Testing
         let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
         defer { cluster.stop() }
         let scratch = try scratchDirectory()
-        let spec = JobSpec(
-            command: ["sh", "-c", "exec sleep 300"],
-            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
-        let submitted = try await cluster.clients[0].submit(spec)
-        let running = try await cluster.waitUntilRunning(submitted.id)
-        let frozen = try #require(cluster.nodeIDs.firstIndex(of: running.node ?? ""))
+        let (submitted, frozen) = try await cluster.startSleeperWithCleanup(scratch: scratch)
         await cluster.nodes[frozen].signal(SIGSTOP)
 
         let rescued = try await cluster.waitUntil(via: 1 - frozen, submitted.id) { $0.state.isTerminal }
@@ -244,6 +234,17 @@ final class Cluster: Sendable {
 
     func waitUntilRunning(_ id: String) async throws -> Job {
         try await waitUntil(id) { $0.state == .running && $0.pid != nil && $0.node != nil }
+    }
+
+    /// Submits `sleep 300` with a cleanup that appends `$JOBSD_JOB_STATE` to `<scratch>/cleanup`,
+    /// waits until it runs, and returns it with the index of the node that runs it.
+    func startSleeperWithCleanup(scratch: String) async throws -> (job: Job, node: Int) {
+        let spec = JobSpec(
+            command: ["sh", "-c", "exec sleep 300"],
+            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
+        let running = try await waitUntilRunning(try await clients[0].submit(spec).id)
+        guard let node = nodeIDs.firstIndex(of: running.node ?? "") else { throw TestFailure("no node runs \(running.id)") }
+        return (running, node)
     }
 }
 

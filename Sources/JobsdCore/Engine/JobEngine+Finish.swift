@@ -10,9 +10,10 @@ extension JobEngine {
     /// Everything after the job's processes are gone, exactly once per started job: the output
     /// closed (all of it readable, from any node), the cleanup command (own timeout and ladder),
     /// workdir removal, the final record stored durably, and only then the terminal state is
-    /// reported (`wait`, `job`, metrics) and the running slot freed. Runs to the end even in a cancelled task: it awaits only waits that ignore
-    /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
-    /// to one) is needed — keep it that way.
+    /// reported (`wait`, `job`, metrics) and the running slot freed. Runs to the end even in a
+    /// cancelled task: it awaits only waits that ignore cancellation (`cancellable: false`, the
+    /// store's calls, the output's close), so no shielding task (and no hop to one) is needed —
+    /// keep it that way.
     func finish(_ live: LiveJob, survivors: Int, logger: Logger) async {
         let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
         // Every byte of output readable before the job is terminal (a reader on another node

@@ -47,7 +47,7 @@ extension JobEngine {
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
         let log = logs.create(record.id, maxBytes: configuration.maxLogBytes, owner: spawned.user.map { ($0.uid, $0.gid) }) {
-            live.changes.broadcast()
+            [weak live] in live?.changes.broadcast()
         }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {

@@ -104,6 +104,23 @@ enum PostgresSchema {
             PRIMARY KEY (job_id, attempt, end_off)
         );
         """,
+        // 5: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
+        // from its terminal write until its delivery is over); a claim (claimed_by, claimed_until
+        // on the nodes' clocks) gives a row to one node while it makes an attempt.
+        """
+        CREATE TABLE webhook_deliveries (
+            job_id text COLLATE "C" PRIMARY KEY,
+            id text NOT NULL,
+            event text NOT NULL,
+            url text NOT NULL,
+            body text NOT NULL,
+            attempts integer NOT NULL,
+            next_attempt_at bigint NOT NULL,
+            claimed_by text,
+            claimed_until bigint
+        );
+        CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
