@@ -2,9 +2,9 @@ import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 
-/// `GET /v1/capabilities`: what this server can do for a job, fixed for its life — containment,
-/// how each limit is enforced (or why it cannot be), the caps and defaults, the users jobs may
-/// run as. Built once, answered on the event loop.
+/// `GET /v1/capabilities` and `GET /v1/templates`: what this server offers a job, fixed for its
+/// life — containment, how each limit is enforced (or why it cannot be), the caps and defaults,
+/// the users jobs may run as, the command templates. Built once, answered on the event loop.
 struct CapabilityRoutes: Sendable {
     let engine: JobEngine
     let decoder: JobSpecDecoder
@@ -12,6 +12,8 @@ struct CapabilityRoutes: Sendable {
     func register(in router: inout HTTPRouter) {
         let body = Self.body(engine: engine, decoder: decoder)
         router.addImmediate("GET", "/v1/capabilities") { _ in .json(body) }
+        let templates = decoder.templates.json(templatesOnly: decoder.templatesOnly)
+        router.addImmediate("GET", "/v1/templates") { _ in .json(templates) }
     }
 
     static func body(engine: JobEngine, decoder: JobSpecDecoder) -> String {
@@ -41,7 +43,11 @@ struct CapabilityRoutes: Sendable {
         w.optional(engine.jobUser) { $0.string($1) }
         w.raw(#","allowed":"#)
         w.stringArray(engine.allowedUsers)
-        w.raw("}}")
+        w.raw(#"},"templates":"#)
+        w.raw(String(decoder.templates.templates.count))
+        w.raw(#","templates_only":"#)
+        w.raw(decoder.templatesOnly ? "true" : "false")
+        w.raw("}")
         return w.text
     }
 }

@@ -12,6 +12,13 @@ struct JobSpecDecoder {
     var allowedUsers: Set<String> = []
     /// The hosts `notify.url` may name (`--webhook-allow` or its default).
     var webhookAllow: WebhookAllowList
+    /// `--templates FILE`: a body with `template` and `params` runs one of these.
+    var templates = TemplateCatalog.empty
+    /// `--templates-only`: a body with a raw `command` is refused (403).
+    var templatesOnly = false
+
+    /// The fields of a body that runs a template: the template fixes everything else.
+    static let templateFields: Set<String> = ["template", "params", "name", "labels"]
 
     static let fields: Set<String> = [
         "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify", "limits", "user",
@@ -23,8 +30,37 @@ struct JobSpecDecoder {
         let value: JSONValue
         do { value = try JSONValue.parse(body) } catch { throw .malformedBody("the request body is not valid JSON: \(error)") }
         guard case let .object(members) = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
+        if let template = present(value["template"]) { return (try templated(template, members: members, value: value), value) }
+        if templatesOnly {
+            throw .forbidden("raw commands are refused: this server runs only its templates (--templates-only); GET /v1/templates lists them")
+        }
+        return (try decodeFields(value), value)
+    }
+
+    /// A body naming a template: its argv from the validated `params`, the template's fixed
+    /// fields, and the request's own `name` and `labels` (over the template's).
+    private func templated(_ template: JSONValue, members: [(String, JSONValue)], value: JSONValue) throws(APIError) -> JobSpec {
+        for (key, _) in members where !Self.templateFields.contains(key) {
+            throw .invalid(field: key, detail: "'\(key)' cannot be set with a template (it fixes it); allowed: \(Self.templateFields.sorted().joined(separator: ", "))")
+        }
+        guard case let .string(name) = template else { throw .invalid(field: "template", detail: "template must be a string, not \(template.kindName)") }
+        guard let found = templates.template(named: name) else {
+            let known = templates.templates.isEmpty ? "this server has none (--templates)" : "known: " + templates.templates.map(\.name).joined(separator: ", ")
+            throw .invalid(field: "template", detail: "no template named '\(name)'; \(known)")
+        }
+        var spec = found.base
+        spec.command = try found.expand(value["params"])
+        if let v = present(value["name"]) { spec.name = try self.name(v) }
+        if let v = present(value["labels"]) { spec.labels.merge(try labels(v)) { _, new in new } }
+        return spec
+    }
+
+    /// The job fields of a body (or of a template in the templates file), each checked.
+    func decodeFields(_ value: JSONValue) throws(APIError) -> JobSpec {
+        guard case let .object(members) = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
         for (key, _) in members where !Self.fields.contains(key) {
-            throw .invalid(field: key, detail: "unknown field '\(key)'; allowed: \(Self.fields.sorted().joined(separator: ", "))")
+            let also = templates.templates.isEmpty ? "" : " (or template, params)"
+            throw .invalid(field: key, detail: "unknown field '\(key)'; allowed: \(Self.fields.sorted().joined(separator: ", "))\(also)")
         }
         guard let commandValue = present(value["command"]) else {
             throw .invalid(field: "command", detail: "command is required: a non-empty array of strings")
@@ -44,17 +80,19 @@ struct JobSpecDecoder {
             spec.graceSeconds = n
         }
         if let v = present(value["cleanup"]) { spec.cleanup = try cleanup(v) }
-        if let v = present(value["name"]) {
-            guard case let .string(s) = v else { throw .invalid(field: "name", detail: "name must be a string, not \(v.kindName)") }
-            guard s.count <= 200 else { throw .invalid(field: "name", detail: "name must be at most 200 characters") }
-            guard !s.utf8.contains(0) else { throw .invalid(field: "name", detail: "name must not contain NUL") }
-            spec.name = s
-        }
+        if let v = present(value["name"]) { spec.name = try name(v) }
         if let v = present(value["labels"]) { spec.labels = try labels(v) }
         if let v = present(value["notify"]) { spec.notify = try notify(v) }
         spec.limits = try limits.limits(present(value["limits"]))
         if let v = present(value["user"]) { spec.user = try user(v) }
-        return (spec, value)
+        return spec
+    }
+
+    private func name(_ v: JSONValue) throws(APIError) -> String {
+        guard case let .string(s) = v else { throw .invalid(field: "name", detail: "name must be a string, not \(v.kindName)") }
+        guard s.count <= 200 else { throw .invalid(field: "name", detail: "name must be at most 200 characters") }
+        guard !s.utf8.contains(0) else { throw .invalid(field: "name", detail: "name must not contain NUL") }
+        return s
     }
 
     private func user(_ v: JSONValue) throws(APIError) -> String {

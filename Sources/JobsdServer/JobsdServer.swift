@@ -73,6 +73,13 @@ public final class JobsdServer: Sendable {
             unavailable: Dictionary(uniqueKeysWithValues: JobLimits.Kind.allCases.compactMap { kind in engine.limitUnavailable(kind).map { (kind, $0) } }))
         if let problem = decoder.limits.configurationProblem() { throw StartupError(problem) }
         decoder.allowedUsers = Set(engine.allowedUsers)
+        if let path = configuration.templatesPath {
+            do { decoder.templates = try TemplateCatalog.load(path: path, decoder: decoder) } catch { throw StartupError("\(error)") }
+        }
+        guard !configuration.templatesOnly || !decoder.templates.templates.isEmpty else {
+            throw StartupError("--templates-only needs --templates FILE with at least one template")
+        }
+        decoder.templatesOnly = configuration.templatesOnly
         if geteuid() == 0, engine.jobUser == nil {
             logger.warning("jobsd runs as root and so do its jobs; set --job-user to run them as another user")
         }

@@ -25,6 +25,10 @@ public struct ServerConfiguration: Sendable {
     public var limitCaps = JobLimits()
     /// Limits of a job that sets none (`--default-memory`, …).
     public var limitDefaults = JobLimits()
+    /// `--templates FILE`: named command templates (JSON, see `TemplateCatalog`); nil: none.
+    public var templatesPath: String?
+    /// `--templates-only`: refuse raw commands (403); only templates run.
+    public var templatesOnly = false
     /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
     public var handleSignals = true
 

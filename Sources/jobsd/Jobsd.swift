@@ -57,6 +57,8 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "limits.cpu_seconds of a job that sets none [JOBSD_DEFAULT_CPU_SECONDS] (default: --max-cpu-seconds)") var defaultCpuSeconds: String?
     @Option(help: "Run jobs as this user unless they name one; jobsd must be root [JOBSD_JOB_USER] (default: jobsd's own user)") var jobUser: String?
     @Option(help: "Comma-separated users a job may name in 'user' [JOBSD_ALLOW_USERS] (default: none)") var allowUsers: String?
+    @Option(help: "JSON file of named command templates [JOBSD_TEMPLATES] (default: none)") var templates: String?
+    @Flag(help: "Refuse raw commands (403); only --templates run [JOBSD_TEMPLATES_ONLY=1]") var templatesOnly = false
     @Option(help: "Job records kept in memory for reads [JOBSD_CACHE_RECORDS] (default: 16384)") var cacheRecords: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
@@ -148,6 +150,8 @@ struct Jobsd: AsyncParsableCommand {
         c.engine.jobUser = s.string(jobUser, "JOBSD_JOB_USER")
         c.engine.allowedUsers = (s.string(allowUsers, "JOBSD_ALLOW_USERS") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        c.templatesPath = s.string(templates, "JOBSD_TEMPLATES")
+        c.templatesOnly = templatesOnly || ["1", "true", "yes"].contains(env["JOBSD_TEMPLATES_ONLY"]?.lowercased() ?? "")
         c.cacheRecords = try s.integer(cacheRecords, "JOBSD_CACHE_RECORDS", "--cache-records", default: c.cacheRecords, in: 1...10_000_000)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {
