@@ -23,11 +23,21 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var limits: JobLimits?
     /// The user the job runs as (`--allow-users`); nil: `--job-user`, else jobsd's own.
     public var user: String?
+    /// At most `concurrencyLimit` (default 1) jobs with this key run at once; the others wait,
+    /// in submission order.
+    public var concurrencyKey: String?
+    public var concurrencyLimit: Int?
+    /// Start no earlier than this (RFC 3339); not together with `delaySeconds`.
+    public var runAt: Timestamp?
+    /// Start no earlier than this many seconds after submission.
+    public var delaySeconds: Double?
+    public var retry: RetryPolicy?
 
     public init(
         command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
         graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:],
-        notify: NotifySpec? = nil, limits: JobLimits? = nil, user: String? = nil
+        notify: NotifySpec? = nil, limits: JobLimits? = nil, user: String? = nil, concurrencyKey: String? = nil,
+        concurrencyLimit: Int? = nil, runAt: Timestamp? = nil, delaySeconds: Double? = nil, retry: RetryPolicy? = nil
     ) {
         self.command = command
         self.env = env
@@ -40,12 +50,24 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.notify = notify
         self.limits = limits
         self.user = user
+        self.concurrencyKey = concurrencyKey
+        self.concurrencyLimit = concurrencyLimit
+        self.runAt = runAt
+        self.delaySeconds = delaySeconds
+        self.retry = retry
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, env, stdin, cleanup, name, labels, notify, limits, user
+        case command, env, stdin, cleanup, name, labels, notify, limits, user, retry
         case timeoutSeconds = "timeout_seconds"
         case graceSeconds = "grace_seconds"
+        case concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit"
+        case runAt = "run_at", delaySeconds = "delay_seconds"
+    }
+
+    /// True when the spec asks for none of the orchestration features (keys, schedule, retries).
+    public var hasNoOrchestration: Bool {
+        concurrencyKey == nil && concurrencyLimit == nil && runAt == nil && delaySeconds == nil && retry == nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,17 +83,23 @@ public struct JobSpec: Codable, Sendable, Equatable {
         notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify)
         limits = try c.decodeIfPresent(JobLimits.self, forKey: .limits)
         user = try c.decodeIfPresent(String.self, forKey: .user)
+        concurrencyKey = try c.decodeIfPresent(String.self, forKey: .concurrencyKey)
+        concurrencyLimit = try c.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
+        runAt = try c.decodeIfPresent(Timestamp.self, forKey: .runAt)
+        delaySeconds = try c.decodeIfPresent(Double.self, forKey: .delaySeconds)
+        retry = try c.decodeIfPresent(RetryPolicy.self, forKey: .retry)
     }
 
     /// The JSON request body, with absent optionals omitted.
     public var json: String { encoded(withJobFields: true) }
 
-    /// Only what a job's own fields do not hold — env, stdin, cleanup, notify, limits, user — as a JSON object (`{}`
-    /// when none): the spec as a store keeps it beside the job.
+    /// Only what a job's own fields do not hold — env, stdin, cleanup, notify, limits, user — as a
+    /// JSON object (`{}` when none): the spec as a store keeps it beside the job (the engine moves
+    /// the orchestration fields into the job's own fields and clears them here).
     public var runtimeJSON: String { encoded(withJobFields: false) }
 
-    /// The fields in request order; without `withJobFields`, no command, timeouts, name, labels.
-    /// `limits` and `user` are runtime facts: written either way.
+    /// The fields in request order; without `withJobFields`, only env, stdin, cleanup, notify,
+    /// limits and user.
     private func encoded(withJobFields all: Bool) -> String {
         var w = JSONWriter()
         var separator = "{"
@@ -101,6 +129,11 @@ public struct JobSpec: Codable, Sendable, Equatable {
         }
         if let limits, !limits.isEmpty { key("limits"); limits.write(into: &w) }
         if let user { key("user"); w.string(user) }
+        if all, let concurrencyKey { key("concurrency_key"); w.string(concurrencyKey) }
+        if all, let concurrencyLimit { key("concurrency_limit"); w.raw(String(concurrencyLimit)) }
+        if all, let runAt { key("run_at"); w.string(runAt.description) }
+        if all, let delaySeconds { key("delay_seconds"); w.number(delaySeconds) }
+        if all, let retry { key("retry"); retry.write(into: &w) }
         w.raw(separator == "{" ? "{}" : "}")
         return w.text
     }

@@ -17,11 +17,16 @@ struct JobSpecDecoder {
     /// `--templates-only`: a body with a raw `command` is refused (403).
     var templatesOnly = false
 
-    /// The fields of a body that runs a template: the template fixes everything else.
-    static let templateFields: Set<String> = ["template", "params", "name", "labels"]
+    /// The fields of a body that runs a template: the template fixes what runs; the request
+    /// names and labels the job and may schedule it (orchestration fields the template leaves open).
+    static let templateFields = Set(["template", "params", "name", "labels"]).union(orchestrationFields)
+
+    /// The fields that schedule a job rather than say what it runs.
+    static let orchestrationFields: Set<String> = ["concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry"]
 
     static let fields: Set<String> = [
         "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify", "limits", "user",
+        "concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry",
     ]
 
     /// Returns the spec and the parsed body (its canonical text is the idempotency fingerprint).
@@ -29,16 +34,24 @@ struct JobSpecDecoder {
         guard !body.isEmpty else { throw .malformedBody("the request body must be a JSON object describing the job") }
         let value: JSONValue
         do { value = try JSONValue.parse(body) } catch { throw .malformedBody("the request body is not valid JSON: \(error)") }
-        guard case let .object(members) = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
-        if let template = present(value["template"]) { return (try templated(template, members: members, value: value), value) }
+        guard case .object = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
+        return (try decode(value), value)
+    }
+
+    /// The spec in one JSON object (a request body, or one of a group's `jobs`): a template run
+    /// when it names a `template`, else the raw fields (403 with `--templates-only`).
+    func decode(_ value: JSONValue) throws(APIError) -> JobSpec {
+        guard case let .object(members) = value else { throw .malformedBody("a job must be a JSON object, not \(value.kindName)") }
+        if let template = present(value["template"]) { return try templated(template, members: members, value: value) }
         if templatesOnly {
             throw .forbidden("raw commands are refused: this server runs only its templates (--templates-only); GET /v1/templates lists them")
         }
-        return (try decodeFields(value), value)
+        return try decodeFields(value)
     }
 
     /// A body naming a template: its argv from the validated `params`, the template's fixed
-    /// fields, and the request's own `name` and `labels` (over the template's).
+    /// fields, the request's own `name` and `labels` (over the template's), and the request's
+    /// orchestration fields where the template sets none (one it sets is fixed: 400).
     private func templated(_ template: JSONValue, members: [(String, JSONValue)], value: JSONValue) throws(APIError) -> JobSpec {
         for (key, _) in members where !Self.templateFields.contains(key) {
             throw .invalid(field: key, detail: "'\(key)' cannot be set with a template (it fixes it); allowed: \(Self.templateFields.sorted().joined(separator: ", "))")
@@ -52,7 +65,22 @@ struct JobSpecDecoder {
         spec.command = try found.expand(value["params"])
         if let v = present(value["name"]) { spec.name = try self.name(v) }
         if let v = present(value["labels"]) { spec.labels.merge(try labels(v)) { _, new in new } }
+        let fixed = Self.fixedOrchestration(found.base)
+        if let key = members.first(where: { fixed.contains($0.0) && present($0.1) != nil })?.0 {
+            throw .invalid(field: key, detail: "'\(key)' is fixed by template '\(name)' and cannot be set in the request")
+        }
+        try orchestration(value, into: &spec)
         return spec
+    }
+
+    /// The orchestration fields a template sets, so a request cannot: a key fixes its limit too,
+    /// and either start time fixes both.
+    private static func fixedOrchestration(_ base: JobSpec) -> Set<String> {
+        var fixed = Set<String>()
+        if base.concurrencyKey != nil { fixed.formUnion(["concurrency_key", "concurrency_limit"]) }
+        if base.runAt != nil || base.delaySeconds != nil { fixed.formUnion(["run_at", "delay_seconds"]) }
+        if base.retry != nil { fixed.insert("retry") }
+        return fixed
     }
 
     /// The job fields of a body (or of a template in the templates file), each checked.
@@ -85,6 +113,7 @@ struct JobSpecDecoder {
         if let v = present(value["notify"]) { spec.notify = try notify(v) }
         spec.limits = try limits.limits(present(value["limits"]))
         if let v = present(value["user"]) { spec.user = try user(v) }
+        try orchestration(value, into: &spec)
         return spec
     }
 
@@ -104,6 +133,81 @@ struct JobSpecDecoder {
             throw .invalid(field: "user", detail: detail)
         }
         return name
+    }
+
+    // MARK: - Orchestration fields (CONTRACT.md, "Orchestration")
+
+    private func orchestration(_ value: JSONValue, into spec: inout JobSpec) throws(APIError) {
+        if let v = present(value["concurrency_key"]) {
+            guard case let .string(key) = v, (1...200).contains(key.count), !key.utf8.contains(0) else {
+                throw .invalid(field: "concurrency_key", detail: "concurrency_key must be a string of 1-200 characters")
+            }
+            spec.concurrencyKey = key
+        }
+        if let v = present(value["concurrency_limit"]) {
+            guard spec.concurrencyKey != nil else {
+                throw .invalid(field: "concurrency_limit", detail: "concurrency_limit needs a concurrency_key")
+            }
+            spec.concurrencyLimit = try integer(v, field: "concurrency_limit", in: 1...1_000_000)
+        }
+        if let v = present(value["run_at"]) {
+            guard case let .string(text) = v, let at = Timestamp(rfc3339: text) else {
+                throw .invalid(field: "run_at", detail: "run_at must be an RFC 3339 time, e.g. 2026-12-01T08:00:00Z")
+            }
+            spec.runAt = at
+        }
+        if let v = present(value["delay_seconds"]) {
+            guard spec.runAt == nil else {
+                throw .invalid(field: "delay_seconds", detail: "give run_at or delay_seconds, not both")
+            }
+            guard case let .number(n) = v, n > 0, n <= Self.maxDelay else {
+                throw .invalid(field: "delay_seconds", detail: "delay_seconds must be a number > 0 (at most \(format(Self.maxDelay)))")
+            }
+            spec.delaySeconds = n
+        }
+        if let v = present(value["retry"]) { spec.retry = try retry(v) }
+    }
+
+    /// Longest `delay_seconds` accepted (ten years).
+    static let maxDelay: Double = 315_360_000
+
+    private func retry(_ v: JSONValue) throws(APIError) -> RetryPolicy {
+        guard case let .object(members) = v else {
+            throw .invalid(field: "retry", detail: "retry must be an object {\"max_attempts\": n, \"backoff_seconds\": s, \"on\": [...]}")
+        }
+        for (key, _) in members where !["max_attempts", "backoff_seconds", "on"].contains(key) {
+            throw .invalid(field: "retry.\(key)", detail: "unknown field 'retry.\(key)'; allowed: backoff_seconds, max_attempts, on")
+        }
+        guard let attempts = present(v["max_attempts"]) else {
+            throw .invalid(field: "retry.max_attempts", detail: "retry.max_attempts is required: an integer from 1 to 20")
+        }
+        var policy = RetryPolicy(maxAttempts: try integer(attempts, field: "retry.max_attempts", in: RetryPolicy.attemptRange))
+        if let b = present(v["backoff_seconds"]) {
+            guard case let .number(n) = b, n >= 0, n.isFinite else {
+                throw .invalid(field: "retry.backoff_seconds", detail: "retry.backoff_seconds must be a number >= 0")
+            }
+            policy.backoffSeconds = n
+        }
+        if let o = present(v["on"]) {
+            let detail = "retry.on must be a non-empty array of \"failed\" and \"timed_out\""
+            guard case let .array(items) = o, !items.isEmpty else { throw .invalid(field: "retry.on", detail: detail) }
+            var states: [JobState] = []
+            for item in items {
+                guard case let .string(s) = item, let state = JobState(rawValue: s), RetryPolicy.retriableStates.contains(state) else {
+                    throw .invalid(field: "retry.on", detail: detail)
+                }
+                if !states.contains(state) { states.append(state) }
+            }
+            policy.on = states
+        }
+        return policy
+    }
+
+    private func integer(_ v: JSONValue, field: String, in range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard case let .number(n) = v, n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            throw .invalid(field: field, detail: "\(field) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(n)
     }
 
     private func present(_ v: JSONValue?) -> JSONValue? {
@@ -173,7 +277,8 @@ struct JobSpecDecoder {
         return NotifySpec(url: url)
     }
 
-    private func labels(_ v: JSONValue) throws(APIError) -> [String: String] {
+    /// Labels (of a job or a group): keys 1–63 of `A-Za-z0-9._/-`, values ≤ 256 characters.
+    func labels(_ v: JSONValue) throws(APIError) -> [String: String] {
         guard case let .object(members) = v else { throw .invalid(field: "labels", detail: "labels must be an object of strings") }
         var labels: [String: String] = [:]
         for (k, value) in members {

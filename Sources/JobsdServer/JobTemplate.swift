@@ -2,10 +2,10 @@ import JobsdAPI
 
 /// One named command template of `--templates FILE`: a fixed argv in which elements that are
 /// exactly `{name}` are filled from validated parameters, plus the job fields it fixes (timeout,
-/// grace, limits, env, cleanup, user, labels, name). A parameter value becomes one whole argv
-/// element: it is never split, joined with other text or handed to a shell, and the loader
-/// refuses templates where it could be (a placeholder as the program, inside a longer element,
-/// or as the script of `sh -c`).
+/// grace, limits, env, cleanup, user, labels, name, and any orchestration fields it sets). A
+/// parameter value becomes one whole argv element: it is never split, joined with other text or
+/// handed to a shell, and the loader refuses templates where it could be (a placeholder as the
+/// program, inside a longer element, or as the script of `sh -c`).
 struct JobTemplate: Sendable {
     /// An argv element: fixed text, or the value of a parameter.
     enum Element: Sendable {
@@ -133,7 +133,8 @@ struct JobTemplate: Sendable {
     }
 
     /// `{"name", "description", "command", "params", …}` for `GET /v1/templates`: the command
-    /// with its placeholders, the parameters' rules, and the fixed timeout, grace, limits, user.
+    /// with its placeholders, the parameters' rules, and the fixed timeout, grace, limits, user and
+    /// orchestration fields.
     func write(into w: inout JSONWriter) {
         w.raw(#"{"name":"#)
         w.string(name)
@@ -153,6 +154,11 @@ struct JobTemplate: Sendable {
         if let grace = base.graceSeconds { w.raw(#","grace_seconds":"#); w.number(grace) }
         if let limits = base.limits { w.raw(#","limits":"#); limits.write(into: &w) }
         if let user = base.user { w.raw(#","user":"#); w.string(user) }
+        if let key = base.concurrencyKey { w.raw(#","concurrency_key":"#); w.string(key) }
+        if let limit = base.concurrencyLimit { w.raw(#","concurrency_limit":"#); w.raw(String(limit)) }
+        if let runAt = base.runAt { w.raw(#","run_at":"#); w.string(runAt.description) }
+        if let delay = base.delaySeconds { w.raw(#","delay_seconds":"#); w.number(delay) }
+        if let retry = base.retry { w.raw(#","retry":"#); retry.write(into: &w) }
         w.raw("}")
     }
 }

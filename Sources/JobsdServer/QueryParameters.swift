@@ -91,5 +91,19 @@ struct QueryParameters {
         return position
     }
 
+    /// `cursor=` of `GET /v1/groups`: the id of the last group of the previous page.
+    func groupCursor() throws(APIError) -> String? {
+        guard let text = request.queryValue("cursor") else { return nil }
+        guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "cursor", detail: "cursor is not a value this server returned") }
+        return text
+    }
+
+    /// `group=ID`: only the jobs of this group.
+    func group() throws(APIError) -> String? {
+        guard let text = request.queryValue("group") else { return nil }
+        guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "group", detail: "group must be a group id") }
+        return text
+    }
+
     private func fmt(_ v: Double) -> String { v.rounded() == v ? String(Int64(v)) : String(v) }
 }

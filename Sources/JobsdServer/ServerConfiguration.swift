@@ -42,6 +42,19 @@ public struct ServerConfiguration: Sendable {
         webhooks.allow ?? .forListening(onLoopback: Self.isLoopback(http.host))
     }
 
+    /// `--max-connections`' default, derived from the descriptors the process may hold
+    /// (RLIMIT_NOFILE, after raising its soft limit to the hard one): what is left once
+    /// `64 + 8 × maxRunning` are kept back for the store, the event loops and the running jobs
+    /// (each holds up to 8 in jobsd: its output pipes, its cgroup, its log files, its cleanup's
+    /// own), at least 16 and at most 10 000. With the connections capped below the descriptor
+    /// limit, a connection past the cap is still accepted and answered `503`, and a job never
+    /// fails to start for want of a descriptor the connections took.
+    public static func defaultMaxConnections(maxRunning: Int, descriptorLimit: Int = HTTPServer.raiseDescriptorLimit()) -> Int {
+        let reserved = 64 + 8 * maxRunning
+        guard descriptorLimit > reserved else { return 16 }
+        return min(10_000, max(16, descriptorLimit - reserved))
+    }
+
     /// True for 127.0.0.0/8, ::1 and localhost.
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")

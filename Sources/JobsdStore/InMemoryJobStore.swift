@@ -11,6 +11,7 @@ public actor InMemoryJobStore: WebhookOutbox {
     private var sweptThrough: Int64 = 0
     /// Set once by `observeChanges` (nonisolated: it is called synchronously at start-up).
     private nonisolated let changeHandler = ChangeHandlerBox()
+    private var groups: [String: GroupRecord] = [:]
     private var closed = false
     /// The webhook outbox by job id, with the claim holding each delivery.
     private var outbox: [String: (delivery: WebhookDelivery, claimedBy: String?, claimedUntil: Timestamp?)] = [:]
@@ -125,7 +126,43 @@ public actor InMemoryJobStore: WebhookOutbox {
             outbox[r.id] = nil
             if let key = r.idempotencyKey { byKey[key] = nil }
         }
+        for g in groups.values where g.group.finishedAt.map({ $0 < cutoff }) ?? false { groups[g.id] = nil }
         return old.map(\.id)
+    }
+
+    public func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) throws {
+        try checkOpen()
+        for r in records where self.records[r.record.id] == nil { throw JobStoreError.notFound(r.record.id) }
+        for r in records { try update(r.record, events: r.events) }
+    }
+
+    public func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) throws {
+        try checkOpen()
+        guard groups[group.id] == nil else { throw JobStoreError.duplicateID(group.id) }
+        for r in jobs where records[r.record.id] != nil { throw JobStoreError.duplicateID(r.record.id) }
+        groups[group.id] = group
+        for r in jobs { _ = try insert(r.record, events: r.events) }
+    }
+
+    public func updateGroup(_ group: GroupRecord) throws {
+        try checkOpen()
+        guard groups[group.id] != nil else { throw JobStoreError.notFound(group.id) }
+        groups[group.id] = group
+    }
+
+    public func group(_ id: String) throws -> GroupRecord? {
+        try checkOpen()
+        return groups[id]
+    }
+
+    public func listGroups(beforeID: String?, limit: Int) throws -> [GroupRecord] {
+        try checkOpen()
+        return groups.values.filter { g in beforeID.map { g.id < $0 } ?? true }.sorted { $0.id > $1.id }.prefix(limit).map { $0 }
+    }
+
+    public func unfinishedGroups() throws -> [GroupRecord] {
+        try checkOpen()
+        return groups.values.filter { !$0.group.state.isTerminal }.sorted { $0.id < $1.id }
     }
 
     public func close() { closed = true }

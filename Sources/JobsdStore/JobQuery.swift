@@ -11,17 +11,21 @@ public struct JobQuery: Sendable, Equatable {
     /// previous page).
     public var after: JobListPosition?
     public var limit: Int
+    /// Only the jobs of this group.
+    public var groupID: String?
 
-    public init(states: Set<JobState> = [], labels: [String: String] = [:], after: JobListPosition? = nil, limit: Int = 100) {
+    public init(states: Set<JobState> = [], labels: [String: String] = [:], after: JobListPosition? = nil, limit: Int = 100, groupID: String? = nil) {
         self.states = states
+        self.groupID = groupID
         self.labels = labels
         self.after = after
         self.limit = limit
     }
 
-    /// True when `record` passes the state and label filters (not the cursor or limit).
+    /// True when `record` passes the state, label and group filters (not the cursor or limit).
     public func matches(_ record: JobRecord) -> Bool {
         (states.isEmpty || states.contains(record.state))
+            && (groupID == nil || record.job.groupID == groupID)
             && labels.allSatisfy { record.job.labels[$0.key] == $0.value }
     }
 

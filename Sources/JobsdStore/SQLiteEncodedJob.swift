@@ -17,6 +17,7 @@ final class SQLiteEncodedJob: Sendable {
     let jobJSON: String
     /// The completion webhook this write enqueues if it is the job's first terminal one.
     let delivery: WebhookDelivery?
+    private let orchestrationJSON: String?
 
     init(_ record: JobRecord, events: [JobEvent] = []) {
         boxed = SQLiteRecordCache.Box(record)
@@ -26,13 +27,14 @@ final class SQLiteEncodedJob: Sendable {
         commandJSON = StoredJob.commandJSON(record.job.command)
         specJSON = StoredJob.specJSON(record)
         delivery = WebhookDelivery.enqueued(by: record)
+        orchestrationJSON = StoredOrchestration.json(record.job)
     }
 
     var id: String { boxed.record.job.id }
     var idempotencyKey: String? { boxed.record.idempotencyKey }
     var labels: [String: String] { boxed.record.job.labels }
 
-    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?24 of `statement`
+    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?26 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
         let record = boxed.record
@@ -61,5 +63,7 @@ final class SQLiteEncodedJob: Sendable {
         try statement.bind(22, record.requestFingerprint)
         try statement.bind(23, record.processStartTicks.map { Int64(bitPattern: $0) })
         try statement.bind(24, record.owner)
+        try statement.bind(25, job.groupID)
+        try statement.bind(26, orchestrationJSON)
     }
 }

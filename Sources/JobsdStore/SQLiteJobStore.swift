@@ -155,6 +155,31 @@ public final class SQLiteJobStore: JobStore {
         _ = try await writer.perform(.probe)
     }
 
+    public func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {
+        guard !records.isEmpty else { return }
+        _ = try await writer.perform(.updateAll(records.map { SQLiteEncodedJob($0.record, events: $0.events) }))
+    }
+
+    public func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws {
+        _ = try await writer.perform(.insertGroup(group, jobs.map { SQLiteEncodedJob($0.record, events: $0.events) }))
+    }
+
+    public func updateGroup(_ group: GroupRecord) async throws {
+        _ = try await writer.perform(.updateGroup(group))
+    }
+
+    public func group(_ id: String) async throws -> GroupRecord? {
+        try await reader.read { try $0.group(id) }
+    }
+
+    public func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord] {
+        try await reader.read { try $0.groups(beforeID: beforeID, limit: limit) }
+    }
+
+    public func unfinishedGroups() async throws -> [GroupRecord] {
+        try await reader.read { try $0.unfinishedGroups() }
+    }
+
     /// Refuses new calls, commits the writes already queued, checkpoints the WAL into the
     /// database file and closes both connections. Later calls throw `unavailable`.
     public func close() async {

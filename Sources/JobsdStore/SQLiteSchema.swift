@@ -130,6 +130,29 @@ enum SQLiteSchema {
         ) WITHOUT ROWID;
         CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
         """,
+        // 7: orchestration (concurrency keys, scheduled starts, retries, groups): the group a job
+        // belongs to (indexed: a group's jobs are read together), the rest of a job's
+        // orchestration fields as JSON (NULL for the plain jobs most are; see
+        // StoredOrchestration), and the groups.
+        """
+        ALTER TABLE jobs ADD COLUMN group_id TEXT;
+        ALTER TABLE jobs ADD COLUMN orchestration TEXT;
+        CREATE INDEX jobs_by_group ON jobs (group_id, id) WHERE group_id IS NOT NULL;
+        CREATE TABLE job_groups (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT,
+            labels TEXT NOT NULL,
+            fail_fast INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            cancel_requested_at INTEGER,
+            failed_by TEXT,
+            jobs TEXT NOT NULL,
+            counts TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX job_groups_by_state ON job_groups (state, id);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

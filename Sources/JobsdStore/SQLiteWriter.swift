@@ -13,6 +13,11 @@ enum SQLiteWrite: Sendable {
     case purge(finishedBefore: Timestamp)
     /// A write that changes no job (`SQLiteJobStore.probeWrite`).
     case probe
+    /// Several updates as one write: all or nothing.
+    case updateAll([SQLiteEncodedJob])
+    /// A group and its jobs: all or nothing.
+    case insertGroup(GroupRecord, [SQLiteEncodedJob])
+    case updateGroup(GroupRecord)
 }
 
 /// The answer to one `SQLiteWrite`, delivered after its transaction committed.
@@ -135,11 +140,12 @@ final class SQLiteWriter: @unchecked Sendable {
             for item in batch { item.continuation.resume(throwing: failure) }
             return
         }
-        cache.committed(zip(batch, outcomes).compactMap { item, outcome in
+        cache.committed(zip(batch, outcomes).flatMap { item, outcome -> [SQLiteCommittedChange] in
             switch (item.write, outcome) {
-            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): .stored(job.boxed)
-            case let (.purge, .success(.purged(ids))): ids.isEmpty ? nil : .removed(ids)
-            default: nil
+            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): [.stored(job.boxed)]
+            case let (.updateAll(jobs), .success), let (.insertGroup(_, jobs), .success): jobs.map { .stored($0.boxed) }
+            case let (.purge, .success(.purged(ids))): ids.isEmpty ? [] : [.removed(ids)]
+            default: []
             }
         })
         if !changes.isEmpty, let handler = changeHandler.get() { handler(changes) }
@@ -163,10 +169,7 @@ final class SQLiteWriter: @unchecked Sendable {
                 }()
             case let .update(record):
                 try {
-                    if try connection.updateJob(record) {
-                        changes.append(try connection.insertChange(of: record))
-                        if let delivery = record.delivery { try connection.insertDelivery(delivery) }
-                    }
+                    if let change = try connection.updateJobNotingChange(record) { changes.append(change) }
                     return .success(.updated)
                 }()
             case let .appendEvent(event, id): .success(.appended(try connection.appendEvent(event, toJob: id)))
@@ -177,6 +180,9 @@ final class SQLiteWriter: @unchecked Sendable {
             case let .releaseDeliveryClaims(owner): .success(try { try connection.releaseDeliveryClaims(owner: owner); return .updated }())
             case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
             case .probe: .success(try { try connection.rewriteUserVersion(); return .updated }())
+            case let .updateAll(records): .success(try { changes += try connection.updateJobs(records); return .updated }())
+            case let .insertGroup(group, jobs): .success(try { changes += try connection.insertGroup(group, jobs: jobs); return .updated }())
+            case let .updateGroup(group): .success(try { try connection.updateGroup(group); return .updated }())
             }
         } catch let error as SQLiteError where !error.isStatementLocal {
             throw error

@@ -31,7 +31,7 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "Drain time on SIGTERM/SIGINT [JOBSD_SHUTDOWN_TIMEOUT] (default: 25s)") var shutdownTimeout: String?
     @Option(help: "Time a client has to send its request headers [JOBSD_HEADER_TIMEOUT] (default: 10s)") var headerTimeout: String?
     @Option(help: "Idle keep-alive connections close after [JOBSD_IDLE_TIMEOUT] (default: 60s)") var idleTimeout: String?
-    @Option(help: "Open connections at most, beyond -> 503 [JOBSD_MAX_CONNECTIONS] (default: 10000)") var maxConnections: String?
+    @Option(help: "Open connections at most, beyond -> 503 [JOBSD_MAX_CONNECTIONS] (default: RLIMIT_NOFILE - 64 - 8 x max-running, 16...10000)") var maxConnections: String?
     @Option(help: "Per-job output kept, oldest dropped [JOBSD_MAX_LOG_BYTES] (default: 10485760)") var maxLogBytes: String?
     @Option(help: "How long finished jobs and logs are kept [JOBSD_RETENTION] (default: 7d)") var retention: String?
     @Option(help: "File holding the bearer token [JOBSD_TOKEN_FILE]; or set JOBSD_TOKEN") var tokenFile: String?
@@ -98,9 +98,10 @@ struct Jobsd: AsyncParsableCommand {
         c.http.port = try s.integer(port, "JOBSD_PORT", "--port", default: 8080, in: 0...65535)
         c.http.headerTimeout = .milliseconds(Int64(try s.duration(headerTimeout, "JOBSD_HEADER_TIMEOUT", "--header-timeout", default: 10, positive: true) * 1000))
         c.http.idleTimeout = .milliseconds(Int64(try s.duration(idleTimeout, "JOBSD_IDLE_TIMEOUT", "--idle-timeout", default: 60, positive: true) * 1000))
-        c.http.maxConnections = try s.integer(maxConnections, "JOBSD_MAX_CONNECTIONS", "--max-connections", default: 10_000, in: 1...1_000_000)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         c.engine.maxRunning = try s.integer(maxRunning, "JOBSD_MAX_RUNNING", "--max-running", default: 4 * cores, in: 1...100_000)
+        let connections = ServerConfiguration.defaultMaxConnections(maxRunning: c.engine.maxRunning)
+        c.http.maxConnections = try s.integer(maxConnections, "JOBSD_MAX_CONNECTIONS", "--max-connections", default: connections, in: 1...1_000_000)
         c.engine.queueLimit = try s.integer(queueLimit, "JOBSD_QUEUE_LIMIT", "--queue-limit", default: 10_000, in: 0...10_000_000)
         c.engine.defaultTimeout = try s.duration(defaultTimeout, "JOBSD_DEFAULT_TIMEOUT", "--default-timeout", default: 3600, positive: true)
         c.engine.maxTimeout = try s.duration(maxTimeout, "JOBSD_MAX_TIMEOUT", "--max-timeout", default: 86_400, positive: true)

@@ -34,6 +34,7 @@ import Testing
         try await TestServer.with({ $0.engine.allowedUsers = [Self.userName] }) { server in
             let client = server.client()
             let job = try await client.submit(JobSpec(command: ["sh", "-c", script], user: Self.userName))
+            #expect(job.user == Self.userName, "the job shows its user")
             #expect(try await client.wait(job.id).state == .succeeded)
             let name = Self.userName
             #expect(try await client.logs(job.id).text == "\(name)\n\(name)\n\(name)\n\(name)\n")
@@ -43,6 +44,7 @@ import Testing
 
             // Without `user`: jobsd's own (root); another name: 400 naming the field.
             let own = try await client.submit(JobSpec(command: ["id", "-un"]))
+            #expect(own.user == nil)
             _ = try await client.wait(own.id)
             #expect(try await client.logs(own.id).text == "root\n")
             let refused = try await server.send("POST", "/v1/jobs", body: #"{"command":["id"],"user":"daemon"}"#)
@@ -52,6 +54,7 @@ import Testing
         // --job-user: jobs that name no user run as it; capabilities say so.
         try await TestServer.with({ $0.engine.jobUser = Self.userName }) { server in
             let job = try await server.submit(JobSpec(command: ["id", "-un"]))
+            #expect(job.user == Self.userName, "a job that names no user shows --job-user")
             _ = try await server.client().wait(job.id)
             #expect(try await server.client().logs(job.id).text == "\(Self.userName)\n")
             let capabilities = try JSONValue.parse(try await server.send("GET", "/v1/capabilities").body)

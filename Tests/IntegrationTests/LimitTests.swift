@@ -41,7 +41,9 @@ import Testing
                 command: ["sh", "-c", "sleep \"$0\" & exec tail /dev/zero", token], timeoutSeconds: 120,
                 limits: JobLimits(memoryBytes: 64 << 20))
             let job = try await server.submit(spec)
+            #expect(job.limits == JobLimits(memoryBytes: 64 << 20), "the job shows its limits")
             let done = try await server.client().wait(job.id, timeout: 120)
+            #expect(done.limits == JobLimits(memoryBytes: 64 << 20))
             #expect(done.state == .failed)
             #expect(done.signal == "SIGKILL")
             #expect(done.error == "killed by the kernel: out of memory (limit 67108864 bytes)")

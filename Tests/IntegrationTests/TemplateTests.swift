@@ -31,7 +31,8 @@ import Testing
               "version": {"pattern": "[0-9]+(\\.[0-9]+)*"}
             },
             "limits": {"open_files": 99}
-          }
+          },
+          "serial": {"command": ["echo", "serial"], "concurrency_key": "deploys"}
         }}
         """#
 
@@ -113,10 +114,39 @@ import Testing
                 Issue.record("no templates array: \(list)")
                 return
             }
-            #expect(templates.compactMap { $0["name"] } == [.string("echo"), .string("deploy")])
+            #expect(templates.compactMap { $0["name"] } == [.string("echo"), .string("deploy"), .string("serial")])
+            #expect(templates.last?["concurrency_key"] == .string("deploys"))
             #expect(list["templates_only"] == .bool(true))
             #expect(templates.first?["params"]?["count"]?["default"] == .number(1))
             #expect(templates.first?["params"]?["message"]?["required"] == .bool(true))
+        }
+    }
+
+    @Test func aTemplateJob_TakesTheRequestsOrchestrationFields_UnlessTheTemplateSetsThem() async throws {
+        try await Self.withTemplates(only: true) { server in
+            let body = #"{"template":"echo","params":{"message":"k"},"concurrency_key":"mine","concurrency_limit":2,"retry":{"max_attempts":3},"delay_seconds":0.05}"#
+            let response = try await server.send("POST", "/v1/jobs", body: body)
+            #expect(response.status == 201, "\(String(decoding: response.body, as: UTF8.self))")
+            let job = try JSONDecoder().decode(Job.self, from: Data(response.body))
+            #expect(job.concurrencyKey == "mine" && job.concurrencyLimit == 2 && job.maxAttempts == 3 && job.runAt != nil)
+            #expect(job.limits == JobLimits(openFiles: 128), "the template's limits show in the job")
+            #expect(try await server.client().wait(job.id).state == .succeeded)
+            #expect(try await server.client().logs(job.id).text == "k|1|false\n")
+
+            // The template's key is fixed, and so is its limit.
+            let serial = try await server.send("POST", "/v1/jobs", body: #"{"template":"serial"}"#)
+            #expect(try JSONDecoder().decode(Job.self, from: Data(serial.body)).concurrencyKey == "deploys")
+            for field in ["concurrency_key", "concurrency_limit"] {
+                let value = field == "concurrency_key" ? #""other""# : "5"
+                let refused = try await server.send("POST", "/v1/jobs", body: #"{"template":"serial","\#(field)":\#(value)}"#)
+                #expect(refused.status == 400)
+                #expect(try decodeProblem(refused).field == field)
+            }
+            // A group's jobs run templates too; a raw command there is refused like anywhere else.
+            let group = try await server.send("POST", "/v1/groups", body: #"{"jobs":[{"template":"echo","params":{"message":"g"}},{"template":"serial"}]}"#)
+            #expect(group.status == 201, "\(String(decoding: group.body, as: UTF8.self))")
+            let raw = try await server.send("POST", "/v1/groups", body: #"{"jobs":[{"template":"serial"},{"command":["true"]}]}"#)
+            #expect(raw.status == 403)
         }
     }
 

@@ -58,6 +58,21 @@ private final class RefusingStore: JobStore, @unchecked Sendable {
         return try await inner.purge(finishedBefore: cutoff)
     }
     func close() async { await inner.close() }
+    func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {
+        try check(.update)
+        try await inner.updateAll(records)
+    }
+    func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws {
+        try check(.insert)
+        try await inner.insertGroup(group, jobs: jobs)
+    }
+    func updateGroup(_ group: GroupRecord) async throws {
+        try check(.update)
+        try await inner.updateGroup(group)
+    }
+    func group(_ id: String) async throws -> GroupRecord? { try await inner.group(id) }
+    func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord] { try await inner.listGroups(beforeID: beforeID, limit: limit) }
+    func unfinishedGroups() async throws -> [GroupRecord] { try await inner.unfinishedGroups() }
 }
 
 /// Runs `body` with an engine on `store`; always shuts it down.

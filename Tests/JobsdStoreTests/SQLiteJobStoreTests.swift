@@ -199,7 +199,7 @@ import Testing
             defer { connection.close() }
             try connection.execute(SQLiteSchema.migrations[0])
             try connection.execute("PRAGMA user_version = 1")
-            for record in [keyed, labelled] { _ = try connection.insertJob(SQLiteEncodedJob(record)) }
+            for record in [keyed, labelled] { try connection.insertBeforeVersion4(record) }
         }
         let store = try SQLiteJobStore(path: path, logger: logger)
         #expect(try await store.get(keyed.id) == keyed)
@@ -222,7 +222,7 @@ import Testing
             for migration in SQLiteSchema.migrations[0..<2] { try connection.execute(migration) }
             try connection.execute("PRAGMA user_version = 2")
             for record in [full, plain] {
-                _ = try connection.insertJob(SQLiteEncodedJob(record))
+                try connection.insertBeforeVersion4(record)
                 try connection.withStatement("UPDATE jobs SET spec = ?2 WHERE id = ?1") { statement in
                     try statement.bind(1, record.id)
                     try statement.bind(2, record.spec.json)  // what schema 2 stored
@@ -303,4 +303,22 @@ private func rawInteger(_ path: String, _ sql: String) throws -> Int64? {
     let connection = try SQLiteConnection(path: path)
     defer { connection.close() }
     return try connection.withStatement(SQLiteSQL(sql)) { try $0.step() ? $0.int64(0) : nil }
+}
+
+extension SQLiteConnection {
+    /// Inserts a plain job (and its labels) as a database before schema 4 holds it: the 24 columns
+    /// it had (`group_id` and `orchestration`, bound as ?25 and ?26, must be NULL).
+    fileprivate func insertBeforeVersion4(_ record: JobRecord) throws {
+        let old = StoredJob.columnNames.prefix(24)
+        let sql = "INSERT INTO jobs (\(old.joined(separator: ", "))) SELECT " + (1...24).map { "?\($0)" }.joined(separator: ", ")
+            + " WHERE ?25 IS NULL AND ?26 IS NULL"
+        try withStatement(SQLiteSQL(sql)) { statement in
+            try SQLiteEncodedJob(record).bind(to: statement)
+            #expect(try !statement.step())
+            #expect(changes == 1)
+        }
+        for (key, value) in record.job.labels {
+            try execute("INSERT INTO job_labels (job_id, key, value) VALUES ('\(record.id)', '\(key)', '\(value)')")
+        }
+    }
 }

@@ -36,6 +36,7 @@ extension JobEngine {
     /// Not cancellable: neither the caller's cancellation nor shutdown stops the retries (a
     /// shutdown waits for them). While it retries it counts in `jobsd_store_writes_pending`.
     /// Returns whether the store took the write (false: it was superseded first).
+    @discardableResult
     func storeDurably(_ what: String, logger: Logger, superseded: () -> Bool = { false }, _ write: () async throws -> Void) async -> Bool {
         var delay = Self.retryBackoffFirst
         var failures = 0

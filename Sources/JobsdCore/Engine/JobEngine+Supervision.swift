@@ -46,16 +46,17 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = logs.create(record.id, maxBytes: configuration.maxLogBytes, owner: spawned.user.map { ($0.uid, $0.gid) }) {
-            [weak live] in live?.changes.broadcast()
-        }
+        let log = logs.create(
+            JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes,
+            owner: spawned.user.map { ($0.uid, $0.gid) }
+        ) { [weak live] in live?.changes.broadcast() }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             live.record.job.pid = pid
             live.record.processStartTicks = spawned.startTicks
             let startedAt = live.record.job.startedAt ?? .now()
-            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(1))])
+            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(Double(live.record.job.attempt)))])
             return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
@@ -64,12 +65,7 @@ extension JobEngine {
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
-        // Until the main process exits or a stop (cancel, deadline, shutdown) is requested.
-        var snapshot = live.watch.snapshot
-        while snapshot.status == nil, snapshot.stopGrace == nil {
-            await live.watch.wait(after: snapshot.generation, timeout: nil)
-            snapshot = live.watch.snapshot
-        }
+        let snapshot = await live.watch.exitOrStop()
         await persistCancellingIfNeeded(live, logger: logger)
         if snapshot.status != nil { logger.info("main process exited", metadata: ["status": "\(snapshot.status!)"]) }
 
@@ -118,8 +114,9 @@ extension JobEngine {
         }
         do {
             let spawned = try containment.spawn(
-                record.id, jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
-                cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write, limits: record.spec.limits, user: user
+                Containment.treeName(record.id, attempt: record.job.attempt), jobID: record.id, path: path, argv: record.spec.command,
+                env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write,
+                limits: record.spec.limits, user: user
             ) { [self] status in leaderExited(live, status) }
             live.watch.stopsGroup(spawned.pid)
             return SpawnedJob(

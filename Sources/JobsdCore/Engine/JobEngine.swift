@@ -64,6 +64,9 @@ public final class JobEngine: Sendable {
             throw EngineSetupError(error.description)
         }
         users = try JobUsers(configuration: configuration)
+        if let tree = containment.cgroups {
+            StaleCgroupRoots.reclaimInBackground(beside: tree, v1Bases: Array(Set(ResourceControl.v1Hierarchies().values)), logger: logger)
+        }
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
@@ -77,6 +80,7 @@ public final class JobEngine: Sendable {
         state.address = configuration.advertiseURL ?? ""
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
+        state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }
     }
 
     /// How every process of a job is found, signalled and waited for: `.cgroup` (a cgroup v2 per
@@ -128,9 +132,10 @@ public final class JobEngine: Sendable {
 
     // MARK: - Submitting
 
-    /// Stores the job durably (`store.insert`) and queues it; on an idle engine (nothing queued,
-    /// a free slot) it spawns the job's process itself before returning, and the run loop then
-    /// supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
+    /// Stores the job durably (`store.insert`) and queues it (scheduled when `run_at` or
+    /// `delay_seconds` is ahead; waiting behind earlier jobs of its concurrency key); on an idle
+    /// engine (no older job that may start, a free slot) it spawns the job's process itself before
+    /// returning, and the run loop then supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
     /// are capped at `maxTimeout`.
     ///
     /// On a shared store (several nodes) the job is not queued here: it waits in the store until a
@@ -153,19 +158,12 @@ public final class JobEngine: Sendable {
             if !inserted { state.lock.withLock { state.reserved -= 1 } }
         }
 
-        var spec = spec
-        spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
-        spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
-        let now = Timestamp.now(), submittedAt = MonotonicInstant.now()
-        let job = Job(
-            id: JobIDGenerator.shared.next(now: UInt64(max(now.milliseconds, 0))), name: spec.name, labels: spec.labels,
-            command: spec.command, state: .queued, createdAt: now, timeoutSeconds: spec.timeoutSeconds!,
-            graceSeconds: spec.graceSeconds!, cleanup: CleanupStatus(state: spec.cleanup == nil ? .none : .pending))
-        let record = JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint)
+        let (record, startAfter) = newRecord(spec, groupID: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        let job = record.job, submittedAt = MonotonicInstant.now()
 
         let result: InsertResult
-        let submitted = JobEvent(.submitted, at: now, seq: 1)
-        do { result = try await writeOnce("new job") { try await store.insert(record, events: [submitted]) } } catch { throw .storeUnavailable("\(error)") }
+        let events = Self.firstEvents(of: job)
+        do { result = try await writeOnce("new job") { try await store.insert(record, events: events) } } catch { throw .storeUnavailable("\(error)") }
         switch result {
         case let .existing(existing):
             guard existing.requestFingerprint == fingerprint else { throw .idempotencyMismatch(jobID: existing.id) }
@@ -177,7 +175,8 @@ public final class JobEngine: Sendable {
                 await queuedInShared(shared, job)
                 return .created(job)
             }
-            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt, lastEventSeq: 1)
+            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt, lastEventSeq: events.count)
+            live.startAfter = startAfter
             let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live
@@ -234,13 +233,22 @@ public final class JobEngine: Sendable {
     }
 
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
-    /// cancelled — in the latter two cases with its state then. nil for an unknown id.
-    /// On a shared store, a job another node runs is read from the store until it is terminal.
+    /// cancelled — in the latter two cases with its state then. nil for an unknown id. A retried
+    /// job is not terminal between its attempts: the wait goes on through them. On a shared
+    /// store, a job another node runs is read from the store until it is terminal.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
-        if let live = state.lock.withLock({ state.live[id] }) {
-            await live.changes.wait(timeout: timeout) { [self] in state.lock.withLock { live.phase == .finished } }
-        } else if shared != nil {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeout) * 1000))
+        func remaining() -> Double {
+            let left = ContinuousClock.now.duration(to: deadline)
+            return Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        }
+        if shared != nil, state.lock.withLock({ state.live[id] == nil }) {
             return try await waitInStore(id, timeout: timeout)
+        }
+        while let live = state.lock.withLock({ state.live[id] }), !Task.isCancelled {
+            let seconds = remaining()
+            guard seconds > 0 else { break }
+            await live.changes.wait(timeout: seconds) { [self] in state.lock.withLock { live.phase == .finished } }
         }
         return try await job(id)
     }

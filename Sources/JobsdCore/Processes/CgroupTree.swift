@@ -35,7 +35,19 @@ struct CgroupTree: Sendable {
         }
         let rc = jobsd_cgroup_probe(probe.fd)
         guard rc == 0 else { throw .unavailable("cannot start a process in \(probe.path): clone3: \(String(cString: strerror(rc)))") }
+        tree.markOwner()
         return tree
+    }
+
+    /// Marks the root as this process's (`StaleCgroupRoots`): an empty child cgroup named after
+    /// its pid and start time. Re-creates the root if another jobsd's reclaim removed it between
+    /// our `mkdir` and now.
+    private func markOwner() {
+        let mark = root + "/" + StaleCgroupRoots.ownMark
+        for _ in 0..<3 {
+            if mkdir(mark, 0o755) == 0 || errno == EEXIST || errno != ENOENT { return }
+            _ = mkdir(root, 0o755)
+        }
     }
 
     /// Creates `<root>/<name>` (or takes the existing one) and opens it.
@@ -56,7 +68,8 @@ struct CgroupTree: Sendable {
         return fd >= 0 ? JobCgroup(path: path, fd: fd) : nil
     }
 
-    /// Names of the cgroups under `root` (leftovers of a previous run, at start).
+    /// Names of the cgroups under `root` (leftovers of a previous run, at start), owner marks
+    /// (`StaleCgroupRoots`) included.
     func children() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { name in
             var st = stat()
@@ -64,8 +77,10 @@ struct CgroupTree: Sendable {
         }
     }
 
-    /// Removes `root` when no job cgroup is left in it (at the engine's stop).
+    /// Removes this process's owner mark, then `root` when no job cgroup is left in it (at the
+    /// engine's stop).
     func removeIfEmpty() {
+        _ = rmdir(root + "/" + StaleCgroupRoots.ownMark)
         _ = rmdir(root)
     }
 

@@ -58,6 +58,11 @@ public final class JobLog: OpenJobLog, @unchecked Sendable {
         if indexFD >= 0 { Glibc.close(indexFD) }
     }
 
+    /// The log id of one attempt of a job: the job's id for the first attempt (`logs/<id>/`),
+    /// `<id>/<n>` for attempt n > 1 (`logs/<id>/<n>/`), so `remove` of the job's id removes them
+    /// all.
+    public static func attemptID(_ id: String, attempt: Int) -> String { attempt <= 1 ? id : "\(id)/\(attempt)" }
+
     /// `<dataDirectory>/logs/<id>`.
     public static func directory(dataDirectory: String, id: String) -> String { "\(dataDirectory)/logs/\(id)" }
 

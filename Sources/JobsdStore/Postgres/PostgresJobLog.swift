@@ -155,9 +155,10 @@ final class PostgresJobLog: OpenJobLog, @unchecked Sendable {
             runs += [String(PostgresJobLogs.code(run.stream)), String(run.end - previous)]
             previous = run.end
         }
+        let (job, attempt) = PostgresJobLogs.key(id)
         let parameters: [(any PostgresBindable)?] = [
-            id, Int64(batch.start), Int64(batch.end), Int64(keptFrom), "{" + runs.joined(separator: ",") + "}",
-            PostgresBytes(bytes: batch.bytes),
+            job, Int64(batch.start), Int64(batch.end), Int64(keptFrom), "{" + runs.joined(separator: ",") + "}",
+            PostgresBytes(bytes: batch.bytes), attempt,
         ]
         let queued = logs.pool.enqueue { [self] connection in
             let outcome: Outcome

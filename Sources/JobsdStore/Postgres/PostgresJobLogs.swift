@@ -20,9 +20,9 @@ struct PostgresJobLogs: JobLogStore {
     static func code(_ stream: LogStream) -> Int { stream == .stderr ? 2 : 1 }
 
     static let insertSQL = """
-        WITH dropped AS (DELETE FROM job_output WHERE job_id = $1 AND attempt = 1 AND end_off <= $4)
+        WITH dropped AS (DELETE FROM job_output WHERE job_id = $1 AND attempt = $7 AND end_off <= $4)
         INSERT INTO job_output (job_id, attempt, off, end_off, kept_from, runs, data)
-        VALUES ($1, 1, $2, $3, $4, $5::bigint[], $6::bytea)
+        VALUES ($1, $7, $2, $3, $4, $5::bigint[], $6::bytea)
         """
 
     /// The newest row's `kept_from` and `end_off` (one snapshot with the rows: a batch stored
@@ -30,11 +30,11 @@ struct PostgresJobLogs: JobLogStore {
     /// `$2`, oldest first.
     static let readSQL = """
         WITH last AS (
-            SELECT kept_from, end_off FROM job_output WHERE job_id = $1 AND attempt = 1 ORDER BY end_off DESC LIMIT 1
+            SELECT kept_from, end_off FROM job_output WHERE job_id = $1 AND attempt = $3 ORDER BY end_off DESC LIMIT 1
         )
         SELECT last.kept_from, last.end_off, o.off, o.runs, encode(o.data, 'hex')
         FROM last LEFT JOIN job_output o
-            ON o.job_id = $1 AND o.attempt = 1 AND o.end_off > GREATEST($2, last.kept_from)
+            ON o.job_id = $1 AND o.attempt = $3 AND o.end_off > GREATEST($2, last.kept_from)
         ORDER BY o.end_off
         """
 
@@ -49,7 +49,8 @@ struct PostgresJobLogs: JobLogStore {
     func read(_ id: String, stream: LogStream?, from: UInt64?) async throws -> JobLogSlice {
         let requested = from ?? 0
         return try await pool.run(idempotent: true) { connection in
-            let rows = try connection.query(Self.readSQL, [id, Int64(requested)]).rows
+            let (job, attempt) = Self.key(id)
+            let rows = try connection.query(Self.readSQL, [job, Int64(requested), attempt]).rows
             guard let first = rows.first else { return JobLogSlice(bytes: [], truncated: false, next: requested) }
             let kept = UInt64(first.int64(0) ?? 0), end = UInt64(first.int64(1) ?? 0)
             let lower = max(requested, kept)
@@ -70,6 +71,13 @@ struct PostgresJobLogs: JobLogStore {
             }
             return JobLogSlice(bytes: bytes, truncated: truncated, next: end)
         }
+    }
+
+    /// The job and the attempt of a log id (`JobLog.attemptID`: `<job id>` for the first
+    /// attempt, `<job id>/<n>` for a retry's).
+    static func key(_ id: String) -> (job: String, attempt: Int) {
+        guard let slash = id.firstIndex(of: "/"), let attempt = Int(id[id.index(after: slash)...]) else { return (id, 1) }
+        return (String(id[..<slash]), attempt)
     }
 
     /// Purged with their jobs (the foreign key cascades).

@@ -11,7 +11,9 @@ extension PostgresJobStore: SharedJobStore {
         let sql = """
             UPDATE jobs SET owner = $1, fence = nextval('jobs_fence'), state = 'running', started_at = \(Self.now)
             WHERE id IN (
-                SELECT id FROM jobs WHERE state = 'queued' AND owner IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+                SELECT id FROM jobs WHERE state = 'queued' AND owner IS NULL
+                    AND (orchestration IS NULL OR coalesce((orchestration::jsonb->>'run_at')::bigint, 0) <= \(Self.now))
+                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
             )
             RETURNING \(PostgresJobRows.columns)
             """

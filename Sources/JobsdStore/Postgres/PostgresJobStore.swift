@@ -233,6 +233,7 @@ public final class PostgresJobStore: JobStore {
                     "WITH swept AS (DELETE FROM job_changes WHERE at < $1 RETURNING seq) "
                         + "UPDATE store_meta SET value = GREATEST(value, (SELECT COALESCE(MAX(seq), 0) FROM swept)) "
                         + "WHERE key = 'changes_swept_through'", [cutoff.milliseconds])
+                _ = try connection.query(PostgresJobRows.purgeGroups, [cutoff.milliseconds])
                 let ids = try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
                 if !ids.isEmpty {
                     for table in ["job_events", "webhook_deliveries"] {
@@ -246,6 +247,74 @@ public final class PostgresJobStore: JobStore {
 
     /// The jobs' output is in the database (`PostgresJobLogs`): `dataDirectory` holds none of it.
     public func logStore(dataDirectory: String) -> any JobLogStore { PostgresJobLogs(pool: pool, logger: logger) }
+
+    // MARK: - Groups and batches
+
+    /// Unfenced beyond `updateSQL`'s own token check: a record whose row another node changed
+    /// the token of throws `notFound`, and nothing of the batch is stored. A first terminal state
+    /// enqueues the job's webhook delivery in the same transaction, as `update` does.
+    public func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {
+        guard !records.isEmpty else { return }
+        let rows = records.map {
+            ($0.record.id, PostgresJobRows.parameters($0.record), JobChange($0.record.job), $0.events, WebhookDelivery.enqueued(by: $0.record))
+        }
+        try await writeLoggingChanges { connection, changes in
+            for (id, parameters, change, events, delivery) in rows {
+                let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first?.string(0)
+                guard try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 else { throw JobStoreError.notFound(id) }
+                try Self.insertEvents(events, of: id, on: connection)
+                guard stored != change.state.rawValue else { continue }
+                changes.append(try Self.appendChange(change, on: connection))
+                if let delivery { try Self.insertDelivery(delivery, on: connection) }
+            }
+        }
+    }
+
+    public func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws {
+        let groupParameters = PostgresJobRows.parameters(group)
+        let rows = jobs.map { ($0.record.id, PostgresJobRows.parameters($0.record), JobChange($0.record.job), $0.events) }
+        let groupID = group.id
+        do {
+            try await writeLoggingChanges { connection, changes in
+                _ = try connection.query(PostgresJobRows.insertGroupSQL, groupParameters)
+                for (id, parameters, change, events) in rows {
+                    guard try connection.query(PostgresJobRows.insertSQL, parameters).affectedRows == 1 else { throw JobStoreError.duplicateID(id) }
+                    try Self.insertEvents(events, of: id, on: connection)
+                    changes.append(try Self.appendChange(change, on: connection))
+                }
+            }
+        } catch let error as PostgresError where error.sqlState == PostgresError.uniqueViolation {
+            throw JobStoreError.duplicateID(groupID)
+        }
+    }
+
+    public func updateGroup(_ group: GroupRecord) async throws {
+        let parameters = PostgresJobRows.parameters(group)
+        let id = group.id
+        try await pool.run { connection in
+            guard try connection.query(PostgresJobRows.updateGroupSQL, parameters).affectedRows == 1 else {
+                throw JobStoreError.notFound(id)
+            }
+        }
+    }
+
+    public func group(_ id: String) async throws -> GroupRecord? {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.selectGroup, [id]).rows.first.map(StoredGroup.record(from:))
+        }
+    }
+
+    public func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord] {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.listGroups, [beforeID, max(0, limit)]).rows.map(StoredGroup.record(from:))
+        }
+    }
+
+    public func unfinishedGroups() async throws -> [GroupRecord] {
+        try await pool.run(idempotent: true) { connection in
+            try connection.query(PostgresJobRows.selectUnfinishedGroups).rows.map(StoredGroup.record(from:))
+        }
+    }
 
     /// Assigns a transaction id and commits it: a WAL record flushed by the server, without a
     /// row. Fails while the database is unreachable or cannot write.

@@ -121,6 +121,27 @@ enum PostgresSchema {
         );
         CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
         """,
+        // 6: orchestration, as SQLite's schema 7: the group a job belongs to, the rest of its
+        // orchestration fields as JSON text (StoredOrchestration), and the groups (StoredGroup).
+        """
+        ALTER TABLE jobs ADD COLUMN group_id text COLLATE "C";
+        ALTER TABLE jobs ADD COLUMN orchestration text;
+        CREATE INDEX jobs_by_group ON jobs (group_id, id) WHERE group_id IS NOT NULL;
+        CREATE TABLE job_groups (
+            id text COLLATE "C" PRIMARY KEY,
+            name text,
+            labels text NOT NULL,
+            fail_fast integer NOT NULL,
+            state text NOT NULL,
+            created_at bigint NOT NULL,
+            finished_at bigint,
+            cancel_requested_at bigint,
+            failed_by text,
+            jobs text NOT NULL,
+            counts text NOT NULL
+        );
+        CREATE INDEX job_groups_by_state ON job_groups (state, id);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
