@@ -110,7 +110,7 @@ extension JobRecord {
             cancelRequestedAt: Timestamp(milliseconds: 1_764_035_590_000), pid: 41237, exitCode: -1,
             signal: "SIGKILL", error: "did not stop after cancellation",
             cleanup: CleanupStatus(state: .failed, exitCode: 3, error: "cleanup exited with 3"),
-            logBytes: 10_485_760
+            logBytes: 10_485_760, limits: spec.limits, user: spec.user
         )
         return JobRecord(
             job: job, spec: spec, idempotencyKey: "key-ü-\(n)", requestFingerprint: spec.json,

@@ -42,7 +42,7 @@ struct CgroupTree: Sendable {
     /// Marks the root as this process's (`StaleCgroupRoots`): an empty child cgroup named after
     /// its pid and start time. Re-creates the root if another jobsd's reclaim removed it between
     /// our `mkdir` and now.
-    private func markOwner() {
+    func markOwner() {
         let mark = root + "/" + StaleCgroupRoots.ownMark
         for _ in 0..<3 {
             if mkdir(mark, 0o755) == 0 || errno == EEXIST || errno != ENOENT { return }
@@ -50,10 +50,18 @@ struct CgroupTree: Sendable {
         }
     }
 
-    /// Creates `<root>/<name>` (or takes the existing one) and opens it.
+    /// Creates `<root>/<name>` (or takes the existing one) and opens it. Should the root be
+    /// gone (removed by hand, or by another jobsd that could not tell its owner is alive), it is
+    /// made again, with this process's owner mark.
     func create(_ name: String) throws(ContainmentError) -> JobCgroup {
         let path = root + "/" + name
-        if mkdir(path, 0o755) != 0, errno != EEXIST {
+        var failed = mkdir(path, 0o755) != 0 && errno != EEXIST
+        if failed, errno == ENOENT {
+            _ = mkdir(root, 0o755)
+            markOwner()
+            failed = mkdir(path, 0o755) != 0 && errno != EEXIST
+        }
+        if failed {
             throw .unavailable("cannot create the cgroup \(path): \(String(cString: strerror(errno)))")
         }
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

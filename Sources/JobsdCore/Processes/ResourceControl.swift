@@ -148,7 +148,12 @@ struct ResourceControl: Sendable {
                     let controller = Self.v1Controller[kind]!
                     guard let root = v1Roots[controller] else { throw .setup("\(kind.rawValue): no cgroup v1 \(controller) root") }
                     let dir = root + "/" + name
-                    if mkdir(dir, 0o755) != 0, errno != EEXIST {
+                    var failed = mkdir(dir, 0o755) != 0 && errno != EEXIST
+                    if failed, errno == ENOENT {  // the root was removed meanwhile (StaleCgroupRoots)
+                        _ = mkdir(root, 0o755)
+                        failed = mkdir(dir, 0o755) != 0 && errno != EEXIST
+                    }
+                    if failed {
                         throw .setup("cannot create the cgroup \(dir): \(String(cString: strerror(errno)))")
                     }
                     applied.v1Directories.append(dir)

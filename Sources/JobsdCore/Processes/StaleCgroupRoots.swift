@@ -7,10 +7,13 @@ import Logging
 /// per data directory, which adds up to thousands on a build machine.
 ///
 /// Who owns a root: every engine marks its root with an empty child cgroup
-/// `owner.<pid>.<start ticks>` (created when its tree is prepared, removed at its stop). A root
-/// is *stale* when it holds no process (`populated 0` in its `cgroup.events`) and either its
-/// owner marks name no process that still runs with that start time, or it has no owner mark
-/// and was created more than `unmarkedAge` ago (a root left by a jobsd from before the marks).
+/// `owner.<pid>.<start ticks>.<pid namespace inode>` (created when its tree is prepared,
+/// removed at its stop). A root is *stale* when it holds no process (`populated 0` in its
+/// `cgroup.events`) and either its owner marks name no process that still runs with that start
+/// time, or it has no owner mark and was created more than `unmarkedAge` ago (a root left by a
+/// jobsd from before the marks). A mark made in another pid namespace (a jobsd in a container
+/// that shares the host's cgroup tree, or run as PID 1 by `unshare --pid`) cannot be checked
+/// from here, so it counts as alive.
 /// A stale root's empty job cgroups and the root itself are removed, with its v1 roots of the
 /// same name (memory, cpu, pids on the hybrid layout). A root with a live process in it is
 /// never touched, whoever owns it: its jobsd kills and reclaims those at its next start
@@ -27,8 +30,15 @@ enum StaleCgroupRoots {
     /// The owner mark of this process in a root.
     static var ownMark: String {
         let pid = getpid()
-        return "owner.\(pid).\(ProcessTable.info(pid)?.startTicks ?? 0)"
+        return "owner.\(pid).\(ProcessTable.info(pid)?.startTicks ?? 0).\(pidNamespace)"
     }
+
+    /// The inode of this process's pid namespace (`/proc/self/ns/pid` → `pid:[4026531836]`); 0
+    /// when it cannot be read.
+    static let pidNamespace: UInt64 = {
+        var st = stat()
+        return stat("/proc/self/ns/pid", &st) == 0 ? UInt64(st.st_ino) : 0
+    }()
 
     /// Reclaims, in the background, the stale siblings of `tree.root` (never `tree.root`
     /// itself) and the v1 roots of the same names under `v1Bases` (the v1 hierarchies' bases:
@@ -72,10 +82,12 @@ enum StaleCgroupRoots {
         return !marks.contains(where: ownerIsAlive)
     }
 
-    /// Whether `owner.<pid>.<ticks>` names a process that still runs with that start time.
+    /// Whether `owner.<pid>.<ticks>.<pid namespace>` names a process that still runs with that
+    /// start time; true when the mark is from another pid namespace (it cannot be checked here).
     static func ownerIsAlive(_ mark: String) -> Bool {
         let parts = mark.split(separator: ".")
-        guard parts.count == 3, let pid = pid_t(parts[1]), let ticks = UInt64(parts[2]) else { return false }
+        guard parts.count == 4, let pid = pid_t(parts[1]), let ticks = UInt64(parts[2]), let namespace = UInt64(parts[3]) else { return false }
+        guard namespace == pidNamespace, pidNamespace != 0 else { return true }
         guard let info = ProcessTable.info(pid) else { return false }
         return info.startTicks == ticks
     }
