@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var templatesPath: String?
     /// `--templates-only`: refuse raw commands (403); only templates run.
     public var templatesOnly = false
+    /// Seconds between `: keep-alive` comments on an idle `GET /v1/events` stream (CONTRACT.md:
+    /// 15); tests shorten it.
+    public var eventStreamKeepAlive: Double = 15
     /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
     public var handleSignals = true
 
