@@ -22,6 +22,9 @@ public struct Job: Codable, Sendable, Equatable {
     public var error: String?
     public var cleanup: CleanupStatus
     public var logBytes: Int64
+    /// Output bytes the job wrote that could not be stored (its log could not grow: disk full,
+    /// I/O error); the job was never blocked for it. 0 when everything was stored.
+    public var logDroppedBytes: Int64
     /// The node that claimed the job (several nodes on PostgreSQL); nil until it is claimed, and
     /// always nil on a single node's SQLite store.
     public var node: String?
@@ -30,7 +33,8 @@ public struct Job: Codable, Sendable, Equatable {
         id: String, name: String? = nil, labels: [String: String] = [:], command: [String], state: JobState,
         createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, timeoutSeconds: Double,
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
-        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0, node: String? = nil
+        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0, logDroppedBytes: Int64 = 0,
+        node: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -49,6 +53,7 @@ public struct Job: Codable, Sendable, Equatable {
         self.error = error
         self.cleanup = cleanup
         self.logBytes = logBytes
+        self.logDroppedBytes = logDroppedBytes
         self.node = node
     }
 
@@ -57,6 +62,26 @@ public struct Job: Codable, Sendable, Equatable {
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
+        case logDroppedBytes = "log_dropped_bytes"
+    }
+
+    /// Every field is required except `log_dropped_bytes` (0 when absent: JSON from a jobsd
+    /// before it, e.g. changes stored before an upgrade).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(String.self, forKey: .id), name: try c.decode(String?.self, forKey: .name),
+            labels: try c.decode([String: String].self, forKey: .labels), command: try c.decode([String].self, forKey: .command),
+            state: try c.decode(JobState.self, forKey: .state), createdAt: try c.decode(Timestamp.self, forKey: .createdAt),
+            startedAt: try c.decode(Timestamp?.self, forKey: .startedAt), finishedAt: try c.decode(Timestamp?.self, forKey: .finishedAt),
+            timeoutSeconds: try c.decode(Double.self, forKey: .timeoutSeconds), graceSeconds: try c.decode(Double.self, forKey: .graceSeconds),
+            cancelRequestedAt: try c.decode(Timestamp?.self, forKey: .cancelRequestedAt), pid: try c.decode(Int32?.self, forKey: .pid),
+            exitCode: try c.decode(Int32?.self, forKey: .exitCode), signal: try c.decode(String?.self, forKey: .signal),
+            error: try c.decode(String?.self, forKey: .error), cleanup: try c.decode(CleanupStatus.self, forKey: .cleanup),
+            logBytes: try c.decode(Int64.self, forKey: .logBytes),
+            logDroppedBytes: try c.decodeIfPresent(Int64.self, forKey: .logDroppedBytes) ?? 0,
+            node: try c.decode(String?.self, forKey: .node)
+        )
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -78,6 +103,7 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(error, forKey: .error)
         try c.encode(cleanup, forKey: .cleanup)
         try c.encode(logBytes, forKey: .logBytes)
+        try c.encode(logDroppedBytes, forKey: .logDroppedBytes)
         try c.encode(node, forKey: .node)
     }
 
@@ -109,6 +135,7 @@ public struct Job: Codable, Sendable, Equatable {
         w.raw(",\"exit_code\":"); w.optional(cleanup.exitCode) { $0.raw(String($1)) }
         w.raw(",\"error\":"); w.optional(cleanup.error) { $0.string($1) }
         w.raw("},\"log_bytes\":"); w.raw(String(logBytes))
+        w.raw(",\"log_dropped_bytes\":"); w.raw(String(logDroppedBytes))
         w.raw(",\"node\":"); w.optional(node) { $0.string($1) }
         w.raw("}")
     }

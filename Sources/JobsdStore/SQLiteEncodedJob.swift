@@ -29,7 +29,7 @@ final class SQLiteEncodedJob: Sendable {
     var idempotencyKey: String? { boxed.record.idempotencyKey }
     var labels: [String: String] { boxed.record.job.labels }
 
-    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?24 of `statement`
+    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?25 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
         let record = boxed.record
@@ -58,5 +58,6 @@ final class SQLiteEncodedJob: Sendable {
         try statement.bind(22, record.requestFingerprint)
         try statement.bind(23, record.processStartTicks.map { Int64(bitPattern: $0) })
         try statement.bind(24, record.owner)
+        try statement.bind(25, job.logDroppedBytes)
     }
 }

@@ -6,7 +6,7 @@ import JobsdAPI
 /// see `StoredJob.specJSON`); times as Unix milliseconds.
 enum SQLiteJobRows {
     static let insertSQL = SQLiteSQL(
-        "INSERT INTO jobs (\(StoredJob.columns)) VALUES (" + (1...24).map { "?\($0)" }.joined(separator: ", ") + ")"
+        "INSERT INTO jobs (\(StoredJob.columns)) VALUES (" + (1...StoredJob.columnNames.count).map { "?\($0)" }.joined(separator: ", ") + ")"
     )
 
     static let updateSQL = SQLiteSQL(

@@ -106,6 +106,8 @@ enum SQLiteSchema {
             PRIMARY KEY (job_id, seq)
         ) WITHOUT ROWID;
         """,
+        // 5: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        "ALTER TABLE jobs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;",
     ]
 
     static var currentVersion: Int { migrations.count }

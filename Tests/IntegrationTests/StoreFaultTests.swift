@@ -89,6 +89,17 @@ import Testing
                 #expect(output.hasPrefix("before\n"))
                 #expect(output.hasSuffix("after\n"), "logging resumed once space returned")
                 #expect(processesAlive(markedWith: job.id).isEmpty)
+                // The job says what is missing: the bytes its log could not store, and when.
+                #expect(done.logDroppedBytes >= 16 << 20, "log_dropped_bytes \(done.logDroppedBytes)")
+                #expect(done.logDroppedBytes <= 32 << 20)
+                let events = try await server.client().events(job.id)
+                let dropped = try #require(events.first { $0.type == .logDropped })
+                guard case .string(let error)? = dropped["error"] else { throw TestFailure("log_dropped without an error: \(dropped)") }
+                #expect(error.contains("No space left on device"), "\(error)")
+                let resumed = try #require(events.first { $0.type == .logResumed })
+                #expect(resumed.seq > dropped.seq)
+                #expect(resumed["bytes"] == .number(Double(done.logDroppedBytes)))
+                #expect(events.filter { $0.type == .logDropped }.count == 1, "one event per run of drops, not one per chunk")
             }
         }
     }

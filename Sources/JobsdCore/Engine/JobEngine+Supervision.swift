@@ -58,7 +58,9 @@ extension JobEngine {
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
         metrics.queueWait.observe(queueWait)
-        let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log) { live.changes.broadcast() }
+        let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log, onLogDrop: { [self] drop in
+            logDropChanged(live, drop, logger: logger)
+        }) { live.changes.broadcast() }
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
@@ -118,6 +120,20 @@ extension JobEngine {
             close(out.read)
             close(err.read)
             throw error
+        }
+    }
+
+    /// The job's log began (`log_dropped`, with the error) or stopped (`log_resumed`, with the bytes
+    /// lost meanwhile) dropping output it could not store; the total is the job's
+    /// `log_dropped_bytes`. Logged once each, never per chunk.
+    private func logDropChanged(_ live: LiveJob, _ drop: JobLogDrop, logger: Logger) {
+        switch drop {
+        case let .started(error):
+            state.lock.withLock { note(live, .logDropped, [.init("error", .string(error))]) }
+            logger.warning("job output cannot be stored; dropping it until the log can grow", metadata: ["error": "\(error)"])
+        case let .ended(bytes):
+            state.lock.withLock { note(live, .logResumed, [.init("bytes", .number(Double(bytes)))]) }
+            logger.notice("job output is stored again", metadata: ["dropped_bytes": "\(bytes)"])
         }
     }
 

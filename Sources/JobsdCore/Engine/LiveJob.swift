@@ -77,7 +77,10 @@ final class LiveJob: @unchecked Sendable {
     /// The job as the API shows it now. Caller holds the engine lock.
     var currentJob: Job {
         var job = record.job
-        if let log { job.logBytes = log.keptBytes }
+        if let log {
+            job.logBytes = log.keptBytes
+            job.logDroppedBytes = log.droppedBytes
+        }
         return job
     }
 }

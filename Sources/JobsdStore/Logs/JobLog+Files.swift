@@ -90,13 +90,16 @@ extension JobLog {
     // MARK: - Writing
 
     /// Appends bytes one stream wrote. Drops the oldest bytes past the cap (compacting the files
-    /// when they hold twice the cap). Write errors (disk full) drop the bytes; the job goes on.
-    public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream) {
-        guard !bytes.isEmpty else { return }
-        lock.withLock {
-            guard writable else { return }
+    /// when they hold twice the cap). Write errors (disk full, I/O error) drop the bytes and count
+    /// them (`droppedBytes`); the job goes on, and the next append tries again. Returns a
+    /// `JobLogDrop` when this append began or ended a run of dropped output, else nil.
+    @discardableResult
+    public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream) -> JobLogDrop? {
+        guard !bytes.isEmpty else { return nil }
+        return lock.withLock { () -> JobLogDrop? in
+            guard writable else { return nil }
             if dataFD < 0 {
-                do { try createFiles() } catch { return }
+                do { try createFiles() } catch { return drop(bytes.count, "\(error)") }
             }
             var input = bytes
             // Only the newest `maxBytes` of this chunk can survive.
@@ -105,7 +108,9 @@ extension JobLog {
                 input = UnsafeRawBufferPointer(rebasing: input[skip...])
                 reset(base: end + UInt64(skip))
             }
-            guard Self.writeAll(dataFD, input, at: off_t(Self.headerSize + end - base)) else { return }
+            guard Self.writeAll(dataFD, input, at: off_t(Self.headerSize + end - base)) else {
+                return drop(bytes.count, JobLogError(operation: "write", path: "\(directory)/data", errno: errno).description)
+            }
             end += UInt64(input.count)
             if let last = runs.last, last.stream == stream {
                 runs[runs.count - 1].end = end
@@ -115,7 +120,19 @@ extension JobLog {
                 writeEntry(runs.count - 1)
             }
             if end - base > 2 * maxBytes { compact() }
+            guard let before = droppedBefore else { return nil }
+            droppedBefore = nil
+            return .ended(bytes: dropped - before)
         }
+    }
+
+    /// Counts `count` bytes that could not be stored; `.started` for the first of a run. Caller
+    /// holds `lock`.
+    private func drop(_ count: Int, _ error: String) -> JobLogDrop? {
+        defer { dropped += UInt64(count) }
+        guard droppedBefore == nil else { return nil }
+        droppedBefore = dropped
+        return .started(error: error)
     }
 
     /// Closes the files (when the job is terminal); later appends are ignored, reads still work

@@ -30,6 +30,10 @@ public final class JobLog: @unchecked Sendable {
     var runs: [Run]
     /// Appends are taken (a log created for a starting job) until `close()`.
     var writable: Bool
+    /// Bytes appends could not store (write errors), in all; and that total when the current
+    /// run of failures began (nil while appends succeed).
+    var dropped: UInt64 = 0
+    var droppedBefore: UInt64?
 
     struct Run: Equatable {
         var stream: LogStream
@@ -75,6 +79,10 @@ public final class JobLog: @unchecked Sendable {
 
     /// Bytes currently kept (at most the cap).
     public var keptBytes: Int64 { lock.withLock { Int64(end - keptStart) } }
+
+    /// Output bytes appends could not store because the files could not be written (not the
+    /// oldest bytes the cap drops).
+    public var droppedBytes: Int64 { lock.withLock { Int64(dropped) } }
 
     /// True once any byte has been dropped because of the cap.
     public var truncated: Bool { lock.withLock { keptStart > 0 } }

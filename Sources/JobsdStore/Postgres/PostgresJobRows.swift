@@ -2,9 +2,9 @@ import JobsdAPI
 
 /// How a `JobRecord` maps to a PostgreSQL `jobs` row: the statements that write a whole row and
 /// the parameters they bind, in `StoredJob.columns` order (`$1` is the id) then the fencing token
-/// (`$25`). Rows read back through `StoredJob.record(from:)`, as SQLite's do, plus the token.
+/// (`$26`). Rows read back through `StoredJob.record(from:)`, as SQLite's do, plus the token.
 enum PostgresJobRows {
-    /// `StoredJob.columns` and the fencing token (column 24, 0-based).
+    /// `StoredJob.columns` and the fencing token (column 25, 0-based).
     static let columns = StoredJob.columns + ", fence"
     /// The fencing token's 1-based parameter number in the whole-row writes.
     static let fenceParameter = StoredJob.columnNames.count + 1
@@ -51,7 +51,7 @@ enum PostgresJobRows {
             job.pid, job.exitCode, job.signal, job.error,
             job.cleanup.state.rawValue, job.cleanup.exitCode, job.cleanup.error, job.logBytes,
             StoredJob.specJSON(record), record.idempotencyKey, record.requestFingerprint,
-            record.processStartTicks.map { Int64(bitPattern: $0) }, record.owner, record.fence,
+            record.processStartTicks.map { Int64(bitPattern: $0) }, record.owner, job.logDroppedBytes, record.fence,
         ]
     }
 

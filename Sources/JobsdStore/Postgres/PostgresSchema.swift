@@ -84,6 +84,8 @@ enum PostgresSchema {
         CREATE TABLE store_meta (key text PRIMARY KEY, value bigint NOT NULL);
         INSERT INTO store_meta (key, value) VALUES ('changes_last', 0), ('changes_swept_through', 0);
         """,
+        // 4: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        "ALTER TABLE jobs ADD COLUMN log_dropped_bytes bigint NOT NULL DEFAULT 0;",
     ]
 
     static var currentVersion: Int { migrations.count }
