@@ -71,24 +71,16 @@ import Testing
         let client = faulty.jobsd.client()
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let script = """
-            echo before
-            while [ ! -e "$0/faulty" ]; do sleep 0.02; done
-            head -c 1048576 /dev/zero
-            touch "$0/wrote"
-            while [ ! -e "$0/healed" ]; do sleep 0.02; done
-            echo after
-            """
-        let job = try await client.submit(JobSpec(command: ["sh", "-c", script, scratch]))
+        let job = try await client.submit(JobSpec(command: burstOfOutput(bytes: 1 << 20, in: scratch)))
         try await client.waitForOutput(job.id, "before")
 
         try await faulty.control("enable name=posix/io/rw/pwrite,failinfo=\(EIO)")
-        #expect(FileManager.default.createFile(atPath: scratch + "/faulty", contents: nil))
+        #expect(FileManager.default.createFile(atPath: scratch + "/burst", contents: nil))
         try await eventually("the job getting past its output") { FileManager.default.fileExists(atPath: scratch + "/wrote") }
         #expect(try await client.job(job.id).logDroppedBytes == 1 << 20)
 
         try await faulty.control("disable name=posix/io/rw/pwrite")
-        #expect(FileManager.default.createFile(atPath: scratch + "/healed", contents: nil))
+        #expect(FileManager.default.createFile(atPath: scratch + "/resume", contents: nil))
         let done = try await client.wait(job.id, timeout: 30)
         #expect(done.state == .succeeded)
         #expect(done.logDroppedBytes == 1 << 20)

@@ -30,13 +30,28 @@ struct MemoryHarness {
     }
 
     /// jobsd's anonymous memory (heap, thread stacks, anonymous mappings) in KiB.
-    func anonymousKiB() throws -> Int {
+    func anonymousKiB() throws -> Int { try rollup("Anonymous") }
+
+    /// jobsd's resident memory (RSS) in KiB.
+    func residentKiB() throws -> Int { try rollup("Rss") }
+
+    /// One field of `/proc/<pid>/smaps_rollup`, in KiB.
+    private func rollup(_ field: String) throws -> Int {
         let text = try String(contentsOfFile: "/proc/\(jobsd.child.pid)/smaps_rollup", encoding: .utf8)
-        for line in text.split(separator: "\n") where line.hasPrefix("Anonymous:") {
-            if let kib = Int(line.split(separator: " ")[1]) { return kib }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            if let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) { return kib }
         }
-        throw TestFailure("no Anonymous line in smaps_rollup:\n\(text)")
+        throw TestFailure("no \(field) line in smaps_rollup:\n\(text)")
     }
+
+    /// Suspends until jobsd has handed its freed heap back more than `count` times (its log line
+    /// `heap trimmed`, written each time the engine has been idle for a moment after work).
+    func waitForHeapTrim(after count: Int) async throws {
+        try await eventually("jobsd trimming its heap once idle", timeout: 60) { heapTrims() > count }
+    }
+
+    /// How often jobsd has trimmed its heap so far.
+    func heapTrims() -> Int { jobsd.log.components(separatedBy: "heap trimmed").count - 1 }
 
     /// Runs `iteration(client, i)` for every i in `range`, on `concurrency` tasks.
     func run(

@@ -79,6 +79,40 @@ import Testing
             #expect(growth.grownKiB < 1536, "\(growth)")
         }
     }
+
+    /// Issue 21: after a backlog has drained and jobsd has been idle, its RSS comes back down
+    /// (the engine hands freed heap back to the system when it goes idle); before, a drained
+    /// burst kept its peak for good. Eight jobs hold every running slot while 30 000 more are
+    /// submitted, so the backlog is the same on any machine; then they all run.
+    @Test func aDrainedBacklog_GivesItsMemoryBack_OnceIdle() async throws {
+        try await MemoryHarness.with(arguments: ["--queue-limit", "100000", "--max-running", "8"]) { harness in
+            try await harness.run(0..<3000, concurrency: 8) { client, _ in
+                _ = try await client.wait(try await client.submit(JobSpec(command: ["true"])).id)
+            }
+            try await harness.waitUntilIdle()
+            try await harness.waitForHeapTrim(after: 0)
+            let before = try harness.residentKiB()
+
+            let scratch = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            for _ in 0..<8 {
+                _ = try await harness.client.submit(JobSpec(command: ["sh", "-c", "while [ ! -e \"$0/go\" ]; do sleep 0.05; done", scratch]))
+            }
+            try await harness.run(0..<30_000, concurrency: 16) { client, _ in
+                let job = try await client.submit(JobSpec(command: ["true"]))
+                #expect(job.state == .queued)
+            }
+            let peak = try harness.residentKiB()
+            let trims = harness.heapTrims()
+            #expect(FileManager.default.createFile(atPath: scratch + "/go", contents: nil))
+            try await harness.waitUntilIdle()
+            try await harness.waitForHeapTrim(after: trims)
+            let after = try harness.residentKiB()
+            print("jobsd RSS around a 30 000-job backlog: \(before) KiB before, \(peak) KiB at its peak, \(after) KiB once drained and idle")
+            #expect(after - before <= (peak - before) / 4, "gave back \(peak - after) of the \(peak - before) KiB the backlog took")
+            #expect(after <= max(before * 3 / 2, before + 32 * 1024), "issue 21's bound: \(after) KiB after, \(before) KiB before")
+        }
+    }
 }
 
 extension JobsdClient {

@@ -63,25 +63,17 @@ import Testing
                 defer { try? FileManager.default.removeItem(atPath: scratch) }
                 // 32 MiB through the pipes while nothing can be stored: more than the pipe buffers
                 // and the disk hold, so the job gets past it only if its output is drained.
-                let script = """
-                    echo before
-                    while [ ! -e "$0/full" ]; do sleep 0.02; done
-                    head -c 33554432 /dev/zero
-                    touch "$0/wrote"
-                    while [ ! -e "$0/freed" ]; do sleep 0.02; done
-                    echo after
-                    """
-                let job = try await server.submit(JobSpec(command: ["sh", "-c", script, scratch]))
+                let job = try await server.submit(JobSpec(command: burstOfOutput(bytes: 32 << 20, in: scratch)))
                 try await server.waitForOutput(job.id, containing: "before")
                 let filler = try disk.fill()
-                #expect(FileManager.default.createFile(atPath: scratch + "/full", contents: nil))
+                #expect(FileManager.default.createFile(atPath: scratch + "/burst", contents: nil))
                 try await eventually("the job writing all its output with the disk full") {
                     FileManager.default.fileExists(atPath: scratch + "/wrote")
                 }
                 #expect(try await server.client().job(job.id).state == .running)
 
                 try disk.free(filler)
-                #expect(FileManager.default.createFile(atPath: scratch + "/freed", contents: nil))
+                #expect(FileManager.default.createFile(atPath: scratch + "/resume", contents: nil))
                 let done = try await server.client().wait(job.id, timeout: 30)
                 #expect(done.state == .succeeded)
                 #expect(done.exitCode == 0)

@@ -199,7 +199,7 @@ import Testing
             defer { connection.close() }
             try connection.execute(SQLiteSchema.migrations[0])
             try connection.execute("PRAGMA user_version = 1")
-            for record in [keyed, labelled] { _ = try connection.insertJob(SQLiteEncodedJob(record)) }
+            try insertIntoOldSchema(connection, [keyed, labelled])
         }
         let store = try SQLiteJobStore(path: path, logger: logger)
         #expect(try await store.get(keyed.id) == keyed)
@@ -221,8 +221,8 @@ import Testing
             defer { connection.close() }
             for migration in SQLiteSchema.migrations[0..<2] { try connection.execute(migration) }
             try connection.execute("PRAGMA user_version = 2")
+            try insertIntoOldSchema(connection, [full, plain])
             for record in [full, plain] {
-                _ = try connection.insertJob(SQLiteEncodedJob(record))
                 try connection.withStatement("UPDATE jobs SET spec = ?2 WHERE id = ?1") { statement in
                     try statement.bind(1, record.id)
                     try statement.bind(2, record.spec.json)  // what schema 2 stored
@@ -303,4 +303,12 @@ private func rawInteger(_ path: String, _ sql: String) throws -> Int64? {
     let connection = try SQLiteConnection(path: path)
     defer { connection.close() }
     return try connection.withStatement(SQLiteSQL(sql)) { try $0.step() ? $0.int64(0) : nil }
+}
+
+/// Inserts `records` into a database at a schema before 5, whose jobs table has no
+/// `log_dropped_bytes`: through today's INSERT, with the column there only meanwhile.
+private func insertIntoOldSchema(_ connection: SQLiteConnection, _ records: [JobRecord]) throws {
+    try connection.execute("ALTER TABLE jobs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0")
+    for record in records { _ = try connection.insertJob(SQLiteEncodedJob(record)) }
+    try connection.execute("ALTER TABLE jobs DROP COLUMN log_dropped_bytes")
 }

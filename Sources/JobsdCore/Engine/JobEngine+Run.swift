@@ -27,6 +27,7 @@ extension JobEngine {
             logger.info("job engine ready")
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.retentionLoop() }
+                group.addTask { await self.trimHeapWhenIdle() }
                 group.addTask { await self.storeProbeLoop() }
                 if let shared {
                     group.addTask { await self.heartbeatLoop(shared) }
