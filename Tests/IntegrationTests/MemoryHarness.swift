@@ -19,10 +19,13 @@ struct MemoryHarness {
     static let cacheRecords = 500
 
     /// Starts jobsd on a temporary data dir with `arguments`, runs `body`, then kills it and
-    /// removes the directory, on success and on failure.
-    static func with<T: Sendable>(arguments: [String] = [], _ body: (MemoryHarness) async throws -> T) async throws -> T {
-        let data = try TemporaryDirectory.make(prefix: "jobsd-memory")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+    /// removes the directory, on success and on failure. With `dataDirectory` jobsd starts on
+    /// that one instead (the caller removes it).
+    static func with<T: Sendable>(
+        dataDirectory: String? = nil, arguments: [String] = [], _ body: (MemoryHarness) async throws -> T
+    ) async throws -> T {
+        let data = try dataDirectory ?? TemporaryDirectory.make(prefix: "jobsd-memory")
+        defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: data) } }
         let jobsd = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--cache-records", "\(cacheRecords)", "--log-level", "info"] + arguments)
         defer { jobsd.child.signal(SIGKILL) }
@@ -73,17 +76,24 @@ struct MemoryHarness {
     /// Returns once at most `activeJobs` jobs are queued, running or cancelling (read from
     /// `/metrics`).
     func waitUntilIdle(activeJobs: Int = 0) async throws {
-        let busy = ["queued", "running", "cancelling"].map { "jobsd_jobs{state=\"\($0)\"}" }
         for _ in 0..<6000 {
-            let text = try await client.transport.send(ClientRequest(path: "/metrics")).text
-            let active = text.split(separator: "\n").reduce(0.0) { sum, line in
-                guard busy.contains(where: { line.hasPrefix($0 + " ") }), let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return sum }
-                return sum + value
-            }
+            let series = try await metrics()
+            let active = ["queued", "running", "cancelling"].reduce(0.0) { $0 + (series["jobsd_jobs{state=\"\($1)\"}"] ?? 0) }
             if active <= Double(activeJobs) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("jobsd still has active jobs after 120 s")
+    }
+
+    /// jobsd's `/metrics`: each series (name and labels, as written) and its value.
+    func metrics() async throws -> [String: Double] {
+        let text = try await client.transport.send(ClientRequest(path: "/metrics")).text
+        var series: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            series[String(line[..<space])] = value
+        }
+        return series
     }
 
     /// Runs `warmUp` iterations, waits until jobsd is idle (but for `activeJobs`) and reads its
