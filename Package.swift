@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         // Service groups, SIGTERM/SIGINT handling and graceful-shutdown ordering.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The ecosystem's metrics API: the engine emits through it, so an embedder plugs in any backend.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // The Prometheus backend of swift-metrics behind GET /metrics (atomics only, no SwiftNIO).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: - C shims
@@ -49,6 +53,7 @@ let package = Package(
             dependencies: [
                 "JobsdStore", "JobsdAPI", "JobsdMetrics", "CProcessSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -57,6 +62,8 @@ let package = Package(
             dependencies: [
                 "JobsdHTTP", "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -81,6 +88,7 @@ let package = Package(
                 "JobsdServer", "JobsdCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -116,7 +124,11 @@ let package = Package(
             dependencies: ["JobsdStore", "JobsdAPI", "JobsdTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "JobsdCoreTests", dependencies: ["JobsdCore", "JobsdStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobsdCoreTests",
+            dependencies: ["JobsdCore", "JobsdStore", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",

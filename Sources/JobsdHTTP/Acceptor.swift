@@ -60,6 +60,7 @@ final class Acceptor: @unchecked Sendable {
     /// Best effort, without blocking: drop what the client already sent (so closing does not reset
     /// the connection), send a 503 problem, half-close, close.
     private func reject(_ fd: Int32) {
+        let started = monotonicNanoseconds()
         var scratch = [UInt8](repeating: 0, count: 4096)
         _ = scratch.withUnsafeMutableBytes { try? Syscall.read(fd, into: $0) }
         let problem = HTTPResponse.problem(status: 503, detail: "The server has too many open connections; retry later.",
@@ -72,6 +73,6 @@ final class Acceptor: @unchecked Sendable {
         }
         Syscall.shutdownWrite(fd)
         Syscall.close(fd)
-        context.observer.requestCompleted("UNKNOWN", nil, 503, 0)
+        context.observer.requestCompleted("UNKNOWN", nil, 503, Double(monotonicNanoseconds() &- started) / 1e9)
     }
 }

@@ -27,7 +27,8 @@ extension HTTPConnection {
         guard case .bytes(let body) = response.body else { return }
         encodeHead(response, contentLength: body.count, chunked: false, keepAlive: false, version: .http1_1)
         output.append(contentsOf: body)
-        context.observer.requestCompleted("UNKNOWN", nil, status, 0)
+        // From the request's first byte (or the accept) to now: a 408 counts its whole wait.
+        context.observer.requestCompleted("UNKNOWN", nil, status, Double(monotonicNanoseconds() &- requestStarted) / 1e9)
         current = nil
         lingerBeforeClose = true
         closeAfterOutput()

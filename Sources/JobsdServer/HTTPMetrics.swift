@@ -1,17 +1,19 @@
+import CoreMetrics
 import JobsdHTTP
 import JobsdMetrics
 
-/// HTTP metrics (`jobsd_http_*`) fed by the server's observer hooks. Routes are labelled by their
-/// pattern (`/v1/jobs/{id}`), methods outside the known set as `OTHER`, so label sets stay bounded.
-/// The series of each (method, route, status) are looked up once and kept, so a request costs two
-/// locked increments, not a registry lookup.
+/// HTTP metrics (`jobsd_http_*`) fed by the server's observer hooks, emitted through swift-metrics
+/// on the server's backend. Routes are labelled by their pattern (`/v1/jobs/{id}`), methods
+/// outside the known set as `OTHER`, so label sets stay bounded. The series of each (method,
+/// route, status) are made once and kept, so a request costs one dictionary lookup under a lock,
+/// an atomic increment and a histogram record, not a registry lookup.
 final class HTTPMetrics: @unchecked Sendable {
-    let registry: MetricsRegistry
+    let factory: any MetricsFactory
     let router: HTTPRouter
-    let connectionsOpen: Gauge
+    let connectionsOpen: Meter
     /// Guards `series`.
     private let lock = PThreadLock()
-    private var series: [SeriesKey: (requests: Counter, duration: Histogram)] = [:]
+    private var series: [SeriesKey: (requests: Counter, duration: CoreMetrics.Timer)] = [:]
 
     struct SeriesKey: Hashable {
         var method: String
@@ -20,18 +22,17 @@ final class HTTPMetrics: @unchecked Sendable {
     }
 
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    static let durationBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60]
 
-    init(registry: MetricsRegistry, router: HTTPRouter) {
-        self.registry = registry
+    init(factory: any MetricsFactory, router: HTTPRouter) {
+        self.factory = factory
         self.router = router
-        connectionsOpen = registry.gauge("jobsd_http_connections_open", help: "HTTP connections currently open.")
+        connectionsOpen = Meter(label: MetricFamily.httpConnectionsOpen.name, factory: factory)
     }
 
     var observer: HTTPServerObserver {
         HTTPServerObserver(
-            connectionOpened: { [connectionsOpen] in connectionsOpen.add(1) },
-            connectionClosed: { [connectionsOpen] in connectionsOpen.add(-1) },
+            connectionOpened: { [connectionsOpen] in connectionsOpen.increment() },
+            connectionClosed: { [connectionsOpen] in connectionsOpen.decrement() },
             requestCompleted: { [self] method, path, status, seconds in record(method: method, path: path, status: status, seconds: seconds) }
         )
     }
@@ -41,15 +42,14 @@ final class HTTPMetrics: @unchecked Sendable {
                             route: path.flatMap { router.pattern(for: $0) } ?? "unmatched", status: status)
         let handles = lock.withLock { series[key] } ?? makeSeries(key)
         handles.requests.increment()
-        handles.duration.observe(seconds)
+        handles.duration.recordSeconds(seconds)
     }
 
-    private func makeSeries(_ key: SeriesKey) -> (requests: Counter, duration: Histogram) {
+    private func makeSeries(_ key: SeriesKey) -> (requests: Counter, duration: CoreMetrics.Timer) {
         let handles = (
-            registry.counter("jobsd_http_requests_total", help: "HTTP requests answered, by method, route pattern and status.",
-                             labels: [("method", key.method), ("route", key.route), ("status", String(key.status))]),
-            registry.histogram("jobsd_http_request_duration_seconds", help: "Time from a request's arrival to its answer being written.",
-                               buckets: Self.durationBuckets, labels: [("route", key.route)])
+            Counter(label: MetricFamily.httpRequests.name,
+                    dimensions: [("method", key.method), ("route", key.route), ("status", String(key.status))], factory: factory),
+            CoreMetrics.Timer(label: MetricFamily.httpRequestDuration.name, dimensions: [("route", key.route)], factory: factory)
         )
         lock.withLock { series[key] = handles }
         return handles

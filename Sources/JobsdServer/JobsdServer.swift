@@ -1,7 +1,7 @@
+import CoreMetrics
 import Foundation
 import JobsdCore
 import JobsdHTTP
-import JobsdMetrics
 import JobsdStore
 import Logging
 import ServiceLifecycle
@@ -22,6 +22,14 @@ public final class JobsdServer: Sendable {
     let http: HTTPServer
     let lifecycle = ServerLifecycle()
     let serviceGroup: ServiceGroup
+    /// This server's own Prometheus registry, rendered by `GET /metrics`; the engine and the HTTP
+    /// metrics are given it explicitly, never through the process-global `MetricsSystem`.
+    let prometheus = PrometheusMetrics()
+
+    /// The swift-metrics backend behind `GET /metrics`. The `jobsd` executable (one server per
+    /// process) bootstraps `MetricsSystem` with it, so that any library emitting through the global
+    /// system shows up there too; code running several servers in one process must not.
+    public var metricsFactory: any MetricsFactory { prometheus }
 
     /// Opens the store (creating the data directory) and builds every part; nothing runs until
     /// `run()`. Throws a readable error when the data directory or database cannot be used.
@@ -51,9 +59,8 @@ public final class JobsdServer: Sendable {
         }
         self.configuration = configuration
 
-        let metrics = MetricsRegistry()
         do {
-            engine = try JobEngine(configuration: configuration.engine, store: store, metrics: metrics, logger: logger)
+            engine = try JobEngine(configuration: configuration.engine, store: store, metrics: prometheus, logger: logger)
         } catch {
             throw StartupError("--containment cgroup: \(error)")
         }
@@ -63,10 +70,10 @@ public final class JobsdServer: Sendable {
             bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
             .register(in: &router)
         EventStreamRoutes(engine: engine).register(in: &router)
-        OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: metrics).register(in: &router)
+        OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: prometheus).register(in: &router)
         NodeRoutes(engine: engine).register(in: &router)
         UIRoutes().register(in: &router)
-        let httpMetrics = HTTPMetrics(registry: metrics, router: router)
+        let httpMetrics = HTTPMetrics(factory: prometheus, router: router)
         let auth = BearerAuth(token: configuration.token)
         let routes = router
         http = HTTPServer(configuration: configuration.http, logger: logger, observer: httpMetrics.observer) { request in

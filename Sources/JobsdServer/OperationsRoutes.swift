@@ -1,13 +1,12 @@
 import JobsdAPI
 import JobsdCore
 import JobsdHTTP
-import JobsdMetrics
 
 /// `/healthz`, `/readyz`, `/metrics` and `/openapi.yaml`.
 struct OperationsRoutes: Sendable {
     let engine: JobEngine
     let lifecycle: ServerLifecycle
-    let metrics: MetricsRegistry
+    let metrics: PrometheusMetrics
 
     func register(in router: inout HTTPRouter) {
         // Both answer at once, on the event loop.
@@ -23,7 +22,7 @@ struct OperationsRoutes: Sendable {
         }
         router.add("GET", "/metrics") { [metrics] _ in
             HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                         body: .bytes(Array(metrics.render().utf8)))
+                         body: .bytes(metrics.render()))
         }
         router.add("GET", "/openapi.yaml") { _ in
             HTTPResponse(status: 200, headers: [("Content-Type", "application/yaml")], body: .bytes(OpenAPIDocument.bytes))

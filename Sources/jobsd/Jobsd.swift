@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreMetrics
 import Foundation
 import JobsdAPI
 import JobsdCore
@@ -64,6 +65,8 @@ struct Jobsd: AsyncParsableCommand {
         } catch {
             Self.fail("\(error)")
         }
+        // One server in this process: libraries that emit through the global system land on /metrics too.
+        MetricsSystem.bootstrap(server.metricsFactory)
         do {
             try await server.run()
         } catch {

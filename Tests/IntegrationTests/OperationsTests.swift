@@ -78,6 +78,18 @@ import Testing
         }
     }
 
+    @Test func aRequestTheServerRefusesItself_CountsTheTimeItTook_NotZero() async throws {
+        try await TestServer.with { server in
+            let connection = try BlockingConnection(port: server.port)
+            try connection.send("GET /v1/jobs HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n")
+            #expect(try connection.readResponse().status == 400)
+            let metrics = try await scrape(server)
+            let count = try #require(metrics[#"jobsd_http_request_duration_seconds_count{route="unmatched"}"#])
+            let sum = try #require(metrics[#"jobsd_http_request_duration_seconds_sum{route="unmatched"}"#])
+            #expect(count == 1 && sum > 0 && sum < 60, "\(sum) / \(count)")
+        }
+    }
+
     @Test func theSpec_IsServed() async throws {
         try await TestServer.with { server in
             let response = try await server.send("GET", "/openapi.yaml")

@@ -1,9 +1,9 @@
 import Foundation
 import JobsdAPI
 @testable import JobsdCore
-import JobsdMetrics
 import JobsdStore
 import Logging
+import MetricsTestKit
 import Testing
 
 /// An in-memory store whose writes of `cancelling` records are slow, like a busy disk.
@@ -36,7 +36,7 @@ extension EngineTests {
         let store = SlowCancellingWrites()
         var logger = Logger(label: "jobsd.test")
         logger.logLevel = .warning
-        let engine = try JobEngine(configuration: EngineConfiguration(dataDirectory: dir), store: store, metrics: MetricsRegistry(), logger: logger)
+        let engine = try JobEngine(configuration: EngineConfiguration(dataDirectory: dir), store: store, metrics: TestMetrics(), logger: logger)
         let runner = Task { try await engine.run() }
         await engine.waitUntilReady()
         guard case let .created(job) = try await engine.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 1000"], graceSeconds: 5))

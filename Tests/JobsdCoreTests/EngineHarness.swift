@@ -1,16 +1,17 @@
 import Foundation
 import JobsdAPI
 @testable import JobsdCore
-import JobsdMetrics
 import JobsdStore
 import Logging
+import MetricsTestKit
 import Testing
 
 /// A real engine on a temp data dir and an in-memory store, running in a task; always shut down.
 struct EngineHarness {
     let engine: JobEngine
     let store: InMemoryJobStore
-    let registry: MetricsRegistry
+    /// swift-metrics' test backend: the engine emits through the API to whatever factory it gets.
+    let metrics: TestMetrics
     let dataDirectory: String
 
     static func make(_ configure: (inout EngineConfiguration) -> Void = { _ in }) throws -> EngineHarness {
@@ -22,12 +23,12 @@ struct EngineHarness {
         config.containment = containment
         configure(&config)
         let store = InMemoryJobStore()
-        let registry = MetricsRegistry()
+        let metrics = TestMetrics()
         var logger = Logger(label: "jobsd.test")
         logger.logLevel = .warning
         return EngineHarness(
-            engine: try JobEngine(configuration: config, store: store, metrics: registry, logger: logger),
-            store: store, registry: registry, dataDirectory: dir)
+            engine: try JobEngine(configuration: config, store: store, metrics: metrics, logger: logger),
+            store: store, metrics: metrics, dataDirectory: dir)
     }
 
     /// Runs `body` while the engine runs; shuts it down afterwards (also when `body` throws) and
@@ -108,7 +109,7 @@ struct EngineHarness {
         #expect(await ProcScan.noZombieChildren(), "zombie children left", sourceLocation: sourceLocation)
     }
 
-    func counter(_ name: String) -> Double { registry.counter(name, help: "").value }
+    func counter(_ name: String) -> Int64 { metrics.counterTotal(label: name) }
 
     enum Failure: Error { case unexpected }
 

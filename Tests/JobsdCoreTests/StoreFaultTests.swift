@@ -1,9 +1,10 @@
 import Foundation
 import JobsdAPI
-@testable import JobsdCore
 import JobsdMetrics
+@testable import JobsdCore
 import JobsdStore
 import Logging
+import MetricsTestKit
 import Testing
 
 /// An in-memory store that refuses chosen kinds of writes while told to, like a full disk.
@@ -60,13 +61,13 @@ private final class RefusingStore: JobStore, @unchecked Sendable {
 }
 
 /// Runs `body` with an engine on `store`; always shuts it down.
-private func withEngine(_ store: RefusingStore, _ body: (JobEngine, MetricsRegistry) async throws -> Void) async throws {
+private func withEngine(_ store: RefusingStore, _ body: (JobEngine, TestMetrics) async throws -> Void) async throws {
     let dir = NSTemporaryDirectory() + "jobsd-core-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var logger = Logger(label: "jobsd.test")
     logger.logLevel = .critical
-    let registry = MetricsRegistry()
+    let registry = TestMetrics()
     var configuration = EngineConfiguration(dataDirectory: dir)
     configuration.shutdownTimeout = 0
     let engine = try JobEngine(configuration: configuration, store: store, metrics: registry, logger: logger)
@@ -91,8 +92,8 @@ extension EngineTests {
             #expect(try await engine.job(job.id)?.state.isTerminal == false)
             #expect(try await engine.wait(job.id, timeout: 0.1)?.state.isTerminal == false)
             #expect(engine.storeFault?.contains("full") == true)
-            #expect(registry.gauge("jobsd_store_writes_pending", help: "").value >= 1)
-            #expect(registry.counter("jobsd_store_write_errors_total", help: "").value >= 9)
+            #expect(try registry.expectMeter("jobsd_store_writes_pending").lastValue ?? 0 >= 1)
+            #expect(registry.counterTotal(label: "jobsd_store_write_errors_total") >= 9)
 
             store.refuse([])
             let done = try #require(try await engine.wait(job.id, timeout: 30))
@@ -101,7 +102,7 @@ extension EngineTests {
             let stored = try #require(try await store.inner.get(job.id)).job
             #expect(stored.state == .succeeded && stored.cleanup.state == .done)
             #expect(engine.storeFault == nil)
-            #expect(registry.gauge("jobsd_store_writes_pending", help: "").value == 0)
+            #expect(try registry.expectMeter("jobsd_store_writes_pending").lastValue == 0)
         }
     }
 

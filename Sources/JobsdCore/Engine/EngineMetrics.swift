@@ -1,58 +1,46 @@
+import CoreMetrics
 import JobsdAPI
 import JobsdMetrics
 
-/// The engine's Prometheus series (names are part of the contract).
+/// The engine's series, emitted through the swift-metrics API on the factory the engine was given
+/// (names, help texts and buckets: `MetricFamily`). Durations are recorded in nanoseconds of the
+/// monotonic clock (`MonotonicInstant`), so a sub-millisecond cancel still adds to the sums.
 struct EngineMetrics: Sendable {
-    let jobs: [JobState: Gauge]
+    let jobs: [JobState: Meter]
     let submitted: Counter
     let finished: [JobState: Counter]
-    let duration: Histogram
-    let queueWait: Histogram
-    let cancelLatency: Histogram
+    let duration: CoreMetrics.Timer
+    let queueWait: CoreMetrics.Timer
+    let cancelLatency: CoreMetrics.Timer
     let escapedKilled: Counter
     let abandoned: Counter
     let leaseRenewals: Counter
     let rescued: Counter
 
-    init(_ r: MetricsRegistry) {
-        var jobs: [JobState: Gauge] = [:]
+    init(_ factory: any MetricsFactory) {
+        var jobs: [JobState: Meter] = [:]
         var finished: [JobState: Counter] = [:]
         for state in JobState.allCases {
-            jobs[state] = r.gauge(
-                "jobsd_jobs", help: "Jobs per state (terminal states: finished since this jobsd started).",
-                labels: [("state", state.rawValue)])
+            jobs[state] = Meter(label: MetricFamily.jobs.name, dimensions: [("state", state.rawValue)], factory: factory)
         }
         for state in JobState.allCases where state.isTerminal {
-            finished[state] = r.counter(
-                "jobsd_jobs_finished_total", help: "Jobs that reached a terminal state.", labels: [("state", state.rawValue)])
+            finished[state] = Counter(label: MetricFamily.jobsFinished.name, dimensions: [("state", state.rawValue)], factory: factory)
         }
         self.jobs = jobs
         self.finished = finished
-        submitted = r.counter("jobsd_jobs_submitted_total", help: "Jobs accepted by POST /v1/jobs.")
-        duration = r.histogram(
-            "jobsd_job_duration_seconds", help: "Time from a job's start to its terminal state.",
-            buckets: Histogram.durationBuckets)
-        queueWait = r.histogram(
-            "jobsd_job_queue_wait_seconds", help: "Time from a job's creation to its start.", buckets: Histogram.durationBuckets)
-        cancelLatency = r.histogram(
-            "jobsd_cancel_latency_seconds", help: "Time from a cancel request to the job's terminal state.",
-            buckets: Histogram.durationBuckets)
-        escapedKilled = r.counter(
-            "jobsd_escaped_processes_killed_total",
-            help: "Processes of jobs that had left the job's process group (setsid, double fork) and were killed.")
-        abandoned = r.counter(
-            "jobsd_abandoned_tasks_total",
-            help: "In-process jobs that ignored cancellation and were reported cancelled while still running.")
-        leaseRenewals = r.counter(
-            "jobsd_node_lease_renewals_total", help: "Heartbeats that renewed this node's lease (several nodes on PostgreSQL).")
-        rescued = r.counter(
-            "jobsd_jobs_rescued_total",
-            help: "Jobs of silent nodes this node rescued: failed as interrupted, or queued again when not started.")
+        submitted = Counter(label: MetricFamily.jobsSubmitted.name, factory: factory)
+        duration = CoreMetrics.Timer(label: MetricFamily.jobDuration.name, factory: factory)
+        queueWait = CoreMetrics.Timer(label: MetricFamily.jobQueueWait.name, factory: factory)
+        cancelLatency = CoreMetrics.Timer(label: MetricFamily.cancelLatency.name, factory: factory)
+        escapedKilled = Counter(label: MetricFamily.escapedProcessesKilled.name, factory: factory)
+        abandoned = Counter(label: MetricFamily.abandonedTasks.name, factory: factory)
+        leaseRenewals = Counter(label: MetricFamily.leaseRenewals.name, factory: factory)
+        rescued = Counter(label: MetricFamily.jobsRescued.name, factory: factory)
     }
 
     /// A job moved from `old` (nil: new) to `new` (nil: forgotten).
     func moved(from old: JobState?, to new: JobState?) {
-        if let old { jobs[old]?.add(-1) }
-        if let new { jobs[new]?.add(1) }
+        if let old { jobs[old]?.decrement() }
+        if let new { jobs[new]?.increment() }
     }
 }

@@ -155,7 +155,7 @@ extension JobEngine {
         }
         metrics.moved(from: .queued, to: .cancelled)
         metrics.finished[.cancelled]?.increment()
-        metrics.cancelLatency.observe(requested.seconds(until: .now()))
+        metrics.cancelLatency.recordNanoseconds(requested.nanoseconds(until: .now()))
         live.changes.broadcast()
         logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
         logger.info("job finished", metadata: ["job.id": "\(record.id)", "state": "cancelled"])

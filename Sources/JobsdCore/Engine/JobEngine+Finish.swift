@@ -55,8 +55,8 @@ extension JobEngine {
         let job = final.job
         metrics.moved(from: previous, to: job.state)
         metrics.finished[job.state]?.increment()
-        if let started { metrics.duration.observe(started.seconds(until: ended)) }
-        if let cancelRequested { metrics.cancelLatency.observe(cancelRequested.seconds(until: ended)) }
+        if let started { metrics.duration.recordNanoseconds(started.nanoseconds(until: ended)) }
+        if let cancelRequested { metrics.cancelLatency.recordNanoseconds(cancelRequested.nanoseconds(until: ended)) }
         live.changes.broadcast()
         changes.broadcast()
         logger.info("job finished", metadata: [

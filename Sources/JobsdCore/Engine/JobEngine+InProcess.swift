@@ -29,10 +29,10 @@ extension JobEngine {
             live.log = log
             let startedAt = live.record.job.startedAt ?? .now()
             note(live, .started, at: startedAt, [.init("attempt", .number(1))])
-            return (startedAt, live.queueWaitSeconds)
+            return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["kind": "in-process"])
-        metrics.queueWait.observe(queueWait)
+        metrics.queueWait.recordNanoseconds(queueWait)
         await persist(live, logger: logger)
 
         let task = Task {

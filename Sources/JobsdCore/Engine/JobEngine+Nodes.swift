@@ -142,7 +142,7 @@ extension JobEngine {
                 }
                 if regained { changes.broadcast() }
                 if !beat.rescued.isEmpty {
-                    metrics.rescued.increment(by: Double(beat.rescued.count))
+                    metrics.rescued.increment(by: beat.rescued.count)
                     logger.warning("rescued jobs of silent nodes", metadata: ["jobs": "\(beat.rescued.joined(separator: ","))"])
                     state.lock.withLock { state.claimWanted = true }
                     changes.broadcast()

@@ -54,10 +54,10 @@ extension JobEngine {
             live.record.processStartTicks = spawned.startTicks
             let startedAt = live.record.job.startedAt ?? .now()
             note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(1))])
-            return (startedAt, live.queueWaitSeconds)
+            return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
-        metrics.queueWait.observe(queueWait)
+        metrics.queueWait.recordNanoseconds(queueWait)
         let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log, onLogDrop: { [self] drop in
             logDropChanged(live, drop, logger: logger)
         }) { live.changes.broadcast() }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Foundation
 import JobsdAPI
@@ -45,15 +46,18 @@ public final class JobEngine: Sendable {
 
     /// Throws when `configuration.containment` is `.cgroup` and no cgroup v2 directory is
     /// writable here (`.auto` then falls back to `.proc`).
-    public init(configuration: EngineConfiguration, store: any JobStore, metrics: MetricsRegistry, logger: Logger) throws(ContainmentError) {
+    ///
+    /// - Parameter metrics: the swift-metrics backend the engine's series go to (names, help
+    ///   texts and buckets: `MetricFamily`): the server passes a Prometheus registry of its own;
+    ///   an embedder passes theirs, or `MetricsSystem.factory` for the process-global one set by
+    ///   `MetricsSystem.bootstrap`. Taking it as a parameter rather than reading the global keeps
+    ///   several engines in one process (the tests) apart.
+    public init(configuration: EngineConfiguration, store: any JobStore, metrics: any MetricsFactory, logger: Logger) throws(ContainmentError) {
         containment = try Containment.choose(configuration.containment, dataDirectory: configuration.dataDirectory)
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
-        metrics.gauge(
-            "jobsd_containment_info", help: "How jobs' processes are contained: cgroup (a cgroup v2 per job) or proc (a per-job subreaper).",
-            labels: [("method", containment.method.rawValue)]
-        ).set(1)
+        Meter(label: MetricFamily.containment.name, dimensions: [("method", containment.method.rawValue)], factory: metrics).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }

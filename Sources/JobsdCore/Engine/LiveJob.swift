@@ -67,11 +67,12 @@ final class LiveJob: @unchecked Sendable {
         eventsTaken = lastEventSeq
     }
 
-    /// Seconds from submission to start: monotonic when this process saw both, from the stored
-    /// wall-clock times for a job recovered from the store. Caller holds the engine lock.
-    var queueWaitSeconds: Double {
-        if let submittedAt, let startedAt { return submittedAt.seconds(until: startedAt) }
-        return record.job.createdAt.seconds(until: record.job.startedAt ?? .now())
+    /// Nanoseconds from submission to start: monotonic when this process saw both, from the stored
+    /// wall-clock times (milliseconds) for a job recovered from the store or claimed from another
+    /// node's submission. Caller holds the engine lock.
+    var queueWaitNanoseconds: Int64 {
+        if let submittedAt, let startedAt { return submittedAt.nanoseconds(until: startedAt) }
+        return max(0, (record.job.startedAt ?? .now()).milliseconds - record.job.createdAt.milliseconds) * 1_000_000
     }
 
     /// The job as the API shows it now. Caller holds the engine lock.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import JobsdMetrics
 import Logging
@@ -22,19 +23,16 @@ final class StoreHealth: @unchecked Sendable {
     private var pending = 0  // guarded by `lock`
     private let logger: Logger
     private let errors: Counter
-    private let pendingGauge: Gauge
+    private let pendingGauge: Meter
     private let onChange: @Sendable () -> Void
     /// Broadcast when a fault ends.
     let cleared = AsyncCondition()
 
-    init(metrics: MetricsRegistry, logger: Logger, onChange: @escaping @Sendable () -> Void) {
+    init(metrics: any MetricsFactory, logger: Logger, onChange: @escaping @Sendable () -> Void) {
         self.logger = logger
         self.onChange = onChange
-        errors = metrics.counter(
-            "jobsd_store_write_errors_total", help: "Writes the job store refused (disk full, I/O error, lost database).")
-        pendingGauge = metrics.gauge(
-            "jobsd_store_writes_pending",
-            help: "Job outcomes and records that happened but are not stored yet; retried until the store takes them.")
+        errors = Counter(label: MetricFamily.storeWriteErrors.name, factory: metrics)
+        pendingGauge = Meter(label: MetricFamily.storeWritesPending.name, factory: metrics)
     }
 
     /// The store fault in force (the first refused write's error), or nil.
@@ -87,9 +85,9 @@ final class StoreHealth: @unchecked Sendable {
     func pendingChanged(by delta: Int) {
         let unprobed: Bool = lock.withLock {
             pending += delta
+            pendingGauge.set(pending)
             return pending == 0 && fault != nil
         }
-        pendingGauge.add(Double(delta))
         if unprobed { onChange() }
     }
 

@@ -1,6 +1,6 @@
+import CoreMetrics
 import Dispatch
 import Glibc
-import JobsdMetrics
 import Logging
 
 /// Stops every process of one job (or of one cleanup command): SIGTERM to the main process's
@@ -123,7 +123,7 @@ struct SignalLadder: Sendable {
     private func finish(escaped signalled: Int, survivors: Int, leftovers: Int = 0, _ record: SignalRecord) -> Result {
         let escaped = signalled + tree.escapedReported
         if escaped > 0 {
-            escapedKilled.increment(by: Double(escaped))
+            escapedKilled.increment(by: escaped)
             logger.info("escaped descendants killed", metadata: ["count": "\(escaped)"])
         }
         return Result(survivors: survivors, escaped: escaped, leftovers: leftovers, signals: record.sent)

@@ -8,9 +8,10 @@ struct MonotonicInstant: Sendable, Comparable {
 
     static func now() -> MonotonicInstant { MonotonicInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds) }
 
-    /// Seconds from `self` to `later` (0 when `later` is not later).
-    func seconds(until later: MonotonicInstant) -> Double {
-        later.nanoseconds > nanoseconds ? Double(later.nanoseconds - nanoseconds) / 1e9 : 0
+    /// Nanoseconds from `self` to `later` (0 when `later` is not later): what the duration
+    /// histograms record (`Timer.recordNanoseconds`).
+    func nanoseconds(until later: MonotonicInstant) -> Int64 {
+        later.nanoseconds > nanoseconds ? Int64(clamping: later.nanoseconds - nanoseconds) : 0
     }
 
     static func < (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
