@@ -19,13 +19,10 @@ struct MemoryHarness {
     static let cacheRecords = 500
 
     /// Starts jobsd on a temporary data dir with `arguments`, runs `body`, then kills it and
-    /// removes the directory, on success and on failure. With `dataDirectory` jobsd starts on
-    /// that one instead (the caller removes it).
-    static func with<T: Sendable>(
-        dataDirectory: String? = nil, arguments: [String] = [], _ body: (MemoryHarness) async throws -> T
-    ) async throws -> T {
-        let data = try dataDirectory ?? TemporaryDirectory.make(prefix: "jobsd-memory")
-        defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: data) } }
+    /// removes the directory, on success and on failure.
+    static func with<T: Sendable>(arguments: [String] = [], _ body: (MemoryHarness) async throws -> T) async throws -> T {
+        let data = try TemporaryDirectory.make(prefix: "jobsd-memory")
+        defer { try? FileManager.default.removeItem(atPath: data) }
         let jobsd = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--cache-records", "\(cacheRecords)", "--log-level", "info"] + arguments)
         defer { jobsd.child.signal(SIGKILL) }

@@ -113,40 +113,6 @@ import Testing
             #expect(after <= max(before * 3 / 2, before + 32 * 1024), "issue 21's bound: \(after) KiB after, \(before) KiB before")
         }
     }
-
-    /// Restart with recovery: the jobs a `kill -9` left queued (and the one it left running) are
-    /// taken over by the next jobsd, which stops the leftovers and runs the rest. Once they are
-    /// done and it is idle, a jobsd that recovered 20 000 jobs holds no more memory than one that
-    /// recovered 2 000 (issue 21's 0.66 KB per job would be 12 MB more).
-    @Test func jobsRecoveredAfterARestart_LeaveNoMemoryBehind_OnceDone() async throws {
-        let few = try await Self.anonymousKiBAfterRecovering(2000)
-        let many = try await Self.anonymousKiBAfterRecovering(20_000)
-        print("jobsd anonymous memory after recovering and running 2 000 jobs: \(few) KiB; 20 000 jobs: \(many) KiB")
-        #expect(many - few < 4 * 1024, "\(many - few) KiB more for 18 000 more recovered jobs")
-    }
-
-    /// A jobsd runs one job and has `count` more queued when it is killed with SIGKILL; a second
-    /// one on the same data directory recovers them all and runs them. Its anonymous memory once
-    /// they are done and it has handed back freed heap.
-    private static func anonymousKiBAfterRecovering(_ count: Int) async throws -> Int {
-        let data = try TemporaryDirectory.make(prefix: "jobsd-memory")
-        defer { try? FileManager.default.removeItem(atPath: data) }
-        try await MemoryHarness.with(dataDirectory: data, arguments: ["--max-running", "1"]) { harness in
-            let blocker = try await harness.client.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 600"]))
-            try await harness.client.waitForOutput(blocker.id, "ready")
-            try await harness.run(0..<count, concurrency: 16) { client, _ in
-                let job = try await client.submit(JobSpec(command: ["true"]))
-                #expect(job.state == .queued)
-            }
-            await harness.jobsd.signal(SIGKILL)
-        }
-        return try await MemoryHarness.with(dataDirectory: data) { harness in
-            try await harness.waitUntilIdle()
-            try await harness.waitForHeapTrim(after: 0)
-            #expect(try await harness.metrics()["jobsd_jobs{state=\"succeeded\"}"] == Double(count), "every recovered job ran")
-            return try harness.anonymousKiB()
-        }
-    }
 }
 
 extension JobsdClient {
