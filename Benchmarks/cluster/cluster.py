@@ -4,23 +4,30 @@
 Run through scripts/with-postgres.sh (it provides JOBSD_TEST_POSTGRES_URL), with a release jobsd:
     swift build -c release --product jobsd
     scripts/with-postgres.sh python3 Benchmarks/cluster/cluster.py [JOBS]
+    scripts/with-postgres.sh python3 Benchmarks/cluster/cluster.py cancel [SAMPLES]   # cross-node cancel only
 
 Measures, each on fresh data dirs and a fresh database schema:
   - jobs completed per second (`true` jobs, JOBS of them posted round-robin to every node by 16
     client threads, until all are terminal) with the SQLite single node, 1, 2 and 3 PostgreSQL nodes;
   - PostgreSQL transactions per job (pg_stat_database.xact_commit delta / jobs) for 1 node;
-  - cross-node cancel: DELETE through a node that does not run the job -> 202 answer, and
-    -> the job terminal (`sleep 300`, grace 5 s: the ladder's SIGTERM ends it), p50/p99;
+  - cross-node cancel: DELETE through a node that does not run the job -> 202 answer, -> the
+    running node's signal ladder starts (its `signal_sent` SIGTERM event, stamped when the signal is
+    sent, minus the wall-clock time the DELETE's answer arrived: same host, same clock; negative
+    when the ladder started before the answer arrived), and -> the job terminal (`sleep 300`,
+    grace 5 s: the ladder's SIGTERM ends it), p50/p99;
   - rescue after kill -9 of the node running a job (default --heartbeat 2s, --node-timeout 10s):
     seconds from the kill to the job terminal as seen through the surviving node.
 """
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request, uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip() + "/jobsd"
 PG = os.environ["JOBSD_TEST_POSTGRES_URL"]
-JOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+CANCEL_ONLY = len(sys.argv) > 1 and sys.argv[1] == "cancel"
+JOBS = int(sys.argv[1]) if len(sys.argv) > 1 and not CANCEL_ONLY else 2000
+CANCEL_SAMPLES = int(sys.argv[2]) if CANCEL_ONLY and len(sys.argv) > 2 else 100
 
 
 def free_port():
@@ -94,10 +101,10 @@ def percentile(values, p):
     values = sorted(values); return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def cross_node_cancel(samples=100):
+def cross_node_cancel(samples):
     store = fresh_store()
     nodes = [Node(store, "c0"), Node(store, "c1")]
-    answer, terminal = [], []
+    answer, ladder, terminal = [], [], []
     try:
         for _ in range(samples):
             status, job = nodes[0].request("POST", "/v1/jobs", {"command": ["sleep", "300"], "grace_seconds": 5})
@@ -109,14 +116,19 @@ def cross_node_cancel(samples=100):
             t0 = time.monotonic()
             status, _ = other.request("DELETE", f"/v1/jobs/{job['id']}")
             t1 = time.monotonic()
+            answered_at = time.time()
             assert status == 202, status
             _, done = other.get(f"/v1/jobs/{job['id']}?wait=30")
             t2 = time.monotonic()
             assert done["state"] == "cancelled", done
+            _, timeline = other.get(f"/v1/jobs/{job['id']}/events")
+            sent = next(e for e in timeline["events"] if e["type"] == "signal_sent" and e["signal"] == "SIGTERM")
+            sent_at = datetime.fromisoformat(sent["at"].replace("Z", "+00:00")).timestamp()
             answer.append((t1 - t0) * 1000); terminal.append((t2 - t0) * 1000)
+            ladder.append((sent_at - answered_at) * 1000)
     finally:
         for n in nodes: n.stop()
-    return answer, terminal
+    return answer, ladder, terminal
 
 
 def rescue(samples=3):
@@ -143,18 +155,28 @@ def rescue(samples=3):
     return times
 
 
+if CANCEL_ONLY:
+    answer, ladder, terminal = cross_node_cancel(CANCEL_SAMPLES)
+    print(f"cross-node cancel, {CANCEL_SAMPLES} samples (same host)")
+    print(f"DELETE -> 202: p50 {percentile(answer, 50):.1f} ms, p99 {percentile(answer, 99):.1f} ms")
+    print(f"202 answer -> SIGTERM sent on the running node: p50 {percentile(ladder, 50):.1f} ms, "
+          f"p99 {percentile(ladder, 99):.1f} ms, max {max(ladder):.1f} ms (target p99 <= 50 ms)")
+    print(f"DELETE -> cancelled: p50 {percentile(terminal, 50):.1f} ms, p99 {percentile(terminal, 99):.1f} ms")
+    sys.exit(0)
+
 rows = []
 sqlite_rate, _ = throughput("sqlite", 1)
 rows.append(("SQLite, 1 node", f"{sqlite_rate:.0f} jobs/s", "1.00×", "—"))
 for count in (1, 2, 3):
     rate, xacts = throughput(fresh_store(), count)
     rows.append((f"PostgreSQL, {count} node{'s' if count > 1 else ''}", f"{rate:.0f} jobs/s", f"{rate / sqlite_rate:.2f}×", f"{xacts:.1f}"))
-answer, terminal = cross_node_cancel()
+answer, ladder, terminal = cross_node_cancel(CANCEL_SAMPLES)
 rescued = rescue()
 print(f"jobs: {JOBS} `true` jobs per row, --max-running 8 per node, 16 client threads")
 print("| store | completed | vs SQLite | PostgreSQL commits per job |")
 print("|---|---|---|---|")
 for r in rows: print("| " + " | ".join(r) + " |")
 print(f"cross-node cancel, DELETE -> 202: p50 {percentile(answer, 50):.1f} ms, p99 {percentile(answer, 99):.1f} ms")
+print(f"cross-node cancel, 202 answer -> SIGTERM sent on the running node: p50 {percentile(ladder, 50):.1f} ms, p99 {percentile(ladder, 99):.1f} ms")
 print(f"cross-node cancel, DELETE -> cancelled: p50 {percentile(terminal, 50):.1f} ms, p99 {percentile(terminal, 99):.1f} ms")
 print(f"rescue after kill -9 (defaults 2 s / 10 s): " + ", ".join(f"{t:.1f} s" for t in rescued))

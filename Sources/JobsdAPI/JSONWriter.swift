@@ -73,3 +73,17 @@ public struct JSONWriter: Sendable {
         raw("]")
     }
 }
+
+/// A wire type written by hand with `JSONWriter` (no Foundation encoder on the hot path).
+public protocol JSONWritable {
+    func write(into w: inout JSONWriter)
+}
+
+extension JSONWritable {
+    /// The wire JSON.
+    public var json: String {
+        var w = JSONWriter()
+        write(into: &w)
+        return w.text
+    }
+}

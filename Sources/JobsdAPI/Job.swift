@@ -1,6 +1,6 @@
 /// A job as the API shows it (CONTRACT.md, "A job"). Every field is always present on the wire;
 /// times and outcomes are `null` until they happen.
-public struct Job: Codable, Sendable, Equatable {
+public struct Job: Codable, Sendable, Equatable, JSONWritable {
     /// Monotonic ULID: URL-safe, strictly increasing in creation order.
     public var id: String
     public var name: String?
@@ -25,6 +25,39 @@ public struct Job: Codable, Sendable, Equatable {
     /// Output bytes the job wrote that could not be stored (its log could not grow: disk full,
     /// I/O error); the job was never blocked for it. 0 when everything was stored.
     public var logDroppedBytes: Int64
+    /// When a scheduled job (`run_at`, `delay_seconds`) or a retry after its backoff may start;
+    /// nil when it may start at once.
+    public var runAt: Timestamp?
+    /// At most `concurrencyLimit` jobs with this key run at once; nil: no key.
+    public var concurrencyKey: String?
+    /// nil exactly when `concurrencyKey` is nil.
+    public var concurrencyLimit: Int?
+    /// The retry policy with its defaults filled in; nil: one attempt.
+    public var retry: RetryPolicy?
+    /// 1-based number of the current (or, once terminal, last) attempt.
+    public var attempt: Int
+    /// The attempts that ended before the current one, oldest first (retries). On the wire
+    /// (`allAttempts`) the current attempt follows once the job is terminal; a decoded job holds
+    /// the wire list.
+    public var attempts: [JobAttempt]
+    /// The group the job was submitted in (`POST /v1/groups`); nil otherwise.
+    public var groupID: String?
+
+    /// Every finished attempt, oldest first, the last one included once the job is terminal: the
+    /// wire's `attempts`.
+    public var allAttempts: [JobAttempt] { endedAttempt.map { attempts + [$0] } ?? attempts }
+
+    /// The current attempt as an entry of `attempts`, once the job is terminal after starting it
+    /// (nil while it is not terminal, when it never started, or when `attempts` holds it already).
+    public var endedAttempt: JobAttempt? {
+        guard state.isTerminal, let finishedAt, let startedAt else { return nil }
+        if let last = attempts.last, last.attempt >= attempt { return nil }
+        return JobAttempt(
+            attempt: attempt, startedAt: startedAt, finishedAt: finishedAt, exitCode: exitCode, signal: signal, error: error, state: state)
+    }
+
+    /// `retry.max_attempts`, 1 without a retry policy.
+    public var maxAttempts: Int { retry?.maxAttempts ?? 1 }
     /// The node that claimed the job (several nodes on PostgreSQL); nil until it is claimed, and
     /// always nil on a single node's SQLite store.
     public var node: String?
@@ -34,7 +67,8 @@ public struct Job: Codable, Sendable, Equatable {
         createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, timeoutSeconds: Double,
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
         signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0, logDroppedBytes: Int64 = 0,
-        node: String? = nil
+        runAt: Timestamp? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, retry: RetryPolicy? = nil,
+        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, node: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -54,6 +88,13 @@ public struct Job: Codable, Sendable, Equatable {
         self.cleanup = cleanup
         self.logBytes = logBytes
         self.logDroppedBytes = logDroppedBytes
+        self.runAt = runAt
+        self.concurrencyKey = concurrencyKey
+        self.concurrencyLimit = concurrencyLimit
+        self.retry = retry
+        self.attempt = attempt
+        self.attempts = attempts
+        self.groupID = groupID
         self.node = node
     }
 
@@ -63,25 +104,38 @@ public struct Job: Codable, Sendable, Equatable {
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
         case logDroppedBytes = "log_dropped_bytes"
+        case runAt = "run_at", concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit", retry
+        case attempt, maxAttempts = "max_attempts", attempts, groupID = "group_id"
     }
 
-    /// Every field is required except `log_dropped_bytes` (0 when absent: JSON from a jobsd
-    /// before it, e.g. changes stored before an upgrade).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            id: try c.decode(String.self, forKey: .id), name: try c.decode(String?.self, forKey: .name),
-            labels: try c.decode([String: String].self, forKey: .labels), command: try c.decode([String].self, forKey: .command),
-            state: try c.decode(JobState.self, forKey: .state), createdAt: try c.decode(Timestamp.self, forKey: .createdAt),
-            startedAt: try c.decode(Timestamp?.self, forKey: .startedAt), finishedAt: try c.decode(Timestamp?.self, forKey: .finishedAt),
-            timeoutSeconds: try c.decode(Double.self, forKey: .timeoutSeconds), graceSeconds: try c.decode(Double.self, forKey: .graceSeconds),
-            cancelRequestedAt: try c.decode(Timestamp?.self, forKey: .cancelRequestedAt), pid: try c.decode(Int32?.self, forKey: .pid),
-            exitCode: try c.decode(Int32?.self, forKey: .exitCode), signal: try c.decode(String?.self, forKey: .signal),
-            error: try c.decode(String?.self, forKey: .error), cleanup: try c.decode(CleanupStatus.self, forKey: .cleanup),
-            logBytes: try c.decode(Int64.self, forKey: .logBytes),
-            logDroppedBytes: try c.decodeIfPresent(Int64.self, forKey: .logDroppedBytes) ?? 0,
-            node: try c.decode(String?.self, forKey: .node)
-        )
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        labels = try c.decode([String: String].self, forKey: .labels)
+        command = try c.decode([String].self, forKey: .command)
+        state = try c.decode(JobState.self, forKey: .state)
+        createdAt = try c.decode(Timestamp.self, forKey: .createdAt)
+        startedAt = try c.decodeIfPresent(Timestamp.self, forKey: .startedAt)
+        finishedAt = try c.decodeIfPresent(Timestamp.self, forKey: .finishedAt)
+        timeoutSeconds = try c.decode(Double.self, forKey: .timeoutSeconds)
+        graceSeconds = try c.decode(Double.self, forKey: .graceSeconds)
+        cancelRequestedAt = try c.decodeIfPresent(Timestamp.self, forKey: .cancelRequestedAt)
+        pid = try c.decodeIfPresent(Int32.self, forKey: .pid)
+        exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode)
+        signal = try c.decodeIfPresent(String.self, forKey: .signal)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        cleanup = try c.decode(CleanupStatus.self, forKey: .cleanup)
+        logBytes = try c.decode(Int64.self, forKey: .logBytes)
+        logDroppedBytes = try c.decodeIfPresent(Int64.self, forKey: .logDroppedBytes) ?? 0
+        runAt = try c.decodeIfPresent(Timestamp.self, forKey: .runAt)
+        concurrencyKey = try c.decodeIfPresent(String.self, forKey: .concurrencyKey)
+        concurrencyLimit = try c.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
+        retry = try c.decodeIfPresent(RetryPolicy.self, forKey: .retry)
+        attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
+        attempts = try c.decodeIfPresent([JobAttempt].self, forKey: .attempts) ?? []
+        groupID = try c.decodeIfPresent(String.self, forKey: .groupID)
+        node = try c.decodeIfPresent(String.self, forKey: .node)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -104,17 +158,18 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(cleanup, forKey: .cleanup)
         try c.encode(logBytes, forKey: .logBytes)
         try c.encode(logDroppedBytes, forKey: .logDroppedBytes)
+        try c.encode(runAt, forKey: .runAt)
+        try c.encode(concurrencyKey, forKey: .concurrencyKey)
+        try c.encode(concurrencyLimit, forKey: .concurrencyLimit)
+        try c.encode(retry, forKey: .retry)
+        try c.encode(attempt, forKey: .attempt)
+        try c.encode(maxAttempts, forKey: .maxAttempts)
+        try c.encode(allAttempts, forKey: .attempts)
+        try c.encode(groupID, forKey: .groupID)
         try c.encode(node, forKey: .node)
     }
 
-    /// The wire JSON, written by hand (no Foundation encoder on the hot path); field order as in
-    /// CONTRACT.md.
-    public var json: String {
-        var w = JSONWriter()
-        write(into: &w)
-        return w.text
-    }
-
+    /// The wire JSON (`json`), field order as in CONTRACT.md.
     public func write(into w: inout JSONWriter) {
         w.raw("{\"id\":"); w.string(id)
         w.raw(",\"name\":"); w.optional(name) { $0.string($1) }
@@ -136,6 +191,18 @@ public struct Job: Codable, Sendable, Equatable {
         w.raw(",\"error\":"); w.optional(cleanup.error) { $0.string($1) }
         w.raw("},\"log_bytes\":"); w.raw(String(logBytes))
         w.raw(",\"log_dropped_bytes\":"); w.raw(String(logDroppedBytes))
+        w.raw(",\"run_at\":"); w.optional(runAt) { $0.string($1.description) }
+        w.raw(",\"concurrency_key\":"); w.optional(concurrencyKey) { $0.string($1) }
+        w.raw(",\"concurrency_limit\":"); w.optional(concurrencyLimit) { $0.raw(String($1)) }
+        w.raw(",\"retry\":"); w.optional(retry) { $1.write(into: &$0) }
+        w.raw(",\"attempt\":"); w.raw(String(attempt))
+        w.raw(",\"max_attempts\":"); w.raw(String(maxAttempts))
+        w.raw(",\"attempts\":[")
+        for (i, a) in allAttempts.enumerated() {
+            if i > 0 { w.raw(",") }
+            a.write(into: &w)
+        }
+        w.raw("],\"group_id\":"); w.optional(groupID) { $0.string($1) }
         w.raw(",\"node\":"); w.optional(node) { $0.string($1) }
         w.raw("}")
     }

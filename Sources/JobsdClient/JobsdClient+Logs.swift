@@ -1,9 +1,13 @@
 import JobsdAPI
 
 extension JobsdClient {
-    /// `GET /v1/jobs/{id}/logs`: the output kept so far; `stream` picks stdout or stderr only.
-    public func logs(_ id: String, stream: LogStream? = nil) async throws(ClientError) -> JobLogs {
-        let response = try await transport.send(ClientRequest(path: RequestPath.logs(id, query: Self.logQuery(stream, follow: false))))
+    /// `GET /v1/jobs/{id}/logs`: the output kept so far; `stream` picks stdout or stderr only;
+    /// `attempt` one attempt of a retried job (default: the latest that started; `404` for one
+    /// the job has not reached).
+    public func logs(_ id: String, stream: LogStream? = nil, attempt: Int? = nil) async throws(ClientError) -> JobLogs {
+        var query = Self.logQuery(stream, follow: false)
+        if let attempt { query.append(("attempt", String(attempt))) }
+        let response = try await transport.send(ClientRequest(path: RequestPath.logs(id, query: query)))
         guard response.status == 200 else { throw response.failure() }
         return JobLogs(bytes: response.body, truncated: response.header("Jobsd-Log-Truncated")?.lowercased() == "true")
     }

@@ -13,6 +13,11 @@ enum RequestPath {
     static func changes(query: [(String, String)]) -> String { "/v1/events" + encode(query) }
 
     static func events(_ id: String) -> String { "/v1/jobs/" + escape(id, allowing: unreserved) + "/events" }
+    static func groups(query: [(String, String)] = []) -> String { "/v1/groups" + encode(query) }
+
+    static func group(_ id: String, query: [(String, String)] = []) -> String {
+        "/v1/groups/" + escape(id, allowing: unreserved) + encode(query)
+    }
 
     /// Seconds for a query parameter: `5` rather than `5.0`, `0.25` kept as is.
     static func seconds(_ value: Double) -> String {

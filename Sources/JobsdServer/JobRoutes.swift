@@ -59,12 +59,12 @@ struct JobRoutes: Sendable {
     func list(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let q = QueryParameters(request: request)
         let limit = try q.integer("limit", in: 1...1000) ?? 100
-        var query = JobQuery(states: try q.states(), labels: try q.labels(), beforeID: try q.cursor(), limit: limit + 1)
+        var query = JobQuery(states: try q.states(), labels: try q.labels(), after: try q.cursor(), limit: limit + 1, groupID: try q.group())
         if query.labels.values.contains("\u{0}") { query.limit = 0 }
         let jobs: [Job]
         do { jobs = query.limit == 0 ? [] : try await engine.list(query) } catch { throw Self.map(error) }
         let page = Array(jobs.prefix(limit))
-        let next = jobs.count > limit ? page.last?.id : nil
+        let next = jobs.count > limit ? page.last.map { JobListPosition($0).cursor } : nil
         return .json(JobList(jobs: page, nextCursor: next).json)
     }
 
@@ -144,9 +144,10 @@ struct JobRoutes: Sendable {
         let q = QueryParameters(request: request)
         let stream = try q.stream()
         let follow = try q.flag("follow")
+        let attempt = try q.integer("attempt", in: 1...RetryPolicy.attemptRange.upperBound)
         guard JobIDGenerator.isWellFormed(id) else { throw .notFound("no job \(id)") }
         let first: LogChunk
-        do { first = try await engine.readLogs(id, stream: stream, from: nil) } catch { throw Self.map(error) }
+        do { first = try await engine.readLogs(id, attempt: attempt, stream: stream, from: nil) } catch { throw Self.map(error) }
         var headers: HTTPHeaders = [("Content-Type", "text/plain"), ("Cache-Control", "no-store")]
         if first.truncated { headers.set("Jobsd-Log-Truncated", "true") }
         // HEAD never streams: it answers with the headers of the output so far.
@@ -159,7 +160,7 @@ struct JobRoutes: Sendable {
                 if chunk.jobTerminal && chunk.bytes.isEmpty { return }
                 if chunk.bytes.isEmpty { await engine.waitForLogs(id, after: chunk.next, timeout: 15) }
                 try Task.checkCancellation()
-                chunk = try await engine.readLogs(id, stream: stream, from: chunk.next)
+                chunk = try await engine.readLogs(id, attempt: attempt, stream: stream, from: chunk.next)
             }
         })
     }
@@ -173,6 +174,8 @@ struct JobRoutes: Sendable {
         case let .idempotencyMismatch(jobID): .idempotencyMismatch(jobID: jobID)
         case let .notFound(id): .notFound("no job \(id)")
         case let .storeUnavailable(why): .storeUnavailable(why)
+        case let .noSuchAttempt(id, attempt): .notFound("job \(id) has no attempt \(attempt)")
+        case let .groupNotFound(id): .notFound("no group \(id)")
         }
     }
 }

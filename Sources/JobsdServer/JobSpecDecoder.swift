@@ -1,19 +1,31 @@
 import JobsdAPI
+import JobsdWebhooks
 
 /// Turns a `POST /v1/jobs` body into a `JobSpec`, naming the offending field on every error.
 /// Any JSON body is accepted whatever its Content-Type; `null` for an optional field means absent.
 struct JobSpecDecoder {
     /// Upper bound for `timeout_seconds` (and `cleanup.timeout_seconds`); larger is a 400, not a cap.
     var maxTimeout: Double
+    /// The hosts `notify.url` may name (`--webhook-allow` or its default).
+    var webhookAllow: WebhookAllowList
 
-    static let fields: Set<String> = ["command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels"]
+    static let fields: Set<String> = [
+        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify",
+        "concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry",
+    ]
 
     /// Returns the spec and the parsed body (its canonical text is the idempotency fingerprint).
     func decode(_ body: [UInt8]) throws(APIError) -> (JobSpec, JSONValue) {
         guard !body.isEmpty else { throw .malformedBody("the request body must be a JSON object describing the job") }
         let value: JSONValue
         do { value = try JSONValue.parse(body) } catch { throw .malformedBody("the request body is not valid JSON: \(error)") }
-        guard case let .object(members) = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
+        guard case .object = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
+        return (try decode(value), value)
+    }
+
+    /// The spec in one JSON object (a request body, or one of a group's `jobs`).
+    func decode(_ value: JSONValue) throws(APIError) -> JobSpec {
+        guard case let .object(members) = value else { throw .malformedBody("a job must be a JSON object, not \(value.kindName)") }
         for (key, _) in members where !Self.fields.contains(key) {
             throw .invalid(field: key, detail: "unknown field '\(key)'; allowed: \(Self.fields.sorted().joined(separator: ", "))")
         }
@@ -42,7 +54,84 @@ struct JobSpecDecoder {
             spec.name = s
         }
         if let v = present(value["labels"]) { spec.labels = try labels(v) }
-        return (spec, value)
+        if let v = present(value["notify"]) { spec.notify = try notify(v) }
+        try orchestration(value, into: &spec)
+        return spec
+    }
+
+    // MARK: - Orchestration fields (CONTRACT.md, "Orchestration")
+
+    private func orchestration(_ value: JSONValue, into spec: inout JobSpec) throws(APIError) {
+        if let v = present(value["concurrency_key"]) {
+            guard case let .string(key) = v, (1...200).contains(key.count), !key.utf8.contains(0) else {
+                throw .invalid(field: "concurrency_key", detail: "concurrency_key must be a string of 1-200 characters")
+            }
+            spec.concurrencyKey = key
+        }
+        if let v = present(value["concurrency_limit"]) {
+            guard spec.concurrencyKey != nil else {
+                throw .invalid(field: "concurrency_limit", detail: "concurrency_limit needs a concurrency_key")
+            }
+            spec.concurrencyLimit = try integer(v, field: "concurrency_limit", in: 1...1_000_000)
+        }
+        if let v = present(value["run_at"]) {
+            guard case let .string(text) = v, let at = Timestamp(rfc3339: text) else {
+                throw .invalid(field: "run_at", detail: "run_at must be an RFC 3339 time, e.g. 2026-12-01T08:00:00Z")
+            }
+            spec.runAt = at
+        }
+        if let v = present(value["delay_seconds"]) {
+            guard spec.runAt == nil else {
+                throw .invalid(field: "delay_seconds", detail: "give run_at or delay_seconds, not both")
+            }
+            guard case let .number(n) = v, n > 0, n <= Self.maxDelay else {
+                throw .invalid(field: "delay_seconds", detail: "delay_seconds must be a number > 0 (at most \(format(Self.maxDelay)))")
+            }
+            spec.delaySeconds = n
+        }
+        if let v = present(value["retry"]) { spec.retry = try retry(v) }
+    }
+
+    /// Longest `delay_seconds` accepted (ten years).
+    static let maxDelay: Double = 315_360_000
+
+    private func retry(_ v: JSONValue) throws(APIError) -> RetryPolicy {
+        guard case let .object(members) = v else {
+            throw .invalid(field: "retry", detail: "retry must be an object {\"max_attempts\": n, \"backoff_seconds\": s, \"on\": [...]}")
+        }
+        for (key, _) in members where !["max_attempts", "backoff_seconds", "on"].contains(key) {
+            throw .invalid(field: "retry.\(key)", detail: "unknown field 'retry.\(key)'; allowed: backoff_seconds, max_attempts, on")
+        }
+        guard let attempts = present(v["max_attempts"]) else {
+            throw .invalid(field: "retry.max_attempts", detail: "retry.max_attempts is required: an integer from 1 to 20")
+        }
+        var policy = RetryPolicy(maxAttempts: try integer(attempts, field: "retry.max_attempts", in: RetryPolicy.attemptRange))
+        if let b = present(v["backoff_seconds"]) {
+            guard case let .number(n) = b, n >= 0, n.isFinite else {
+                throw .invalid(field: "retry.backoff_seconds", detail: "retry.backoff_seconds must be a number >= 0")
+            }
+            policy.backoffSeconds = n
+        }
+        if let o = present(v["on"]) {
+            let detail = "retry.on must be a non-empty array of \"failed\" and \"timed_out\""
+            guard case let .array(items) = o, !items.isEmpty else { throw .invalid(field: "retry.on", detail: detail) }
+            var states: [JobState] = []
+            for item in items {
+                guard case let .string(s) = item, let state = JobState(rawValue: s), RetryPolicy.retriableStates.contains(state) else {
+                    throw .invalid(field: "retry.on", detail: detail)
+                }
+                if !states.contains(state) { states.append(state) }
+            }
+            policy.on = states
+        }
+        return policy
+    }
+
+    private func integer(_ v: JSONValue, field: String, in range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard case let .number(n) = v, n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            throw .invalid(field: field, detail: "\(field) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(n)
     }
 
     private func present(_ v: JSONValue?) -> JSONValue? {
@@ -100,7 +189,20 @@ struct JobSpecDecoder {
         return spec
     }
 
-    private func labels(_ v: JSONValue) throws(APIError) -> [String: String] {
+    private func notify(_ v: JSONValue) throws(APIError) -> NotifySpec {
+        guard case let .object(members) = v else { throw .invalid(field: "notify", detail: "notify must be an object {\"url\": \"https://…\"}") }
+        for (key, _) in members where key != "url" {
+            throw .invalid(field: "notify.\(key)", detail: "unknown field 'notify.\(key)'; allowed: url")
+        }
+        guard case let .string(url)? = present(v["url"]) else {
+            throw .invalid(field: "notify.url", detail: "notify.url is required: an http:// or https:// URL")
+        }
+        do { try webhookAllow.check(url) } catch { throw .invalid(field: "notify.url", detail: "notify.url: \(error)") }
+        return NotifySpec(url: url)
+    }
+
+    /// Labels (of a job or a group): keys 1–63 of `A-Za-z0-9._/-`, values ≤ 256 characters.
+    func labels(_ v: JSONValue) throws(APIError) -> [String: String] {
         guard case let .object(members) = v else { throw .invalid(field: "labels", detail: "labels must be an object of strings") }
         var labels: [String: String] = [:]
         for (k, value) in members {

@@ -1,6 +1,7 @@
 import JobsdAPI
 import JobsdCore
 import JobsdHTTP
+import JobsdStore
 
 /// Typed access to a request's query parameters; every bad value is an `APIError.invalid` naming it.
 /// Out-of-range values are rejected, never clamped.
@@ -82,9 +83,25 @@ struct QueryParameters {
     }
 
     /// The paging cursor: the id of the last job of the previous page.
-    func cursor() throws(APIError) -> String? {
+    func cursor() throws(APIError) -> JobListPosition? {
+        guard let text = request.queryValue("cursor") else { return nil }
+        guard let position = JobListPosition(cursor: text) else {
+            throw .invalid(field: "cursor", detail: "cursor is not a value this server returned")
+        }
+        return position
+    }
+
+    /// `cursor=` of `GET /v1/groups`: the id of the last group of the previous page.
+    func groupCursor() throws(APIError) -> String? {
         guard let text = request.queryValue("cursor") else { return nil }
         guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "cursor", detail: "cursor is not a value this server returned") }
+        return text
+    }
+
+    /// `group=ID`: only the jobs of this group.
+    func group() throws(APIError) -> String? {
+        guard let text = request.queryValue("group") else { return nil }
+        guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "group", detail: "group must be a group id") }
         return text
     }
 

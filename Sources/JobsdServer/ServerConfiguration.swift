@@ -1,6 +1,7 @@
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
+import JobsdWebhooks
 
 /// Everything `jobsd` is configured with (flags and their `JOBSD_*` twins, parsed by the
 /// executable). Defaults are CONTRACT.md's.
@@ -16,11 +17,19 @@ public struct ServerConfiguration: Sendable {
     /// a quarter as many finished jobs' JSON bodies are kept encoded for `GET /v1/jobs/{id}`. Memory tests lower it so that a short
     /// warm-up fills every cache.
     public var cacheRecords = SQLiteJobStore.defaultCacheRecords
+    /// Completion webhooks (`--webhook-secret`, `--webhook-max-attempts`, `--webhook-allow`).
+    public var webhooks = WebhookConfiguration()
     /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
     public var handleSignals = true
 
     public init(dataDirectory: String = "./jobsd-data") {
         engine = EngineConfiguration(dataDirectory: dataDirectory)
+    }
+
+    /// The hosts a job's `notify.url` may name: `--webhook-allow`, else any when listening on
+    /// loopback only and none otherwise.
+    public var webhookAllowList: WebhookAllowList {
+        webhooks.allow ?? .forListening(onLoopback: Self.isLoopback(http.host))
     }
 
     /// `--max-connections`' default, derived from the descriptors the process may hold

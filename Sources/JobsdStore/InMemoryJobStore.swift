@@ -1,7 +1,7 @@
 import JobsdAPI
 
 /// A `JobStore` in memory, for unit tests and benchmarks; nothing survives the process.
-public actor InMemoryJobStore: JobStore {
+public actor InMemoryJobStore: WebhookOutbox {
     private var records: [String: JobRecord] = [:]
     private var byKey: [String: String] = [:]
     private var timelines: [String: [JobEvent]] = [:]
@@ -11,7 +11,10 @@ public actor InMemoryJobStore: JobStore {
     private var sweptThrough: Int64 = 0
     /// Set once by `observeChanges` (nonisolated: it is called synchronously at start-up).
     private nonisolated let changeHandler = ChangeHandlerBox()
+    private var groups: [String: GroupRecord] = [:]
     private var closed = false
+    /// The webhook outbox by job id, with the claim holding each delivery.
+    private var outbox: [String: (delivery: WebhookDelivery, claimedBy: String?, claimedUntil: Timestamp?)] = [:]
 
     public init() {}
 
@@ -34,7 +37,10 @@ public actor InMemoryJobStore: JobStore {
         guard let stored = records[record.id] else { throw JobStoreError.notFound(record.id) }
         records[record.id] = record
         append(events, to: record.id)
-        if stored.state != record.state { logChange(record.job) }
+        if stored.state != record.state {
+            logChange(record.job)
+            if let delivery = WebhookDelivery.enqueued(by: record), outbox[record.id] == nil { outbox[record.id] = (delivery, nil, nil) }
+        }
     }
 
     public func appendEvent(_ event: JobEvent, to id: String) throws -> JobEvent {
@@ -97,8 +103,8 @@ public actor InMemoryJobStore: JobStore {
     public func list(_ query: JobQuery) throws -> [JobRecord] {
         try checkOpen()
         return records.values
-            .filter { r in query.matches(r) && (query.beforeID.map { r.id < $0 } ?? true) }
-            .sorted { $0.id > $1.id }
+            .filter { r in query.matches(r) && query.isPastCursor(r.job) }
+            .sorted { JobListPosition($0.job) > JobListPosition($1.job) }
             .prefix(query.limit)
             .map { $0 }
     }
@@ -117,12 +123,83 @@ public actor InMemoryJobStore: JobStore {
         for r in old {
             records[r.id] = nil
             timelines[r.id] = nil
+            outbox[r.id] = nil
             if let key = r.idempotencyKey { byKey[key] = nil }
         }
+        for g in groups.values where g.group.finishedAt.map({ $0 < cutoff }) ?? false { groups[g.id] = nil }
         return old.map(\.id)
     }
 
+    public func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) throws {
+        try checkOpen()
+        for r in records where self.records[r.record.id] == nil { throw JobStoreError.notFound(r.record.id) }
+        for r in records { try update(r.record, events: r.events) }
+    }
+
+    public func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) throws {
+        try checkOpen()
+        guard groups[group.id] == nil else { throw JobStoreError.duplicateID(group.id) }
+        for r in jobs where records[r.record.id] != nil { throw JobStoreError.duplicateID(r.record.id) }
+        groups[group.id] = group
+        for r in jobs { _ = try insert(r.record, events: r.events) }
+    }
+
+    public func updateGroup(_ group: GroupRecord) throws {
+        try checkOpen()
+        guard groups[group.id] != nil else { throw JobStoreError.notFound(group.id) }
+        groups[group.id] = group
+    }
+
+    public func group(_ id: String) throws -> GroupRecord? {
+        try checkOpen()
+        return groups[id]
+    }
+
+    public func listGroups(beforeID: String?, limit: Int) throws -> [GroupRecord] {
+        try checkOpen()
+        return groups.values.filter { g in beforeID.map { g.id < $0 } ?? true }.sorted { $0.id > $1.id }.prefix(limit).map { $0 }
+    }
+
+    public func unfinishedGroups() throws -> [GroupRecord] {
+        try checkOpen()
+        return groups.values.filter { !$0.group.state.isTerminal }.sorted { $0.id < $1.id }
+    }
+
     public func close() { closed = true }
+
+    // MARK: - WebhookOutbox
+
+    public func nextDeliveryDue() throws -> Timestamp? {
+        try checkOpen()
+        return outbox.values.map { max($0.delivery.nextAttemptAt, $0.claimedUntil ?? $0.delivery.nextAttemptAt) }.min()
+    }
+
+    public func claimDeliveries(owner: String, now: Timestamp, until: Timestamp, limit: Int) throws -> [WebhookDelivery] {
+        try checkOpen()
+        let due = outbox.values
+            .filter { $0.delivery.nextAttemptAt <= now && ($0.claimedUntil.map { $0 < now } ?? true) }
+            .map(\.delivery).sorted { ($0.nextAttemptAt, $0.jobID) < ($1.nextAttemptAt, $1.jobID) }.prefix(limit)
+        for delivery in due { outbox[delivery.jobID] = (delivery, owner, until) }
+        return Array(due)
+    }
+
+    public func settleDelivery(_ delivery: WebhookDelivery, owner: String, retryAt: Timestamp?, event: JobEvent) throws -> JobEvent? {
+        try checkOpen()
+        guard outbox[delivery.jobID]?.claimedBy == owner else { return nil }
+        if let retryAt {
+            var waiting = delivery
+            waiting.nextAttemptAt = retryAt
+            outbox[delivery.jobID] = (waiting, nil, nil)
+        } else {
+            outbox[delivery.jobID] = nil
+        }
+        return try? appendEvent(event, to: delivery.jobID)
+    }
+
+    public func releaseDeliveryClaims(owner: String) throws {
+        try checkOpen()
+        for (id, entry) in outbox where entry.claimedBy == owner { outbox[id] = (entry.delivery, nil, nil) }
+    }
 
     private func checkOpen() throws {
         if closed { throw JobStoreError.unavailable("store is closed") }

@@ -79,14 +79,33 @@ public protocol JobStore: Sendable {
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
     func unfinished() async throws -> [JobRecord]
     /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys and
-    /// timelines go with them), and changes older than `cutoff` from the change log, and returns
-    /// the jobs' ids so their logs can be removed.
+    /// timelines go with them), terminal groups finished before it, and changes older than
+    /// `cutoff` from the change log, and returns the jobs' ids so their logs can be removed.
     func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
     /// A small durable write that changes no job, to learn whether the store takes writes again
     /// after it refused some (disk full, I/O error, lost database). Throws like a refused write.
     func probeWrite() async throws
+    /// Where this store's jobs' output is kept: files under `dataDirectory` for a store one node
+    /// owns, the database itself for one that several nodes share.
+    func logStore(dataDirectory: String) -> any JobLogStore
     /// Flushes and closes; later calls throw `JobStoreError.unavailable`.
     func close() async
+
+    // MARK: Groups and batches (CONTRACT.md, "Orchestration")
+
+    /// Replaces the stored records of `records` (every one must exist) and appends their timeline
+    /// events, all in one commit; like `update`, each whose state changed joins the change log.
+    func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws
+    /// Stores a new group and its jobs with their first timeline events, all or nothing (no
+    /// idempotency keys in a group); every job joins the change log as by `insert`.
+    func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws
+    /// Replaces the stored group with the same id.
+    func updateGroup(_ group: GroupRecord) async throws
+    func group(_ id: String) async throws -> GroupRecord?
+    /// Newest first: ids strictly below `beforeID`, at most `limit`.
+    func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord]
+    /// Groups still `running`, oldest first (recovery at start-up).
+    func unfinishedGroups() async throws -> [GroupRecord]
 }
 
 extension JobStore {
@@ -101,4 +120,7 @@ extension JobStore {
 
     /// Stores held in memory never refuse a write.
     public func probeWrite() async throws {}
+
+    /// Output in files under the data dir (`JobLogFiles`).
+    public func logStore(dataDirectory: String) -> any JobLogStore { JobLogFiles(dataDirectory: dataDirectory) }
 }

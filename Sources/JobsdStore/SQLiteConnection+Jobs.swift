@@ -73,17 +73,62 @@ extension SQLiteConnection {
         return stored.state != record.boxed.record.state.rawValue
     }
 
-    /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
-    /// with the rows) and returns their ids.
+    /// Updates every record with its events, all or nothing (fan-out of a group cancel: one
+    /// write, one commit); returns the change-log entries of those whose state changed.
+    func updateJobs(_ records: [SQLiteEncodedJob]) throws -> [JobChange] {
+        try atomically {
+            try records.compactMap(updateJobNotingChange)
+        }
+    }
+
+    /// `updateJob`; when the state changed, also the change-log entry (returned) and, for a write
+    /// that makes a job with `notify` terminal, its webhook delivery.
+    func updateJobNotingChange(_ record: SQLiteEncodedJob) throws -> JobChange? {
+        guard try updateJob(record) else { return nil }
+        if let delivery = record.delivery { try insertDelivery(delivery) }
+        return try insertChange(of: record)
+    }
+
+    /// Inserts the group and its jobs with their events (no idempotency keys), all or nothing;
+    /// returns the jobs' change-log entries.
+    func insertGroup(_ group: GroupRecord, jobs: [SQLiteEncodedJob]) throws -> [JobChange] {
+        try atomically {
+            try withStatement(SQLiteGroupRows.insertSQL) { statement in
+                try SQLiteGroupRows.bind(group, to: statement)
+                _ = try statement.step()
+            }
+            return try jobs.map { job in
+                guard case .inserted = try insertJob(job) else { throw JobStoreError.duplicateID(job.id) }
+                return try insertChange(of: job)
+            }
+        }
+    }
+
+    /// Replaces the group's row; `notFound` when there is none.
+    func updateGroup(_ group: GroupRecord) throws {
+        try withStatement(SQLiteGroupRows.updateSQL) { statement in
+            try SQLiteGroupRows.bind(group, to: statement)
+            _ = try statement.step()
+        }
+        guard changes > 0 else { throw JobStoreError.notFound(group.id) }
+    }
+
+    /// Deletes terminal jobs finished before `cutoff` with their labels, timelines and pending
+    /// webhook deliveries (their idempotency keys go with the rows), and groups finished before
+    /// it, and returns the jobs' ids.
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(StoredJob.terminalStates)) AND finished_at < ?1"
         return try atomically {
             try purgeChanges(before: cutoff)
-            for table in ["job_labels", "job_events"] {
+            for table in ["job_labels", "job_events", "webhook_deliveries"] {
                 try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE job_id IN (SELECT id FROM jobs WHERE \(old))")) { statement in
                     try statement.bind(1, cutoff.milliseconds)
                     _ = try statement.step()
                 }
+            }
+            try withStatement("DELETE FROM job_groups WHERE finished_at < ?1") { statement in
+                try statement.bind(1, cutoff.milliseconds)
+                _ = try statement.step()
             }
             return try withStatement("DELETE FROM jobs WHERE \(old) RETURNING id") { statement in
                 try statement.bind(1, cutoff.milliseconds)
@@ -137,23 +182,28 @@ extension SQLiteConnection {
         try records(SQLiteJobRows.selectByID) { try $0.bind(1, id) }.first
     }
 
-    /// Newest first: `id < beforeID`, state any of `states`, every label pair present, at most `limit`.
+    /// Newest first (`created_at`, then `id`), after the cursor, state any of `states`, every label
+    /// pair present, at most `limit`.
     func jobs(matching query: JobQuery) throws -> [JobRecord] {
         var sql = "SELECT \(StoredJob.columns) FROM jobs WHERE 1"
         var parameters: [String] = []
-        if let beforeID = query.beforeID {
-            sql += " AND id < ?"
-            parameters.append(beforeID)
+        if let after = query.after {
+            sql += " AND (created_at, id) < (CAST(? AS INTEGER), ?)"
+            parameters += [String(after.createdAt.milliseconds), after.id]
         }
         if !query.states.isEmpty {
             sql += " AND state IN (" + Array(repeating: "?", count: query.states.count).joined(separator: ", ") + ")"
             parameters += query.states.map(\.rawValue).sorted()
         }
+        if let groupID = query.groupID {
+            sql += " AND group_id = ?"
+            parameters.append(groupID)
+        }
         for (key, value) in query.labels.sorted(by: { $0.key < $1.key }) {
             sql += " AND id IN (SELECT job_id FROM job_labels WHERE key = ? AND value = ?)"
             parameters += [key, value]
         }
-        sql += " ORDER BY id DESC LIMIT ?"
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         return try records(SQLiteSQL(sql)) { statement in
             for (index, parameter) in parameters.enumerated() { try statement.bind(Int32(index + 1), parameter) }
             try statement.bind(Int32(parameters.count + 1), Int64(max(0, query.limit)))
@@ -165,6 +215,32 @@ extension SQLiteConnection {
         try records(
             "SELECT \(StoredJob.columns) FROM jobs WHERE state IN (\(StoredJob.unfinishedStates)) ORDER BY id"
         ) { _ in }
+    }
+
+    func group(_ id: String) throws -> GroupRecord? {
+        try groups("SELECT \(StoredGroup.columns) FROM job_groups WHERE id = ?1") { try $0.bind(1, id) }.first
+    }
+
+    /// Newest first, ids below `beforeID`, at most `limit`.
+    func groups(beforeID: String?, limit: Int) throws -> [GroupRecord] {
+        try groups("SELECT \(StoredGroup.columns) FROM job_groups WHERE id < ?1 ORDER BY id DESC LIMIT ?2") { statement in
+            try statement.bind(1, beforeID ?? "\u{10FFFF}")
+            try statement.bind(2, Int64(max(0, limit)))
+        }
+    }
+
+    /// Groups still running, oldest first.
+    func unfinishedGroups() throws -> [GroupRecord] {
+        try groups("SELECT \(StoredGroup.columns) FROM job_groups WHERE state = 'running' ORDER BY id") { _ in }
+    }
+
+    private func groups(_ sql: SQLiteSQL, _ bind: (SQLiteStatement) throws -> Void) throws -> [GroupRecord] {
+        try withStatement(sql) { statement in
+            try bind(statement)
+            var found: [GroupRecord] = []
+            while try statement.step() { found.append(try StoredGroup.record(from: statement)) }
+            return found
+        }
     }
 
     private func records(_ sql: SQLiteSQL, _ bind: (SQLiteStatement) throws -> Void) throws -> [JobRecord] {

@@ -43,8 +43,14 @@ final class SQLiteConnection {
 
     var isOpen: Bool { handle != nil }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
+
     /// True outside an explicit transaction (also after SQLite rolled one back on its own).
     var isAutocommit: Bool { handle.map { sqlite3_get_autocommit($0) != 0 } ?? true }
+
+    /// Rows the last INSERT, UPDATE or DELETE changed.
+    var rowsChanged: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
 
     // MARK: - Running SQL
 

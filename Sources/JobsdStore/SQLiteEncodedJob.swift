@@ -15,6 +15,9 @@ final class SQLiteEncodedJob: Sendable {
     let events: [(event: JobEvent, fieldsJSON: String)]
     /// The job's wire JSON, for the change log when the write changes its state.
     let jobJSON: String
+    /// The completion webhook this write enqueues if it is the job's first terminal one.
+    let delivery: WebhookDelivery?
+    private let orchestrationJSON: String?
 
     init(_ record: JobRecord, events: [JobEvent] = []) {
         boxed = SQLiteRecordCache.Box(record)
@@ -23,13 +26,15 @@ final class SQLiteEncodedJob: Sendable {
         labelsJSON = StoredJob.labelsJSON(record.job.labels)
         commandJSON = StoredJob.commandJSON(record.job.command)
         specJSON = StoredJob.specJSON(record)
+        delivery = WebhookDelivery.enqueued(by: record)
+        orchestrationJSON = StoredOrchestration.json(record.job)
     }
 
     var id: String { boxed.record.job.id }
     var idempotencyKey: String? { boxed.record.idempotencyKey }
     var labels: [String: String] { boxed.record.job.labels }
 
-    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?25 of `statement`
+    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?27 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
         let record = boxed.record
@@ -58,6 +63,8 @@ final class SQLiteEncodedJob: Sendable {
         try statement.bind(22, record.requestFingerprint)
         try statement.bind(23, record.processStartTicks.map { Int64(bitPattern: $0) })
         try statement.bind(24, record.owner)
-        try statement.bind(25, job.logDroppedBytes)
+        try statement.bind(25, job.groupID)
+        try statement.bind(26, orchestrationJSON)
+        try statement.bind(27, job.logDroppedBytes)
     }
 }

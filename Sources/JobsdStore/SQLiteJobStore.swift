@@ -20,8 +20,8 @@ import Logging
 public final class SQLiteJobStore: JobStore {
     /// The database file.
     public let path: String
-    private let writer: SQLiteWriter
-    private let reader: SQLiteReader
+    let writer: SQLiteWriter
+    let reader: SQLiteReader
     let cache: SQLiteRecordCache
 
     /// Opens or creates the database at `path` and migrates it to the current schema. Blocks the
@@ -153,6 +153,31 @@ public final class SQLiteJobStore: JobStore {
             }
         }
         _ = try await writer.perform(.probe)
+    }
+
+    public func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {
+        guard !records.isEmpty else { return }
+        _ = try await writer.perform(.updateAll(records.map { SQLiteEncodedJob($0.record, events: $0.events) }))
+    }
+
+    public func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws {
+        _ = try await writer.perform(.insertGroup(group, jobs.map { SQLiteEncodedJob($0.record, events: $0.events) }))
+    }
+
+    public func updateGroup(_ group: GroupRecord) async throws {
+        _ = try await writer.perform(.updateGroup(group))
+    }
+
+    public func group(_ id: String) async throws -> GroupRecord? {
+        try await reader.read { try $0.group(id) }
+    }
+
+    public func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord] {
+        try await reader.read { try $0.groups(beforeID: beforeID, limit: limit) }
+    }
+
+    public func unfinishedGroups() async throws -> [GroupRecord] {
+        try await reader.read { try $0.unfinishedGroups() }
     }
 
     /// Refuses new calls, commits the writes already queued, checkpoints the WAL into the

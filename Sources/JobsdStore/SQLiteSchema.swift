@@ -106,7 +106,54 @@ enum SQLiteSchema {
             PRIMARY KEY (job_id, seq)
         ) WITHOUT ROWID;
         """,
-        // 5: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        // 5: lists run newest first by `created_at`, then `id` (ids of several nodes interleave):
+        // the order as an index, also within a state.
+        """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
+        """,
+        // 6: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
+        // from its terminal write until its delivery is over); a claim (claimed_by, claimed_until)
+        // holds a row while an attempt runs.
+        """
+        CREATE TABLE webhook_deliveries (
+            job_id TEXT PRIMARY KEY NOT NULL,
+            id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            url TEXT NOT NULL,
+            body TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            claimed_by TEXT,
+            claimed_until INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
+        """,
+        // 7: orchestration (concurrency keys, scheduled starts, retries, groups): the group a job
+        // belongs to (indexed: a group's jobs are read together), the rest of a job's
+        // orchestration fields as JSON (NULL for the plain jobs most are; see
+        // StoredOrchestration), and the groups.
+        """
+        ALTER TABLE jobs ADD COLUMN group_id TEXT;
+        ALTER TABLE jobs ADD COLUMN orchestration TEXT;
+        CREATE INDEX jobs_by_group ON jobs (group_id, id) WHERE group_id IS NOT NULL;
+        CREATE TABLE job_groups (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT,
+            labels TEXT NOT NULL,
+            fail_fast INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            cancel_requested_at INTEGER,
+            failed_by TEXT,
+            jobs TEXT NOT NULL,
+            counts TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX job_groups_by_state ON job_groups (state, id);
+        """,
+        // 8: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
         "ALTER TABLE jobs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;",
     ]
 

@@ -21,7 +21,7 @@ enum StoredJob {
         id, state, name, labels, command, created_at, started_at, finished_at, timeout_seconds, \
         grace_seconds, cancel_requested_at, pid, exit_code, signal, error, cleanup_state, cleanup_exit_code, \
         cleanup_error, log_bytes, spec, idempotency_key, request_fingerprint, process_start_ticks, owner, \
-        log_dropped_bytes
+        group_id, orchestration, log_dropped_bytes
         """
 
     /// `columns` one name an element.
@@ -53,12 +53,13 @@ enum StoredJob {
     }
 
     /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
-    /// makes them), only the facts no other column holds: env, stdin and cleanup, `{}` when none.
+    /// makes them), only the facts no other column holds: env, stdin, cleanup and notify, `{}` when none.
     /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
     static func specJSON(_ record: JobRecord) -> String {
         let (spec, job) = (record.spec, record.job)
         guard spec.command == job.command, spec.timeoutSeconds == job.timeoutSeconds,
-              spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels
+              spec.graceSeconds == job.graceSeconds, spec.name == job.name, spec.labels == job.labels,
+              spec.hasNoOrchestration
         else { return spec.json }
         return spec.runtimeJSON
     }
@@ -83,13 +84,14 @@ enum StoredJob {
         guard let cleanupState = row.string(15).flatMap(CleanupState.init(rawValue:)) else {
             throw corrupt("cleanup_state")
         }
-        let job = Job(
+        var job = Job(
             id: id, name: row.string(2), labels: labels, command: command, state: state, createdAt: createdAt,
             startedAt: time(6), finishedAt: time(7), timeoutSeconds: row.double(8) ?? 0, graceSeconds: row.double(9) ?? 0,
             cancelRequestedAt: time(10), pid: int32(11), exitCode: int32(12), signal: row.string(13), error: row.string(14),
             cleanup: CleanupStatus(state: cleanupState, exitCode: int32(16), error: row.string(17)),
-            logBytes: row.int64(18) ?? 0, logDroppedBytes: row.int64(24) ?? 0
+            logBytes: row.int64(18) ?? 0, logDroppedBytes: row.int64(26) ?? 0, groupID: row.string(24)
         )
+        guard StoredOrchestration.apply(row.string(25), to: &job) else { throw corrupt("orchestration") }
         guard let spec = JobSpec(stored: try json(19, "spec"), of: job) else { throw corrupt("spec") }
         return JobRecord(
             job: job, spec: spec, idempotencyKey: row.string(20), requestFingerprint: row.string(21),
@@ -138,22 +140,27 @@ extension JobSpec {
             return .some(decoded)
         }
         guard let env = optional("env", \.stringMap), let stdin = optional("stdin", \.stringValue),
-              let cleanup = optional("cleanup", { CleanupSpec(stored: $0) })
+              let cleanup = optional("cleanup", { CleanupSpec(stored: $0) }),
+              let notify = optional("notify", { $0["url"]?.stringValue.map(NotifySpec.init(url:)) })
         else { return nil }
         guard let command = json["command"] else {
             self.init(
                 command: job.command, env: env ?? [:], stdin: stdin, timeoutSeconds: job.timeoutSeconds,
-                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels
+                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels, notify: notify
             )
             return
         }
         guard let command = command.stringArray,
               let timeout = optional("timeout_seconds", \.numberValue), let grace = optional("grace_seconds", \.numberValue),
-              let name = optional("name", \.stringValue), let labels = optional("labels", \.stringMap)
+              let name = optional("name", \.stringValue), let labels = optional("labels", \.stringMap),
+              let key = optional("concurrency_key", \.stringValue), let limit = optional("concurrency_limit", \.numberValue),
+              let runAt = optional("run_at", { $0.stringValue.flatMap(Timestamp.init(rfc3339:)) }),
+              let delay = optional("delay_seconds", \.numberValue), let retry = optional("retry", { RetryPolicy(stored: $0) })
         else { return nil }
         self.init(
             command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,
-            cleanup: cleanup, name: name, labels: labels ?? [:]
+            cleanup: cleanup, name: name, labels: labels ?? [:], notify: notify, concurrencyKey: key,
+            concurrencyLimit: limit.map { Int($0) }, runAt: runAt, delaySeconds: delay, retry: retry
         )
     }
 }
@@ -164,5 +171,16 @@ extension CleanupSpec {
         let timeout = json["timeout_seconds"]
         guard timeout == nil || timeout?.numberValue != nil else { return nil }
         self.init(command: command, timeoutSeconds: timeout?.numberValue)
+    }
+}
+
+extension RetryPolicy {
+    fileprivate init?(stored json: JSONValue) {
+        guard let attempts = json["max_attempts"]?.numberValue, let backoff = json["backoff_seconds"]?.numberValue,
+              let on = json["on"]?.stringArray
+        else { return nil }
+        let states = on.compactMap(JobState.init(rawValue:))
+        guard states.count == on.count else { return nil }
+        self.init(maxAttempts: Int(attempts), backoffSeconds: backoff, on: states)
     }
 }

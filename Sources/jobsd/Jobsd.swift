@@ -4,6 +4,7 @@ import Foundation
 import JobsdAPI
 import JobsdCore
 import JobsdServer
+import JobsdWebhooks
 import Logging
 
 /// `jobsd`: parses flags (each with a `JOBSD_*` environment twin; the flag wins), starts the
@@ -41,6 +42,9 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "How often a node renews its lease on a PostgreSQL store [JOBSD_HEARTBEAT] (default: 2s)") var heartbeat: String?
     @Option(help: "A node silent this long has its running jobs rescued by the others [JOBSD_NODE_TIMEOUT] (default: 10s)") var nodeTimeout: String?
     @Option(help: "auto, cgroup (a cgroup v2 per job) or proc (a subreaper per job) [JOBSD_CONTAINMENT] (default: auto)") var containment: String?
+    @Option(help: "Signs each webhook body: Jobsd-Signature: sha256=<hex HMAC-SHA256> [JOBSD_WEBHOOK_SECRET] (default: unsigned)") var webhookSecret: String?
+    @Option(help: "Attempts per webhook delivery, the first included [JOBSD_WEBHOOK_MAX_ATTEMPTS] (default: 10)") var webhookMaxAttempts: String?
+    @Option(help: "Hosts a job's notify.url may name: comma list or * [JOBSD_WEBHOOK_ALLOW] (default: * on loopback, none otherwise)") var webhookAllow: String?
     @Option(help: "Job records kept in memory for reads [JOBSD_CACHE_RECORDS] (default: 16384)") var cacheRecords: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
@@ -115,6 +119,13 @@ struct Jobsd: AsyncParsableCommand {
             throw SettingsError("--node-timeout (\(c.engine.nodeTimeout)s) must be longer than --heartbeat (\(c.engine.heartbeat)s)")
         }
         c.engine.containment = try s.choice(containment, "JOBSD_CONTAINMENT", "--containment", default: ContainmentChoice.auto)
+        if let secret = s.string(webhookSecret, "JOBSD_WEBHOOK_SECRET") {
+            guard !secret.isEmpty else { throw SettingsError("--webhook-secret (JOBSD_WEBHOOK_SECRET) must not be empty") }
+            c.webhooks.secret = secret
+        }
+        c.webhooks.maxAttempts = try s.integer(
+            webhookMaxAttempts, "JOBSD_WEBHOOK_MAX_ATTEMPTS", "--webhook-max-attempts", default: c.webhooks.maxAttempts, in: 1...100)
+        if let allow = webhookAllow ?? env["JOBSD_WEBHOOK_ALLOW"] { c.webhooks.allow = WebhookAllowList(argument: allow) }
         c.cacheRecords = try s.integer(cacheRecords, "JOBSD_CACHE_RECORDS", "--cache-records", default: c.cacheRecords, in: 1...10_000_000)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {

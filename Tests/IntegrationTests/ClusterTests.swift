@@ -77,12 +77,7 @@ import Testing
         let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
         defer { cluster.stop() }
         let scratch = try scratchDirectory()
-        let spec = JobSpec(
-            command: ["sh", "-c", "exec sleep 300"],
-            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
-        let submitted = try await cluster.clients[0].submit(spec)
-        let running = try await cluster.waitUntilRunning(submitted.id)
-        let lost = try #require(cluster.nodeIDs.firstIndex(of: running.node ?? ""))
+        let (submitted, lost) = try await cluster.startSleeperWithCleanup(scratch: scratch)
         let survivor = cluster.clients[1 - lost]
         await cluster.nodes[lost].signal(SIGKILL)
         #expect(!processesAlive(markedWith: submitted.id).isEmpty, "the job outlived its node")
@@ -103,6 +98,25 @@ import Testing
         #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "failed\n", "the cleanup ran once")
         #expect(processesAlive(markedWith: submitted.id).isEmpty, "the returning node killed the leftovers")
         #expect(try await survivor.job(submitted.id) == cleaned)
+    }
+
+    @Test func aFrozenNodesJob_IsRescued_AndWhenItThaws_ItsCleanupOutcomeShowsThroughTheOtherNode() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        let (submitted, frozen) = try await cluster.startSleeperWithCleanup(scratch: scratch)
+        await cluster.nodes[frozen].signal(SIGSTOP)
+
+        let rescued = try await cluster.waitUntil(via: 1 - frozen, submitted.id) { $0.state.isTerminal }
+        #expect(rescued.state == .failed)
+        #expect(rescued.cleanup.state == .pending, "its cleanup waits for the node that holds its processes")
+        await cluster.nodes[frozen].signal(SIGCONT)
+        let cleaned = try await cluster.waitUntil(via: 1 - frozen, submitted.id) { $0.cleanup.state != .pending }
+        #expect(cleaned.cleanup.state == .done, "the node that held the processes ran the cleanup, and every node shows it")
+        #expect(cleaned.state == .failed)
+        #expect(cleaned.finishedAt == rescued.finishedAt, "the rescue decided the end")
+        #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "failed\n", "the cleanup ran once")
+        #expect(processesAlive(markedWith: submitted.id).isEmpty, "the thawed node killed the job's processes at once")
     }
 
     @Test func aSIGTERMOfOneNode_DrainsOnlyItsOwnRunningJobs_AndLeavesTheQueuedOnesToTheOthers() async throws {
@@ -221,6 +235,17 @@ final class Cluster: Sendable {
     func waitUntilRunning(_ id: String) async throws -> Job {
         try await waitUntil(id) { $0.state == .running && $0.pid != nil && $0.node != nil }
     }
+
+    /// Submits `sleep 300` with a cleanup that appends `$JOBSD_JOB_STATE` to `<scratch>/cleanup`,
+    /// waits until it runs, and returns it with the index of the node that runs it.
+    func startSleeperWithCleanup(scratch: String) async throws -> (job: Job, node: Int) {
+        let spec = JobSpec(
+            command: ["sh", "-c", "exec sleep 300"],
+            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
+        let running = try await waitUntilRunning(try await clients[0].submit(spec).id)
+        guard let node = nodeIDs.firstIndex(of: running.node ?? "") else { throw TestFailure("no node runs \(running.id)") }
+        return (running, node)
+    }
 }
 
 /// A value behind a lock, for test helpers shared between tasks.
@@ -236,19 +261,17 @@ final class LockedBox<T>: @unchecked Sendable {
 
 /// A node whose database goes away and comes back, on a PostgreSQL server of the test's own.
 @Suite struct DatabaseLossTests {
-    @Test func aDatabaseRestartMidRun_KeepsTheJobRunning_Answers503Meanwhile_AndTheNodeCarriesOnByItself() async throws {
+    @Test func aDatabaseRestartMidRun_KeepsTheJobRunning_Answers503Meanwhile_KeepsItsOutput_AndTheNodeCarriesOnByItself() async throws {
         let database = try await PrivatePostgres.start()
         let data = try TemporaryDirectory.make(prefix: "jobsd-db-loss")
         let scratch = try scratchDirectory()
         let node = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--store", database.url, "--heartbeat", "250ms", "--node-timeout", "10s"])
         let client = node.client()
-        let job = try await client.submit(JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/go ]; do sleep 0.05; done"]))
-        var running = try await client.job(job.id)
-        while running.pid == nil {
-            try await Task.sleep(for: .milliseconds(20))
-            running = try await client.job(job.id)
-        }
+        let script = "echo before; while [ ! -e \(scratch)/mid ]; do sleep 0.05; done; echo during; "
+            + "while [ ! -e \(scratch)/go ]; do sleep 0.05; done; echo after"
+        let job = try await client.submit(JobSpec(command: ["sh", "-c", script]))
+        try await client.waitForOutput(job.id, "before")  // stored: read back from the database
 
         try await database.stopServer()
         #expect(try await client.readyzAfterDrainBegins() == 503, "/readyz says the node cannot take work")
@@ -256,6 +279,12 @@ final class LockedBox<T>: @unchecked Sendable {
         #expect(refused.status == 503)
         #expect(refused.header("Retry-After") != nil)
         #expect(!processesAlive(markedWith: job.id).isEmpty, "the running job keeps running")
+        _ = FileManager.default.createFile(atPath: "\(scratch)/mid", contents: nil)
+        let noticed = ContinuousClock.now + .seconds(60)
+        while !node.log.contains("storing job output failed") {
+            guard ContinuousClock.now < noticed else { throw TestFailure("the node never tried to store the output:\n\(node.log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
 
         try await database.startServer()
         var ready = 503
@@ -265,6 +294,7 @@ final class LockedBox<T>: @unchecked Sendable {
         }
         _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
         #expect(try await client.wait(job.id, timeout: 60).state == .succeeded, "nothing acknowledged was lost")
+        #expect(try await client.logs(job.id).text == "before\nduring\nafter\n", "output written meanwhile waited and was stored")
         let after = try await client.submit(JobSpec(command: ["true"]))
         #expect(try await client.wait(after.id, timeout: 60).state == .succeeded)
 

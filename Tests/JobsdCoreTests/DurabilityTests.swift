@@ -26,6 +26,12 @@ private struct SlowCancellingWrites: JobStore {
     func unfinished() async throws -> [JobRecord] { try await inner.unfinished() }
     func purge(finishedBefore cutoff: Timestamp) async throws -> [String] { try await inner.purge(finishedBefore: cutoff) }
     func close() async { await inner.close() }
+    func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws { try await inner.updateAll(records) }
+    func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws { try await inner.insertGroup(group, jobs: jobs) }
+    func updateGroup(_ group: GroupRecord) async throws { try await inner.updateGroup(group) }
+    func group(_ id: String) async throws -> GroupRecord? { try await inner.group(id) }
+    func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord] { try await inner.listGroups(beforeID: beforeID, limit: limit) }
+    func unfinishedGroups() async throws -> [GroupRecord] { try await inner.unfinishedGroups() }
 }
 
 extension EngineTests {
@@ -42,7 +48,7 @@ extension EngineTests {
         guard case let .created(job) = try await engine.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 1000"], graceSeconds: 5))
         else { throw EngineHarness.Failure.unexpected }
         while try await engine.readLogs(job.id, stream: nil, from: nil).bytes.isEmpty {
-            await engine.waitForLogs(job.id, after: LogCursor(offset: 0), timeout: 1)
+            await engine.waitForLogs(job.id, after: LogCursor(attempt: 1, offset: 0), timeout: 1)
         }
 
         let answer = try await engine.cancel(job.id)

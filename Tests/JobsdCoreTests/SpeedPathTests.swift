@@ -93,7 +93,7 @@ extension EngineTests {
         let (log, dir) = try temporaryLog()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = try Pipes.pipe(), err = try Pipes.pipe()
-        let pump = OutputPump(stdout: out.read, stderr: err.read, log: log, onLogDrop: { _ in }) {}
+        let pump = OutputPump(stdout: out.read, stderr: err.read, log: log) {}
         write(out.write, "to stdout\n")
         write(err.write, "to stderr\n")
         close(out.write)
@@ -111,7 +111,7 @@ extension EngineTests {
             close(out.write)
             close(err.write)
         }
-        let pump = OutputPump(stdout: out.read, stderr: err.read, log: log, onLogDrop: { _ in }) {}
+        let pump = OutputPump(stdout: out.read, stderr: err.read, log: log) {}
         write(out.write, "before close\n")
         #expect(!(await pump.waitUntilDrained(timeout: 0.05)))
         await pump.close()

@@ -58,6 +58,21 @@ private final class RefusingStore: JobStore, @unchecked Sendable {
         return try await inner.purge(finishedBefore: cutoff)
     }
     func close() async { await inner.close() }
+    func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {
+        try check(.update)
+        try await inner.updateAll(records)
+    }
+    func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws {
+        try check(.insert)
+        try await inner.insertGroup(group, jobs: jobs)
+    }
+    func updateGroup(_ group: GroupRecord) async throws {
+        try check(.update)
+        try await inner.updateGroup(group)
+    }
+    func group(_ id: String) async throws -> GroupRecord? { try await inner.group(id) }
+    func listGroups(beforeID: String?, limit: Int) async throws -> [GroupRecord] { try await inner.listGroups(beforeID: beforeID, limit: limit) }
+    func unfinishedGroups() async throws -> [GroupRecord] { try await inner.unfinishedGroups() }
 }
 
 /// Runs `body` with an engine on `store`; always shuts it down.
@@ -103,6 +118,28 @@ extension EngineTests {
             #expect(stored.state == .succeeded && stored.cleanup.state == .done)
             #expect(engine.storeFault == nil)
             #expect(try registry.expectMeter("jobsd_store_writes_pending").lastValue == 0)
+        }
+    }
+
+    @Test func theEventsOfAWriteSupersededDuringAStoreFault_AreStoredWithTheNextWrite() async throws {
+        let store = RefusingStore()
+        try await withEngine(store) { engine, _ in
+            store.refuse([.update, .purge, .probe])
+            guard case let .created(job) = try await engine.submit(JobSpec(command: ["true"])) else { throw EngineHarness.Failure.unexpected }
+            // The `running` write (with `started`) is refused, then superseded once the process
+            // exited: its events wait for the final write.
+            await store.refused.wait(timeout: 60) {
+                engine.state.lock.withLock { engine.state.live[job.id]?.carriedEvents.isEmpty == false }
+            }
+            let carried = engine.state.lock.withLock { engine.state.live[job.id]?.carriedEvents.map(\.type) }
+            #expect(carried?.contains(.started) == true)
+            #expect(try await engine.events(job.id)?.map(\.type).contains(.started) == true, "shown from memory meanwhile")
+
+            store.refuse([])
+            #expect(try await engine.wait(job.id, timeout: 30)?.state == .succeeded)
+            let stored = try await store.inner.events(of: job.id)
+            #expect(stored.map(\.type) == [.submitted, .started, .exited, .finished])
+            #expect(stored.map(\.seq) == Array(1...stored.count))
         }
     }
 

@@ -110,16 +110,43 @@ import Testing
             let initial = (1...25).map { JobRecord.make($0) }
             for record in initial { _ = try await store.insert(record) }
             var seen: [String] = []
-            var cursor: String?
+            var cursor: JobListPosition?
             var next = 100
             repeat {
-                let page = try await store.list(JobQuery(beforeID: cursor, limit: 7))
+                let page = try await store.list(JobQuery(after: cursor, limit: 7))
                 seen += page.map(\.id)
-                cursor = page.count == 7 ? page.last?.id : nil
+                cursor = page.count == 7 ? page.last.map { JobListPosition($0.job) } : nil
                 _ = try await store.insert(.make(next))  // arrives between pages, newer than every cursor
                 next += 1
             } while cursor != nil
             #expect(seen == initial.reversed().map(\.id))
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
+    func list_RunsNewestFirstByCreationTimeThenID_WhereTheIDsOfTwoNodesInterleave(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store async throws in
+            // Node B's ids sort below node A's, but B created its jobs later: its clock runs behind
+            // A's, or A's stepped back. Jobs 4 and 8 were created in the same millisecond.
+            let createdAt = [1: 1002, 2: 1004, 3: 1006, 4: 1008, 5: 1001, 6: 1003, 7: 1005, 8: 1008]
+            for (n, at) in createdAt {
+                var record = JobRecord.make(n, state: n % 2 == 0 ? .queued : .succeeded)
+                record.job.createdAt = Timestamp(milliseconds: Int64(at))
+                _ = try await store.insert(record)
+            }
+            let newestFirst = [8, 4, 3, 7, 2, 6, 1, 5].map(jobID)
+            #expect(try await store.list(JobQuery()).map(\.id) == newestFirst)
+            var paged: [String] = []
+            var cursor: JobListPosition?
+            repeat {
+                let page = try await store.list(JobQuery(after: cursor, limit: 3))
+                paged += page.map(\.id)
+                cursor = page.count == 3 ? page.last.map { JobListPosition($0.job) } : nil
+            } while cursor != nil
+            #expect(paged == newestFirst, "pages follow the same order")
+            #expect(try await store.list(JobQuery(states: [.queued])).map(\.id) == [8, 4, 2, 6].map(jobID))
+            let afterThree = JobListPosition(createdAt: Timestamp(milliseconds: 1006), id: jobID(3))
+            #expect(try await store.list(JobQuery(states: [.queued], after: afterThree)).map(\.id) == [2, 6].map(jobID))
         }
     }
 

@@ -28,6 +28,25 @@ import Testing
         await reopened.close()
     }
 
+    @Test func twoNodesWhoseIDsInterleave_ListEveryJobNewestFirstByCreationTime_ThroughEither() async throws {
+        let url = try await TestPostgres.freshDatabaseURL()
+        let (a, b) = (try await open(url), try await open(url))
+        // Node b's ids sort below node a's (its id time lags), yet b created its jobs in between.
+        for (n, at, node) in [(5, 1001, a), (1, 1002, b), (6, 1003, a), (2, 1004, b), (7, 1005, a), (3, 1006, b)] {
+            var record = JobRecord.make(n)
+            record.job.createdAt = Timestamp(milliseconds: Int64(at))
+            #expect(try await node.insert(record) == .inserted)
+        }
+        let newestFirst = [3, 7, 2, 6, 1, 5].map(jobID)
+        #expect(try await a.list(JobQuery()).map(\.id) == newestFirst)
+        #expect(try await b.list(JobQuery()).map(\.id) == newestFirst)
+        let firstPage = try await b.list(JobQuery(limit: 4))
+        let rest = try await a.list(JobQuery(after: firstPage.last.map { JobListPosition($0.job) }, limit: 4))
+        #expect((firstPage + rest).map(\.id) == newestFirst, "a page through one node continues through the other")
+        await a.close()
+        await b.close()
+    }
+
     @Test func aStore_ReconnectsByItself_AfterTheServerTerminatedItsConnections() async throws {
         let name = "jobsd-test-\(UUID().uuidString.prefix(8))"
         let url = try await TestPostgres.freshDatabaseURL() + "&application_name=\(name)"

@@ -185,7 +185,7 @@ import Testing
 
         let store = try SQLiteJobStore(path: path, logger: logger)
         for record in [full, plain, differing] { #expect(try await store.get(record.id) == record) }
-        #expect(try await store.list(JobQuery()) == [differing, plain, full])
+        #expect(try await store.list(JobQuery()) == [full, differing, plain], "newest first by created_at (full's is the latest)")
         await store.close()
     }
 
@@ -199,7 +199,7 @@ import Testing
             defer { connection.close() }
             try connection.execute(SQLiteSchema.migrations[0])
             try connection.execute("PRAGMA user_version = 1")
-            try insertIntoOldSchema(connection, [keyed, labelled])
+            for record in [keyed, labelled] { try connection.insertBeforeVersion4(record) }
         }
         let store = try SQLiteJobStore(path: path, logger: logger)
         #expect(try await store.get(keyed.id) == keyed)
@@ -221,8 +221,8 @@ import Testing
             defer { connection.close() }
             for migration in SQLiteSchema.migrations[0..<2] { try connection.execute(migration) }
             try connection.execute("PRAGMA user_version = 2")
-            try insertIntoOldSchema(connection, [full, plain])
             for record in [full, plain] {
+                try connection.insertBeforeVersion4(record)
                 try connection.withStatement("UPDATE jobs SET spec = ?2 WHERE id = ?1") { statement in
                     try statement.bind(1, record.id)
                     try statement.bind(2, record.spec.json)  // what schema 2 stored
@@ -305,10 +305,21 @@ private func rawInteger(_ path: String, _ sql: String) throws -> Int64? {
     return try connection.withStatement(SQLiteSQL(sql)) { try $0.step() ? $0.int64(0) : nil }
 }
 
-/// Inserts `records` into a database at a schema before 5, whose jobs table has no
-/// `log_dropped_bytes`: through today's INSERT, with the column there only meanwhile.
-private func insertIntoOldSchema(_ connection: SQLiteConnection, _ records: [JobRecord]) throws {
-    try connection.execute("ALTER TABLE jobs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0")
-    for record in records { _ = try connection.insertJob(SQLiteEncodedJob(record)) }
-    try connection.execute("ALTER TABLE jobs DROP COLUMN log_dropped_bytes")
+extension SQLiteConnection {
+    /// Inserts a plain job (and its labels) as a database before schema 4 holds it: the 24 columns
+    /// it had (`group_id` and `orchestration`, bound as ?25 and ?26, must be NULL, and
+    /// `log_dropped_bytes`, ?27, 0).
+    fileprivate func insertBeforeVersion4(_ record: JobRecord) throws {
+        let old = StoredJob.columnNames.prefix(24)
+        let sql = "INSERT INTO jobs (\(old.joined(separator: ", "))) SELECT " + (1...24).map { "?\($0)" }.joined(separator: ", ")
+            + " WHERE ?25 IS NULL AND ?26 IS NULL AND ?27 = 0"
+        try withStatement(SQLiteSQL(sql)) { statement in
+            try SQLiteEncodedJob(record).bind(to: statement)
+            #expect(try !statement.step())
+            #expect(changes == 1)
+        }
+        for (key, value) in record.job.labels {
+            try execute("INSERT INTO job_labels (job_id, key, value) VALUES ('\(record.id)', '\(key)', '\(value)')")
+        }
+    }
 }

@@ -42,11 +42,16 @@ struct TemporaryDirectory {
 /// Opens a store from `factory` in a temporary directory, runs `body`, then closes the store and
 /// removes the directory, also when `body` throws.
 func withStore(_ factory: StoreFactory, _ body: (any JobStore) async throws -> Void) async throws {
+    try await withLogStore(factory) { store, _ in try await body(store) }
+}
+
+/// `withStore`, with the store's log store on the temporary directory.
+func withLogStore(_ factory: StoreFactory, _ body: (any JobStore, any JobLogStore) async throws -> Void) async throws {
     let directory = TemporaryDirectory()
     defer { directory.remove() }
     let store = try await factory.open(directory.path)
     do {
-        try await body(store)
+        try await body(store, store.logStore(dataDirectory: directory.path))
         await store.close()
     } catch {
         await store.close()
@@ -110,5 +115,12 @@ extension JobRecord {
             job: job, spec: spec, idempotencyKey: "key-ü-\(n)", requestFingerprint: spec.json,
             processStartTicks: UInt64.max - 7, owner: "node-a"
         )
+    }
+}
+
+extension JobLogStore {
+    /// `create` for a test that does not watch for dropped output.
+    func create(_ id: String, maxBytes: Int, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog {
+        create(id, maxBytes: maxBytes, onReadable: onReadable, onDrop: { _ in })
     }
 }

@@ -12,6 +12,10 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     /// The store failed (disk full, I/O error, closed) → 503.
     case storeUnavailable(String)
+    /// The job has not reached this attempt → 404.
+    case noSuchAttempt(String, Int)
+    /// No group with this id → 404.
+    case groupNotFound(String)
 
     public var description: String {
         switch self {
@@ -20,6 +24,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .idempotencyMismatch(id): "the idempotency key was used for job \(id) with a different body"
         case let .notFound(id): "no job \(id)"
         case let .storeUnavailable(why): "the job store is unavailable: \(why)"
+        case let .noSuchAttempt(id, attempt): "job \(id) has no attempt \(attempt)"
+        case let .groupNotFound(id): "no group \(id)"
         }
     }
 }

@@ -8,12 +8,14 @@ final class EngineState: @unchecked Sendable {
     let lock = PThreadLock()
     /// Jobs not yet terminal, by id.
     var live: [String: LiveJob] = [:]
-    /// FIFO of queued jobs; entries no longer `.queued` (cancelled) are skipped when popped, or
-    /// dropped by `cancelledWhileQueued` once they outnumber the queued ones.
-    private var queue: [LiveJob] = []
-    private var head = 0
+    /// Queued jobs: scheduled, or waiting for a slot (of the engine, and of their key).
+    let admission = AdmissionQueue()
+    /// Armed for the earliest scheduled job (`rearm`).
+    let timer = ScheduleTimer()
+    /// Groups not yet terminal, by id.
+    var groups: [String: LiveGroup] = [:]
     /// Jobs in `.queued` phase.
-    var queuedCount = 0
+    var queuedCount: Int { admission.count }
     /// Submissions between the queue-limit check and their insertion.
     var reserved = 0
     /// Jobs that left the queue and are not terminal yet.
@@ -43,36 +45,24 @@ final class EngineState: @unchecked Sendable {
     let startedAt = Timestamp.now()
 
     func enqueue(_ job: LiveJob) {
-        queue.append(job)
-        queuedCount += 1
+        admission.add(job, now: .now())
+        rearm()
     }
 
-    /// Counts a queued job as gone after it was cancelled (its phase left `.queued`). Its entry
-    /// stays in the FIFO until popped — unless cancelled entries outnumber the queued ones: then
-    /// they are dropped, so a queue that does not move (every slot taken by long jobs) does not
-    /// keep every job cancelled out of it (issue 21). Amortised O(1).
-    func cancelledWhileQueued() {
-        queuedCount -= 1
-        let entries = queue.count - head
-        guard entries > 64, entries > 2 * queuedCount else { return }
-        queue = queue[head...].filter { $0.phase == .queued }
-        head = 0
+    /// Takes a queued job out of the queue (cancelled while queued).
+    func dequeue(_ job: LiveJob) {
+        admission.remove(job)
+        rearm()
     }
 
-    /// The oldest job still queued, removed from the queue (its phase is left to the caller).
+    /// Arms the schedule timer for the earliest scheduled job.
+    func rearm() {
+        timer.arm(at: admission.nextWake)
+    }
+
+    /// The oldest job that may start now (its key has a free slot), removed from the queue (its
+    /// phase is left to the caller).
     func popQueued() -> LiveJob? {
-        while head < queue.count {
-            let job = queue[head]
-            head += 1
-            if head > 1024, head * 2 > queue.count {
-                queue.removeFirst(head)
-                head = 0
-            }
-            if job.phase == .queued {
-                queuedCount -= 1
-                return job
-            }
-        }
-        return nil
+        admission.popStartable()
     }
 }

@@ -16,7 +16,7 @@ public struct JobContext: Sendable {
     public let arguments: [String]
     /// The job's environment as a process would get it.
     public let environment: [String: String]
-    let log: JobLog?
+    let log: (any OpenJobLog)?
     let hooks: CleanupHooks
     let onOutput: @Sendable () -> Void
 

@@ -35,7 +35,7 @@ extension JobEngine {
             switch live.phase {
             case .queued:
                 live.phase = .cancellingQueued
-                state.cancelledWhileQueued()
+                state.dequeue(live)
                 return .cancelQueued(live)
             case .cancellingQueued:
                 return .awaitQueuedCancel(live)
@@ -152,6 +152,7 @@ extension JobEngine {
             live.events.removeAll { events.contains($0) }
             live.phase = .finished
             state.live[record.id] = nil
+            noteTerminal(record.job)
         }
         metrics.moved(from: .queued, to: .cancelled)
         metrics.finished[.cancelled]?.increment()
@@ -159,6 +160,7 @@ extension JobEngine {
         live.changes.broadcast()
         logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
         logger.info("job finished", metadata: ["job.id": "\(record.id)", "state": "cancelled"])
+        await jobEnded(record.job)
         return .cancelled(record.job)
     }
 }

@@ -7,14 +7,20 @@ import Logging
 extension JobEngine {
     // MARK: - Finishing
 
-    /// Everything after the job's processes are gone, exactly once per started job: the cleanup
-    /// command (own timeout and ladder), workdir removal, the final record stored durably, and
-    /// only then the terminal state is reported (`wait`, `job`, metrics) and the running slot
-    /// freed. Runs to the end even in a cancelled task: it awaits only waits that ignore
-    /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
-    /// to one) is needed — keep it that way.
+    /// Everything after the job's processes are gone, exactly once per started attempt: the
+    /// output closed (all of it readable, from any node), the cleanup command (own timeout and
+    /// ladder), workdir removal, then `endAttempt`: the final record stored durably, and only
+    /// then the terminal state is reported (`wait`, `job`, metrics) and the running slot freed —
+    /// or, when the retry policy says so, the job back in the queue for its next attempt after
+    /// its backoff. Runs to the end even in a cancelled task: it awaits only waits that ignore
+    /// cancellation (`cancellable: false`, the store's calls, the output's close), so no
+    /// shielding task (and no hop to one) is needed — keep it that way.
     func finish(_ live: LiveJob, survivors: Int, logger: Logger) async {
         let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
+        // Every byte of output readable before the job is terminal (a reader on another node
+        // that sees it terminal has read all of it).
+        let log = state.lock.withLock { live.log }
+        await log?.close()
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             state.lock.withLock { live.record.job.cleanup.state = .running }
@@ -23,7 +29,7 @@ extension JobEngine {
         workdirs.remove(record.id, reuse: survivors == 0)
 
         let status = live.watch.snapshot.status
-        let (final, previous, write) = state.lock.withLock {
+        let (final, previous, closing) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             let previous = final.job.state
@@ -37,33 +43,9 @@ extension JobEngine {
             final.job.error = outcome.error
                 ?? (survivors > 0 ? Outcome.didNotStop : Self.stopExplanation(outcome.state, signal: final.job.signal, timeout: final.job.timeoutSeconds))
             final.job.cleanup = cleanup
-            note(live, .finished, at: final.job.finishedAt!, [.init("state", .string(final.state.rawValue))])
-            return (final, previous, JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live)))
+            return (final, previous, closeAttempt(live, final))
         }
-        await storeInTurn(live, write, logger: logger)
-
-        let ended = MonotonicInstant.now()
-        let (log, started, cancelRequested) = state.lock.withLock {
-            live.record = final
-            live.phase = .finished
-            state.live[final.id] = nil
-            state.running -= 1
-            state.claimWanted = true  // a slot is free: a shared store's claim loop looks again
-            return (live.log, live.startedAt, live.cancelRequestedAt)
-        }
-        log?.close()
-        let job = final.job
-        metrics.moved(from: previous, to: job.state)
-        metrics.finished[job.state]?.increment()
-        if let started { metrics.duration.recordNanoseconds(started.nanoseconds(until: ended)) }
-        if let cancelRequested { metrics.cancelLatency.recordNanoseconds(cancelRequested.nanoseconds(until: ended)) }
-        live.changes.broadcast()
-        changes.broadcast()
-        logger.info("job finished", metadata: [
-            "state": "\(job.state.rawValue)", "exit_code": "\(job.exitCode.map(String.init) ?? "null")",
-            "signal": "\(job.signal ?? "null")", "error": "\(job.error ?? "null")",
-            "duration": "\(job.startedAt.map { $0.seconds(until: job.finishedAt ?? $0) } ?? 0)",
-        ])
+        await endAttempt(live, final, closing, previous: previous, countedRunning: true, logger: logger)
     }
 
     /// The sentence for a main process that jobsd stopped (timeout, cancel), so that `signal` with
@@ -112,7 +94,7 @@ extension JobEngine {
             let out = try Pipes.devNull(O_WRONLY)
             defer { close(out) }
             spawned = try containment.spawn(
-                Containment.cleanupName(jobID), jobID: jobID, path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" },
+                Containment.cleanupName(jobID, attempt: record.job.attempt), jobID: jobID, path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" },
                 cwd: workdir, stdin: stdin, stdout: out, stderr: out, onExit: watch.exited)
         } catch {
             logger.info("cleanup could not start", metadata: ["error": "\(error)"])

@@ -19,7 +19,7 @@ extension JobEngine {
     /// (`failed`, the error as the job's error).
     func runInProcess(_ live: LiveJob, kind: @escaping InProcessJobBody, logger: Logger) async {
         let record = state.lock.withLock { live.record }
-        let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
+        let log = createLog(live, record: record, logger: logger)
         let hooks = CleanupHooks()
         let context = JobContext(
             jobID: record.id, arguments: Array(record.spec.command.dropFirst()),
@@ -28,7 +28,7 @@ extension JobEngine {
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             let startedAt = live.record.job.startedAt ?? .now()
-            note(live, .started, at: startedAt, [.init("attempt", .number(1))])
+            note(live, .started, at: startedAt, [.init("attempt", .number(Double(live.record.job.attempt)))])
             return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["kind": "in-process"])
@@ -46,11 +46,7 @@ extension JobEngine {
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
-        var snapshot = live.watch.snapshot
-        while snapshot.status == nil, snapshot.stopGrace == nil {
-            await live.watch.wait(after: snapshot.generation, timeout: nil)
-            snapshot = live.watch.snapshot
-        }
+        let snapshot = await live.watch.exitOrStop()
         if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
         if let grace = snapshot.stopGrace, snapshot.status == nil {
             await persistCancellingIfNeeded(live, logger: logger)

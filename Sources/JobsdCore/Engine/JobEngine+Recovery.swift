@@ -40,8 +40,9 @@ extension JobEngine {
                     let live = LiveJob(record: record, phase: .recovering, lastEventSeq: lastSeqs[record.id] ?? 0)
                     live.outcome = record.state == .cancelling ? .cancelled : Outcome(state: .failed, error: Outcome.interrupted)
                     if record.state == .running { note(live, .interrupted, [.init("error", .string(Outcome.interrupted))]) }
-                    live.log = JobLog.open(dataDirectory: configuration.dataDirectory, id: record.id)
+                    live.log = logs.reopen(JobLog.attemptID(record.id, attempt: record.job.attempt))
                     state.live[record.id] = live
+                    state.admission.occupy(live)
                     interrupted.append(live)
                 }
             }
@@ -58,7 +59,8 @@ extension JobEngine {
     /// in its cgroup and its cleanup's, or below their subreapers, found by the job id; see
     /// `Containment.leftovers`) with
     /// the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
-    /// removes the workdir and stores the final record; only then is it terminal. A job that was
+    /// removes the workdir and stores the final record; only then is it terminal. A `failed`
+    /// (interrupted) attempt is retried like any other when its retry policy says so. A job that was
     /// `cancelling` gets only what is left of its grace (counted from `cancel_requested_at`).
     /// Not cancellable: it runs to the end, also during shutdown.
     func recoverInterrupted(_ live: LiveJob) async {
@@ -70,7 +72,7 @@ extension JobEngine {
         ])
         var survivors = 0
         var stopped = SignalLadder.Result(survivors: 0, escaped: 0)
-        for tree in containment.leftovers(of: record.id) {
+        for tree in containment.leftovers(of: record.id, attempt: record.job.attempt) {
             let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
             let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
             if result.survivors == 0 { tree.release() }
@@ -83,27 +85,18 @@ extension JobEngine {
             cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: outcome.state, logger: logger)
         }
         workdirs.remove(record.id, reuse: false)
-        let (final, log, write) = state.lock.withLock {
+        let log = state.lock.withLock { live.log }
+        await log?.close()
+        let (final, closing) = state.lock.withLock {
             var final = live.record
             final.job = live.currentJob
             try? final.job.move(to: outcome.state)
             final.job.finishedAt = .now()
             final.job.error = outcome.error ?? (survivors > 0 ? Outcome.didNotStop : nil)
             final.job.cleanup = cleanup
-            note(live, .finished, at: final.job.finishedAt!, [.init("state", .string(final.state.rawValue))])
-            return (final, live.log, JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live)))
+            return (final, closeAttempt(live, final))
         }
-        await storeInTurn(live, write, logger: logger)
-        state.lock.withLock {
-            live.record = final
-            live.phase = .finished
-            state.live[final.id] = nil
-        }
-        log?.close()
-        metrics.moved(from: nil, to: final.state)
-        metrics.finished[final.state]?.increment()
-        live.changes.broadcast()
-        logger.info("job finished", metadata: ["state": "\(final.state.rawValue)", "error": "\(final.job.error ?? "null")"])
+        await endAttempt(live, final, closing, previous: nil, countedRunning: false, logger: logger)
     }
 
     /// Kills and removes the cgroups under this engine's root that no interrupted job claims: a
@@ -111,8 +104,7 @@ extension JobEngine {
     private func sweepStrayCgroups(keeping ids: Set<String>) {
         guard let cgroups = containment.cgroups else { return }
         for name in cgroups.children() {
-            let id = name.hasSuffix(".cleanup") ? String(name.dropLast(".cleanup".count)) : name
-            guard !ids.contains(id), let cgroup = cgroups.existing(name) else { continue }
+            guard !ids.contains(Containment.jobID(ofTree: name)), let cgroup = cgroups.existing(name) else { continue }
             cgroup.kill()
             cgroup.release()
             logger.info("stray cgroup removed", metadata: ["cgroup": "\(cgroup.path)"])

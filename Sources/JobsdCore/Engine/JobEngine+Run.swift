@@ -22,6 +22,7 @@ extension JobEngine {
         ])
         try await withTaskCancellationHandler {
             let interrupted = try await recover()
+            let groups = try await recoverGroups()
             state.lock.withLock { state.ready = true }
             changes.broadcast()
             logger.info("job engine ready")
@@ -29,6 +30,7 @@ extension JobEngine {
                 group.addTask { await self.retentionLoop() }
                 group.addTask { await self.trimHeapWhenIdle() }
                 group.addTask { await self.storeProbeLoop() }
+                if !groups.isEmpty { group.addTask { await self.resumeGroups(groups) } }
                 if let shared {
                     group.addTask { await self.heartbeatLoop(shared) }
                     group.addTask { await self.claimLoop(shared) }
@@ -50,7 +52,7 @@ extension JobEngine {
                     await changes.wait(timeout: nil, cancellable: false) { [self] in
                         state.lock.withLock {
                             !state.handedOff.isEmpty || !state.takenOver.isEmpty
-                                || (state.shuttingDown ? state.starting == 0 : state.queuedCount > 0 && state.running < configuration.maxRunning)
+                                || (state.shuttingDown ? state.starting == 0 : state.admission.hasStartable && state.running < configuration.maxRunning)
                         }
                     }
                 }
@@ -64,9 +66,9 @@ extension JobEngine {
         logger.info("job engine stopped")
     }
 
-    /// Queued jobs that may start now, moved to `running`, the jobs `submit` spawned itself, and
-    /// jobs of this node that other nodes rescued (shared stores); nil once shutting down and no
-    /// spawn by `submit` or rescued job is pending.
+    /// Queued jobs that may start now (due, and a free slot of their key), moved to `running`,
+    /// the jobs `submit` spawned itself, and jobs of this node that other nodes rescued (shared
+    /// stores); nil once shutting down and no spawn by `submit` or rescued job is pending.
     private func nextBatch() -> (queued: [LiveJob], spawned: [(LiveJob, Result<SpawnedJob, SpawnError>)], takenOver: [LiveJob])? {
         let next: ([LiveJob], [(LiveJob, Result<SpawnedJob, SpawnError>)], [LiveJob])? = state.lock.withLock {
             let spawned = state.handedOff
@@ -96,12 +98,12 @@ extension JobEngine {
         state.running += 1
     }
 
-    /// For a job just queued: when the engine is idle (ready, not shutting down, nothing else
-    /// queued, a free slot) and the job runs a process, takes it out of the queue so `submit`
+    /// For a job just queued: when the engine is idle (ready, not shutting down, no older job
+    /// that may start, a free slot, the job is due and its key has room) and the job runs a process, takes it out of the queue so `submit`
     /// spawns it at once, without waiting for the run loop; the run loop then supervises it
     /// (`handedOff`). Caller holds the engine lock.
     func startsAtOnce(_ live: LiveJob) -> Bool {
-        guard state.ready, !state.shuttingDown, state.queuedCount == 1, state.running < configuration.maxRunning,
+        guard state.ready, !state.shuttingDown, state.admission.nextStartable === live, state.running < configuration.maxRunning,
               kinds.kind(for: live.record.spec.command) == nil, state.popQueued() === live
         else { return false }
         take(live)
@@ -164,7 +166,7 @@ extension JobEngine {
         do {
             let cutoff = Timestamp.now().adding(seconds: -configuration.retention)
             let ids = try await writeOnce("retention sweep") { try await store.purge(finishedBefore: cutoff) }
-            for id in ids { JobLog.remove(dataDirectory: configuration.dataDirectory, id: id) }
+            logs.remove(ids)
             if !ids.isEmpty { logger.info("retention: purged finished jobs", metadata: ["count": "\(ids.count)"]) }
         } catch {
             logger.error("retention sweep failed", metadata: ["error": "\(error)"])

@@ -46,30 +46,23 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = JobLog.create(dataDirectory: configuration.dataDirectory, id: record.id, maxBytes: configuration.maxLogBytes)
+        let log = createLog(live, record: record, logger: logger)
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             live.record.job.pid = pid
             live.record.processStartTicks = spawned.startTicks
             let startedAt = live.record.job.startedAt ?? .now()
-            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(1))])
+            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(Double(live.record.job.attempt)))])
             return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])
         metrics.queueWait.recordNanoseconds(queueWait)
-        let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log, onLogDrop: { [self] drop in
-            logDropChanged(live, drop, logger: logger)
-        }) { live.changes.broadcast() }
+        let pump = OutputPump(stdout: spawned.stdout, stderr: spawned.stderr, log: log) { live.changes.broadcast() }
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
-        // Until the main process exits or a stop (cancel, deadline, shutdown) is requested.
-        var snapshot = live.watch.snapshot
-        while snapshot.status == nil, snapshot.stopGrace == nil {
-            await live.watch.wait(after: snapshot.generation, timeout: nil)
-            snapshot = live.watch.snapshot
-        }
+        let snapshot = await live.watch.exitOrStop()
         await persistCancellingIfNeeded(live, logger: logger)
         if snapshot.status != nil { logger.info("main process exited", metadata: ["status": "\(snapshot.status!)"]) }
 
@@ -111,7 +104,7 @@ extension JobEngine {
         }
         do {
             let spawned = try containment.spawn(
-                record.id, jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
+                Containment.treeName(record.id, attempt: record.job.attempt), jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
                 cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write
             ) { [self] status in leaderExited(live, status) }
             live.watch.stopsGroup(spawned.pid)
@@ -121,6 +114,19 @@ extension JobEngine {
             close(err.read)
             throw error
         }
+    }
+
+    /// A fresh log for the attempt of `record` that is starting. Its readable output wakes the
+    /// job's followers; when it begins or stops dropping output it cannot store, the job's timeline
+    /// says so (`logDropChanged`). Both callbacks hold the job weakly (the log may outlive it).
+    func createLog(_ live: LiveJob, record: JobRecord, logger: Logger) -> any OpenJobLog {
+        logs.create(
+            JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes,
+            onReadable: { [weak live] in live?.changes.broadcast() },
+            onDrop: { [weak self, weak live] drop in
+                guard let self, let live else { return }
+                logDropChanged(live, drop, logger: logger)
+            })
     }
 
     /// The job's log began (`log_dropped`, with the error) or stopped (`log_resumed`, with the bytes

@@ -34,6 +34,9 @@ public final class JobEngine: Sendable {
     let changes = AsyncCondition()
     let kinds = InProcessKinds()
     let workdirs: Workdirs
+    /// Where the jobs' output is kept: the store's choice (files in the data dir, or the database
+    /// when several nodes share it).
+    let logs: any JobLogStore
     /// Whether the store takes writes; see `storeDurably`.
     let storeHealth: StoreHealth
     /// Every committed change of a job's state, for `GET /v1/events` (see `changes(after:limit:)`).
@@ -60,12 +63,14 @@ public final class JobEngine: Sendable {
         Meter(label: MetricFamily.containment.name, dimensions: [("method", containment.method.rawValue)], factory: metrics).set(1)
         self.logger = logger
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
+        logs = store.logStore(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
         store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         shared = store as? any SharedJobStore
         state.address = configuration.advertiseURL ?? ""
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
+        state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }
     }
 
     /// How every process of a job is found, signalled and waited for: `.cgroup` (a cgroup v2 per
@@ -93,9 +98,10 @@ public final class JobEngine: Sendable {
 
     // MARK: - Submitting
 
-    /// Stores the job durably (`store.insert`) and queues it; on an idle engine (nothing queued,
-    /// a free slot) it spawns the job's process itself before returning, and the run loop then
-    /// supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
+    /// Stores the job durably (`store.insert`) and queues it (scheduled when `run_at` or
+    /// `delay_seconds` is ahead; waiting behind earlier jobs of its concurrency key); on an idle
+    /// engine (no older job that may start, a free slot) it spawns the job's process itself before
+    /// returning, and the run loop then supervises it. nil `timeoutSeconds`/`graceSeconds` take the configured defaults; timeouts
     /// are capped at `maxTimeout`.
     ///
     /// On a shared store (several nodes) the job is not queued here: it waits in the store until a
@@ -118,19 +124,12 @@ public final class JobEngine: Sendable {
             if !inserted { state.lock.withLock { state.reserved -= 1 } }
         }
 
-        var spec = spec
-        spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
-        spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
-        let now = Timestamp.now(), submittedAt = MonotonicInstant.now()
-        let job = Job(
-            id: JobIDGenerator.shared.next(now: UInt64(max(now.milliseconds, 0))), name: spec.name, labels: spec.labels,
-            command: spec.command, state: .queued, createdAt: now, timeoutSeconds: spec.timeoutSeconds!,
-            graceSeconds: spec.graceSeconds!, cleanup: CleanupStatus(state: spec.cleanup == nil ? .none : .pending))
-        let record = JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint)
+        let (record, startAfter) = newRecord(spec, groupID: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        let job = record.job, submittedAt = MonotonicInstant.now()
 
         let result: InsertResult
-        let submitted = JobEvent(.submitted, at: now, seq: 1)
-        do { result = try await writeOnce("new job") { try await store.insert(record, events: [submitted]) } } catch { throw .storeUnavailable("\(error)") }
+        let events = Self.firstEvents(of: job)
+        do { result = try await writeOnce("new job") { try await store.insert(record, events: events) } } catch { throw .storeUnavailable("\(error)") }
         switch result {
         case let .existing(existing):
             guard existing.requestFingerprint == fingerprint else { throw .idempotencyMismatch(jobID: existing.id) }
@@ -142,7 +141,8 @@ public final class JobEngine: Sendable {
                 await queuedInShared(shared, job)
                 return .created(job)
             }
-            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt, lastEventSeq: 1)
+            let live = LiveJob(record: record, phase: .queued, submittedAt: submittedAt, lastEventSeq: events.count)
+            live.startAfter = startAfter
             let startNow: Bool = state.lock.withLock {
                 state.reserved -= 1
                 state.live[job.id] = live
@@ -173,20 +173,21 @@ public final class JobEngine: Sendable {
         do { return try await store.get(id)?.job } catch { throw .storeUnavailable("\(error)") }
     }
 
-    /// Newest first, filtered by `query`; jobs in memory show their current state.
+    /// Newest first (`created_at`, then `id`), filtered by `query`; jobs in memory show their
+    /// current state.
     public func list(_ query: JobQuery) async throws(EngineError) -> [Job] {
         let stored: [JobRecord]
         do { stored = try await store.list(query) } catch { throw .storeUnavailable("\(error)") }
         let live: [String: Job] = state.lock.withLock { state.live.mapValues(\.currentJob) }
         var byID: [String: Job] = [:]
         for record in stored { byID[record.id] = live[record.id] ?? record.job }
-        for (id, job) in live where byID[id] == nil && query.beforeID.map({ id < $0 }) ?? true { byID[id] = job }
+        for (id, job) in live where byID[id] == nil && query.isPastCursor(job) { byID[id] = job }
         return byID.values
             .filter { job in
                 (query.states.isEmpty || query.states.contains(job.state))
                     && query.labels.allSatisfy { job.labels[$0.key] == $0.value }
             }
-            .sorted { $0.id > $1.id }
+            .sorted { JobListPosition($0) > JobListPosition($1) }
             .prefix(query.limit)
             .map { $0 }
     }
@@ -198,13 +199,22 @@ public final class JobEngine: Sendable {
     }
 
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
-    /// cancelled — in the latter two cases with its state then. nil for an unknown id.
-    /// On a shared store, a job another node runs is read from the store until it is terminal.
+    /// cancelled — in the latter two cases with its state then. nil for an unknown id. A retried
+    /// job is not terminal between its attempts: the wait goes on through them. On a shared
+    /// store, a job another node runs is read from the store until it is terminal.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
-        if let live = state.lock.withLock({ state.live[id] }) {
-            await live.changes.wait(timeout: timeout) { [self] in state.lock.withLock { live.phase == .finished } }
-        } else if shared != nil {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeout) * 1000))
+        func remaining() -> Double {
+            let left = ContinuousClock.now.duration(to: deadline)
+            return Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        }
+        if shared != nil, state.lock.withLock({ state.live[id] == nil }) {
             return try await waitInStore(id, timeout: timeout)
+        }
+        while let live = state.lock.withLock({ state.live[id] }), !Task.isCancelled {
+            let seconds = remaining()
+            guard seconds > 0 else { break }
+            await live.changes.wait(timeout: seconds) { [self] in state.lock.withLock { live.phase == .finished } }
         }
         return try await job(id)
     }

@@ -5,7 +5,7 @@ import JobsdStore
 /// A job the engine holds in memory from submission (or recovery) until it is terminal.
 ///
 /// Every `var` is guarded by the engine's `EngineState.lock`; `watch` and `changes` have their own.
-final class LiveJob: @unchecked Sendable {
+final class LiveJob: @unchecked Sendable, HeapIndexed {
     enum Phase {
         /// Waiting in the queue.
         case queued
@@ -26,7 +26,7 @@ final class LiveJob: @unchecked Sendable {
     /// the deadline, a cancel (or shutdown), or a spawn failure.
     var outcome: Outcome?
     /// Open while the job runs (nil while queued).
-    var log: JobLog?
+    var log: (any OpenJobLog)?
     /// The timeout's timer, cancelled once the outcome is decided otherwise or the tree is gone.
     var deadline: Deadlines.Token?
     /// Writes of this job's record are numbered when their snapshot is taken (`issued`) and go to
@@ -40,7 +40,8 @@ final class LiveJob: @unchecked Sendable {
     let writeTurns = AsyncCondition()
     /// The main process's exit and stop requests.
     let watch = ProcessWatch()
-    /// Broadcast when output grows and when the job becomes terminal.
+    /// Broadcast when output grows and when the job becomes terminal (or, retried, is replaced
+    /// in the engine's table by its next attempt: `phase` is `.finished` then too).
     let changes = AsyncCondition()
     /// Monotonic instants (`MonotonicInstant`) for the duration histograms: submission (nil for a
     /// job recovered from the store: its queue wait uses the stored wall-clock times), start, and
@@ -52,10 +53,19 @@ final class LiveJob: @unchecked Sendable {
     /// record takes those noted since the previous one (`eventsTaken`), and they leave this list
     /// once stored (see `JobEngine.note`).
     var events: [JobEvent] = []
+    /// The events of writes that were superseded before the store took them (see
+    /// `JobEngine.storeInTurn`): the next writes of the record carry them until one is stored.
+    var carriedEvents: [JobEvent] = []
     /// The `seq` of the job's last event, stored or not.
     var lastEventSeq: Int
     /// The `seq` of the last event a write has taken.
     var eventsTaken: Int
+    /// Position in the `AdmissionQueue` heap holding it while queued.
+    var heapIndex = -1
+    /// While scheduled: the monotonic time (uptime ns) it may start; 0: may start now.
+    var startAfter: UInt64 = 0
+    /// Its `run_at` is a wall-clock promise: checked against the wall clock too when due.
+    var wallBound = false
 
     /// `lastEventSeq`: the job's last stored event (1: only `submitted`, as for a job this node
     /// claimed from a shared store).
@@ -80,7 +90,8 @@ final class LiveJob: @unchecked Sendable {
         var job = record.job
         if let log {
             job.logBytes = log.keptBytes
-            job.logDroppedBytes = log.droppedBytes
+            // A log reopened after a restart counts from 0: the stored total stays.
+            job.logDroppedBytes = max(job.logDroppedBytes, log.droppedBytes)
         }
         return job
     }
@@ -95,6 +106,9 @@ struct Outcome: Sendable, Equatable {
     static let timedOut = Outcome(state: .timedOut)
     static let interrupted = "interrupted: the server stopped while this job ran"
     static let didNotStop = "did not stop after cancellation"
+
+    /// The error of a job cancelled because a job of its group (fail_fast) failed or timed out.
+    static func siblingFailed(_ id: String) -> String { "cancelled: job \(id) of its group failed" }
 
     /// Exit 0 → succeeded; any other exit, or a signal jobsd did not send → failed.
     static func natural(_ status: ExitStatus) -> Outcome {

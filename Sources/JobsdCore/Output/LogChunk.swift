@@ -1,6 +1,8 @@
 /// A position in a job's output, to continue reading from. Opaque to the API.
 public struct LogCursor: Sendable, Equatable {
-    /// Logical byte offset in the job's interleaved output.
+    /// The attempt whose output it points into (1-based).
+    let attempt: Int
+    /// Logical byte offset in that attempt's interleaved output.
     let offset: UInt64
 }
 

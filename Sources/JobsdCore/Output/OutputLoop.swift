@@ -163,7 +163,7 @@ final class OutputLoop: @unchecked Sendable {
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
                 switch registration.reader {
                 case let .output(stream, pump):
-                    if let drop = pump.log?.append(bytes, stream: stream) { pump.onLogDrop(drop) }
+                    pump.log?.append(bytes, stream: stream)
                     pump.onOutput()
                 case let .messages(channel):
                     channel.received(bytes)

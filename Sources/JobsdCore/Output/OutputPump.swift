@@ -2,10 +2,8 @@ import JobsdAPI
 import JobsdMetrics
 import JobsdStore
 
-/// One job's stdout and stderr on their way into its `JobLog`: the shared `OutputLoop` reads
-/// the pipes and calls `onOutput` after each append, and `onLogDrop` when the log began or
-/// stopped dropping output it could not store (both on the loop thread: keep them cheap). The
-/// pipes are drained whatever the log does, so a job is never blocked by its log.
+/// One job's stdout and stderr on their way into its log (`OpenJobLog`): the shared `OutputLoop` reads
+/// the pipes and calls `onOutput` after each append (on the loop thread: keep it cheap).
 ///
 /// A read end is closed only at end-of-file — when no process holds the write end any more — or
 /// by `close()` after the whole process tree is gone, so a job printing while it is being
@@ -13,20 +11,17 @@ import JobsdStore
 ///
 /// Thread-safe: `openPipes` and `registered` are guarded by `lock`.
 final class OutputPump: @unchecked Sendable {
-    let log: JobLog?
+    let log: (any OpenJobLog)?
     let onOutput: @Sendable () -> Void
-    let onLogDrop: @Sendable (JobLogDrop) -> Void
     private let lock = PThreadLock()
     private var openPipes = 2  // guarded by `lock`
     private var registered: [UInt64] = []  // guarded by `lock`
     private let drained = AsyncCondition()
 
     /// Takes ownership of the read ends.
-    init(stdout: Int32, stderr: Int32, log: JobLog?, onLogDrop: @escaping @Sendable (JobLogDrop) -> Void,
-         onOutput: @escaping @Sendable () -> Void) {
+    init(stdout: Int32, stderr: Int32, log: (any OpenJobLog)?, onOutput: @escaping @Sendable () -> Void) {
         self.log = log
         self.onOutput = onOutput
-        self.onLogDrop = onLogDrop
         let tokens = OutputLoop.shared.register([(stdout, .stdout), (stderr, .stderr)], pump: self)
         lock.withLock { registered = tokens }
     }

@@ -104,13 +104,21 @@ extension Containment {
     }
 
     /// The trees a job interrupted by a stop of the server may have left (recovery): its own and
-    /// its cleanup command's, found by the job id: its cgroups, or its recorded subreapers.
-    func leftovers(of jobID: String) -> [any ContainedTree] {
-        let names = [jobID, Self.cleanupName(jobID)]
+    /// its cleanup command's for the job's current attempt (`attempt`), found by the job id: its
+    /// cgroups, or its recorded subreapers.
+    func leftovers(of jobID: String, attempt: Int) -> [any ContainedTree] {
+        let names = [Self.treeName(jobID, attempt: attempt), Self.cleanupName(jobID, attempt: attempt)]
         guard let cgroups else { return names.compactMap { Subreaper.recovered(name: $0, registry: registry) } }
         return names.compactMap { cgroups.existing($0) }
     }
 
-    /// The cgroup (or subreaper) name of a job's cleanup command.
-    static func cleanupName(_ jobID: String) -> String { jobID + ".cleanup" }
+    /// The cgroup (or subreaper) name of one attempt of a job: its id for the first, `<id>.<n>`
+    /// for a retry, so a retry never lands in the cgroup of an attempt still being torn down.
+    static func treeName(_ jobID: String, attempt: Int) -> String { attempt <= 1 ? jobID : "\(jobID).\(attempt)" }
+
+    /// The cgroup (or subreaper) name of a job attempt's cleanup command.
+    static func cleanupName(_ jobID: String, attempt: Int) -> String { treeName(jobID, attempt: attempt) + ".cleanup" }
+
+    /// The job id a cgroup name (`treeName`, `cleanupName`) belongs to.
+    static func jobID(ofTree name: String) -> String { String(name.prefix { $0 != "." }) }
 }

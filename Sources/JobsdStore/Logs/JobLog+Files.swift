@@ -15,13 +15,15 @@ extension JobLog {
     /// Creates a fresh, empty log for a job that is starting (replacing any files left there).
     /// Its files are created with the first byte appended, so a job that prints nothing costs
     /// no file system work (reading it finds no log: empty). A failure to create them then drops
-    /// the output (logged nowhere: like a full disk).
-    public static func create(dataDirectory: String, id: String, maxBytes: Int) -> JobLog {
+    /// the output like a failed write (`append`). `onDrop` hears when drops begin and end.
+    public static func create(
+        dataDirectory: String, id: String, maxBytes: Int, onDrop: (@Sendable (JobLogDrop) -> Void)? = nil
+    ) -> JobLog {
         // Leftovers exist only when a run was cut short by a crash before its start was stored.
         if access(directory(dataDirectory: dataDirectory, id: id), F_OK) == 0 { remove(dataDirectory: dataDirectory, id: id) }
         return JobLog(
             directory: directory(dataDirectory: dataDirectory, id: id), dataFD: -1, indexFD: -1, base: 0, end: 0,
-            maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true)
+            maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true, onDrop: onDrop)
     }
 
     /// Creates the directory and both files of a log created by `create`. Caller holds `lock`.
@@ -91,12 +93,11 @@ extension JobLog {
 
     /// Appends bytes one stream wrote. Drops the oldest bytes past the cap (compacting the files
     /// when they hold twice the cap). Write errors (disk full, I/O error) drop the bytes and count
-    /// them (`droppedBytes`); the job goes on, and the next append tries again. Returns a
-    /// `JobLogDrop` when this append began or ended a run of dropped output, else nil.
-    @discardableResult
-    public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream) -> JobLogDrop? {
-        guard !bytes.isEmpty else { return nil }
-        return lock.withLock { () -> JobLogDrop? in
+    /// them (`droppedBytes`); the job goes on, and the next append tries again. Tells `onDrop`
+    /// (after releasing the lock) when this append began or ended a run of dropped output.
+    public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream) {
+        guard !bytes.isEmpty else { return }
+        let change = lock.withLock { () -> JobLogDrop? in
             guard writable else { return nil }
             if dataFD < 0 {
                 do { try createFiles() } catch { return drop(bytes.count, "\(error)") }
@@ -109,7 +110,7 @@ extension JobLog {
                 reset(base: end + UInt64(skip))
             }
             guard Self.writeAll(dataFD, input, at: off_t(Self.headerSize + end - base)) else {
-                return drop(bytes.count, JobLogError(operation: "write", path: "\(directory)/data", errno: errno).description)
+                return drop(input.count, JobLogError(operation: "write", path: "\(directory)/data", errno: errno).description)
             }
             end += UInt64(input.count)
             if let last = runs.last, last.stream == stream {
@@ -124,6 +125,7 @@ extension JobLog {
             droppedBefore = nil
             return .ended(bytes: dropped - before)
         }
+        if let change { onDrop?(change) }
     }
 
     /// Counts `count` bytes that could not be stored; `.started` for the first of a run. Caller

@@ -15,7 +15,7 @@ import JobsdAPI
 ///
 /// Thread-safe: every field below `lock` is guarded by it. One writer (the job's output pump)
 /// and any number of readers.
-public final class JobLog: @unchecked Sendable {
+public final class JobLog: OpenJobLog, @unchecked Sendable {
     public let directory: String
     let lock = NSLock()
     // MARK: guarded by `lock`
@@ -34,6 +34,8 @@ public final class JobLog: @unchecked Sendable {
     /// run of failures began (nil while appends succeed).
     var dropped: UInt64 = 0
     var droppedBefore: UInt64?
+    /// Told when appends begin and stop dropping output (`JobLogStore.create`), outside `lock`.
+    let onDrop: (@Sendable (JobLogDrop) -> Void)?
 
     struct Run: Equatable {
         var stream: LogStream
@@ -43,7 +45,10 @@ public final class JobLog: @unchecked Sendable {
     static let headerSize: UInt64 = 16
     static let entrySize = 9
 
-    init(directory: String, dataFD: Int32, indexFD: Int32, base: UInt64, end: UInt64, maxBytes: UInt64, runs: [Run], writable: Bool) {
+    init(
+        directory: String, dataFD: Int32, indexFD: Int32, base: UInt64, end: UInt64, maxBytes: UInt64, runs: [Run], writable: Bool,
+        onDrop: (@Sendable (JobLogDrop) -> Void)? = nil
+    ) {
         self.directory = directory
         self.dataFD = dataFD
         self.indexFD = indexFD
@@ -52,12 +57,18 @@ public final class JobLog: @unchecked Sendable {
         self.maxBytes = maxBytes
         self.runs = runs
         self.writable = writable
+        self.onDrop = onDrop
     }
 
     deinit {
         if dataFD >= 0 { Glibc.close(dataFD) }
         if indexFD >= 0 { Glibc.close(indexFD) }
     }
+
+    /// The log id of one attempt of a job: the job's id for the first attempt (`logs/<id>/`),
+    /// `<id>/<n>` for attempt n > 1 (`logs/<id>/<n>/`), so `remove` of the job's id removes them
+    /// all.
+    public static func attemptID(_ id: String, attempt: Int) -> String { attempt <= 1 ? id : "\(id)/\(attempt)" }
 
     /// `<dataDirectory>/logs/<id>`.
     public static func directory(dataDirectory: String, id: String) -> String { "\(dataDirectory)/logs/\(id)" }

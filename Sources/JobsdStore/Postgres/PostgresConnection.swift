@@ -1,10 +1,24 @@
 import CPostgres
 import Glibc
 
-/// A value bound to a query parameter, sent in PostgreSQL's text format. Parameters are always
-/// bound (`$1`, `$2`…), never spliced into SQL text.
+/// A value bound to a query parameter, sent in PostgreSQL's text format (or, for `PostgresBytes`,
+/// its binary format). Parameters are always bound (`$1`, `$2`…), never spliced into SQL text.
 protocol PostgresBindable: Sendable {
     var postgresText: String { get }
+    /// The value in binary format, sent as is; nil: send `postgresText`.
+    var postgresBinary: [UInt8]? { get }
+}
+
+extension PostgresBindable {
+    var postgresBinary: [UInt8]? { nil }
+}
+
+/// Bytes for a `bytea` parameter, sent in binary format (the raw bytes: no hex doubling, no
+/// escaping).
+struct PostgresBytes: PostgresBindable {
+    let bytes: [UInt8]
+    var postgresText: String { "" }
+    var postgresBinary: [UInt8]? { bytes }
 }
 
 extension String: PostgresBindable { var postgresText: String { self } }
@@ -106,9 +120,13 @@ final class PostgresConnection {
             _ = try check(result, context: "prepare " + Self.summary(sql))
             prepared[sql] = name
         }
-        let texts = parameters.map { $0?.postgresText }
-        let result = withCStrings(texts) { values in
-            PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+        let result: OpaquePointer?
+        if parameters.contains(where: { $0?.postgresBinary != nil }) {
+            result = Self.execBinary(handle, name, parameters)
+        } else {
+            result = withCStrings(parameters.map { $0?.postgresText }) { values in
+                PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+            }
         }
         roundTrips += 1
         return try check(result, context: Self.summary(sql))
@@ -178,6 +196,26 @@ final class PostgresConnection {
             throw PostgresError(context: context, sqlState: state, message: message, connectionLost: lost)
         }
         return PostgresResult(result)
+    }
+
+    /// `PQexecPrepared` with each binary parameter's bytes as they are (format 1, with its length)
+    /// and the others as NUL-terminated text.
+    private static func execBinary(_ handle: OpaquePointer, _ name: String, _ parameters: [(any PostgresBindable)?]) -> OpaquePointer? {
+        let values: [[UInt8]?] = parameters.map { parameter in
+            parameter.map { $0.postgresBinary ?? Array($0.postgresText.utf8) + [0] }
+        }
+        let formats = parameters.map { Int32($0?.postgresBinary == nil ? 0 : 1) }
+        let lengths = values.map { Int32($0?.count ?? 0) }
+        let copies: [UnsafeMutablePointer<UInt8>?] = values.map { value in
+            value.map { bytes in
+                let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+                copy.initialize(from: bytes, count: bytes.count)
+                return copy
+            }
+        }
+        defer { for copy in copies { copy?.deallocate() } }
+        let pointers = copies.map { $0.map { UnsafePointer<CChar>(OpaquePointer($0)) } }
+        return PQexecPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 0)
     }
 
     private static func summary(_ sql: String) -> String {

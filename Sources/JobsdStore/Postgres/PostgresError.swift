@@ -10,6 +10,7 @@ struct PostgresError: Error, Sendable, CustomStringConvertible {
     var connectionLost = false
 
     static let uniqueViolation = "23505"
+    static let foreignKeyViolation = "23503"
 
     var description: String {
         "\(context): \(message)" + (sqlState.map { " (SQLSTATE \($0))" } ?? "")

@@ -2,9 +2,9 @@ import JobsdAPI
 
 /// How a `JobRecord` maps to a PostgreSQL `jobs` row: the statements that write a whole row and
 /// the parameters they bind, in `StoredJob.columns` order (`$1` is the id) then the fencing token
-/// (`$26`). Rows read back through `StoredJob.record(from:)`, as SQLite's do, plus the token.
+/// (`fenceParameter`). Rows read back through `StoredJob.record(from:)`, as SQLite's do, plus the token.
 enum PostgresJobRows {
-    /// `StoredJob.columns` and the fencing token (column 25, 0-based).
+    /// `StoredJob.columns` and the fencing token (the last column).
     static let columns = StoredJob.columns + ", fence"
     /// The fencing token's 1-based parameter number in the whole-row writes.
     static let fenceParameter = StoredJob.columnNames.count + 1
@@ -41,6 +41,27 @@ enum PostgresJobRows {
     static let purge =
         "DELETE FROM jobs WHERE state IN (\(StoredJob.terminalStates)) AND finished_at < $1 RETURNING id"
 
+    // MARK: - Groups (layout: StoredGroup)
+
+    static let insertGroupSQL = "INSERT INTO job_groups (\(StoredGroup.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    static let updateGroupSQL =
+        "UPDATE job_groups SET name = $2, labels = $3, fail_fast = $4, state = $5, created_at = $6, finished_at = $7, "
+        + "cancel_requested_at = $8, failed_by = $9, jobs = $10, counts = $11 WHERE id = $1"
+    static let selectGroup = "SELECT \(StoredGroup.columns) FROM job_groups WHERE id = $1"
+    static let listGroups = "SELECT \(StoredGroup.columns) FROM job_groups WHERE ($1::text IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
+    static let selectUnfinishedGroups = "SELECT \(StoredGroup.columns) FROM job_groups WHERE state = 'running' ORDER BY id"
+    static let purgeGroups = "DELETE FROM job_groups WHERE finished_at < $1"
+
+    /// Every column's value of `record`, in `StoredGroup.columns` order.
+    static func parameters(_ record: GroupRecord) -> [(any PostgresBindable)?] {
+        let group = record.group
+        return [
+            group.id, group.name, StoredJob.labelsJSON(group.labels), group.failFast ? 1 : 0, group.state.rawValue,
+            group.createdAt.milliseconds, group.finishedAt?.milliseconds, record.cancelRequestedAt?.milliseconds,
+            record.failedBy, StoredGroup.jobsJSON(group), StoredGroup.countsJSON(group),
+        ]
+    }
+
     /// Every column's value of `record`, in `StoredJob.columns` order (times in milliseconds).
     static func parameters(_ record: JobRecord) -> [(any PostgresBindable)?] {
         let job = record.job
@@ -51,29 +72,36 @@ enum PostgresJobRows {
             job.pid, job.exitCode, job.signal, job.error,
             job.cleanup.state.rawValue, job.cleanup.exitCode, job.cleanup.error, job.logBytes,
             StoredJob.specJSON(record), record.idempotencyKey, record.requestFingerprint,
-            record.processStartTicks.map { Int64(bitPattern: $0) }, record.owner, job.logDroppedBytes, record.fence,
+            record.processStartTicks.map { Int64(bitPattern: $0) }, record.owner, job.groupID, StoredOrchestration.json(job),
+            job.logDroppedBytes,
+            record.fence,
         ]
     }
 
-    /// The listing query for `query` and its parameters: newest first, `id < beforeID`, state any
-    /// of `states`, every label pair present (jsonb containment), at most `limit`.
+    /// The listing query for `query` and its parameters: newest first (`created_at`, then `id`),
+    /// after the cursor, state any of `states`, every label pair present (jsonb containment), at
+    /// most `limit`.
     static func list(_ query: JobQuery) -> (sql: String, parameters: [(any PostgresBindable)?]) {
         var sql = "SELECT \(columns) FROM jobs WHERE true"
         var parameters: [(any PostgresBindable)?] = []
-        if let beforeID = query.beforeID {
-            parameters.append(beforeID)
-            sql += " AND id < $\(parameters.count)"
+        if let after = query.after {
+            parameters += [after.createdAt.milliseconds, after.id]
+            sql += " AND (created_at, id) < ($\(parameters.count - 1)::bigint, $\(parameters.count))"
         }
         if !query.states.isEmpty {
             parameters.append("{" + query.states.map(\.rawValue).sorted().joined(separator: ",") + "}")
             sql += " AND state = ANY($\(parameters.count)::text[])"
+        }
+        if let groupID = query.groupID {
+            parameters.append(groupID)
+            sql += " AND group_id = $\(parameters.count)"
         }
         if !query.labels.isEmpty {
             parameters.append(StoredJob.labelsJSON(query.labels))
             sql += " AND labels @> $\(parameters.count)::jsonb"
         }
         parameters.append(max(0, query.limit))
-        sql += " ORDER BY id DESC LIMIT $\(parameters.count)"
+        sql += " ORDER BY created_at DESC, id DESC LIMIT $\(parameters.count)"
         return (sql, parameters)
     }
 }

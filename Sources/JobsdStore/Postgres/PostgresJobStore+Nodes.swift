@@ -11,7 +11,9 @@ extension PostgresJobStore: SharedJobStore {
         let sql = """
             UPDATE jobs SET owner = $1, fence = nextval('jobs_fence'), state = 'running', started_at = \(Self.now)
             WHERE id IN (
-                SELECT id FROM jobs WHERE state = 'queued' AND owner IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+                SELECT id FROM jobs WHERE state = 'queued' AND owner IS NULL
+                    AND (orchestration IS NULL OR coalesce((orchestration::jsonb->>'run_at')::bigint, 0) <= \(Self.now))
+                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
             )
             RETURNING \(PostgresJobRows.columns)
             """
@@ -28,7 +30,11 @@ extension PostgresJobStore: SharedJobStore {
             RETURNING \(PostgresJobRows.columns)
             """
         return try await pool.run { connection in
-            try connection.query(sql, [id]).rows.first.map(PostgresJobRows.record(from:))
+            try connection.transaction {
+                let record = try connection.query(sql, [id]).rows.first.map(PostgresJobRows.record(from:))
+                if let delivery = record.flatMap(WebhookDelivery.enqueued(by:)) { try Self.insertDelivery(delivery, on: connection) }
+                return record
+            }
         }
     }
 
@@ -75,6 +81,7 @@ extension PostgresJobStore: SharedJobStore {
                 _ = try connection.query(
                     renew, [node.id, node.address, node.startedAt.milliseconds, node.running, node.maxRunning])
                 let rescued = try connection.query(rescue, [node.id, timeoutMilliseconds]).rows.compactMap { $0.string(0) }
+                try Self.enqueueDeliveries(ofRescued: rescued, on: connection)
                 let requeued = try connection.query(requeue, [node.id, timeoutMilliseconds]).rows.compactMap { $0.string(0) }
                 let mine = try connection.query(takenOver, [node.id]).rows.map(PostgresJobRows.record(from:))
                 return Heartbeat(rescued: rescued + requeued, takenOver: mine)

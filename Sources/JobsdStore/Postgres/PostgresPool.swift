@@ -45,30 +45,40 @@ final class PostgresPool: @unchecked Sendable {
         idempotent: Bool = false, control: Bool = false, _ work: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            // Picking and queueing under the lock: no work lands on a slot after `close` queued its
-            // closing block there.
-            lock.withLock {
-                guard !closed else {
-                    return continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
-                }
-                let slot = control ? self.control : slots.min { $0.pending < $1.pending }!
-                slot.pending += 1
-                slot.queue.async {
-                    defer { self.lock.withLock { slot.pending -= 1 } }
-                    continuation.resume(with: Result {
+            let queued = enqueue(control: control) { connection in
+                continuation.resume(with: Result {
+                    do {
+                        try connection.connectIfNeeded()
                         do {
-                            try slot.connection.connectIfNeeded()
-                            do {
-                                return try work(slot.connection)
-                            } catch let error as PostgresError where error.connectionLost && idempotent {
-                                return try work(slot.connection)  // reconnects first
-                            }
-                        } catch let error as PostgresError {
-                            throw error.storeError
+                            return try work(connection)
+                        } catch let error as PostgresError where error.connectionLost && idempotent {
+                            return try work(connection)  // reconnects first
                         }
-                    })
-                }
+                    } catch let error as PostgresError {
+                        throw error.storeError
+                    }
+                })
             }
+            if !queued { continuation.resume(throwing: JobStoreError.unavailable("store is closed")) }
+        }
+    }
+
+    /// Queues `work` on the least busy connection's queue without waiting for it (for callers
+    /// that may neither block nor suspend, such as the output batches, which handle libpq's
+    /// errors themselves); false when the pool is closed (then `work` never runs).
+    @discardableResult
+    func enqueue(control: Bool = false, _ work: @escaping @Sendable (PostgresConnection) -> Void) -> Bool {
+        // Picking and queueing under the lock: no work lands on a slot after `close` queued its
+        // closing block there.
+        lock.withLock {
+            guard !closed else { return false }
+            let slot = control ? self.control : slots.min { $0.pending < $1.pending }!
+            slot.pending += 1
+            slot.queue.async {
+                defer { self.lock.withLock { slot.pending -= 1 } }
+                work(slot.connection)
+            }
+            return true
         }
     }
 

@@ -42,6 +42,18 @@ struct PostgresRow: StoredJobRow {
         result.isNull(row, column) ? [] : Array(result.bytes(row, column))
     }
 
+    /// Bytes sent as hex text: `encode(x, 'hex')`, or a `bytea` column in the server's default
+    /// output format (`\x` first).
+    func hexBytes(_ column: Int32) -> [UInt8] {
+        guard !result.isNull(row, column) else { return [] }
+        var text = UnsafeBufferPointer(rebasing: result.bytes(row, column)[...])
+        if text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x") { text = UnsafeBufferPointer(rebasing: text[2...]) }
+        func nibble(_ c: UInt8) -> UInt8 { c <= UInt8(ascii: "9") ? c &- UInt8(ascii: "0") : (c | 0x20) &- UInt8(ascii: "a") &+ 10 }
+        var out = [UInt8](repeating: 0, count: text.count / 2)
+        for i in out.indices { out[i] = nibble(text[text.startIndex + 2 * i]) << 4 | nibble(text[text.startIndex + 2 * i + 1]) }
+        return out
+    }
+
     func int64(_ column: Int32) -> Int64? { string(column).flatMap { Int64($0) } }
 
     func double(_ column: Int32) -> Double? { string(column).flatMap { Double($0) } }

@@ -84,7 +84,65 @@ enum PostgresSchema {
         CREATE TABLE store_meta (key text PRIMARY KEY, value bigint NOT NULL);
         INSERT INTO store_meta (key, value) VALUES ('changes_last', 0), ('changes_swept_through', 0);
         """,
-        // 4: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        // 4: job_output, the jobs' output in batches (`PostgresJobLogs`), keyed by the logical end
+        // of each batch so that reading on from an offset and dropping what the cap passed are
+        // index ranges; deleted with its job. `attempt` is 1 until a job can run more than once.
+        // And the list order (newest first by `created_at`, then `id`) as an index, also within a
+        // state.
+        """
+        CREATE INDEX jobs_by_created_at ON jobs (created_at, id);
+        DROP INDEX jobs_by_state;
+        CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
+        CREATE TABLE job_output (
+            job_id text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            attempt integer NOT NULL,
+            off bigint NOT NULL,
+            end_off bigint NOT NULL,
+            kept_from bigint NOT NULL,
+            runs bigint[] NOT NULL,
+            data bytea NOT NULL,
+            PRIMARY KEY (job_id, attempt, end_off)
+        );
+        """,
+        // 5: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
+        // from its terminal write until its delivery is over); a claim (claimed_by, claimed_until
+        // on the nodes' clocks) gives a row to one node while it makes an attempt.
+        """
+        CREATE TABLE webhook_deliveries (
+            job_id text COLLATE "C" PRIMARY KEY,
+            id text NOT NULL,
+            event text NOT NULL,
+            url text NOT NULL,
+            body text NOT NULL,
+            attempts integer NOT NULL,
+            next_attempt_at bigint NOT NULL,
+            claimed_by text,
+            claimed_until bigint
+        );
+        CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
+        """,
+        // 6: orchestration, as SQLite's schema 7: the group a job belongs to, the rest of its
+        // orchestration fields as JSON text (StoredOrchestration), and the groups (StoredGroup).
+        """
+        ALTER TABLE jobs ADD COLUMN group_id text COLLATE "C";
+        ALTER TABLE jobs ADD COLUMN orchestration text;
+        CREATE INDEX jobs_by_group ON jobs (group_id, id) WHERE group_id IS NOT NULL;
+        CREATE TABLE job_groups (
+            id text COLLATE "C" PRIMARY KEY,
+            name text,
+            labels text NOT NULL,
+            fail_fast integer NOT NULL,
+            state text NOT NULL,
+            created_at bigint NOT NULL,
+            finished_at bigint,
+            cancel_requested_at bigint,
+            failed_by text,
+            jobs text NOT NULL,
+            counts text NOT NULL
+        );
+        CREATE INDEX job_groups_by_state ON job_groups (state, id);
+        """,
+        // 7: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
         "ALTER TABLE jobs ADD COLUMN log_dropped_bytes bigint NOT NULL DEFAULT 0;",
     ]
 

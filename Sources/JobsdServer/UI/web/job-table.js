@@ -11,6 +11,12 @@ function rank(job) {
   return (job.attempt || 1) * 10 + (STATE_RANK[job.state] ?? 3);
 }
 
+/** True when `a` comes before `b` in the server's list order: newest `created_at` first, then id. */
+function isNewer(a, b) {
+  const ta = Date.parse(a.created_at), tb = Date.parse(b.created_at);
+  return ta !== tb ? ta > tb : a.id > b.id;
+}
+
 const COLUMNS = [
   ['id', 'ID'], ['name', 'Name'], ['state', 'State'], ['labels', 'Labels'],
   ['node', 'Node'], ['created', 'Created'], ['duration', 'Duration'],
@@ -60,7 +66,7 @@ export class JobTable {
     if (!insert) return false;
     const made = this.makeRow(job);
     let before = this.body.firstElementChild;
-    while (before && before.dataset.id && before.dataset.id > job.id) before = before.nextElementSibling;
+    while (before && before.dataset.id && isNewer(this.rows.get(before.dataset.id).job, job)) before = before.nextElementSibling;
     this.body.insertBefore(made.tr, before && before.dataset.id ? before : null);
     this.refreshShape();
     return true;

@@ -1,0 +1,46 @@
+import Foundation
+import JobsdAPI
+import JobsdClient
+
+/// Shell snippets and polling helpers for the orchestration tests. Jobs signal readiness by
+/// printing; a test releases a blocked job by creating a file the job waits for.
+enum Scripts {
+    /// Prints `ready`, then waits until `file` exists, then appends `name` to `log`.
+    static func blockUntil(_ file: String, name: String = "", log: String? = nil) -> [String] {
+        let record = log.map { "; echo \(name) >> \($0)" } ?? ""
+        return ["sh", "-c", "echo ready; while [ ! -e \(file) ]; do sleep 0.02; done\(record)"]
+    }
+
+    /// Appends `name` to `log`.
+    static func record(_ name: String, to log: String) -> [String] { ["sh", "-c", "echo \(name) >> \(log)"] }
+
+    /// Counts its runs in `counter`, prints `out-<n>`, and exits 0 from run `succeedOn` on
+    /// (never, when nil), else 3.
+    static func countedRun(_ counter: String, succeedOn: Int? = nil) -> [String] {
+        let exit = succeedOn.map { "[ $n -ge \($0) ] && exit 0; exit 3" } ?? "exit 3"
+        return ["sh", "-c", "n=$(cat \(counter) 2>/dev/null || echo 0); n=$((n+1)); echo $n > \(counter); echo out-$n; \(exit)"]
+    }
+}
+
+extension JobsdClient {
+    /// Re-reads the job until `condition` holds (a state change the job gives no output for,
+    /// such as entering a retry backoff); fails after `timeout` seconds.
+    func job(_ id: String, until condition: (Job) -> Bool, timeout: Double = 30) async throws -> Job {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while true {
+            let job = try await self.job(id)
+            if condition(job) { return job }
+            guard ContinuousClock.now < deadline else { throw TestFailure("job \(id) never reached the expected condition; now \(job.json)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// The lines of a file jobs append to (empty when it does not exist).
+func lines(_ path: String) -> [String] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+func touch(_ path: String) {
+    FileManager.default.createFile(atPath: path, contents: Data())
+}
