@@ -19,10 +19,13 @@ struct MemoryHarness {
     static let cacheRecords = 500
 
     /// Starts jobsd on a temporary data dir with `arguments`, runs `body`, then kills it and
-    /// removes the directory, on success and on failure.
-    static func with<T: Sendable>(arguments: [String] = [], _ body: (MemoryHarness) async throws -> T) async throws -> T {
-        let data = try TemporaryDirectory.make(prefix: "jobsd-memory")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+    /// removes the directory, on success and on failure. With `dataDirectory` jobsd starts on
+    /// that one instead (the caller removes it).
+    static func with<T: Sendable>(
+        dataDirectory: String? = nil, arguments: [String] = [], _ body: (MemoryHarness) async throws -> T
+    ) async throws -> T {
+        let data = try dataDirectory ?? TemporaryDirectory.make(prefix: "jobsd-memory")
+        defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: data) } }
         let jobsd = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--cache-records", "\(cacheRecords)", "--log-level", "info"] + arguments)
         defer { jobsd.child.signal(SIGKILL) }
@@ -70,10 +73,15 @@ struct MemoryHarness {
         }
     }
 
-    /// Returns once at most `activeJobs` jobs are queued, running or cancelling (read from
-    /// `/metrics`).
+    /// Returns once jobsd is ready (`/readyz` 200: recovery has put what it found back into the
+    /// queue and the gauges) and at most `activeJobs` jobs are queued, running or cancelling (read
+    /// from `/metrics`).
     func waitUntilIdle(activeJobs: Int = 0) async throws {
         for _ in 0..<6000 {
+            guard try await client.transport.send(ClientRequest(path: "/readyz")).status == 200 else {
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
             let series = try await metrics()
             let active = ["queued", "running", "cancelling"].reduce(0.0) { $0 + (series["jobsd_jobs{state=\"\($1)\"}"] ?? 0) }
             if active <= Double(activeJobs) { return }

@@ -124,3 +124,13 @@ extension JobLogStore {
         create(id, maxBytes: maxBytes, onReadable: onReadable, onDrop: { _ in })
     }
 }
+
+/// Collects what a log tells its `onDrop`, from any thread.
+final class DropRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [JobLogDrop] = []  // guarded by `lock`
+
+    var changes: [JobLogDrop] { lock.withLock { recorded } }
+
+    var record: @Sendable (JobLogDrop) -> Void { { [self] change in lock.withLock { recorded.append(change) } } }
+}
