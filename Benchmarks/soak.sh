@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks/soak.sh [JOBS] — issue 21's soak: does a long-running jobsd stay flat?
 #
-# Builds release (unless JOBSD_BIN names a jobsd binary), then for each store (sqlite, memory):
+# Builds release (unless JOBSD_BIN names a jobsd binary), then for each store of SOAK_STORES
+# (default "sqlite memory"; the memory store runs with --retention 1m, or it would hold every job
+# for the default 7 days by design):
 #  1. steady load: wrk -t1 -c2 POSTs {"command":["true"]} (no backlog: the default queue limit
-#     and 2 connections), in rounds; after the round that passes 10^4, 10^5, ... up to JOBS
+#     and 2 connections), in rounds; after the round that passes 10^4, then every 10^5 up to JOBS
 #     (default 1000000) accepted jobs, waits until no job is active and prints jobsd's anonymous
-#     memory and RSS (/proc/<pid>/smaps_rollup) with the job count;
+#     memory and RSS (/proc/<pid>/smaps_rollup) with the job count and the 1-minute load average
+#     (the machine may be shared);
 #  2. a burst on a fresh jobsd: warm-up of 20 000 jobs (fills the record cache), RSS "before";
 #     POSTs with 8 connections and --queue-limit 100000 until 100 000 jobs are accepted (the
 #     backlog builds: jobs arrive faster than they run), RSS at the peak (sampled every 0.5 s
@@ -16,6 +19,7 @@
 # goes to 127.0.0.1.
 set -euo pipefail
 JOBS=${1:-1000000}
+STORES=${SOAK_STORES:-sqlite memory}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 command -v wrk >/dev/null || scripts/install-missing.sh wrk
@@ -50,7 +54,7 @@ stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 metric() { curl -fsS "$URL/metrics" | awk -v m="$1" '$1 == m {print int($2); f=1} END {if (!f) print 0}'; }
 active() { curl -fsS "$URL/metrics" | awk '/^jobsd_jobs\{state="(queued|running|cancelling)"\}/ {s += $2} END {print int(s)}'; }
 wait_idle() { while [ "$(active)" -gt 0 ]; do sleep 0.2; done; }
-mem() { awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {print "anon_kib=" a " rss_kib=" r}' "/proc/$PID/smaps_rollup"; }
+mem() { awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {printf "anon_kib=%s rss_kib=%s", a, r}' "/proc/$PID/smaps_rollup"; echo " load=$(cut -d' ' -f1 /proc/loadavg) at=$(date -u +%H:%M)"; }
 rss() { awk '/^Rss:/ {print $2}' "/proc/$PID/smaps_rollup"; }
 submit() {  # submit N CONNECTIONS: wrk rounds until N more jobs were accepted
   local target=$(( $(metric jobsd_jobs_submitted_total) + $1 ))
@@ -59,18 +63,20 @@ submit() {  # submit N CONNECTIONS: wrk rounds until N more jobs were accepted
   done
 }
 
-for store in sqlite memory; do
-  start "$store" "steady-$store"
+for store in $STORES; do
+  flags=()
+  [ "$store" = memory ] && flags=(--retention 1m)
+  start "$store" "steady-$store" "${flags[@]}"
   next=10000
   while [ "$next" -le "$JOBS" ]; do
     submit $(( next - $(metric jobsd_jobs_submitted_total) )) 2
     wait_idle
     echo "store=$store phase=steady jobs=$(metric jobsd_jobs_submitted_total) $(mem)"
-    next=$(( next * 10 ))
+    next=$(( next < 100000 ? 100000 : next + 100000 ))
   done
   stop
 
-  start "$store" "burst-$store" --queue-limit 100000
+  start "$store" "burst-$store" --queue-limit 100000 "${flags[@]}"
   submit 20000 2
   wait_idle
   sleep 2

@@ -101,13 +101,16 @@ import Testing
         try await TmpfsMount.with(megabytes: 16) { disk in
             try await TestServer.with({
                 $0.engine.dataDirectory = disk.path + "/data"
-                $0.engine.retention = 3
+                // Long enough to finish the job, empty the WAL and fill the disk on a loaded machine
+                // (3 s was not: the job was purged before the disk was full).
+                $0.engine.retention = 8
                 $0.engine.sweepInterval = 0.2
             }) { server in
                 let job = try await server.submit(JobSpec(command: ["true"]))
                 #expect(try await server.client().wait(job.id, timeout: 30).state == .succeeded)
                 try await truncateWriteAheadLog(disk.path + "/data/jobsd.sqlite")
                 let filler = try disk.fill()
+                try #require(try await server.send("GET", "/v1/jobs/\(job.id)").status == 200, "kept until the disk was full")
                 // The sweep that would purge it is refused: a store fault.
                 try await eventually("/readyz turning 503") { try await server.send("GET", "/readyz").status == 503 }
                 #expect(try await server.send("GET", "/v1/jobs/\(job.id)").status == 200)
