@@ -43,7 +43,7 @@ start() {  # start STORE NAME [flags...]: a fresh jobsd on a free port; sets PID
   PID=$!
   local port=""
   for _ in $(seq 1 500); do
-    port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$PID," '$0 ~ p {n=split($4,a,":"); print a[n]; exit}')
+    port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$PID," '!f && $0 ~ p {n=split($4,a,":"); print a[n]; f=1}')
     [ -n "$port" ] && break
     sleep 0.02
   done
