@@ -25,7 +25,7 @@ struct MemoryHarness {
         dataDirectory: String? = nil, arguments: [String] = [], _ body: (MemoryHarness) async throws -> T
     ) async throws -> T {
         let data = try dataDirectory ?? TemporaryDirectory.make(prefix: "jobsd-memory")
-        defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: data) } }
+        defer { if dataDirectory == nil { TemporaryDirectory.remove(data) } }
         let jobsd = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--cache-records", "\(cacheRecords)", "--log-level", "info"] + arguments)
         defer { jobsd.child.signal(SIGKILL) }

@@ -36,6 +36,9 @@ public final class JobLog: OpenJobLog, @unchecked Sendable {
     var droppedBefore: UInt64?
     /// Told when appends begin and stop dropping output (`JobLogStore.create`), outside `lock`.
     let onDrop: (@Sendable (JobLogDrop) -> Void)?
+    /// uid and gid the directory and files are given when created (a job run as another user);
+    /// nil: jobsd's. Set once, before the first write.
+    var owner: (uid: UInt32, gid: UInt32)?
 
     struct Run: Equatable {
         var stream: LogStream

@@ -15,9 +15,10 @@ public protocol JobLogStore: Sendable {
     /// cannot store (disk full, I/O error, a batch the database refused) and when it stores output
     /// again (`JobLogDrop`), once each per run of failures, never per chunk; the bytes are counted
     /// in `droppedBytes`. Either may be called on any thread. The log may hold both callbacks as
-    /// long as it lives: capture whatever holds the log weakly.
+    /// long as it lives: capture whatever holds the log weakly. `owner`: the uid and gid of the
+    /// user the job runs as (`--job-user`), given the log's files where it has files; nil: jobsd's.
     func create(
-        _ id: String, maxBytes: Int, onReadable: @escaping @Sendable () -> Void,
+        _ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void,
         onDrop: @escaping @Sendable (JobLogDrop) -> Void
     ) -> any OpenJobLog
     /// The log of a job that was running when the server stopped, to keep its size current while
