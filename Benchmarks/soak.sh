@@ -6,8 +6,8 @@
 # for the default 7 days by design):
 #  1. steady load: wrk -t1 -c2 POSTs {"command":["true"]} (no backlog: the default queue limit
 #     and 2 connections), in rounds; after the round that passes 10^4, then every 10^5 up to JOBS
-#     (default 1000000) accepted jobs, waits until no job is active and prints jobsd's anonymous
-#     memory and RSS (/proc/<pid>/smaps_rollup) with the job count and the 1-minute load average
+#     (default 1000000) accepted jobs, waits until no job is active (and 4 s more: the idle heap
+#     trim) and prints jobsd's anonymous memory and RSS (/proc/<pid>/smaps_rollup) with the job count and the 1-minute load average
 #     (the machine may be shared);
 #  2. a burst on a fresh jobsd: warm-up of 20 000 jobs (fills the record cache), RSS "before";
 #     POSTs with 8 connections and --queue-limit 100000 until 100 000 jobs are accepted (the
@@ -71,6 +71,7 @@ for store in $STORES; do
   while [ "$next" -le "$JOBS" ]; do
     submit $(( next - $(metric jobsd_jobs_submitted_total) )) 2
     wait_idle
+    sleep 4  # jobsd hands freed heap back 2 s after it goes idle: the row shows what it keeps
     echo "store=$store phase=steady jobs=$(metric jobsd_jobs_submitted_total) $(mem)"
     next=$(( next < 100000 ? 100000 : next + 100000 ))
   done
