@@ -142,6 +142,8 @@ enum PostgresSchema {
         );
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
+        // 7: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        "ALTER TABLE jobs ADD COLUMN log_dropped_bytes bigint NOT NULL DEFAULT 0;",
     ]
 
     static var currentVersion: Int { migrations.count }
