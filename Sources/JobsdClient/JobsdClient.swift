@@ -91,7 +91,7 @@ public final class JobsdClient: Sendable {
         do { return try JobTimeline(json: response.body).events } catch { throw .decoding("\(error)") }
     }
 
-    static func seconds(_ duration: Duration) -> Double {
+    private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -42,15 +42,6 @@ import Testing
         #expect(down.output.hasPrefix("jobctl: ") && !down.output.contains("Fatal error"))
     }
 
-    @Test func wait_ListensToTheJobsChanges_OnTheEventStream() async throws {
-        try await TestServer.with { server in
-            let job = try await server.submit(JobSpec(command: ["sh", "-c", "sleep 1; exit 4"]))
-            #expect(try await jobctl(["wait", job.id], url: server.baseURL).code == 4)
-            let streamed = #"jobsd_http_requests_total{method="GET",route="/v1/events",status="200"} 1"#
-            try await eventually("GET /v1/events counted") { try await server.send("GET", "/metrics").text.contains(streamed) }
-        }
-    }
-
     @Test func submit_PrintsTheNewID_AndSubmitWaitExitsLikeWait() async throws {
         try await TestServer.with { server in
             let submitted = try await jobctl(["submit", "--label", "team=data", "--", "sh", "-c", "echo hi"], url: server.baseURL)
