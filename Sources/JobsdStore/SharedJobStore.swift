@@ -16,7 +16,11 @@ public protocol SharedJobStore: JobStore {
     /// start, so a node that dies between claim and spawn has its claims rescued as interrupted,
     /// never run a second time. Jobs another node is claiming at the same moment are skipped,
     /// never waited for (`FOR UPDATE SKIP LOCKED`): each job is claimed by exactly one node.
-    func claimQueued(node: String, limit: Int) async throws -> [JobRecord]
+    /// Orchestration holds across nodes: a job whose `run_at` is ahead is not claimed, nor one
+    /// whose concurrency key has `concurrency_limit` jobs running on any node, nor one with an
+    /// earlier due job of its key still waiting. Each job comes with the `seq` of its last
+    /// timeline event (the claiming node numbers the next ones).
+    func claimQueued(node: String, limit: Int) async throws -> [(record: JobRecord, lastEventSeq: Int)]
     /// Stores a queued job that no node has claimed as `cancelled` (cleanup `none`) and returns
     /// it; nil when the job is not queued and unclaimed (any more).
     func cancelUnclaimed(_ id: String) async throws -> JobRecord?

@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import JobsdAPI
 import JobsdStore
@@ -53,6 +54,21 @@ extension JobEngine {
         logger.info("job submitted", metadata: ["job.id": "\(job.id)", "command": "\(job.command)"])
         changes.broadcast()
         if full { try? await shared.notify(channel: Self.queuedChannel, payload: "") }
+        if let runAt = job.runAt { wakeClaims(at: runAt) }
+    }
+
+    /// Shared stores: sets `claimWanted` once `runAt` has come (a scheduled start, or the end of
+    /// a retry backoff, of a job that waits in the store), on a Dispatch timer, so that it is
+    /// claimed on time rather than at the next heartbeat (which still finds it, e.g. after a
+    /// restart). Nothing to cancel: a timer that finds nothing to claim costs one claim query.
+    func wakeClaims(at runAt: Timestamp) {
+        let seconds = Timestamp.now().seconds(until: runAt)
+        guard seconds > 0 else { return }
+        // A little after, so that the database's clock (the claim's) has passed it too.
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds + 0.02) { [self] in
+            state.lock.withLock { state.claimWanted = true }
+            changes.broadcast()
+        }
     }
 
     /// Claims queued jobs while this node has free slots, whenever something may have changed
@@ -73,7 +89,8 @@ extension JobEngine {
             if free > 0 {
                 do {
                     let claimed = try await shared.claimQueued(node: configuration.nodeID, limit: free)
-                    more = claimed.count == free
+                    // Key limits may leave slots free: claim again until nothing more is claimable.
+                    more = !claimed.isEmpty
                     if !claimed.isEmpty { queueClaimed(claimed) }
                 } catch {
                     logger.warning("claiming queued jobs failed", metadata: ["error": "\(error)"])
@@ -98,14 +115,14 @@ extension JobEngine {
         }
     }
 
-    private func queueClaimed(_ records: [JobRecord]) {
+    private func queueClaimed(_ claimed: [(record: JobRecord, lastEventSeq: Int)]) {
         var added = 0
         state.lock.withLock {
-            for var record in records where state.live[record.id] == nil {
+            for var (record, lastEventSeq) in claimed where state.live[record.id] == nil {
                 // Stored `running` by the claim; here it waits for the run loop as any queued job.
                 record.job.state = .queued
                 record.job.startedAt = nil
-                let live = LiveJob(record: record, phase: .queued)
+                let live = LiveJob(record: record, phase: .queued, lastEventSeq: lastEventSeq)
                 state.live[record.id] = live
                 state.enqueue(live)
                 added += 1
@@ -213,7 +230,11 @@ extension JobEngine {
         case Self.cancelChannel:
             let parts = notification.payload.split(separator: " ")
             guard let id = parts.first.map(String.init), state.lock.withLock({ state.live[id] != nil }) else { return }
-            _ = try? await cancel(id, grace: parts.count > 1 ? Double(parts[1]) : nil)
+            if let (reason, error) = Self.groupCancel(in: notification.payload) {
+                await cancelLocalJobs([id], groupID: "", reason: reason, error: error)
+            } else {
+                _ = try? await cancel(id, grace: parts.count > 1 ? Double(parts[1]) : nil)
+            }
         default:
             state.lock.withLock { state.claimWanted = true }
             changes.broadcast()

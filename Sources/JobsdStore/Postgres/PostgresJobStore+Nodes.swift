@@ -6,19 +6,38 @@ extension PostgresJobStore: SharedJobStore {
     /// nodes' clocks say.
     static let now = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
-    public func claimQueued(node: String, limit: Int) async throws -> [JobRecord] {
+    /// The advisory lock a claim holds for its transaction: claims of all nodes are serialised,
+    /// so the count of a key's running jobs cannot change between a claim's check and its update.
+    static let claimLock: Int64 = 0x6A_6F62_636C
+
+    /// Claimable: queued, no node holds it, its `run_at` (if any) has come by the database's
+    /// clock, and — with a concurrency key — no earlier job of its key is waiting (one that is due)
+    /// and fewer of its key are running or cancelling anywhere than its own `concurrency_limit`.
+    /// At most one job per key per claim (the head of its key), so the count holds within one
+    /// statement; the claim loop claims again while it gets jobs.
+    public func claimQueued(node: String, limit: Int) async throws -> [(record: JobRecord, lastEventSeq: Int)] {
         guard limit > 0 else { return [] }
         let sql = """
             UPDATE jobs SET owner = $1, fence = nextval('jobs_fence'), state = 'running', started_at = \(Self.now)
             WHERE id IN (
-                SELECT id FROM jobs WHERE state = 'queued' AND owner IS NULL
-                    AND (orchestration IS NULL OR coalesce((orchestration::jsonb->>'run_at')::bigint, 0) <= \(Self.now))
-                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+                SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.owner IS NULL AND coalesce(j.run_at, 0) <= \(Self.now)
+                    AND (j.concurrency_key IS NULL OR (
+                        NOT EXISTS (SELECT 1 FROM jobs w WHERE w.concurrency_key = j.concurrency_key AND w.state = 'queued'
+                            AND w.id < j.id AND coalesce(w.run_at, 0) <= \(Self.now))
+                        AND (SELECT count(*) FROM jobs r WHERE r.concurrency_key = j.concurrency_key
+                            AND r.state IN ('running', 'cancelling')) < coalesce(j.concurrency_limit, 1)))
+                ORDER BY j.id LIMIT $2 FOR UPDATE SKIP LOCKED
             )
-            RETURNING \(PostgresJobRows.columns)
+            RETURNING \(PostgresJobRows.columns), (SELECT coalesce(max(seq), 0) FROM job_events e WHERE e.job_id = jobs.id)
             """
+        let seqColumn = Int32(PostgresJobRows.fenceParameter)
         return try await pool.run { connection in
-            try connection.query(sql, [node, limit]).rows.map(PostgresJobRows.record(from:)).sorted { $0.id < $1.id }
+            try connection.transaction {
+                _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLock])
+                return try connection.query(sql, [node, limit]).rows
+                    .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
+                    .sorted { $0.0.id < $1.0.id }
+            }
         }
     }
 

@@ -1,0 +1,100 @@
+import Foundation
+import JobsdAPI
+import JobsdClient
+import JobsdTesting
+import Testing
+
+/// Orchestration with several nodes on one PostgreSQL database: keys hold cluster-wide, retries
+/// and scheduled starts wait in the store for any node, groups finish and fail fast whichever
+/// nodes run their jobs (CONTRACT.md, "Orchestration" and "Several nodes on PostgreSQL").
+@Suite struct ClusterOrchestrationTests {
+    @Test func aConcurrencyKey_HoldsAcrossNodes_AndItsJobsStartInSubmissionOrder() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "3"])
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        var ids: [String] = []
+        for n in 0..<4 {
+            let spec = JobSpec(
+                command: ["sh", "-c", "echo $JOBSD_JOB_ID >> \(scratch)/started; while [ ! -e \(scratch)/go-$JOBSD_JOB_ID ]; do sleep 0.02; done"],
+                concurrencyKey: "deploy")
+            ids.append(try await cluster.clients[n % 2].submit(spec).id)
+        }
+        let free = try await cluster.clients[1].submit(JobSpec(command: ["true"], concurrencyKey: "other"))
+        #expect(try await cluster.clients[0].wait(free.id, timeout: 60).state == .succeeded, "another key is not held up")
+        for (n, id) in ids.enumerated() {
+            _ = try await cluster.waitUntilRunning(id)
+            for later in ids[(n + 1)...] {
+                #expect(try await cluster.clients[1].job(later).state == .queued, "at most one of the key runs, on any node")
+            }
+            touch(scratch + "/go-\(id)")
+            #expect(try await cluster.clients[(n + 1) % 2].wait(id, timeout: 60).state == .succeeded)
+        }
+        #expect(lines(scratch + "/started") == ids, "submission order across nodes")
+    }
+
+    @Test func aRetriedJob_WaitsInTheStoreBetweenAttempts_AndItsTimelineHasNoGap() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "2"])
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        let job = try await cluster.clients[0].submit(JobSpec(
+            command: Scripts.countedRun(scratch + "/n", succeedOn: 3), retry: RetryPolicy(maxAttempts: 3, backoffSeconds: 0.1)))
+        let done = try await cluster.clients[1].wait(job.id, timeout: 60)
+        #expect(done.state == .succeeded && done.attempt == 3 && done.attempts.map(\.state) == [.failed, .failed, .succeeded])
+        let events = try await cluster.clients[1].events(job.id)
+        #expect(events.map(\.seq) == Array(1...events.count), "the claiming node numbers after the stored events")
+        #expect(events.map(\.type.rawValue) == [
+            "submitted", "started", "exited", "retry_scheduled", "scheduled", "started", "exited", "retry_scheduled", "scheduled",
+            "started", "exited", "finished",
+        ])
+        #expect(events.filter { $0.type == .started }.map { $0["attempt"]?.canonicalText } == ["1", "2", "3"])
+    }
+
+    @Test func aScheduledJob_IsClaimedOnlyOnceItsTimeHasCome() async throws {
+        let cluster = try await Cluster.start(nodes: 2)
+        defer { cluster.stop() }
+        let job = try await cluster.clients[0].submit(JobSpec(command: ["true"], delaySeconds: 1))
+        let runAt = try #require(job.runAt)
+        let done = try await cluster.clients[1].wait(job.id, timeout: 60)
+        #expect(done.state == .succeeded)
+        #expect(try #require(done.startedAt) >= runAt)
+        #expect(try await cluster.clients[1].events(job.id).map(\.type.rawValue).prefix(3) == ["submitted", "scheduled", "started"])
+    }
+
+    @Test func aGroupWhoseJobsRunOnSeveralNodes_Finishes_AndFailsFastAcrossThem() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1"])
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        let ok = try await cluster.clients[0].submitGroup(GroupSpec(jobs: (0..<4).map { _ in JobSpec(command: ["sleep", "0.5"]) }))
+        let finished = try await cluster.clients[1].waitGroup(ok.id, timeout: 60)
+        #expect(finished.state == .succeeded)
+        var nodes = Set<String>()
+        for id in ok.jobs { nodes.insert(try await cluster.clients[1].job(id).node ?? "") }
+        #expect(nodes.count == 2, "the jobs ran on both nodes: \(nodes)")
+
+        let failing = try await cluster.clients[0].submitGroup(GroupSpec(jobs: [
+            JobSpec(command: ["sh", "-c", "echo ready; exec sleep 300"]),
+            JobSpec(command: ["sh", "-c", "echo ready; exec sleep 300"]),
+            JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/fail ]; do sleep 0.02; done; exit 1"]),
+        ]))
+        _ = try await cluster.waitUntilRunning(failing.jobs[0])
+        _ = try await cluster.waitUntilRunning(failing.jobs[1])
+        touch(scratch + "/fail")
+        let failed = try await cluster.clients[1].waitGroup(failing.id, timeout: 60)
+        #expect(failed.state == .failed)
+        for id in failing.jobs.prefix(2) {
+            let job = try await cluster.clients[1].wait(id, timeout: 60)
+            #expect(job.state == .cancelled)
+            #expect(job.error == "cancelled: job \(failing.jobs[2]) of its group failed")
+            #expect(try await cluster.clients[0].events(id).contains { $0.type == .cancelRequested && $0["reason"]?.canonicalText == #""group""# })
+        }
+
+        let deleted = try await cluster.clients[0].submitGroup(GroupSpec(jobs: [
+            JobSpec(command: ["sleep", "300"]), JobSpec(command: ["sleep", "300"]), JobSpec(command: ["true"], delaySeconds: 600),
+        ]))
+        _ = try await cluster.waitUntilRunning(deleted.jobs[0])
+        _ = try await cluster.waitUntilRunning(deleted.jobs[1])
+        let answer = try await cluster.clients[1].cancelGroup(deleted.id)  // through a node that does not hold it
+        #expect(answer.state == .running)
+        #expect(try await cluster.clients[0].waitGroup(deleted.id, timeout: 60).state == .cancelled)
+    }
+}
