@@ -6,7 +6,7 @@
 FROM swift:6.2-bookworm AS build
 WORKDIR /src
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libsqlite3-dev libcurl4-openssl-dev libpq-dev \
+    && apt-get install -y --no-install-recommends libsqlite3-dev libcurl4-openssl-dev libssl-dev libpq-dev \
     && rm -rf /var/lib/apt/lists/*
 # Dependencies resolve in their own layer, cached until Package.swift changes.
 COPY Package.swift ./
@@ -22,7 +22,7 @@ RUN swift build -c release --static-swift-stdlib --product jobsd \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libsqlite3-0 libcurl4 libpq5 ca-certificates curl \
+    && apt-get install -y --no-install-recommends libsqlite3-0 libcurl4 libssl3 libpq5 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin jobsd \
     && mkdir -p /data && chown jobsd:jobsd /data

@@ -34,6 +34,8 @@ let package = Package(
         // libpq (Debian libpq-dev): the PostgreSQL store for several nodes on one database.
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CProcessSupport"),
+        // OpenSSL's libcrypto (Debian libssl-dev; libcurl4 already depends on libssl3): HMAC-SHA256 of webhook bodies.
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // MARK: - Libraries
         .target(
@@ -57,10 +59,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Completion webhooks: the outbox's delivery loop, libcurl through JobsdClient's transport, HMAC signatures.
+        .target(
+            name: "JobsdWebhooks",
+            dependencies: [
+                "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics", "JobsdClient", "CCrypto",
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "JobsdServer",
             dependencies: [
-                "JobsdHTTP", "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics",
+                "JobsdHTTP", "JobsdCore", "JobsdStore", "JobsdAPI", "JobsdMetrics", "JobsdWebhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -77,7 +88,7 @@ let package = Package(
         .target(name: "JobsdClient", dependencies: ["CCurl", "JobsdAPI"], swiftSettings: swiftSettings),
         .target(
             name: "JobsdTesting",
-            dependencies: ["JobsdServer", "JobsdClient", "JobsdCore", "JobsdStore"],
+            dependencies: ["JobsdServer", "JobsdClient", "JobsdCore", "JobsdStore", "JobsdHTTP", "JobsdMetrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
@@ -85,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "jobsd",
             dependencies: [
-                "JobsdServer", "JobsdCore",
+                "JobsdServer", "JobsdCore", "JobsdWebhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -130,9 +141,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsdWebhooksTests", dependencies: ["JobsdWebhooks"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore"],
+            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore", "JobsdServer", "JobsdWebhooks"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -9,7 +9,7 @@
 # `swift test` (e.g. --filter X), and then the second run and the browser tests are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-missing.sh libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql
+scripts/install-missing.sh libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev postgresql faketime fiu-utils util-linux
 swift build --build-tests
 scripts/with-postgres.sh swift test --skip-build "$@"
 if [ $# -eq 0 ]; then

@@ -37,6 +37,7 @@ public struct JobEvent: Sendable, Equatable {
         public static let interrupted = Kind(rawValue: "interrupted")
         public static let retryScheduled = Kind(rawValue: "retry_scheduled")
         public static let finished = Kind(rawValue: "finished")
+        public static let notifyAttemptFailed = Kind(rawValue: "notify_attempt_failed")
         public static let notifyDelivered = Kind(rawValue: "notify_delivered")
         public static let notifyFailed = Kind(rawValue: "notify_failed")
     }

@@ -16,6 +16,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var cleanup: CleanupSpec?
     public var name: String?
     public var labels: [String: String]
+    /// The completion webhook: POSTed the job JSON once the job is terminal. nil: none.
+    public var notify: NotifySpec?
     /// At most `concurrencyLimit` (default 1) jobs with this key run at once; the others wait,
     /// in submission order.
     public var concurrencyKey: String?
@@ -29,8 +31,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public init(
         command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
         graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:],
-        concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, runAt: Timestamp? = nil, delaySeconds: Double? = nil,
-        retry: RetryPolicy? = nil
+        notify: NotifySpec? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, runAt: Timestamp? = nil,
+        delaySeconds: Double? = nil, retry: RetryPolicy? = nil
     ) {
         self.command = command
         self.env = env
@@ -40,6 +42,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.cleanup = cleanup
         self.name = name
         self.labels = labels
+        self.notify = notify
         self.concurrencyKey = concurrencyKey
         self.concurrencyLimit = concurrencyLimit
         self.runAt = runAt
@@ -48,7 +51,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, env, stdin, cleanup, name, labels, retry
+        case command, env, stdin, cleanup, name, labels, notify, retry
         case timeoutSeconds = "timeout_seconds"
         case graceSeconds = "grace_seconds"
         case concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit"
@@ -70,6 +73,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         cleanup = try c.decodeIfPresent(CleanupSpec.self, forKey: .cleanup)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify)
         concurrencyKey = try c.decodeIfPresent(String.self, forKey: .concurrencyKey)
         concurrencyLimit = try c.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
         runAt = try c.decodeIfPresent(Timestamp.self, forKey: .runAt)
@@ -80,12 +84,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// The JSON request body, with absent optionals omitted.
     public var json: String { encoded(withJobFields: true) }
 
-    /// Only what a job's own fields do not hold — env, stdin, cleanup — as a JSON object (`{}`
-    /// when none): the spec as a store keeps it beside the job (the engine moves the
+    /// Only what a job's own fields do not hold — env, stdin, cleanup, notify — as a JSON object
+    /// (`{}` when none): the spec as a store keeps it beside the job (the engine moves the
     /// orchestration fields into the job's own fields and clears them here).
     public var runtimeJSON: String { encoded(withJobFields: false) }
 
-    /// The fields in request order; without `withJobFields`, only env, stdin and cleanup.
+    /// The fields in request order; without `withJobFields`, only env, stdin, cleanup and notify.
     private func encoded(withJobFields all: Bool) -> String {
         var w = JSONWriter()
         var separator = "{"
@@ -107,6 +111,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
         }
         if all, let name { key("name"); w.string(name) }
         if all, !labels.isEmpty { key("labels"); w.stringMap(labels) }
+        if let notify {
+            key("notify")
+            w.raw("{\"url\":")
+            w.string(notify.url)
+            w.raw("}")
+        }
         if all, let concurrencyKey { key("concurrency_key"); w.string(concurrencyKey) }
         if all, let concurrencyLimit { key("concurrency_limit"); w.raw(String(concurrencyLimit)) }
         if all, let runAt { key("run_at"); w.string(runAt.description) }
@@ -134,4 +144,13 @@ public struct CleanupSpec: Codable, Sendable, Equatable {
         case command
         case timeoutSeconds = "timeout_seconds"
     }
+}
+
+/// The completion webhook of a job (CONTRACT.md, "Completion webhooks").
+public struct NotifySpec: Codable, Sendable, Equatable {
+    /// `http://` or `https://` URL the terminal job is POSTed to; its host must be allowed by
+    /// `--webhook-allow`.
+    public var url: String
+
+    public init(url: String) { self.url = url }
 }

@@ -54,7 +54,9 @@ public final class HTTPServer: Sendable {
             let acceptor = Acceptor(listenFD: fd, loop: loop, context: context)
             loop.execute { loop.watch(acceptor) }
         }
-        context.logger.info("HTTP server listening", metadata: ["host": "\(configuration.host)", "port": "\(listeners.port)"])
+        context.logger.info("HTTP server listening", metadata: [
+            "host": "\(configuration.host)", "port": "\(listeners.port)", "max_connections": "\(configuration.maxConnections)",
+        ])
         listening.succeed(port: listeners.port)
 
         await Self.waitForCancellation()
@@ -83,12 +85,19 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Raises the soft RLIMIT_NOFILE to the hard limit, so maxConnections can be reached.
-    private static func raiseDescriptorLimit() {
+    /// Raises the soft RLIMIT_NOFILE to the hard limit, so maxConnections can be reached, and
+    /// returns the soft limit then in force (the descriptors this process may hold at once).
+    /// `run()` calls it too; calling it again changes nothing.
+    @discardableResult
+    public static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return Int.max }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 }
 

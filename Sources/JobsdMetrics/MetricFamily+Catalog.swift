@@ -44,6 +44,16 @@ extension MetricFamily {
         "jobsd_store_writes_pending",
         help: "Job outcomes and records that happened but are not stored yet; retried until the store takes them.")
 
+    // The completion webhooks'.
+    /// Counter, label `outcome`: `delivered` (a 2xx answer) or `failed`.
+    public static let webhookAttempts = MetricFamily("jobsd_webhook_attempts_total", help: "Completion webhook attempts, by outcome.")
+    /// Counter, label `outcome`: `delivered`, or `failed` after `--webhook-max-attempts`.
+    public static let webhookDeliveries = MetricFamily(
+        "jobsd_webhook_deliveries_total", help: "Completion webhooks whose delivery ended, by outcome.")
+    public static let webhookAttemptDuration = MetricFamily(
+        "jobsd_webhook_attempt_duration_seconds", help: "Time one completion webhook attempt took, answer or not.",
+        buckets: jobDurationBuckets)
+
     // The HTTP server's.
     /// Counter, labels `method`, `route` (the pattern), `status`.
     public static let httpRequests = MetricFamily(
@@ -58,6 +68,7 @@ extension MetricFamily {
     public static let all: [MetricFamily] = [
         jobs, jobsSubmitted, jobsFinished, jobDuration, jobQueueWait, cancelLatency, escapedProcessesKilled, abandonedTasks,
         leaseRenewals, jobsRescued, containment, storeWriteErrors, storeWritesPending,
+        webhookAttempts, webhookDeliveries, webhookAttemptDuration,
         httpRequests, httpRequestDuration, httpConnectionsOpen,
     ]
 

@@ -1,13 +1,16 @@
 import JobsdAPI
+import JobsdWebhooks
 
 /// Turns a `POST /v1/jobs` body into a `JobSpec`, naming the offending field on every error.
 /// Any JSON body is accepted whatever its Content-Type; `null` for an optional field means absent.
 struct JobSpecDecoder {
     /// Upper bound for `timeout_seconds` (and `cleanup.timeout_seconds`); larger is a 400, not a cap.
     var maxTimeout: Double
+    /// The hosts `notify.url` may name (`--webhook-allow` or its default).
+    var webhookAllow: WebhookAllowList
 
     static let fields: Set<String> = [
-        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels",
+        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify",
         "concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry",
     ]
 
@@ -51,6 +54,7 @@ struct JobSpecDecoder {
             spec.name = s
         }
         if let v = present(value["labels"]) { spec.labels = try labels(v) }
+        if let v = present(value["notify"]) { spec.notify = try notify(v) }
         try orchestration(value, into: &spec)
         return spec
     }
@@ -183,6 +187,18 @@ struct JobSpecDecoder {
         var spec = CleanupSpec(command: try command(c, field: "cleanup.command"))
         if let t = present(v["timeout_seconds"]) { spec.timeoutSeconds = try timeout(t, field: "cleanup.timeout_seconds") }
         return spec
+    }
+
+    private func notify(_ v: JSONValue) throws(APIError) -> NotifySpec {
+        guard case let .object(members) = v else { throw .invalid(field: "notify", detail: "notify must be an object {\"url\": \"https://…\"}") }
+        for (key, _) in members where key != "url" {
+            throw .invalid(field: "notify.\(key)", detail: "unknown field 'notify.\(key)'; allowed: url")
+        }
+        guard case let .string(url)? = present(v["url"]) else {
+            throw .invalid(field: "notify.url", detail: "notify.url is required: an http:// or https:// URL")
+        }
+        do { try webhookAllow.check(url) } catch { throw .invalid(field: "notify.url", detail: "notify.url: \(error)") }
+        return NotifySpec(url: url)
     }
 
     /// Labels (of a job or a group): keys 1–63 of `A-Za-z0-9._/-`, values ≤ 256 characters.

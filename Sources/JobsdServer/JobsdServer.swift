@@ -3,6 +3,7 @@ import Foundation
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
+import JobsdWebhooks
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -65,7 +66,7 @@ public final class JobsdServer: Sendable {
             throw StartupError("--containment cgroup: \(error)")
         }
         var router = HTTPRouter()
-        let decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout)
+        let decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout, webhookAllow: configuration.webhookAllowList)
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder, bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
             .register(in: &router)
         EventStreamRoutes(engine: engine).register(in: &router)
@@ -83,8 +84,19 @@ public final class JobsdServer: Sendable {
             guard auth.allows(request) else { return APIError.unauthorized.response }
             return await routes.handle(request)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let outbox = store as? any WebhookOutbox {
+            let dispatcher = WebhookDispatcher(
+                outbox: outbox, feed: engine.changeFeed, configuration: configuration.webhooks, owner: configuration.engine.nodeID,
+                metrics: prometheus, logger: logger)
+            services.append(.init(service: WebhookService(dispatcher: dispatcher)))
+            logger.info("webhooks", metadata: [
+                "webhook.allow": "\(configuration.webhookAllowList.description)", "webhook.signed": "\(configuration.webhooks.secret != nil)",
+                "webhook.max_attempts": "\(configuration.webhooks.maxAttempts)",
+            ])
+        }
         var group = ServiceGroupConfiguration(
-            services: [
+            services: services + [
                 .init(service: HTTPService(http: http)),
                 .init(service: EngineService(engine: engine, lifecycle: lifecycle, http: http, host: configuration.http.host)),
             ],
@@ -177,6 +189,14 @@ public struct StartupError: Error, CustomStringConvertible {
 struct HTTPService: Service {
     let http: HTTPServer
     func run() async throws { try await cancelWhenGracefulShutdown { try await http.run() } }
+}
+
+/// The completion-webhook deliveries as a service. Listed first, it stops last: after the engine
+/// drained and the HTTP server stopped, so jobs that end during the drain still get their attempt.
+/// What is not delivered by then stays in the outbox for the next start.
+struct WebhookService: Service {
+    let dispatcher: WebhookDispatcher
+    func run() async throws { await cancelWhenGracefulShutdown { await dispatcher.run() } }
 }
 
 /// The engine as a service: graceful shutdown drains it (see `JobEngine.shutdown()`).

@@ -1,6 +1,7 @@
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
+import JobsdWebhooks
 
 /// Everything `jobsd` is configured with (flags and their `JOBSD_*` twins, parsed by the
 /// executable). Defaults are CONTRACT.md's.
@@ -16,11 +17,32 @@ public struct ServerConfiguration: Sendable {
     /// a quarter as many finished jobs' JSON bodies are kept encoded for `GET /v1/jobs/{id}`. Memory tests lower it so that a short
     /// warm-up fills every cache.
     public var cacheRecords = SQLiteJobStore.defaultCacheRecords
+    /// Completion webhooks (`--webhook-secret`, `--webhook-max-attempts`, `--webhook-allow`).
+    public var webhooks = WebhookConfiguration()
     /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
     public var handleSignals = true
 
     public init(dataDirectory: String = "./jobsd-data") {
         engine = EngineConfiguration(dataDirectory: dataDirectory)
+    }
+
+    /// The hosts a job's `notify.url` may name: `--webhook-allow`, else any when listening on
+    /// loopback only and none otherwise.
+    public var webhookAllowList: WebhookAllowList {
+        webhooks.allow ?? .forListening(onLoopback: Self.isLoopback(http.host))
+    }
+
+    /// `--max-connections`' default, derived from the descriptors the process may hold
+    /// (RLIMIT_NOFILE, after raising its soft limit to the hard one): what is left once
+    /// `64 + 8 × maxRunning` are kept back for the store, the event loops and the running jobs
+    /// (each holds up to 8 in jobsd: its output pipes, its cgroup, its log files, its cleanup's
+    /// own), at least 16 and at most 10 000. With the connections capped below the descriptor
+    /// limit, a connection past the cap is still accepted and answered `503`, and a job never
+    /// fails to start for want of a descriptor the connections took.
+    public static func defaultMaxConnections(maxRunning: Int, descriptorLimit: Int = HTTPServer.raiseDescriptorLimit()) -> Int {
+        let reserved = 64 + 8 * maxRunning
+        guard descriptorLimit > reserved else { return 16 }
+        return min(10_000, max(16, descriptorLimit - reserved))
     }
 
     /// True for 127.0.0.0/8, ::1 and localhost.

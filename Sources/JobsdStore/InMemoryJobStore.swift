@@ -1,7 +1,7 @@
 import JobsdAPI
 
 /// A `JobStore` in memory, for unit tests and benchmarks; nothing survives the process.
-public actor InMemoryJobStore: JobStore {
+public actor InMemoryJobStore: WebhookOutbox {
     private var records: [String: JobRecord] = [:]
     private var byKey: [String: String] = [:]
     private var timelines: [String: [JobEvent]] = [:]
@@ -13,6 +13,8 @@ public actor InMemoryJobStore: JobStore {
     private nonisolated let changeHandler = ChangeHandlerBox()
     private var groups: [String: GroupRecord] = [:]
     private var closed = false
+    /// The webhook outbox by job id, with the claim holding each delivery.
+    private var outbox: [String: (delivery: WebhookDelivery, claimedBy: String?, claimedUntil: Timestamp?)] = [:]
 
     public init() {}
 
@@ -35,7 +37,10 @@ public actor InMemoryJobStore: JobStore {
         guard let stored = records[record.id] else { throw JobStoreError.notFound(record.id) }
         records[record.id] = record
         append(events, to: record.id)
-        if stored.state != record.state { logChange(record.job) }
+        if stored.state != record.state {
+            logChange(record.job)
+            if let delivery = WebhookDelivery.enqueued(by: record), outbox[record.id] == nil { outbox[record.id] = (delivery, nil, nil) }
+        }
     }
 
     public func appendEvent(_ event: JobEvent, to id: String) throws -> JobEvent {
@@ -118,6 +123,7 @@ public actor InMemoryJobStore: JobStore {
         for r in old {
             records[r.id] = nil
             timelines[r.id] = nil
+            outbox[r.id] = nil
             if let key = r.idempotencyKey { byKey[key] = nil }
         }
         for g in groups.values where g.group.finishedAt.map({ $0 < cutoff }) ?? false { groups[g.id] = nil }
@@ -160,6 +166,40 @@ public actor InMemoryJobStore: JobStore {
     }
 
     public func close() { closed = true }
+
+    // MARK: - WebhookOutbox
+
+    public func nextDeliveryDue() throws -> Timestamp? {
+        try checkOpen()
+        return outbox.values.map { max($0.delivery.nextAttemptAt, $0.claimedUntil ?? $0.delivery.nextAttemptAt) }.min()
+    }
+
+    public func claimDeliveries(owner: String, now: Timestamp, until: Timestamp, limit: Int) throws -> [WebhookDelivery] {
+        try checkOpen()
+        let due = outbox.values
+            .filter { $0.delivery.nextAttemptAt <= now && ($0.claimedUntil.map { $0 < now } ?? true) }
+            .map(\.delivery).sorted { ($0.nextAttemptAt, $0.jobID) < ($1.nextAttemptAt, $1.jobID) }.prefix(limit)
+        for delivery in due { outbox[delivery.jobID] = (delivery, owner, until) }
+        return Array(due)
+    }
+
+    public func settleDelivery(_ delivery: WebhookDelivery, owner: String, retryAt: Timestamp?, event: JobEvent) throws -> JobEvent? {
+        try checkOpen()
+        guard outbox[delivery.jobID]?.claimedBy == owner else { return nil }
+        if let retryAt {
+            var waiting = delivery
+            waiting.nextAttemptAt = retryAt
+            outbox[delivery.jobID] = (waiting, nil, nil)
+        } else {
+            outbox[delivery.jobID] = nil
+        }
+        return try? appendEvent(event, to: delivery.jobID)
+    }
+
+    public func releaseDeliveryClaims(owner: String) throws {
+        try checkOpen()
+        for (id, entry) in outbox where entry.claimedBy == owner { outbox[id] = (entry.delivery, nil, nil) }
+    }
 
     private func checkOpen() throws {
         if closed { throw JobStoreError.unavailable("store is closed") }

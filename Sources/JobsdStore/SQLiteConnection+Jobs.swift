@@ -77,8 +77,16 @@ extension SQLiteConnection {
     /// write, one commit); returns the change-log entries of those whose state changed.
     func updateJobs(_ records: [SQLiteEncodedJob]) throws -> [JobChange] {
         try atomically {
-            try records.compactMap { record in try updateJob(record) ? try insertChange(of: record) : nil }
+            try records.compactMap(updateJobNotingChange)
         }
+    }
+
+    /// `updateJob`; when the state changed, also the change-log entry (returned) and, for a write
+    /// that makes a job with `notify` terminal, its webhook delivery.
+    func updateJobNotingChange(_ record: SQLiteEncodedJob) throws -> JobChange? {
+        guard try updateJob(record) else { return nil }
+        if let delivery = record.delivery { try insertDelivery(delivery) }
+        return try insertChange(of: record)
     }
 
     /// Inserts the group and its jobs with their events (no idempotency keys), all or nothing;
@@ -105,13 +113,14 @@ extension SQLiteConnection {
         guard changes > 0 else { throw JobStoreError.notFound(group.id) }
     }
 
-    /// Deletes terminal jobs finished before `cutoff` with their labels (their idempotency keys go
-    /// with the rows), and groups finished before it, and returns the jobs' ids.
+    /// Deletes terminal jobs finished before `cutoff` with their labels, timelines and pending
+    /// webhook deliveries (their idempotency keys go with the rows), and groups finished before
+    /// it, and returns the jobs' ids.
     func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
         let old = "state IN (\(StoredJob.terminalStates)) AND finished_at < ?1"
         return try atomically {
             try purgeChanges(before: cutoff)
-            for table in ["job_labels", "job_events"] {
+            for table in ["job_labels", "job_events", "webhook_deliveries"] {
                 try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE job_id IN (SELECT id FROM jobs WHERE \(old))")) { statement in
                     try statement.bind(1, cutoff.milliseconds)
                     _ = try statement.step()

@@ -49,6 +49,9 @@ final class SQLiteConnection {
     /// True outside an explicit transaction (also after SQLite rolled one back on its own).
     var isAutocommit: Bool { handle.map { sqlite3_get_autocommit($0) != 0 } ?? true }
 
+    /// Rows the last INSERT, UPDATE or DELETE changed.
+    var rowsChanged: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
+
     // MARK: - Running SQL
 
     /// Runs one or more statements without parameters or results (pragmas, migrations, BEGIN…).

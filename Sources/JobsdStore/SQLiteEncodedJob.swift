@@ -15,6 +15,8 @@ final class SQLiteEncodedJob: Sendable {
     let events: [(event: JobEvent, fieldsJSON: String)]
     /// The job's wire JSON, for the change log when the write changes its state.
     let jobJSON: String
+    /// The completion webhook this write enqueues if it is the job's first terminal one.
+    let delivery: WebhookDelivery?
     private let orchestrationJSON: String?
 
     init(_ record: JobRecord, events: [JobEvent] = []) {
@@ -24,6 +26,7 @@ final class SQLiteEncodedJob: Sendable {
         labelsJSON = StoredJob.labelsJSON(record.job.labels)
         commandJSON = StoredJob.commandJSON(record.job.command)
         specJSON = StoredJob.specJSON(record)
+        delivery = WebhookDelivery.enqueued(by: record)
         orchestrationJSON = StoredOrchestration.json(record.job)
     }
 

@@ -20,8 +20,8 @@ import Logging
 public final class SQLiteJobStore: JobStore {
     /// The database file.
     public let path: String
-    private let writer: SQLiteWriter
-    private let reader: SQLiteReader
+    let writer: SQLiteWriter
+    let reader: SQLiteReader
     let cache: SQLiteRecordCache
 
     /// Opens or creates the database at `path` and migrates it to the current schema. Blocks the

@@ -113,7 +113,24 @@ enum SQLiteSchema {
         DROP INDEX jobs_by_state;
         CREATE INDEX jobs_by_state ON jobs (state, created_at, id);
         """,
-        // 6: orchestration (concurrency keys, scheduled starts, retries, groups): the group a job
+        // 6: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
+        // from its terminal write until its delivery is over); a claim (claimed_by, claimed_until)
+        // holds a row while an attempt runs.
+        """
+        CREATE TABLE webhook_deliveries (
+            job_id TEXT PRIMARY KEY NOT NULL,
+            id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            url TEXT NOT NULL,
+            body TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            claimed_by TEXT,
+            claimed_until INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
+        """,
+        // 7: orchestration (concurrency keys, scheduled starts, retries, groups): the group a job
         // belongs to (indexed: a group's jobs are read together), the rest of a job's
         // orchestration fields as JSON (NULL for the plain jobs most are; see
         // StoredOrchestration), and the groups.

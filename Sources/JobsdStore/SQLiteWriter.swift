@@ -7,6 +7,9 @@ enum SQLiteWrite: Sendable {
     case insert(SQLiteEncodedJob)
     case update(SQLiteEncodedJob)
     case appendEvent(JobEvent, jobID: String)
+    case claimDeliveries(owner: String, now: Timestamp, until: Timestamp, limit: Int)
+    case settleDelivery(WebhookDelivery, owner: String, retryAt: Timestamp?, event: JobEvent)
+    case releaseDeliveryClaims(owner: String)
     case purge(finishedBefore: Timestamp)
     /// A write that changes no job (`SQLiteJobStore.probeWrite`).
     case probe
@@ -22,6 +25,8 @@ enum SQLiteWriteOutcome: Sendable {
     case insert(InsertResult)
     case updated
     case appended(JobEvent)
+    case claimed([WebhookDelivery])
+    case settled(JobEvent?)
     case purged([String])
 }
 
@@ -151,7 +156,8 @@ final class SQLiteWriter: @unchecked Sendable {
     /// failure when only this write is affected; throws when the whole transaction must be
     /// abandoned.
     /// An insert, and an update that changes the job's state, append the job to the change log
-    /// (last, with a statement that cannot fail by itself) and the entry to `changes`.
+    /// (with a statement that cannot fail by itself) and the entry to `changes`; an update that
+    /// makes a job with `notify` terminal enqueues its webhook delivery.
     private func apply(_ write: SQLiteWrite, changes: inout [JobChange]) throws -> Result<SQLiteWriteOutcome, JobStoreError> {
         do {
             return switch write {
@@ -163,10 +169,15 @@ final class SQLiteWriter: @unchecked Sendable {
                 }()
             case let .update(record):
                 try {
-                    if try connection.updateJob(record) { changes.append(try connection.insertChange(of: record)) }
+                    if let change = try connection.updateJobNotingChange(record) { changes.append(change) }
                     return .success(.updated)
                 }()
             case let .appendEvent(event, id): .success(.appended(try connection.appendEvent(event, toJob: id)))
+            case let .claimDeliveries(owner, now, until, limit):
+                .success(.claimed(try connection.claimDeliveries(owner: owner, now: now, until: until, limit: limit)))
+            case let .settleDelivery(delivery, owner, retryAt, event):
+                .success(.settled(try connection.settleDelivery(delivery, owner: owner, retryAt: retryAt, event: event)))
+            case let .releaseDeliveryClaims(owner): .success(try { try connection.releaseDeliveryClaims(owner: owner); return .updated }())
             case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
             case .probe: .success(try { try connection.rewriteUserVersion(); return .updated }())
             case let .updateAll(records): .success(try { changes += try connection.updateJobs(records); return .updated }())

@@ -53,7 +53,7 @@ enum StoredJob {
     }
 
     /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
-    /// makes them), only the facts no other column holds: env, stdin and cleanup, `{}` when none.
+    /// makes them), only the facts no other column holds: env, stdin, cleanup and notify, `{}` when none.
     /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
     static func specJSON(_ record: JobRecord) -> String {
         let (spec, job) = (record.spec, record.job)
@@ -140,12 +140,13 @@ extension JobSpec {
             return .some(decoded)
         }
         guard let env = optional("env", \.stringMap), let stdin = optional("stdin", \.stringValue),
-              let cleanup = optional("cleanup", { CleanupSpec(stored: $0) })
+              let cleanup = optional("cleanup", { CleanupSpec(stored: $0) }),
+              let notify = optional("notify", { $0["url"]?.stringValue.map(NotifySpec.init(url:)) })
         else { return nil }
         guard let command = json["command"] else {
             self.init(
                 command: job.command, env: env ?? [:], stdin: stdin, timeoutSeconds: job.timeoutSeconds,
-                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels
+                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels, notify: notify
             )
             return
         }
@@ -158,8 +159,8 @@ extension JobSpec {
         else { return nil }
         self.init(
             command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,
-            cleanup: cleanup, name: name, labels: labels ?? [:], concurrencyKey: key, concurrencyLimit: limit.map { Int($0) },
-            runAt: runAt, delaySeconds: delay, retry: retry
+            cleanup: cleanup, name: name, labels: labels ?? [:], notify: notify, concurrencyKey: key,
+            concurrencyLimit: limit.map { Int($0) }, runAt: runAt, delaySeconds: delay, retry: retry
         )
     }
 }

@@ -36,7 +36,9 @@ public final class JobsdProcess: Sendable {
     /// Starts jobsd on port 0 with `dataDirectory` and `arguments`, and returns once it listens
     /// (its log line with `port=`) — or throws with the log when it exits or does not come up.
     /// Its containment is `TestContainment.choice` unless `env` sets `JOBSD_CONTAINMENT`.
-    public static func start(dataDirectory: String, arguments: [String] = [], env: [String: String] = [:]) async throws -> JobsdProcess {
+    /// `launcher`, when given, is the command that execs jobsd (e.g. `["prlimit", "--nofile=256", "--"]`).
+    public static func start(dataDirectory: String, arguments: [String] = [], env: [String: String] = [:],
+                             launcher: [String] = []) async throws -> JobsdProcess {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let logPath = dataDirectory + "/test-jobsd-\(UUID().uuidString.prefix(8)).log"
         let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -46,7 +48,7 @@ public final class JobsdProcess: Sendable {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "JOBSD_LOG_LEVEL": "debug", "JOBSD_CONTAINMENT": TestContainment.choice.rawValue,
         ]
         environment.merge(env) { $1 }
-        let argv = [try jobsdBinary(), "--port", "0", "--data-dir", dataDirectory] + arguments
+        let argv = launcher + [try jobsdBinary(), "--port", "0", "--data-dir", dataDirectory] + arguments
         let child = try ChildProcess.spawn(argv: argv, env: environment, stdin: nil, stdout: fd, stderr: fd)
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(60)

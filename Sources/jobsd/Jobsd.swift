@@ -4,6 +4,7 @@ import Foundation
 import JobsdAPI
 import JobsdCore
 import JobsdServer
+import JobsdWebhooks
 import Logging
 
 /// `jobsd`: parses flags (each with a `JOBSD_*` environment twin; the flag wins), starts the
@@ -30,7 +31,7 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "Drain time on SIGTERM/SIGINT [JOBSD_SHUTDOWN_TIMEOUT] (default: 25s)") var shutdownTimeout: String?
     @Option(help: "Time a client has to send its request headers [JOBSD_HEADER_TIMEOUT] (default: 10s)") var headerTimeout: String?
     @Option(help: "Idle keep-alive connections close after [JOBSD_IDLE_TIMEOUT] (default: 60s)") var idleTimeout: String?
-    @Option(help: "Open connections at most, beyond -> 503 [JOBSD_MAX_CONNECTIONS] (default: 10000)") var maxConnections: String?
+    @Option(help: "Open connections at most, beyond -> 503 [JOBSD_MAX_CONNECTIONS] (default: RLIMIT_NOFILE - 64 - 8 x max-running, 16...10000)") var maxConnections: String?
     @Option(help: "Per-job output kept, oldest dropped [JOBSD_MAX_LOG_BYTES] (default: 10485760)") var maxLogBytes: String?
     @Option(help: "How long finished jobs and logs are kept [JOBSD_RETENTION] (default: 7d)") var retention: String?
     @Option(help: "File holding the bearer token [JOBSD_TOKEN_FILE]; or set JOBSD_TOKEN") var tokenFile: String?
@@ -41,6 +42,9 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "How often a node renews its lease on a PostgreSQL store [JOBSD_HEARTBEAT] (default: 2s)") var heartbeat: String?
     @Option(help: "A node silent this long has its running jobs rescued by the others [JOBSD_NODE_TIMEOUT] (default: 10s)") var nodeTimeout: String?
     @Option(help: "auto, cgroup (a cgroup v2 per job) or proc (a subreaper per job) [JOBSD_CONTAINMENT] (default: auto)") var containment: String?
+    @Option(help: "Signs each webhook body: Jobsd-Signature: sha256=<hex HMAC-SHA256> [JOBSD_WEBHOOK_SECRET] (default: unsigned)") var webhookSecret: String?
+    @Option(help: "Attempts per webhook delivery, the first included [JOBSD_WEBHOOK_MAX_ATTEMPTS] (default: 10)") var webhookMaxAttempts: String?
+    @Option(help: "Hosts a job's notify.url may name: comma list or * [JOBSD_WEBHOOK_ALLOW] (default: * on loopback, none otherwise)") var webhookAllow: String?
     @Option(help: "Job records kept in memory for reads [JOBSD_CACHE_RECORDS] (default: 16384)") var cacheRecords: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
@@ -80,9 +84,10 @@ struct Jobsd: AsyncParsableCommand {
         c.http.port = try s.integer(port, "JOBSD_PORT", "--port", default: 8080, in: 0...65535)
         c.http.headerTimeout = .milliseconds(Int64(try s.duration(headerTimeout, "JOBSD_HEADER_TIMEOUT", "--header-timeout", default: 10, positive: true) * 1000))
         c.http.idleTimeout = .milliseconds(Int64(try s.duration(idleTimeout, "JOBSD_IDLE_TIMEOUT", "--idle-timeout", default: 60, positive: true) * 1000))
-        c.http.maxConnections = try s.integer(maxConnections, "JOBSD_MAX_CONNECTIONS", "--max-connections", default: 10_000, in: 1...1_000_000)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         c.engine.maxRunning = try s.integer(maxRunning, "JOBSD_MAX_RUNNING", "--max-running", default: 4 * cores, in: 1...100_000)
+        let connections = ServerConfiguration.defaultMaxConnections(maxRunning: c.engine.maxRunning)
+        c.http.maxConnections = try s.integer(maxConnections, "JOBSD_MAX_CONNECTIONS", "--max-connections", default: connections, in: 1...1_000_000)
         c.engine.queueLimit = try s.integer(queueLimit, "JOBSD_QUEUE_LIMIT", "--queue-limit", default: 10_000, in: 0...10_000_000)
         c.engine.defaultTimeout = try s.duration(defaultTimeout, "JOBSD_DEFAULT_TIMEOUT", "--default-timeout", default: 3600, positive: true)
         c.engine.maxTimeout = try s.duration(maxTimeout, "JOBSD_MAX_TIMEOUT", "--max-timeout", default: 86_400, positive: true)
@@ -114,6 +119,13 @@ struct Jobsd: AsyncParsableCommand {
             throw SettingsError("--node-timeout (\(c.engine.nodeTimeout)s) must be longer than --heartbeat (\(c.engine.heartbeat)s)")
         }
         c.engine.containment = try s.choice(containment, "JOBSD_CONTAINMENT", "--containment", default: ContainmentChoice.auto)
+        if let secret = s.string(webhookSecret, "JOBSD_WEBHOOK_SECRET") {
+            guard !secret.isEmpty else { throw SettingsError("--webhook-secret (JOBSD_WEBHOOK_SECRET) must not be empty") }
+            c.webhooks.secret = secret
+        }
+        c.webhooks.maxAttempts = try s.integer(
+            webhookMaxAttempts, "JOBSD_WEBHOOK_MAX_ATTEMPTS", "--webhook-max-attempts", default: c.webhooks.maxAttempts, in: 1...100)
+        if let allow = webhookAllow ?? env["JOBSD_WEBHOOK_ALLOW"] { c.webhooks.allow = WebhookAllowList(argument: allow) }
         c.cacheRecords = try s.integer(cacheRecords, "JOBSD_CACHE_RECORDS", "--cache-records", default: c.cacheRecords, in: 1...10_000_000)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {

@@ -54,6 +54,18 @@ import Testing
         }
     }
 
+    @Test func submit_WithNotify_HasTheJobPostedToTheURL() async throws {
+        try await WebhookReceiver.with { receiver in
+            try await TestServer.with { server in
+                let submitted = try await jobctl(["submit", "--notify", receiver.url, "--wait", "--", "true"], url: server.baseURL)
+                #expect(submitted.code == 0)
+                let request = try #require(try await receiver.waitForRequests(1).first)
+                #expect(request.header("Jobsd-Event") == "job.succeeded")
+                #expect(try JSONDecoder().decode(Job.self, from: Data(request.body)).command == ["true"])
+            }
+        }
+    }
+
     @Test func events_PrintsTheChangesKept_FilteredByLabel() async throws {
         try await TestServer.with { server in
             let client = server.client()

@@ -31,7 +31,8 @@ import Testing
         }
     }
 
-    /// Taken from the hand-written registry's output (commit 046fc8c) for the requests above.
+    /// Taken from the hand-written registry's output (commit 046fc8c) for the requests above, plus
+    /// the completion webhooks' families (issue 15).
     static let expected: [String] = [
         "jobsd_abandoned_tasks_total counter | In-process jobs that ignored cancellation and were reported cancelled while still running.",
         "jobsd_abandoned_tasks_total{}",
@@ -80,5 +81,13 @@ import Testing
         "jobsd_store_write_errors_total{}",
         "jobsd_store_writes_pending gauge | Job outcomes and records that happened but are not stored yet; retried until the store takes them.",
         "jobsd_store_writes_pending{}",
+        "jobsd_webhook_attempt_duration_seconds histogram le=0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1.0,2.5,5.0,10.0,30.0,60.0,300.0,900.0,3600.0 | Time one completion webhook attempt took, answer or not.",
+        "jobsd_webhook_attempt_duration_seconds{}",
+        "jobsd_webhook_attempts_total counter | Completion webhook attempts, by outcome.",
+        #"jobsd_webhook_attempts_total{outcome="delivered"}"#,
+        #"jobsd_webhook_attempts_total{outcome="failed"}"#,
+        "jobsd_webhook_deliveries_total counter | Completion webhooks whose delivery ended, by outcome.",
+        #"jobsd_webhook_deliveries_total{outcome="delivered"}"#,
+        #"jobsd_webhook_deliveries_total{outcome="failed"}"#,
     ]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobsdCore
 import JobsdAPI
 import JobsdClient
 import JobsdTesting
@@ -102,6 +103,7 @@ import Testing
             }) { server in
                 let job = try await server.submit(JobSpec(command: ["true"]))
                 #expect(try await server.client().wait(job.id, timeout: 30).state == .succeeded)
+                try await truncateWriteAheadLog(disk.path + "/data/jobsd.sqlite")
                 let filler = try disk.fill()
                 // The sweep that would purge it is refused: a store fault.
                 try await eventually("/readyz turning 503") { try await server.send("GET", "/readyz").status == 503 }
@@ -118,4 +120,19 @@ import Testing
 /// `jobsd_store_write_errors_total` now.
 private func writeErrors(_ server: TestServer) async throws -> Double {
     try await scrape(server)["jobsd_store_write_errors_total"] ?? 0
+}
+
+/// Empties the database's write-ahead log with a TRUNCATE checkpoint from a connection of its own
+/// (as another process may make one), so that jobsd's next write needs new space on the disk:
+/// otherwise SQLite may write a small transaction into WAL space it already holds, and a full disk
+/// refuses nothing.
+private func truncateWriteAheadLog(_ database: String) async throws {
+    let script = """
+        import sqlite3, sys
+        busy = sqlite3.connect(sys.argv[1], timeout=10).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        sys.exit(1 if busy else 0)
+        """
+    let child = try ChildProcess.spawn(argv: ["/usr/bin/env", "python3", "-c", script, database])
+    let status = await child.wait()
+    guard status.exitCode == 0 else { throw TestFailure("wal_checkpoint(TRUNCATE) of \(database): \(status)") }
 }

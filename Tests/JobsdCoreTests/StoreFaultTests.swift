@@ -121,6 +121,28 @@ extension EngineTests {
         }
     }
 
+    @Test func theEventsOfAWriteSupersededDuringAStoreFault_AreStoredWithTheNextWrite() async throws {
+        let store = RefusingStore()
+        try await withEngine(store) { engine, _ in
+            store.refuse([.update, .purge, .probe])
+            guard case let .created(job) = try await engine.submit(JobSpec(command: ["true"])) else { throw EngineHarness.Failure.unexpected }
+            // The `running` write (with `started`) is refused, then superseded once the process
+            // exited: its events wait for the final write.
+            await store.refused.wait(timeout: 60) {
+                engine.state.lock.withLock { engine.state.live[job.id]?.carriedEvents.isEmpty == false }
+            }
+            let carried = engine.state.lock.withLock { engine.state.live[job.id]?.carriedEvents.map(\.type) }
+            #expect(carried?.contains(.started) == true)
+            #expect(try await engine.events(job.id)?.map(\.type).contains(.started) == true, "shown from memory meanwhile")
+
+            store.refuse([])
+            #expect(try await engine.wait(job.id, timeout: 30)?.state == .succeeded)
+            let stored = try await store.inner.events(of: job.id)
+            #expect(stored.map(\.type) == [.submitted, .started, .exited, .finished])
+            #expect(stored.map(\.seq) == Array(1...stored.count))
+        }
+    }
+
     @Test func aRefusedSubmission_StartsAStoreFault_ThatEndsOnceTheStoreTakesWritesAgain() async throws {
         let store = RefusingStore()
         try await withEngine(store) { engine, _ in

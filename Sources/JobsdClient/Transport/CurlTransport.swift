@@ -4,8 +4,8 @@ import Foundation
 
 /// HTTP/1.1 over libcurl, for one server.
 ///
-/// Each call runs `curl_easy_perform` on a Dispatch queue (never on the cooperative pool) and is
-/// bridged to async code once, with a continuation. Easy handles are pooled per transport, so
+/// Each call runs `curl_easy_perform` off the cooperative pool (on a thread of its own, or on the
+/// serial `queue` the transport was given) and is bridged to async code once, with a continuation. Easy handles are pooled per transport, so
 /// sequential calls reuse the same keep-alive connection; concurrent calls use more handles.
 public final class CurlTransport: Sendable {
     public let baseURL: String
@@ -15,19 +15,24 @@ public final class CurlTransport: Sendable {
     /// Timeout for establishing the TCP connection, for both `send` and `stream`.
     public let connectTimeout: Double
 
+    /// Where blocking transfers run: nil, a thread each (see `perform`); else this serial queue,
+    /// one transfer after another (jobsd's webhook deliveries: a queue of their own).
+    private let queue: DispatchQueue?
     private let pool = EasyHandlePool()
 
     /// - Parameters:
     ///   - baseURL: scheme, host and port, e.g. `http://127.0.0.1:8080` (a trailing `/` is ignored).
     ///   - token: sent as `Authorization: Bearer <token>` unless a request sets `Authorization`.
     ///   - timeout: limit for a whole `send`, in seconds (long-polls wait up to 60 s).
-    public init(baseURL: String, token: String? = nil, timeout: Double = 120, connectTimeout: Double = 10) {
+    ///   - queue: a serial queue to run the transfers on, one at a time; nil: a thread each.
+    public init(baseURL: String, token: String? = nil, timeout: Double = 120, connectTimeout: Double = 10, queue: DispatchQueue? = nil) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
         self.token = token
         self.timeout = timeout
         self.connectTimeout = connectTimeout
+        self.queue = queue
     }
 
     /// Performs `request` and returns the whole response, whatever its status.
@@ -38,7 +43,7 @@ public final class CurlTransport: Sendable {
         let transfer = makeTransfer(request, timeout: timeout)
         let outcome: Result<ClientResponse, ClientError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                Self.perform {
+                self.perform {
                     if let error = self.run(transfer) {
                         continuation.resume(returning: .failure(error))
                     } else {
@@ -70,7 +75,7 @@ public final class CurlTransport: Sendable {
         let head: Result<CurlTransfer.Head, ClientError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 transfer.onHead = { continuation.resume(returning: .success($0)) }
-                Self.perform {
+                self.perform {
                     let error = self.run(transfer)
                     if !transfer.hasHead {
                         continuation.resume(returning: .failure(error ?? .connection("the server closed the connection without a response")))
@@ -100,10 +105,15 @@ public final class CurlTransport: Sendable {
 }
 
 extension CurlTransport {
-    /// Runs a blocking `curl_easy_perform` on a thread of its own. Not a concurrent Dispatch queue:
-    /// on Linux those share their threads with the Swift cooperative pool, so a few long-polls
-    /// would starve every Task in the process (seen with 2 cores: 20 s stalls).
-    static func perform(_ work: @escaping @Sendable () -> Void) {
+    /// Runs a blocking `curl_easy_perform` on the transport's serial queue, or on a thread of its
+    /// own. Not a concurrent Dispatch queue: on Linux those share their threads with the Swift
+    /// cooperative pool, so a few long-polls would starve every Task in the process (seen with 2
+    /// cores: 20 s stalls).
+    func perform(_ work: @escaping @Sendable () -> Void) {
+        if let queue {
+            queue.async(execute: work)
+            return
+        }
         let thread = Thread(block: work)
         thread.name = "jobsd.client.curl"
         thread.stackSize = 512 * 1024

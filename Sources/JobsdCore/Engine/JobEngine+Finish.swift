@@ -13,8 +13,8 @@ extension JobEngine {
     /// then the terminal state is reported (`wait`, `job`, metrics) and the running slot freed —
     /// or, when the retry policy says so, the job back in the queue for its next attempt after
     /// its backoff. Runs to the end even in a cancelled task: it awaits only waits that ignore
-    /// cancellation (`cancellable: false`, the store's calls), so no shielding task (and no hop
-    /// to one) is needed — keep it that way.
+    /// cancellation (`cancellable: false`, the store's calls, the output's close), so no
+    /// shielding task (and no hop to one) is needed — keep it that way.
     func finish(_ live: LiveJob, survivors: Int, logger: Logger) async {
         let (record, outcome) = state.lock.withLock { (live.record, live.outcome ?? Outcome(state: .failed, error: "internal error: no outcome")) }
         // Every byte of output readable before the job is terminal (a reader on another node

@@ -19,7 +19,7 @@ extension JobEngine {
     /// (`failed`, the error as the job's error).
     func runInProcess(_ live: LiveJob, kind: @escaping InProcessJobBody, logger: Logger) async {
         let record = state.lock.withLock { live.record }
-        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { live.changes.broadcast() }
+        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { [weak live] in live?.changes.broadcast() }
         let hooks = CleanupHooks()
         let context = JobContext(
             jobID: record.id, arguments: Array(record.spec.command.dropFirst()),
@@ -46,11 +46,7 @@ extension JobEngine {
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
-        var snapshot = live.watch.snapshot
-        while snapshot.status == nil, snapshot.stopGrace == nil {
-            await live.watch.wait(after: snapshot.generation, timeout: nil)
-            snapshot = live.watch.snapshot
-        }
+        let snapshot = await live.watch.exitOrStop()
         if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
         if let grace = snapshot.stopGrace, snapshot.status == nil {
             await persistCancellingIfNeeded(live, logger: logger)

@@ -35,14 +35,16 @@ extension JobEngine {
     ///
     /// Not cancellable: neither the caller's cancellation nor shutdown stops the retries (a
     /// shutdown waits for them). While it retries it counts in `jobsd_store_writes_pending`.
-    func storeDurably(_ what: String, logger: Logger, superseded: () -> Bool = { false }, _ write: () async throws -> Void) async {
+    /// Returns whether the store took the write (false: it was superseded first).
+    @discardableResult
+    func storeDurably(_ what: String, logger: Logger, superseded: () -> Bool = { false }, _ write: () async throws -> Void) async -> Bool {
         var delay = Self.retryBackoffFirst
         var failures = 0
         defer { if failures > 0 { storeHealth.pendingChanged(by: -1) } }
         repeat {
             do {
                 try await writeOnce(what, write)
-                return
+                return true
             } catch {
                 failures += 1
                 if failures == 1 {
@@ -55,6 +57,7 @@ extension JobEngine {
                 delay = min(delay * 2, Self.retryBackoffCap)
             }
         } while !superseded()
+        return false
     }
 
     /// While a store fault lasts with no refused write waiting to be retried (say it began with a
@@ -119,18 +122,21 @@ extension JobEngine {
     /// and supervision (the ladder, the cleanup) must not wait for a store fault to end. Its
     /// caller waits at most one backoff step (≤ `retryBackoffCap`) after that. A write refused
     /// because another node took the job over (`leaseLost`) is not retried: the job's processes
-    /// are killed at once instead. Not cancellable.
+    /// are killed at once instead. The timeline events of a superseded write are not lost: they
+    /// stay in memory (`LiveJob.carriedEvents`) and go into the next write's transaction, until
+    /// one is stored. Not cancellable.
     func storeInTurn(_ live: LiveJob, _ write: JobWrite, logger: Logger) async {
         let (record, ticket) = (write.record, write.ticket)
         await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
+        let events = state.lock.withLock { live.carriedEvents + write.events }
         let terminal = record.state.isTerminal
-        await storeDurably("job record (\(record.state.rawValue))", logger: logger, superseded: { [self] in
+        let stored = await storeDurably("job record (\(record.state.rawValue))", logger: logger, superseded: { [self] in
             if state.lock.withLock({ live.writesIssued > ticket }) { return true }
             let watched = live.watch.snapshot
             return !terminal && (watched.status != nil || watched.stopGrace != nil)
         }) {
             do {
-                try await store.update(record, events: write.events)
+                try await store.update(record, events: events)
             } catch JobStoreError.leaseLost {
                 // Another node rescued the job: stop its processes at once; no later write of this
                 // node overwrites the rescuer's state (the store refuses them).
@@ -140,7 +146,12 @@ extension JobEngine {
         }
         state.lock.withLock {
             live.writesDone = ticket
-            if let last = write.events.last?.seq { live.events.removeAll { $0.seq <= last } }
+            if !stored {
+                live.carriedEvents = events
+            } else {
+                live.carriedEvents = []
+                if let last = events.last?.seq { live.events.removeAll { $0.seq <= last } }
+            }
         }
         live.writeTurns.broadcast()
     }

@@ -46,7 +46,7 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { live.changes.broadcast() }
+        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { [weak live] in live?.changes.broadcast() }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
@@ -62,12 +62,7 @@ extension JobEngine {
         armDeadline(live, startedAt: startedAt, timeout: record.job.timeoutSeconds, logger: logger)
         await persist(live, logger: logger)
 
-        // Until the main process exits or a stop (cancel, deadline, shutdown) is requested.
-        var snapshot = live.watch.snapshot
-        while snapshot.status == nil, snapshot.stopGrace == nil {
-            await live.watch.wait(after: snapshot.generation, timeout: nil)
-            snapshot = live.watch.snapshot
-        }
+        let snapshot = await live.watch.exitOrStop()
         await persistCancellingIfNeeded(live, logger: logger)
         if snapshot.status != nil { logger.info("main process exited", metadata: ["status": "\(snapshot.status!)"]) }
 

@@ -53,6 +53,9 @@ final class LiveJob: @unchecked Sendable, HeapIndexed {
     /// record takes those noted since the previous one (`eventsTaken`), and they leave this list
     /// once stored (see `JobEngine.note`).
     var events: [JobEvent] = []
+    /// The events of writes that were superseded before the store took them (see
+    /// `JobEngine.storeInTurn`): the next writes of the record carry them until one is stored.
+    var carriedEvents: [JobEvent] = []
     /// The `seq` of the job's last event, stored or not.
     var lastEventSeq: Int
     /// The `seq` of the last event a write has taken.

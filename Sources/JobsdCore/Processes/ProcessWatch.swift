@@ -82,4 +82,15 @@ final class ProcessWatch: @unchecked Sendable {
     func wait(after generation: UInt64, timeout: Double?) async {
         await condition.wait(timeout: timeout, cancellable: false) { self.lock.withLock { self.generation != generation } }
     }
+
+    /// Suspends until the main process has exited or a stop (cancel, deadline, shutdown) is
+    /// requested, and returns the state then. Ignores task cancellation, like `wait`.
+    func exitOrStop() async -> Snapshot {
+        var snapshot = self.snapshot
+        while snapshot.status == nil, snapshot.stopGrace == nil {
+            await wait(after: snapshot.generation, timeout: nil)
+            snapshot = self.snapshot
+        }
+        return snapshot
+    }
 }

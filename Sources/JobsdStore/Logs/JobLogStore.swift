@@ -11,7 +11,8 @@ public protocol JobLogStore: Sendable {
     /// short by a crash left under its id). `maxBytes` is the cap: past it the oldest bytes are
     /// dropped. `onReadable` is called when appended bytes became readable later than `append`
     /// returned (a store that writes in batches calls it after each batch is stored; one that
-    /// writes at once never calls it).
+    /// writes at once never calls it). The log may hold `onReadable` as long as it lives: capture
+    /// whatever holds the log weakly.
     func create(_ id: String, maxBytes: Int, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog
     /// The log of a job that was running when the server stopped, to keep its size current while
     /// it is recovered; nil when the store reads such logs through `read` only.

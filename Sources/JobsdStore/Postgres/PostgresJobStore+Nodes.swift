@@ -49,7 +49,11 @@ extension PostgresJobStore: SharedJobStore {
             RETURNING \(PostgresJobRows.columns)
             """
         return try await pool.run { connection in
-            try connection.query(sql, [id]).rows.first.map(PostgresJobRows.record(from:))
+            try connection.transaction {
+                let record = try connection.query(sql, [id]).rows.first.map(PostgresJobRows.record(from:))
+                if let delivery = record.flatMap(WebhookDelivery.enqueued(by:)) { try Self.insertDelivery(delivery, on: connection) }
+                return record
+            }
         }
     }
 
@@ -96,6 +100,7 @@ extension PostgresJobStore: SharedJobStore {
                 _ = try connection.query(
                     renew, [node.id, node.address, node.startedAt.milliseconds, node.running, node.maxRunning])
                 let rescued = try connection.query(rescue, [node.id, timeoutMilliseconds]).rows.compactMap { $0.string(0) }
+                try Self.enqueueDeliveries(ofRescued: rescued, on: connection)
                 let requeued = try connection.query(requeue, [node.id, timeoutMilliseconds]).rows.compactMap { $0.string(0) }
                 let mine = try connection.query(takenOver, [node.id]).rows.map(PostgresJobRows.record(from:))
                 return Heartbeat(rescued: rescued + requeued, takenOver: mine)

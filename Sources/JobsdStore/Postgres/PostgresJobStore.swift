@@ -81,17 +81,21 @@ public final class PostgresJobStore: JobStore {
 
     /// Fenced: when the stored token is not the record's, throws `leaseLost` — unless the record
     /// is the final one of a job another node rescued from this record's owner, of which only the
-    /// cleanup outcome is stored (see `SharedJobStore`). `events` and a change of state go into the
-    /// same transaction.
+    /// cleanup outcome is stored (see `SharedJobStore`). `events` and a change of state (with the
+    /// webhook delivery a first terminal state enqueues) go into the same transaction.
     public func update(_ record: JobRecord, events: [JobEvent]) async throws {
         let parameters = PostgresJobRows.parameters(record)
         let (id, owner, cleanup, terminal) = (record.id, record.owner, record.job.cleanup, record.state.isTerminal)
         let change = JobChange(record.job)
+        let delivery = WebhookDelivery.enqueued(by: record)
         try await writeLoggingChanges { connection, changes in
             let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first?.string(0)
             if try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 {
                 try Self.insertEvents(events, of: id, on: connection)
-                if stored != change.state.rawValue { changes.append(try Self.appendChange(change, on: connection)) }
+                if stored != change.state.rawValue {
+                    changes.append(try Self.appendChange(change, on: connection))
+                    if let delivery { try Self.insertDelivery(delivery, on: connection) }
+                }
                 return
             }
             if terminal, let owner {
@@ -123,7 +127,7 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
-    private static func insertEvents(_ events: [JobEvent], of id: String, on connection: PostgresConnection) throws {
+    static func insertEvents(_ events: [JobEvent], of id: String, on connection: PostgresConnection) throws {
         for event in events {
             _ = try connection.query(
                 "INSERT INTO job_events (job_id, seq, at, type, fields) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -146,16 +150,21 @@ public final class PostgresJobStore: JobStore {
     public func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {
         try await pool.run { connection in
             try connection.transaction {
-                guard try connection.query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", [id]).count == 1 else {
-                    throw JobStoreError.notFound(id)
-                }
-                var numbered = event
-                numbered.seq = Int(try connection.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1", [id])
-                    .rows.first?.int64(0) ?? 1)
-                try Self.insertEvents([numbered], of: id, on: connection)
+                guard let numbered = try Self.appendNumbered(event, to: id, on: connection) else { throw JobStoreError.notFound(id) }
                 return numbered
             }
         }
+    }
+
+    /// Appends `event` (inside the caller's transaction) numbered after the job's last event, with
+    /// the job's row locked so that concurrent appends number in turn; nil for an unknown job.
+    static func appendNumbered(_ event: JobEvent, to id: String, on connection: PostgresConnection) throws -> JobEvent? {
+        guard try connection.query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", [id]).count == 1 else { return nil }
+        var numbered = event
+        numbered.seq = Int(try connection.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1", [id])
+            .rows.first?.int64(0) ?? 1)
+        try insertEvents([numbered], of: id, on: connection)
+        return numbered
     }
 
     public func events(of id: String) async throws -> [JobEvent] {
@@ -227,7 +236,9 @@ public final class PostgresJobStore: JobStore {
                 _ = try connection.query(PostgresJobRows.purgeGroups, [cutoff.milliseconds])
                 let ids = try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
                 if !ids.isEmpty {
-                    _ = try connection.query("DELETE FROM job_events WHERE job_id = ANY($1::text[])", ["{" + ids.joined(separator: ",") + "}"])
+                    for table in ["job_events", "webhook_deliveries"] {
+                        _ = try connection.query("DELETE FROM \(table) WHERE job_id = ANY($1::text[])", ["{" + ids.joined(separator: ",") + "}"])
+                    }
                 }
                 return ids
             }
@@ -240,16 +251,21 @@ public final class PostgresJobStore: JobStore {
     // MARK: - Groups and batches
 
     /// Unfenced beyond `updateSQL`'s own token check: a record whose row another node changed
-    /// the token of throws `notFound`, and nothing of the batch is stored.
+    /// the token of throws `notFound`, and nothing of the batch is stored. A first terminal state
+    /// enqueues the job's webhook delivery in the same transaction, as `update` does.
     public func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {
         guard !records.isEmpty else { return }
-        let rows = records.map { ($0.record.id, PostgresJobRows.parameters($0.record), JobChange($0.record.job), $0.events) }
+        let rows = records.map {
+            ($0.record.id, PostgresJobRows.parameters($0.record), JobChange($0.record.job), $0.events, WebhookDelivery.enqueued(by: $0.record))
+        }
         try await writeLoggingChanges { connection, changes in
-            for (id, parameters, change, events) in rows {
+            for (id, parameters, change, events, delivery) in rows {
                 let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first?.string(0)
                 guard try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 else { throw JobStoreError.notFound(id) }
                 try Self.insertEvents(events, of: id, on: connection)
-                if stored != change.state.rawValue { changes.append(try Self.appendChange(change, on: connection)) }
+                guard stored != change.state.rawValue else { continue }
+                changes.append(try Self.appendChange(change, on: connection))
+                if let delivery { try Self.insertDelivery(delivery, on: connection) }
             }
         }
     }

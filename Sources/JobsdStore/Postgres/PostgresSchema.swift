@@ -104,7 +104,24 @@ enum PostgresSchema {
             PRIMARY KEY (job_id, attempt, end_off)
         );
         """,
-        // 5: orchestration, as SQLite's schema 6: the group a job belongs to, the rest of its
+        // 5: webhook_deliveries, the completion-webhook outbox (one row per job with `notify`,
+        // from its terminal write until its delivery is over); a claim (claimed_by, claimed_until
+        // on the nodes' clocks) gives a row to one node while it makes an attempt.
+        """
+        CREATE TABLE webhook_deliveries (
+            job_id text COLLATE "C" PRIMARY KEY,
+            id text NOT NULL,
+            event text NOT NULL,
+            url text NOT NULL,
+            body text NOT NULL,
+            attempts integer NOT NULL,
+            next_attempt_at bigint NOT NULL,
+            claimed_by text,
+            claimed_until bigint
+        );
+        CREATE INDEX webhook_deliveries_by_due ON webhook_deliveries (next_attempt_at);
+        """,
+        // 6: orchestration, as SQLite's schema 7: the group a job belongs to, the rest of its
         // orchestration fields as JSON text (StoredOrchestration), and the groups (StoredGroup).
         """
         ALTER TABLE jobs ADD COLUMN group_id text COLLATE "C";

@@ -37,6 +37,9 @@ struct Submit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Text for the job's stdin; @FILE reads a file, @- reads jobctl's stdin.", valueName: "text|@file"))
     var stdin: String?
 
+    @Option(help: ArgumentHelp("Completion webhook: the job is POSTed to this URL once terminal.", valueName: "url"))
+    var notify: String?
+
     @Option(help: ArgumentHelp("Idempotency-Key: resubmitting the same spec with it returns the same job.", valueName: "key"))
     var idempotencyKey: String?
 
@@ -85,8 +88,9 @@ struct Submit: AsyncParsableCommand {
         let spec = JobSpec(
             command: argv, env: env.dictionary, stdin: try stdinText(), timeoutSeconds: timeout?.seconds,
             graceSeconds: grace?.seconds, cleanup: cleanup.map { CleanupSpec(command: ["sh", "-c", $0], timeoutSeconds: cleanupTimeout?.seconds) },
-            name: name, labels: labels.dictionary, concurrencyKey: key, concurrencyLimit: limit, runAt: at?.timestamp,
-            delaySeconds: delay?.seconds, retry: retry.map { RetryPolicy(maxAttempts: $0, backoffSeconds: backoff?.seconds ?? RetryPolicy.defaultBackoffSeconds) })
+            name: name, labels: labels.dictionary, notify: notify.map(NotifySpec.init(url:)), concurrencyKey: key,
+            concurrencyLimit: limit, runAt: at?.timestamp, delaySeconds: delay?.seconds,
+            retry: retry.map { RetryPolicy(maxAttempts: $0, backoffSeconds: backoff?.seconds ?? RetryPolicy.defaultBackoffSeconds) })
         let job = try await server.call { client throws(ClientError) in try await client.submit(spec, idempotencyKey: idempotencyKey) }
 
         if follow {
