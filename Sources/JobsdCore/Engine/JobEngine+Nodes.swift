@@ -118,7 +118,7 @@ extension JobEngine {
     private func queueClaimed(_ claimed: [(record: JobRecord, lastEventSeq: Int)]) {
         var added = 0
         state.lock.withLock {
-            for var (record, lastEventSeq) in claimed where state.live[record.id] == nil {
+            for case (var record, let lastEventSeq) in claimed where state.live[record.id] == nil {
                 // Stored `running` by the claim; here it waits for the run loop as any queued job.
                 record.job.state = .queued
                 record.job.startedAt = nil

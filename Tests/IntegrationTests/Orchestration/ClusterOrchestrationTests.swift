@@ -61,40 +61,54 @@ import Testing
     }
 
     @Test func aGroupWhoseJobsRunOnSeveralNodes_Finishes_AndFailsFastAcrossThem() async throws {
-        let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1"])
+        // One slot per node: three running jobs are on three nodes, so the failing job and at
+        // least one sibling are on nodes that do not hold the group.
+        let cluster = try await Cluster.start(nodes: 3, arguments: ["--max-running", "1"])
         defer { cluster.stop() }
         let scratch = try scratchDirectory()
         let ok = try await cluster.clients[0].submitGroup(GroupSpec(jobs: (0..<4).map { _ in JobSpec(command: ["sleep", "0.5"]) }))
         let finished = try await cluster.clients[1].waitGroup(ok.id, timeout: 60)
-        #expect(finished.state == .succeeded)
+        #expect(finished.state == .succeeded && finished.counts[.succeeded] == 4)
         var nodes = Set<String>()
         for id in ok.jobs { nodes.insert(try await cluster.clients[1].job(id).node ?? "") }
-        #expect(nodes.count == 2, "the jobs ran on both nodes: \(nodes)")
+        #expect(nodes.count >= 2, "the jobs ran on several nodes: \(nodes)")
 
         let failing = try await cluster.clients[0].submitGroup(GroupSpec(jobs: [
-            JobSpec(command: ["sh", "-c", "echo ready; exec sleep 300"]),
-            JobSpec(command: ["sh", "-c", "echo ready; exec sleep 300"]),
+            JobSpec(command: ["sleep", "300"]),
+            JobSpec(command: ["sleep", "300"]),
             JobSpec(command: ["sh", "-c", "while [ ! -e \(scratch)/fail ]; do sleep 0.02; done; exit 1"]),
         ]))
-        _ = try await cluster.waitUntilRunning(failing.jobs[0])
-        _ = try await cluster.waitUntilRunning(failing.jobs[1])
+        var ranOn = Set<String>()
+        for id in failing.jobs { ranOn.insert(try await cluster.waitUntilRunning(id).node ?? "") }
+        #expect(ranOn.count == 3, "one job per node")
         touch(scratch + "/fail")
         let failed = try await cluster.clients[1].waitGroup(failing.id, timeout: 60)
-        #expect(failed.state == .failed)
+        #expect(failed.state == .failed && failed.counts[.failed] == 1 && failed.counts[.cancelled] == 2)
         for id in failing.jobs.prefix(2) {
-            let job = try await cluster.clients[1].wait(id, timeout: 60)
+            let job = try await cluster.clients[2].wait(id, timeout: 60)
             #expect(job.state == .cancelled)
             #expect(job.error == "cancelled: job \(failing.jobs[2]) of its group failed")
             #expect(try await cluster.clients[0].events(id).contains { $0.type == .cancelRequested && $0["reason"]?.canonicalText == #""group""# })
         }
+    }
 
+    @Test func aGroupDeleteThroughANodeThatDoesNotHoldIt_CancelsItsJobsOnEveryNode() async throws {
+        let cluster = try await Cluster.start(nodes: 3, arguments: ["--max-running", "1"])
+        defer { cluster.stop() }
         let deleted = try await cluster.clients[0].submitGroup(GroupSpec(jobs: [
             JobSpec(command: ["sleep", "300"]), JobSpec(command: ["sleep", "300"]), JobSpec(command: ["true"], delaySeconds: 600),
         ]))
         _ = try await cluster.waitUntilRunning(deleted.jobs[0])
         _ = try await cluster.waitUntilRunning(deleted.jobs[1])
-        let answer = try await cluster.clients[1].cancelGroup(deleted.id)  // through a node that does not hold it
+        let answer = try await cluster.clients[1].cancelGroup(deleted.id)  // node 0 holds it
         #expect(answer.state == .running)
-        #expect(try await cluster.clients[0].waitGroup(deleted.id, timeout: 60).state == .cancelled)
+        let done = try await cluster.clients[2].waitGroup(deleted.id, timeout: 60)
+        #expect(done.state == .cancelled && done.counts[.cancelled] == 3)
+        for id in deleted.jobs {
+            #expect(try await cluster.clients[2].job(id).state == .cancelled)
+        }
+        for id in deleted.jobs.prefix(2) {
+            #expect(try await cluster.clients[2].events(id).contains { $0.type == .cancelRequested && $0["reason"]?.canonicalText == #""delete""# })
+        }
     }
 }
