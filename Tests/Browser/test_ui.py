@@ -362,10 +362,6 @@ class AuthTests(BrowserTestCase):
         self.assertNotIn(self.token, self.driver.current_url)
 
 
-if __name__ == "__main__":
-    unittest.main(verbosity=2)
-
-
 class GroupPageTests(BrowserTestCase):
     def test_a_real_group_is_listed_its_page_shows_its_jobs_and_counts_live_and_cancel_group_cancels_the_rest(self):
         gate = self.gate()
@@ -394,3 +390,7 @@ class GroupPageTests(BrowserTestCase):
         self.assertEqual((status, final["state"]), (200, "cancelled"))
         self.assertEqual(self.driver.find_elements(By.ID, "cancel-group"), [])
         self.assertEqual(console_errors(self.driver), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
