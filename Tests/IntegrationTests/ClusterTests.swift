@@ -59,6 +59,15 @@ import Testing
         #expect(cancelledQueued.status == 200)
         #expect(try decodeJob(cancelledQueued).state == .cancelled)
         #expect(try await cluster.clients[owner].job(queued.id).cleanup.state == .none)
+        // Its timeline and the change feed (read through the node that cancelled it) tell the
+        // cancel as for a job cancelled on its node.
+        let told = try await cluster.clients[owner].events(queued.id)
+        #expect(told.map(\.type.rawValue) == ["submitted", "cancel_requested", "finished"])
+        #expect(told.map(\.seq) == [1, 2, 3])
+        #expect(told.last?["state"]?.canonicalText == #""cancelled""#)
+        var feed: [JobState] = []
+        for try await change in try await other.changes(after: "0", jobs: [queued.id], follow: false) { feed.append(change.job.state) }
+        #expect(feed == [.queued, .cancelled])
 
         let answer = try await other.transport.send(ClientRequest(method: "DELETE", path: "/v1/jobs/\(target.id)"))
         #expect(answer.status == 202)

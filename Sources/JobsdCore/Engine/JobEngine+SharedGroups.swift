@@ -67,7 +67,8 @@ extension JobEngine {
         for id in ids {
             do {
                 guard let record = try await store.get(id), !record.state.isTerminal else { continue }
-                if record.state == .queued, record.owner == nil, try await shared.cancelUnclaimed(id) != nil { continue }
+                if record.state == .queued, record.owner == nil,
+                   try await cancelUnclaimed(shared, id, reason: reason.rawValue, error: error) != nil { continue }
                 _ = try await shared.requestCancel(id, channel: Self.cancelChannel, payload: Self.cancelPayload(id, reason: reason, error: error))
             } catch {
                 logger.warning("cancelling a job of a group on another node failed", metadata: ["job.id": "\(id)", "error": "\(error)"])

@@ -41,19 +41,20 @@ extension PostgresJobStore: SharedJobStore {
         }
     }
 
-    public func cancelUnclaimed(_ id: String) async throws -> JobRecord? {
+    public func cancelUnclaimed(_ id: String, at: Timestamp, error: String?, events: [JobEvent]) async throws -> JobRecord? {
         let sql = """
-            UPDATE jobs SET state = 'cancelled', cancel_requested_at = \(Self.now), finished_at = \(Self.now),
+            UPDATE jobs SET state = 'cancelled', cancel_requested_at = $2, finished_at = $2, error = $3,
                 cleanup_state = 'none', cleanup_exit_code = NULL, cleanup_error = NULL
             WHERE id = $1 AND state = 'queued' AND owner IS NULL
             RETURNING \(PostgresJobRows.columns)
             """
-        return try await pool.run { connection in
-            try connection.transaction {
-                let record = try connection.query(sql, [id]).rows.first.map(PostgresJobRows.record(from:))
-                if let delivery = record.flatMap(WebhookDelivery.enqueued(by:)) { try Self.insertDelivery(delivery, on: connection) }
-                return record
-            }
+        return try await writeLoggingChanges { connection, changes in
+            guard let record = try connection.query(sql, [id, at.milliseconds, error]).rows.first.map(PostgresJobRows.record(from:))
+            else { return nil }
+            for event in events { _ = try Self.appendNumbered(event, to: id, on: connection) }
+            changes.append(try Self.appendChange(JobChange(record.job), on: connection))
+            if let delivery = WebhookDelivery.enqueued(by: record) { try Self.insertDelivery(delivery, on: connection) }
+            return record
         }
     }
 
