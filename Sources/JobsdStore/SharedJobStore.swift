@@ -21,12 +21,12 @@ public protocol SharedJobStore: JobStore {
     /// earlier due job of its key still waiting. Each job comes with the `seq` of its last
     /// timeline event (the claiming node numbers the next ones).
     func claimQueued(node: String, limit: Int) async throws -> [(record: JobRecord, lastEventSeq: Int)]
-    /// Stores a queued job that no node has claimed as `cancelled` at `at` (cleanup `none`,
-    /// `error` as its error) and returns it, in one transaction with its timeline `events`
-    /// (numbered after its last stored one; their `seq` is ignored) and its change-feed entry,
-    /// like every other change of state; nil when the job is not queued and unclaimed (any more):
-    /// then nothing is stored.
-    func cancelUnclaimed(_ id: String, at: Timestamp, error: String?, events: [JobEvent]) async throws -> JobRecord?
+    /// Stores the jobs of `ids` that are queued and that no node has claimed as `cancelled` at
+    /// `at` (cleanup `none`, `error` as their error) and returns them, in one transaction with
+    /// each one's timeline `events` (numbered after its last stored one; their `seq` is ignored)
+    /// and its change-feed entry, like every other change of state. The others (claimed, running,
+    /// terminal, unknown) are left alone and not returned.
+    func cancelUnclaimed(_ ids: [String], at: Timestamp, error: String?, events: [JobEvent]) async throws -> [JobRecord]
     /// A cancel through a node that does not hold the job: stores a `running` job as `cancelling`
     /// (`cancel_requested_at` now) and tells its holder on `channel` with `payload`, in one
     /// transaction; returns the stored record, nil when the job was not running (then nothing is

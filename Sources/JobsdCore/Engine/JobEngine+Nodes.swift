@@ -255,16 +255,17 @@ extension JobEngine {
         }
     }
 
-    /// Stores a queued job no node has claimed `cancelled` (with `error`), with the timeline a
-    /// cancelled queued job has on every store (`cancel_requested` with `reason`, then `finished`)
-    /// and its change-feed entry; nil when some node claimed it meanwhile (nothing stored).
-    func cancelUnclaimed(_ shared: any SharedJobStore, _ id: String, reason: String, error: String?) async throws -> JobRecord? {
+    /// Stores the jobs of `ids` that are queued and unclaimed `cancelled` (with `error`), in one
+    /// commit, each with the timeline a cancelled queued job has on every store
+    /// (`cancel_requested` with `reason`, then `finished`) and its change-feed entry; returns
+    /// them (not those some node claimed meanwhile, nor terminal ones).
+    func cancelUnclaimed(_ shared: any SharedJobStore, _ ids: [String], reason: String, error: String?) async throws -> [JobRecord] {
         let now = Timestamp.now()
         let events = [
             JobEvent(.cancelRequested, at: now, [.init("reason", .string(reason))]),
             JobEvent(.finished, at: now, [.init("state", .string(JobState.cancelled.rawValue))]),
         ]
-        return try await shared.cancelUnclaimed(id, at: now, error: error, events: events)
+        return try await shared.cancelUnclaimed(ids, at: now, error: error, events: events)
     }
 
     /// Cancels a job this node does not hold: a queued one nobody claimed, here; a running one is
@@ -273,7 +274,7 @@ extension JobEngine {
     /// waiting (at most 10 s) for the answer it stores.
     func cancelElsewhere(_ shared: any SharedJobStore, _ record: JobRecord, grace: Double?) async throws(EngineError) -> Job {
         do {
-            if record.state == .queued, record.owner == nil, let cancelled = try await cancelUnclaimed(shared, record.id, reason: "delete", error: nil) {
+            if record.state == .queued, record.owner == nil, let cancelled = try await cancelUnclaimed(shared, [record.id], reason: "delete", error: nil).first {
                 logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
                 return cancelled.job
             }
@@ -287,7 +288,7 @@ extension JobEngine {
             while clock.now < deadline {
                 guard let job = try await store.get(record.id)?.job else { throw EngineError.notFound(record.id) }
                 if job.state != .running, job.state != .queued { return job }
-                if job.state == .queued, job.node == nil, let cancelled = try await cancelUnclaimed(shared, record.id, reason: "delete", error: nil) {
+                if job.state == .queued, job.node == nil, let cancelled = try await cancelUnclaimed(shared, [record.id], reason: "delete", error: nil).first {
                     return cancelled.job  // released by a node that stopped meanwhile
                 }
                 await AsyncCondition.sleep(0.01)

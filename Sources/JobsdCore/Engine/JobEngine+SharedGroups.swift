@@ -59,16 +59,22 @@ extension JobEngine {
         return .cancelling(record.group)
     }
 
-    /// Cancels jobs of a group that this node does not hold: a queued one no node claimed is
-    /// stored `cancelled` here; one another node holds is stored `cancelling` and its holder told,
-    /// with the reason and the failed job (`cancelPayload`), so that it cancels it as it would its
-    /// own group's. Failures are logged (the holder's next DELETE or the group's next pass retries).
+    /// Cancels jobs of a group that this node does not hold: the queued ones no node claimed are
+    /// stored `cancelled` here, all in one commit; each one another node holds is stored
+    /// `cancelling` and its holder told, with the reason and the failed job (`cancelPayload`), so
+    /// that it cancels it as it would its own group's. Failures are logged (the group's next
+    /// DELETE, or its recovery after a restart, cancels what is left).
     func cancelElsewhere(_ shared: any SharedJobStore, _ ids: [String], reason: GroupCancelReason, error: String?) async {
-        for id in ids {
+        guard !ids.isEmpty else { return }
+        var held = ids
+        do {
+            let cancelled = Set(try await cancelUnclaimed(shared, ids, reason: reason.rawValue, error: error).map(\.id))
+            held.removeAll { cancelled.contains($0) }
+        } catch {
+            logger.warning("cancelling the unclaimed jobs of a group failed", metadata: ["jobs": "\(ids.count)", "error": "\(error)"])
+        }
+        for id in held {
             do {
-                guard let record = try await store.get(id), !record.state.isTerminal else { continue }
-                if record.state == .queued, record.owner == nil,
-                   try await cancelUnclaimed(shared, id, reason: reason.rawValue, error: error) != nil { continue }
                 _ = try await shared.requestCancel(id, channel: Self.cancelChannel, payload: Self.cancelPayload(id, reason: reason, error: error))
             } catch {
                 logger.warning("cancelling a job of a group on another node failed", metadata: ["job.id": "\(id)", "error": "\(error)"])

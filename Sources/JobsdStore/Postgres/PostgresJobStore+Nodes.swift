@@ -41,20 +41,36 @@ extension PostgresJobStore: SharedJobStore {
         }
     }
 
-    public func cancelUnclaimed(_ id: String, at: Timestamp, error: String?, events: [JobEvent]) async throws -> JobRecord? {
+    public func cancelUnclaimed(_ ids: [String], at: Timestamp, error: String?, events: [JobEvent]) async throws -> [JobRecord] {
+        guard !ids.isEmpty else { return [] }
         let sql = """
             UPDATE jobs SET state = 'cancelled', cancel_requested_at = $2, finished_at = $2, error = $3,
                 cleanup_state = 'none', cleanup_exit_code = NULL, cleanup_error = NULL
-            WHERE id = $1 AND state = 'queued' AND owner IS NULL
+            WHERE id = ANY($1::text[]) AND state = 'queued' AND owner IS NULL
             RETURNING \(PostgresJobRows.columns)
             """
+        let lastSeqs = "SELECT job_id, max(seq) FROM job_events WHERE job_id = ANY($1::text[]) GROUP BY job_id"
         return try await writeLoggingChanges { connection, changes in
-            guard let record = try connection.query(sql, [id, at.milliseconds, error]).rows.first.map(PostgresJobRows.record(from:))
-            else { return nil }
-            for event in events { _ = try Self.appendNumbered(event, to: id, on: connection) }
-            changes.append(try Self.appendChange(JobChange(record.job), on: connection))
-            if let delivery = WebhookDelivery.enqueued(by: record) { try Self.insertDelivery(delivery, on: connection) }
-            return record
+            // The update locks the rows: no other write numbers events of these jobs meanwhile.
+            let records = try connection.query(sql, [Self.textArray(ids), at.milliseconds, error]).rows
+                .map(PostgresJobRows.record(from:)).sorted { $0.id < $1.id }
+            guard !records.isEmpty else { return [] }
+            var last: [String: Int] = [:]
+            for row in try connection.query(lastSeqs, [Self.textArray(records.map(\.id))]).rows {
+                if let id = row.string(0) { last[id] = Int(row.int64(1) ?? 0) }
+            }
+            for record in records {
+                let base = last[record.id] ?? 0
+                let numbered = events.enumerated().map { offset, event in
+                    var event = event
+                    event.seq = base + offset + 1
+                    return event
+                }
+                try Self.insertEvents(numbered, of: record.id, on: connection)
+                changes.append(try Self.appendChange(JobChange(record.job), on: connection))
+                if let delivery = WebhookDelivery.enqueued(by: record) { try Self.insertDelivery(delivery, on: connection) }
+            }
+            return records
         }
     }
 
@@ -130,9 +146,11 @@ extension PostgresJobStore: SharedJobStore {
             UPDATE jobs SET state = 'queued', started_at = NULL, owner = NULL, fence = NULL
             WHERE id = ANY($1::text[]) AND owner = $2 AND state = 'running' AND pid IS NULL
             """
-        let list = "{" + ids.joined(separator: ",") + "}"  // ids are ULIDs: no quoting needed
-        try await pool.run { connection in _ = try connection.query(sql, [list, node]) }
+        try await pool.run { connection in _ = try connection.query(sql, [Self.textArray(ids), node]) }
     }
+
+    /// A `text[]` literal of job ids (ULIDs, which need no quoting).
+    static func textArray(_ ids: [String]) -> String { "{" + ids.joined(separator: ",") + "}" }
 
     public func listen(
         channels: [String], handler: @escaping @Sendable (PostgresListener.Notification) -> Void,

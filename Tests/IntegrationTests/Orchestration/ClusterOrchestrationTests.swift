@@ -32,6 +32,41 @@ import Testing
         #expect(lines(scratch + "/started") == ids, "submission order across nodes")
     }
 
+    @Test func aKeysLimit_IsNeverExceededAcrossThreeNodes() async throws {
+        // Room for 3 x 3 at once, and twelve jobs of a key with limit 2 posted to all nodes:
+        // each job appends `+` when it starts and `-` before it exits, inside the time the key
+        // counts it running.
+        let cluster = try await Cluster.start(nodes: 3, arguments: ["--max-running", "3"])
+        defer { cluster.stop() }
+        let log = try scratchDirectory() + "/running"
+        var ids: [String] = []
+        for n in 0..<12 {
+            let spec = JobSpec(command: ["sh", "-c", "echo + >> \(log); sleep 0.3; echo - >> \(log)"], concurrencyKey: "k", concurrencyLimit: 2)
+            ids.append(try await cluster.clients[n % 3].submit(spec).id)
+        }
+        var nodes = Set<String>()
+        for id in ids {
+            let job = try await cluster.clients[0].wait(id, timeout: 120)
+            #expect(job.state == .succeeded)
+            nodes.insert(job.node ?? "")
+        }
+        var running = 0, most = 0
+        for line in lines(log) {
+            running += line == "+" ? 1 : -1
+            most = max(most, running)
+        }
+        #expect(most == 2, "at most the limit ran at once, on all nodes together (and the limit was reached)")
+        #expect(nodes.count >= 2, "the key's jobs ran on several nodes: \(nodes)")
+    }
+
+    @Test func aQueueOfTwoThousandJobsOnABusyKey_DelaysNoJobWithAnotherKeyOnAnyNode() async throws {
+        // 2 000, not the 10 000 of the single-node test: a PostgreSQL group insert costs about
+        // 5 round trips per job, so 10 000 would take minutes of the suite (BENCHMARKS.md).
+        let cluster = try await Cluster.start(nodes: 2)
+        defer { cluster.stop() }
+        try await checkADeepQueueOnOneKeyDelaysNoOtherKey(cluster.clients, thousands: 2)
+    }
+
     @Test func aRetriedJob_WaitsInTheStoreBetweenAttempts_AndItsTimelineHasNoGap() async throws {
         let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "2"])
         defer { cluster.stop() }
