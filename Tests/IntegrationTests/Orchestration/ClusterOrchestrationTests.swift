@@ -82,6 +82,8 @@ import Testing
             "started", "exited", "finished",
         ])
         #expect(events.filter { $0.type == .started }.map { $0["attempt"]?.canonicalText } == ["1", "2", "3"])
+        let nodes = cluster.nodeIDs.map { #""\#($0)""# }
+        #expect(events.filter { $0.type == .started }.allSatisfy { nodes.contains($0["node"]?.canonicalText ?? "") }, "started names the node")
     }
 
     @Test func aScheduledJob_IsClaimedOnlyOnceItsTimeHasCome() async throws {
