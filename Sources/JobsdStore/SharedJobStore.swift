@@ -35,7 +35,8 @@ public protocol SharedJobStore: JobStore {
     /// Renews `node`'s lease (its row in the node table, stamped with the database's clock), then
     /// rescues the nodes silent for more than `timeout` seconds: their running jobs become
     /// `failed` ("interrupted: node <id> stopped responding"; `cancelling` ones `cancelled`) with
-    /// their cleanup left `pending` for their old owner, their claimed queued jobs are queued again.
+    /// their cleanup left `pending` for their old owner and `log_bytes` what their stored output
+    /// holds, their claimed queued jobs are queued again.
     /// Returns what this call rescued, and the jobs of `node` itself that other nodes rescued and
     /// whose leftovers and cleanup are still to do on this node.
     func heartbeat(_ node: NodeRecord, timeout: Double) async throws -> Heartbeat

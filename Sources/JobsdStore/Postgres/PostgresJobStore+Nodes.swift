@@ -103,6 +103,10 @@ extension PostgresJobStore: SharedJobStore {
                 state = CASE WHEN state = 'cancelling' THEN 'cancelled' ELSE 'failed' END,
                 error = CASE WHEN state = 'cancelling' THEN error ELSE 'interrupted: node ' || owner || ' stopped responding' END,
                 finished_at = \(Self.now), fence = nextval('jobs_fence'), rescue_pending = true,
+                log_bytes = coalesce((
+                    SELECT o.end_off - o.kept_from FROM job_output o
+                    WHERE o.job_id = jobs.id AND o.attempt = coalesce((jobs.orchestration::jsonb ->> 'attempt')::integer, 1)
+                    ORDER BY o.end_off DESC LIMIT 1), log_bytes),
                 cleanup_state = CASE WHEN cleanup_state = 'running' THEN 'pending' ELSE cleanup_state END
             WHERE state IN ('running', 'cancelling') AND \(dead)
             RETURNING id
