@@ -24,6 +24,18 @@ struct TimestampArgument: ExpressibleByArgument {
     }
 }
 
+/// A size option (`--memory 512M`): bytes, or K/M/G/T (powers of 1024).
+struct ByteSizeArgument: ExpressibleByArgument {
+    var bytes: Int64
+
+    init?(argument: String) {
+        guard let bytes = ByteSize.bytes(from: argument) else { return nil }
+        self.bytes = bytes
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
 /// A `KEY=VALUE` option (`--env`, `--label`), split at the first `=`.
 struct KeyValueArgument: ExpressibleByArgument {
     var key: String

@@ -142,7 +142,7 @@ enum PostgresSchema {
         );
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
-        // 6: what a claim checks across nodes (concurrency keys, start times), as columns the
+        // 7: what a claim checks across nodes (concurrency keys, start times), as columns the
         // database derives from `orchestration` itself (no writer binds them), and the index that
         // finds a key's jobs.
         """
