@@ -153,6 +153,8 @@ enum SQLiteSchema {
         ) WITHOUT ROWID;
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
+        // 8: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        "ALTER TABLE jobs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;",
     ]
 
     static var currentVersion: Int { migrations.count }

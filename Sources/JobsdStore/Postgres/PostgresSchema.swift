@@ -142,7 +142,9 @@ enum PostgresSchema {
         );
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
-        // 7: what a claim checks across nodes (concurrency keys, start times), as columns the
+        // 7: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        "ALTER TABLE jobs ADD COLUMN log_dropped_bytes bigint NOT NULL DEFAULT 0;",
+        // 8: what a claim checks across nodes (concurrency keys, start times), as columns the
         // database derives from `orchestration` itself (no writer binds them), and the index that
         // finds a key's jobs.
         """
