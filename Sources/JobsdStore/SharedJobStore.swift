@@ -16,10 +16,17 @@ public protocol SharedJobStore: JobStore {
     /// start, so a node that dies between claim and spawn has its claims rescued as interrupted,
     /// never run a second time. Jobs another node is claiming at the same moment are skipped,
     /// never waited for (`FOR UPDATE SKIP LOCKED`): each job is claimed by exactly one node.
-    func claimQueued(node: String, limit: Int) async throws -> [JobRecord]
-    /// Stores a queued job that no node has claimed as `cancelled` (cleanup `none`) and returns
-    /// it; nil when the job is not queued and unclaimed (any more).
-    func cancelUnclaimed(_ id: String) async throws -> JobRecord?
+    /// Orchestration holds across nodes: a job whose `run_at` is ahead is not claimed, nor one
+    /// whose concurrency key has `concurrency_limit` jobs running on any node, nor one with an
+    /// earlier due job of its key still waiting. Each job comes with the `seq` of its last
+    /// timeline event (the claiming node numbers the next ones).
+    func claimQueued(node: String, limit: Int) async throws -> [(record: JobRecord, lastEventSeq: Int)]
+    /// Stores the jobs of `ids` that are queued and that no node has claimed as `cancelled` at
+    /// `at` (cleanup `none`, `error` as their error) and returns them, in one transaction with
+    /// each one's timeline `events` (numbered after its last stored one; their `seq` is ignored)
+    /// and its change-feed entry, like every other change of state. The others (claimed, running,
+    /// terminal, unknown) are left alone and not returned.
+    func cancelUnclaimed(_ ids: [String], at: Timestamp, error: String?, events: [JobEvent]) async throws -> [JobRecord]
     /// A cancel through a node that does not hold the job: stores a `running` job as `cancelling`
     /// (`cancel_requested_at` now) and tells its holder on `channel` with `payload`, in one
     /// transaction; returns the stored record, nil when the job was not running (then nothing is
@@ -28,7 +35,8 @@ public protocol SharedJobStore: JobStore {
     /// Renews `node`'s lease (its row in the node table, stamped with the database's clock), then
     /// rescues the nodes silent for more than `timeout` seconds: their running jobs become
     /// `failed` ("interrupted: node <id> stopped responding"; `cancelling` ones `cancelled`) with
-    /// their cleanup left `pending` for their old owner, their claimed queued jobs are queued again.
+    /// their cleanup left `pending` for their old owner and `log_bytes` what their stored output
+    /// holds, their claimed queued jobs are queued again.
     /// Returns what this call rescued, and the jobs of `node` itself that other nodes rescued and
     /// whose leftovers and cleanup are still to do on this node.
     func heartbeat(_ node: NodeRecord, timeout: Double) async throws -> Heartbeat

@@ -14,6 +14,16 @@ struct DurationArgument: ExpressibleByArgument {
     static var defaultCompletionKind: CompletionKind { .default }
 }
 
+/// A point in time (`--at`): RFC 3339, e.g. `2026-12-24T18:00:00Z` or `2026-12-24T19:00:00+01:00`.
+struct TimestampArgument: ExpressibleByArgument {
+    var timestamp: Timestamp
+
+    init?(argument: String) {
+        guard let timestamp = Timestamp(rfc3339: argument) else { return nil }
+        self.timestamp = timestamp
+    }
+}
+
 /// A size option (`--memory 512M`): bytes, or K/M/G/T (powers of 1024).
 struct ByteSizeArgument: ExpressibleByArgument {
     var bytes: Int64

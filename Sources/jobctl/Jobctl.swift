@@ -14,7 +14,9 @@ struct Jobctl: AsyncParsableCommand {
             token is --token or $JOBSD_TOKEN. Durations are seconds or 500ms, 30s, 5m, 2h, 7d.
 
             EXIT STATUS
-              wait, submit --wait, submit --follow exit with the job's outcome:
+              wait, submit --wait, submit --follow exit with the job's outcome, and
+              group wait with the group's (0 succeeded, 130 cancelled, a failed group as its
+              first failed job):
                 the job's exit code when it has one (0 when it succeeded)
                 124  the job timed out
                 130  the job was cancelled
@@ -25,7 +27,7 @@ struct Jobctl: AsyncParsableCommand {
                 1    the server answered an error (unknown job, conflict, validation…)
                 2    usage error, or the server could not be reached
             """,
-        subcommands: [Submit.self, Status.self, Wait.self, Logs.self, Cancel.self, List.self, Events.self]
+        subcommands: [Submit.self, Status.self, Wait.self, Logs.self, Cancel.self, List.self, Events.self, GroupCommand.self]
     )
 
     /// `--server` and `--token` are accepted before the subcommand too (`jobctl --server URL

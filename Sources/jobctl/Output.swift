@@ -11,8 +11,8 @@ enum Output {
 
     static func error(_ text: String) { write(Array((text + "\n").utf8), to: STDERR_FILENO) }
 
-    /// The job as its wire JSON, one line.
-    static func json(_ job: Job) { line(job.json) }
+    /// A job or a group as its wire JSON, one line.
+    static func json(_ value: some JSONWritable) { line(value.json) }
 
     private static func write(_ bytes: [UInt8], to fd: Int32) {
         var offset = 0

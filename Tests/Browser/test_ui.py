@@ -362,5 +362,35 @@ class AuthTests(BrowserTestCase):
         self.assertNotIn(self.token, self.driver.current_url)
 
 
+class GroupPageTests(BrowserTestCase):
+    def test_a_real_group_is_listed_its_page_shows_its_jobs_and_counts_live_and_cancel_group_cancels_the_rest(self):
+        gate = self.gate()
+        status, group = self.jobsd.api("POST", "/v1/groups", {"name": "nightly-etl", "jobs": [
+            {"command": ["true"], "name": "quick"},
+            {"command": ["sh", "-c", f'while [ ! -e "{gate}" ]; do sleep 0.05; done'], "name": "slow"},
+            {"command": ["true"], "name": "later", "delay_seconds": 600},
+        ]})
+        self.assertEqual(status, 201, group)
+        quick, slow, later = group["jobs"]
+        self.jobsd.wait(quick)
+        self.open("#/groups")
+        row = f'table.groups tr[data-id="{group["id"]}"]'
+        wait_for(self.driver, lambda d: d.find_elements(By.CSS_SELECTOR, row))
+        self.assertIn("1 succeeded", self.text(row))
+        self.driver.find_element(By.LINK_TEXT, "nightly-etl").click()
+        self.wait_text("#group-counts", "1 succeeded")
+        wait_for(self.driver, lambda d: (self.row_state(quick), self.row_state(slow), self.row_state(later))
+                 == ("succeeded", "running", "queued"))
+        self.driver.find_element(By.ID, "cancel-group").click()
+        self.driver.find_element(By.ID, "cancel-group-confirm").click()
+        wait_for(self.driver, lambda d: (self.row_state(slow), self.row_state(later)) == ("cancelled", "cancelled"))
+        self.wait_text(".job-head", "cancelled")
+        self.wait_text("#group-counts", "2 cancelled")
+        status, final = self.jobsd.api("GET", f"/v1/groups/{group['id']}")
+        self.assertEqual((status, final["state"]), (200, "cancelled"))
+        self.assertEqual(self.driver.find_elements(By.ID, "cancel-group"), [])
+        self.assertEqual(console_errors(self.driver), [])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -59,6 +59,15 @@ import Testing
         #expect(cancelledQueued.status == 200)
         #expect(try decodeJob(cancelledQueued).state == .cancelled)
         #expect(try await cluster.clients[owner].job(queued.id).cleanup.state == .none)
+        // Its timeline and the change feed (read through the node that cancelled it) tell the
+        // cancel as for a job cancelled on its node.
+        let told = try await cluster.clients[owner].events(queued.id)
+        #expect(told.map(\.type.rawValue) == ["submitted", "cancel_requested", "finished"])
+        #expect(told.map(\.seq) == [1, 2, 3])
+        #expect(told.last?["state"]?.canonicalText == #""cancelled""#)
+        var feed: [JobState] = []
+        for try await change in try await other.changes(after: "0", jobs: [queued.id], follow: false) { feed.append(change.job.state) }
+        #expect(feed == [.queued, .cancelled])
 
         let answer = try await other.transport.send(ClientRequest(method: "DELETE", path: "/v1/jobs/\(target.id)"))
         #expect(answer.status == 202)
@@ -87,6 +96,7 @@ import Testing
         #expect(rescued.error == "interrupted: node \(cluster.nodeIDs[lost]) stopped responding")
         #expect(rescued.cleanup.state == .pending, "its cleanup waits for the node that held its processes")
         #expect(rescued.node == cluster.nodeIDs[lost])
+        #expect(rescued.logBytes == 6, "its stored output (ready)")
         #expect(try await cluster.nodes(via: 1 - lost).first { $0.id == cluster.nodeIDs[lost] }?.state == "dead")
         #expect(try await cluster.metric("jobsd_jobs_rescued_total", via: 1 - lost) == 1)
         #expect(try await cluster.metric("jobsd_node_lease_renewals_total", via: 1 - lost) ?? 0 > 1)
@@ -236,14 +246,16 @@ final class Cluster: Sendable {
         try await waitUntil(id) { $0.state == .running && $0.pid != nil && $0.node != nil }
     }
 
-    /// Submits `sleep 300` with a cleanup that appends `$JOBSD_JOB_STATE` to `<scratch>/cleanup`,
-    /// waits until it runs, and returns it with the index of the node that runs it.
+    /// Submits `echo ready; sleep 300` with a cleanup that appends `$JOBSD_JOB_STATE` to
+    /// `<scratch>/cleanup`, waits until it runs and another node reads its `ready`, and returns it
+    /// with the index of the node that runs it.
     func startSleeperWithCleanup(scratch: String) async throws -> (job: Job, node: Int) {
         let spec = JobSpec(
-            command: ["sh", "-c", "exec sleep 300"],
+            command: ["sh", "-c", "echo ready; exec sleep 300"],
             cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]))
         let running = try await waitUntilRunning(try await clients[0].submit(spec).id)
         guard let node = nodeIDs.firstIndex(of: running.node ?? "") else { throw TestFailure("no node runs \(running.id)") }
+        try await clients[1 - node].waitForOutput(running.id, "ready")  // its output is in the database
         return (running, node)
     }
 }

@@ -14,10 +14,13 @@ extension JobEngine {
     /// backoff in seconds. Caller holds the engine lock.
     func closeAttempt(_ live: LiveJob, _ ended: JobRecord) -> (write: JobWrite, backoff: Double?) {
         let endedAt = ended.job.finishedAt ?? .now()
-        guard let retry = Self.retry(ended, at: endedAt), let runAt = retry.record.job.runAt else {
+        guard var retry = Self.retry(ended, at: endedAt), let runAt = retry.record.job.runAt else {
             note(live, .finished, at: endedAt, [.init("state", .string(ended.state.rawValue))])
             return (JobWrite(record: ended, ticket: issueWrite(live), events: takeEvents(live)), nil)
         }
+        // On a shared store the next attempt waits in the store, for any node to claim (within
+        // its key's limit across nodes).
+        if shared != nil { retry.record.owner = nil }
         note(live, .retryScheduled, at: endedAt, [.init("attempt", .number(Double(retry.record.job.attempt))), .init("run_at", .string(runAt.description))])
         note(live, .scheduled, at: endedAt, [.init("run_at", .string(runAt.description))])
         return (JobWrite(record: retry.record, ticket: issueWrite(live), events: takeEvents(live)), retry.backoff)
@@ -28,7 +31,8 @@ extension JobEngine {
     /// reports it. A retried job is back in `queued`: its finished attempt in `attempts`,
     /// `attempt` + 1, `started_at`/`pid`/`exit_code`/`signal`/`error` null, `cleanup.state`
     /// `none`, `run_at` = the end of the cleanup + the backoff, during which it holds no slot; it
-    /// keeps its id and a new `LiveJob` (continuing its timeline) replaces this one in the table.
+    /// keeps its id and a new `LiveJob` (continuing its timeline) replaces this one in the table;
+    /// on a shared store it waits in the store instead, unclaimed, for any node's claim.
     /// Otherwise the job is terminal: stored durably (`storeInTurn`) before it is reported, then
     /// the group hears of it (`jobEnded`). Either way the slot of its key is freed, and the
     /// engine's when `countedRunning`. Not cancellable: it awaits only the store's durable write.
@@ -45,11 +49,13 @@ extension JobEngine {
                 state.claimWanted = true  // a slot is free: a shared store's claim loop looks again
             }
             state.admission.release(live)
-            if let backoff = closing.backoff {
+            if let backoff = closing.backoff, shared == nil {
                 let next = LiveJob(record: stored, phase: .queued, submittedAt: endedAt, lastEventSeq: live.lastEventSeq)
                 next.startAfter = endedAt.nanoseconds &+ AdmissionQueue.nanoseconds(backoff)
                 state.live[stored.id] = next
                 state.enqueue(next)
+            } else if closing.backoff != nil {
+                state.live[stored.id] = nil  // it waits in the shared store
             } else {
                 state.live[stored.id] = nil
                 noteTerminal(stored.job)
@@ -59,6 +65,10 @@ extension JobEngine {
         let job = ended.job
         if let started { metrics.duration.recordNanoseconds(started.nanoseconds(until: endedAt)) }
         if let backoff = closing.backoff {
+            if shared != nil, let runAt = stored.job.runAt {
+                state.lock.withLock { state.claimWanted = true }
+                wakeClaims(at: runAt)
+            }
             metrics.moved(from: previous, to: .queued)
             logger.info("job attempt ended; retry scheduled", metadata: [
                 "state": "\(job.state.rawValue)", "attempt": "\(job.attempt)", "exit_code": "\(job.exitCode.map(String.init) ?? "null")",

@@ -11,7 +11,7 @@ public enum GroupCancelResult: Sendable {
 }
 
 /// Why a group's jobs are cancelled together (the timeline's `cancel_requested.reason`).
-enum GroupCancelReason: String, Sendable {
+enum GroupCancelReason: String, Sendable, CaseIterable {
     /// `DELETE /v1/groups/{id}`.
     case delete
     /// A sibling failed (fail_fast).
@@ -69,6 +69,11 @@ extension JobEngine {
         }
         logger.info("group submitted", metadata: ["group.id": "\(groupID)", "jobs": "\(n)"])
         changes.broadcast()
+        if let shared {
+            // Every node with a free slot may claim them; scheduled ones when their time comes.
+            try? await shared.notify(channel: Self.queuedChannel, payload: "")
+            for runAt in Set(made.compactMap(\.0.job.runAt)) { wakeClaims(at: runAt) }
+        }
         return group
     }
 
@@ -80,9 +85,15 @@ extension JobEngine {
 
     /// Returns when the group is terminal, or after `timeout` seconds, or when the calling task
     /// is cancelled — in the latter two cases with its state then. nil: unknown id.
+    /// On a shared store, a group another node holds is read from the store until it is terminal.
     public func waitGroup(_ id: String, timeout: Double) async throws(EngineError) -> JobGroup? {
         if let live = state.lock.withLock({ state.groups[id] }) {
             await live.changes.wait(timeout: timeout) { [self] in state.lock.withLock { live.done } }
+        } else if shared != nil {
+            let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeout) * 1000))
+            while let group = try await group(id), !group.state.isTerminal, ContinuousClock.now < deadline, !Task.isCancelled {
+                await AsyncCondition.sleep(0.05)
+            }
         }
         return try await group(id)
     }
@@ -116,6 +127,7 @@ extension JobEngine {
             let stored: GroupRecord?
             do { stored = try await store.group(id) } catch { throw .storeUnavailable("\(error)") }
             guard let stored else { throw .groupNotFound(id) }
+            if let shared, stored.group.state == .running { return try await cancelGroupElsewhere(shared, stored) }
             return .terminal(stored.group)
         }
         logger.info("group cancel requested", metadata: ["group.id": "\(id)"])
@@ -131,7 +143,7 @@ extension JobEngine {
         var group = live.record.group
         var counts: [JobState: Int] = [:]
         for id in group.jobs {
-            counts[live.terminal[id] ?? state.live[id]?.record.job.state ?? .queued, default: 0] += 1
+            counts[live.terminal[id] ?? state.live[id]?.record.job.state ?? live.seen[id] ?? .queued, default: 0] += 1
         }
         group.counts = counts
         return group
@@ -172,11 +184,24 @@ extension JobEngine {
     /// `error` as their error when given) and get the signal ladder, then their cleanup, as by
     /// DELETE. Jobs whose outcome is decided are left alone.
     func cancelJobs(of group: LiveGroup, reason: GroupCancelReason, error: String?) async {
+        let (id, ids, elsewhere): (String, [String], [String]) = state.lock.withLock {
+            let ids = group.record.group.jobs
+            // On a shared store, jobs of the group that other nodes hold or that wait in the store.
+            let elsewhere = shared == nil ? [] : ids.filter { state.live[$0] == nil && group.terminal[$0] == nil }
+            return (group.record.id, ids, elsewhere)
+        }
+        if let shared, !elsewhere.isEmpty { await cancelElsewhere(shared, elsewhere, reason: reason, error: error) }
+        await cancelLocalJobs(ids, groupID: id, reason: reason, error: error)
+    }
+
+    /// Cancels the jobs of `ids` this node holds (see `cancelJobs`), then finishes the group
+    /// `groupID` when that made it complete (when this node holds it).
+    func cancelLocalJobs(_ ids: [String], groupID: String, reason: GroupCancelReason, error: String?) async {
         let now = Timestamp.now()
         let (queued, stops): ([(LiveJob, JobRecord, [JobEvent])], [(LiveJob, JobWrite, Double)]) = state.lock.withLock {
             var queued: [(LiveJob, JobRecord, [JobEvent])] = []
             var stops: [(LiveJob, JobWrite, Double)] = []
-            for id in group.record.group.jobs {
+            for id in ids {
                 guard let live = state.live[id] else { continue }
                 switch live.phase {
                 case .queued:
@@ -207,7 +232,7 @@ extension JobEngine {
             live.watch.requestStop(grace: grace)
         }
         logger.info("group: cancelling its jobs", metadata: [
-            "group.id": "\(group.record.id)", "reason": "\(reason.rawValue)", "queued": "\(queued.count)", "running": "\(stops.count)",
+            "group.id": "\(groupID)", "reason": "\(reason.rawValue)", "queued": "\(queued.count)", "running": "\(stops.count)",
         ])
         // The `cancelling` records, in each job's write order (durable, as by DELETE), while the
         // queued ones are stored `cancelled` in one commit.
@@ -237,7 +262,7 @@ extension JobEngine {
             live.changes.broadcast()
         }
         changes.broadcast()
-        await finishGroupIfComplete(group.record.id)
+        await finishGroupIfComplete(groupID)
     }
 
     /// Once every job of the group is terminal: stores its final state, counts and

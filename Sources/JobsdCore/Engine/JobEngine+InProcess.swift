@@ -28,7 +28,7 @@ extension JobEngine {
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
             let startedAt = live.record.job.startedAt ?? .now()
-            note(live, .started, at: startedAt, [.init("attempt", .number(Double(live.record.job.attempt)))])
+            note(live, .started, at: startedAt, [.init("attempt", .number(Double(live.record.job.attempt)))] + nodeField)
             return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["kind": "in-process"])

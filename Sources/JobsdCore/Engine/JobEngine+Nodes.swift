@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import JobsdAPI
 import JobsdStore
@@ -53,6 +54,21 @@ extension JobEngine {
         logger.info("job submitted", metadata: ["job.id": "\(job.id)", "command": "\(job.command)"])
         changes.broadcast()
         if full { try? await shared.notify(channel: Self.queuedChannel, payload: "") }
+        if let runAt = job.runAt { wakeClaims(at: runAt) }
+    }
+
+    /// Shared stores: sets `claimWanted` once `runAt` has come (a scheduled start, or the end of
+    /// a retry backoff, of a job that waits in the store), on a Dispatch timer, so that it is
+    /// claimed on time rather than at the next heartbeat (which still finds it, e.g. after a
+    /// restart). Nothing to cancel: a timer that finds nothing to claim costs one claim query.
+    func wakeClaims(at runAt: Timestamp) {
+        let seconds = Timestamp.now().seconds(until: runAt)
+        guard seconds > 0 else { return }
+        // A little after, so that the database's clock (the claim's) has passed it too.
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds + 0.02) { [self] in
+            state.lock.withLock { state.claimWanted = true }
+            changes.broadcast()
+        }
     }
 
     /// Claims queued jobs while this node has free slots, whenever something may have changed
@@ -73,7 +89,8 @@ extension JobEngine {
             if free > 0 {
                 do {
                     let claimed = try await shared.claimQueued(node: configuration.nodeID, limit: free)
-                    more = claimed.count == free
+                    // Key limits may leave slots free: claim again until nothing more is claimable.
+                    more = !claimed.isEmpty
                     if !claimed.isEmpty { queueClaimed(claimed) }
                 } catch {
                     logger.warning("claiming queued jobs failed", metadata: ["error": "\(error)"])
@@ -98,14 +115,14 @@ extension JobEngine {
         }
     }
 
-    private func queueClaimed(_ records: [JobRecord]) {
+    private func queueClaimed(_ claimed: [(record: JobRecord, lastEventSeq: Int)]) {
         var added = 0
         state.lock.withLock {
-            for var record in records where state.live[record.id] == nil {
+            for case (var record, let lastEventSeq) in claimed where state.live[record.id] == nil {
                 // Stored `running` by the claim; here it waits for the run loop as any queued job.
                 record.job.state = .queued
                 record.job.startedAt = nil
-                let live = LiveJob(record: record, phase: .queued)
+                let live = LiveJob(record: record, phase: .queued, lastEventSeq: lastEventSeq)
                 state.live[record.id] = live
                 state.enqueue(live)
                 added += 1
@@ -213,7 +230,11 @@ extension JobEngine {
         case Self.cancelChannel:
             let parts = notification.payload.split(separator: " ")
             guard let id = parts.first.map(String.init), state.lock.withLock({ state.live[id] != nil }) else { return }
-            _ = try? await cancel(id, grace: parts.count > 1 ? Double(parts[1]) : nil)
+            if let (reason, error) = Self.groupCancel(in: notification.payload) {
+                await cancelLocalJobs([id], groupID: "", reason: reason, error: error)
+            } else {
+                _ = try? await cancel(id, grace: parts.count > 1 ? Double(parts[1]) : nil)
+            }
         default:
             state.lock.withLock { state.claimWanted = true }
             changes.broadcast()
@@ -234,13 +255,26 @@ extension JobEngine {
         }
     }
 
+    /// Stores the jobs of `ids` that are queued and unclaimed `cancelled` (with `error`), in one
+    /// commit, each with the timeline a cancelled queued job has on every store
+    /// (`cancel_requested` with `reason`, then `finished`) and its change-feed entry; returns
+    /// them (not those some node claimed meanwhile, nor terminal ones).
+    func cancelUnclaimed(_ shared: any SharedJobStore, _ ids: [String], reason: String, error: String?) async throws -> [JobRecord] {
+        let now = Timestamp.now()
+        let events = [
+            JobEvent(.cancelRequested, at: now, [.init("reason", .string(reason))]),
+            JobEvent(.finished, at: now, [.init("state", .string(JobState.cancelled.rawValue))]),
+        ]
+        return try await shared.cancelUnclaimed(ids, at: now, error: error, events: events)
+    }
+
     /// Cancels a job this node does not hold: a queued one nobody claimed, here; a running one is
     /// stored `cancelling` here and its holder told, which starts the ladder at once (and stores
     /// `cancelling` again, then the outcome); a queued one another node claimed, by its holder,
     /// waiting (at most 10 s) for the answer it stores.
     func cancelElsewhere(_ shared: any SharedJobStore, _ record: JobRecord, grace: Double?) async throws(EngineError) -> Job {
         do {
-            if record.state == .queued, record.owner == nil, let cancelled = try await shared.cancelUnclaimed(record.id) {
+            if record.state == .queued, record.owner == nil, let cancelled = try await cancelUnclaimed(shared, [record.id], reason: "delete", error: nil).first {
                 logger.info("cancel requested", metadata: ["job.id": "\(record.id)", "state": "queued"])
                 return cancelled.job
             }
@@ -254,7 +288,7 @@ extension JobEngine {
             while clock.now < deadline {
                 guard let job = try await store.get(record.id)?.job else { throw EngineError.notFound(record.id) }
                 if job.state != .running, job.state != .queued { return job }
-                if job.state == .queued, job.node == nil, let cancelled = try await shared.cancelUnclaimed(record.id) {
+                if job.state == .queued, job.node == nil, let cancelled = try await cancelUnclaimed(shared, [record.id], reason: "delete", error: nil).first {
                     return cancelled.job  // released by a node that stopped meanwhile
                 }
                 await AsyncCondition.sleep(0.01)

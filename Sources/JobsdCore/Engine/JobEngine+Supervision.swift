@@ -53,7 +53,7 @@ extension JobEngine {
             live.record.job.pid = pid
             live.record.processStartTicks = spawned.startTicks
             let startedAt = live.record.job.startedAt ?? .now()
-            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(Double(live.record.job.attempt)))])
+            note(live, .started, at: startedAt, [.init("pid", .number(Double(pid))), .init("attempt", .number(Double(live.record.job.attempt)))] + nodeField)
             return (startedAt, live.queueWaitNanoseconds)
         }
         logger.info("job started", metadata: ["pid": "\(pid)"])

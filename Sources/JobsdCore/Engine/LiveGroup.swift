@@ -8,6 +8,8 @@ final class LiveGroup: @unchecked Sendable {
     var record: GroupRecord
     /// States of its jobs that are terminal, by id.
     var terminal: [String: JobState]
+    /// On a shared store: the states last read from the store of its jobs other nodes hold.
+    var seen: [String: JobState] = [:]
     /// Broadcast when the group becomes terminal.
     let changes = AsyncCondition()
     /// Its final record is being stored (set once, by whichever job ended last).

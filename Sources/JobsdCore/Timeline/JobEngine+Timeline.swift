@@ -13,6 +13,10 @@ extension JobEngine {
         live.events.append(JobEvent(type, at: at, seq: live.lastEventSeq, fields))
     }
 
+    /// The `started` event's `node` field on a shared store (the node that runs the job); none on
+    /// a store one node owns.
+    var nodeField: [JobEvent.Field] { shared == nil ? [] : [.init("node", .string(configuration.nodeID))] }
+
     /// The events noted since the previous write took its share, for the write being issued.
     /// Caller holds the engine lock.
     func takeEvents(_ live: LiveJob) -> [JobEvent] {

@@ -6,35 +6,71 @@ extension PostgresJobStore: SharedJobStore {
     /// nodes' clocks say.
     static let now = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
-    public func claimQueued(node: String, limit: Int) async throws -> [JobRecord] {
+    /// The advisory lock a claim holds for its transaction: claims of all nodes are serialised,
+    /// so the count of a key's running jobs cannot change between a claim's check and its update.
+    static let claimLock: Int64 = 0x6A_6F62_636C
+
+    /// Claimable: queued, no node holds it, its `run_at` (if any) has come by the database's
+    /// clock, and — with a concurrency key — no earlier job of its key is waiting (one that is due)
+    /// and fewer of its key are running or cancelling anywhere than its own `concurrency_limit`.
+    /// At most one job per key per claim (the head of its key), so the count holds within one
+    /// statement; the claim loop claims again while it gets jobs.
+    public func claimQueued(node: String, limit: Int) async throws -> [(record: JobRecord, lastEventSeq: Int)] {
         guard limit > 0 else { return [] }
         let sql = """
             UPDATE jobs SET owner = $1, fence = nextval('jobs_fence'), state = 'running', started_at = \(Self.now)
             WHERE id IN (
-                SELECT id FROM jobs WHERE state = 'queued' AND owner IS NULL
-                    AND (orchestration IS NULL OR coalesce((orchestration::jsonb->>'run_at')::bigint, 0) <= \(Self.now))
-                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+                SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.owner IS NULL AND coalesce(j.run_at, 0) <= \(Self.now)
+                    AND (j.concurrency_key IS NULL OR (
+                        NOT EXISTS (SELECT 1 FROM jobs w WHERE w.concurrency_key = j.concurrency_key AND w.state = 'queued'
+                            AND w.id < j.id AND coalesce(w.run_at, 0) <= \(Self.now))
+                        AND (SELECT count(*) FROM jobs r WHERE r.concurrency_key = j.concurrency_key
+                            AND r.state IN ('running', 'cancelling')) < coalesce(j.concurrency_limit, 1)))
+                ORDER BY j.id LIMIT $2 FOR UPDATE SKIP LOCKED
             )
-            RETURNING \(PostgresJobRows.columns)
+            RETURNING \(PostgresJobRows.columns), (SELECT coalesce(max(seq), 0) FROM job_events e WHERE e.job_id = jobs.id)
             """
+        let seqColumn = Int32(PostgresJobRows.fenceParameter)
         return try await pool.run { connection in
-            try connection.query(sql, [node, limit]).rows.map(PostgresJobRows.record(from:)).sorted { $0.id < $1.id }
+            try connection.transaction {
+                _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLock])
+                return try connection.query(sql, [node, limit]).rows
+                    .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
+                    .sorted { $0.0.id < $1.0.id }
+            }
         }
     }
 
-    public func cancelUnclaimed(_ id: String) async throws -> JobRecord? {
+    public func cancelUnclaimed(_ ids: [String], at: Timestamp, error: String?, events: [JobEvent]) async throws -> [JobRecord] {
+        guard !ids.isEmpty else { return [] }
         let sql = """
-            UPDATE jobs SET state = 'cancelled', cancel_requested_at = \(Self.now), finished_at = \(Self.now),
+            UPDATE jobs SET state = 'cancelled', cancel_requested_at = $2, finished_at = $2, error = $3,
                 cleanup_state = 'none', cleanup_exit_code = NULL, cleanup_error = NULL
-            WHERE id = $1 AND state = 'queued' AND owner IS NULL
+            WHERE id = ANY($1::text[]) AND state = 'queued' AND owner IS NULL
             RETURNING \(PostgresJobRows.columns)
             """
-        return try await pool.run { connection in
-            try connection.transaction {
-                let record = try connection.query(sql, [id]).rows.first.map(PostgresJobRows.record(from:))
-                if let delivery = record.flatMap(WebhookDelivery.enqueued(by:)) { try Self.insertDelivery(delivery, on: connection) }
-                return record
+        let lastSeqs = "SELECT job_id, max(seq) FROM job_events WHERE job_id = ANY($1::text[]) GROUP BY job_id"
+        return try await writeLoggingChanges { connection, changes in
+            // The update locks the rows: no other write numbers events of these jobs meanwhile.
+            let records = try connection.query(sql, [Self.textArray(ids), at.milliseconds, error]).rows
+                .map(PostgresJobRows.record(from:)).sorted { $0.id < $1.id }
+            guard !records.isEmpty else { return [] }
+            var last: [String: Int] = [:]
+            for row in try connection.query(lastSeqs, [Self.textArray(records.map(\.id))]).rows {
+                if let id = row.string(0) { last[id] = Int(row.int64(1) ?? 0) }
             }
+            for record in records {
+                let base = last[record.id] ?? 0
+                let numbered = events.enumerated().map { offset, event in
+                    var event = event
+                    event.seq = base + offset + 1
+                    return event
+                }
+                try Self.insertEvents(numbered, of: record.id, on: connection)
+                changes.append(try Self.appendChange(JobChange(record.job), on: connection))
+                if let delivery = WebhookDelivery.enqueued(by: record) { try Self.insertDelivery(delivery, on: connection) }
+            }
+            return records
         }
     }
 
@@ -67,6 +103,10 @@ extension PostgresJobStore: SharedJobStore {
                 state = CASE WHEN state = 'cancelling' THEN 'cancelled' ELSE 'failed' END,
                 error = CASE WHEN state = 'cancelling' THEN error ELSE 'interrupted: node ' || owner || ' stopped responding' END,
                 finished_at = \(Self.now), fence = nextval('jobs_fence'), rescue_pending = true,
+                log_bytes = coalesce((
+                    SELECT o.end_off - o.kept_from FROM job_output o
+                    WHERE o.job_id = jobs.id AND o.attempt = coalesce((jobs.orchestration::jsonb ->> 'attempt')::integer, 1)
+                    ORDER BY o.end_off DESC LIMIT 1), log_bytes),
                 cleanup_state = CASE WHEN cleanup_state = 'running' THEN 'pending' ELSE cleanup_state END
             WHERE state IN ('running', 'cancelling') AND \(dead)
             RETURNING id
@@ -110,9 +150,11 @@ extension PostgresJobStore: SharedJobStore {
             UPDATE jobs SET state = 'queued', started_at = NULL, owner = NULL, fence = NULL
             WHERE id = ANY($1::text[]) AND owner = $2 AND state = 'running' AND pid IS NULL
             """
-        let list = "{" + ids.joined(separator: ",") + "}"  // ids are ULIDs: no quoting needed
-        try await pool.run { connection in _ = try connection.query(sql, [list, node]) }
+        try await pool.run { connection in _ = try connection.query(sql, [Self.textArray(ids), node]) }
     }
+
+    /// A `text[]` literal of job ids (ULIDs, which need no quoting).
+    static func textArray(_ ids: [String]) -> String { "{" + ids.joined(separator: ",") + "}" }
 
     public func listen(
         channels: [String], handler: @escaping @Sendable (PostgresListener.Notification) -> Void,

@@ -118,7 +118,7 @@ public final class PostgresJobStore: JobStore {
 
     /// Runs `work` in one transaction under `changeLock`, then hands the changes it logged to the
     /// observer (after the commit, in `seq` order).
-    private func writeLoggingChanges<T: Sendable>(
+    func writeLoggingChanges<T: Sendable>(
         _ work: @escaping @Sendable (PostgresConnection, inout [JobChange]) throws -> T
     ) async throws -> T {
         try await pool.run { [changeLock, changeHandler] connection in
@@ -141,7 +141,7 @@ public final class PostgresJobStore: JobStore {
 
     /// Numbers `change` with the next `seq` (the row lock on `changes_last` holds until commit, so
     /// numbers are handed out in commit order) and logs it.
-    private static func appendChange(_ change: JobChange, on connection: PostgresConnection) throws -> JobChange {
+    static func appendChange(_ change: JobChange, on connection: PostgresConnection) throws -> JobChange {
         var numbered = change
         numbered.seq = try connection.query("UPDATE store_meta SET value = value + 1 WHERE key = 'changes_last' RETURNING value")
             .rows.first?.int64(0) ?? 0

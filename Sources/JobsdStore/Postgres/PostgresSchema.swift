@@ -144,6 +144,18 @@ enum PostgresSchema {
         """,
         // 7: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
         "ALTER TABLE jobs ADD COLUMN log_dropped_bytes bigint NOT NULL DEFAULT 0;",
+        // 8: what a claim checks across nodes (concurrency keys, start times), as columns the
+        // database derives from `orchestration` itself (no writer binds them), and the index that
+        // finds a key's jobs.
+        """
+        ALTER TABLE jobs ADD COLUMN concurrency_key text COLLATE "C"
+            GENERATED ALWAYS AS (orchestration::jsonb ->> 'concurrency_key') STORED;
+        ALTER TABLE jobs ADD COLUMN concurrency_limit integer
+            GENERATED ALWAYS AS ((orchestration::jsonb ->> 'concurrency_limit')::integer) STORED;
+        ALTER TABLE jobs ADD COLUMN run_at bigint
+            GENERATED ALWAYS AS ((orchestration::jsonb ->> 'run_at')::bigint) STORED;
+        CREATE INDEX jobs_by_key ON jobs (concurrency_key, state, id) WHERE concurrency_key IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

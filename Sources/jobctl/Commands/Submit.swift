@@ -43,6 +43,24 @@ struct Submit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Idempotency-Key: resubmitting the same spec with it returns the same job.", valueName: "key"))
     var idempotencyKey: String?
 
+    @Option(help: ArgumentHelp("Concurrency key: at most --limit jobs with it run at once; the others wait in order.", valueName: "key"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("How many jobs with --key may run at once (default 1).", valueName: "n"))
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("Start at this time (RFC 3339, e.g. 2026-12-24T18:00:00Z), not before.", valueName: "time"))
+    var at: TimestampArgument?
+
+    @Option(help: ArgumentHelp("Start this long after submission.", valueName: "duration"))
+    var delay: DurationArgument?
+
+    @Option(help: ArgumentHelp("Run up to n attempts in all (1–20): a failed or timed-out attempt is retried.", valueName: "n"))
+    var retry: Int?
+
+    @Option(help: ArgumentHelp("Pause before the first retry, doubling for each next one (default 1s, capped at 1h).", valueName: "duration"))
+    var backoff: DurationArgument?
+
     @Option(help: ArgumentHelp("Memory limit of the whole job: bytes or 512M, 2G.", valueName: "size"))
     var memory: ByteSizeArgument?
 
@@ -90,6 +108,9 @@ struct Submit: AsyncParsableCommand {
         guard params.isEmpty else { throw ValidationError("--param needs --template") }
         guard !argv.isEmpty else { throw ValidationError("missing command: jobctl submit [<options>] -- <command> [<args>…]") }
         if cleanupTimeout != nil, cleanup == nil { throw ValidationError("--cleanup-timeout needs --cleanup") }
+        if limit != nil, key == nil { throw ValidationError("--limit needs --key") }
+        if at != nil, delay != nil { throw ValidationError("--at and --delay exclude each other") }
+        if backoff != nil, retry == nil { throw ValidationError("--backoff needs --retry") }
     }
 
     func run() async throws {
@@ -101,7 +122,9 @@ struct Submit: AsyncParsableCommand {
             let spec = JobSpec(
                 command: argv, env: env.dictionary, stdin: try stdinText(), timeoutSeconds: timeout?.seconds,
                 graceSeconds: grace?.seconds, cleanup: cleanup.map { CleanupSpec(command: ["sh", "-c", $0], timeoutSeconds: cleanupTimeout?.seconds) },
-                name: name, labels: labels.dictionary, notify: notify.map(NotifySpec.init(url:)), limits: limits, user: user)
+                name: name, labels: labels.dictionary, notify: notify.map(NotifySpec.init(url:)), limits: limits, user: user,
+                concurrencyKey: key, concurrencyLimit: limit, runAt: at?.timestamp, delaySeconds: delay?.seconds,
+                retry: retry.map { RetryPolicy(maxAttempts: $0, backoffSeconds: backoff?.seconds ?? RetryPolicy.defaultBackoffSeconds) })
             job = try await server.call { client throws(ClientError) in try await client.submit(spec, idempotencyKey: idempotencyKey) }
         }
 

@@ -79,6 +79,12 @@ import Testing
         }
     }
 
+    @Test func aQueueOfTenThousandJobsOnABusyKey_DelaysNoJobWithAnotherKeyOrNone() async throws {
+        try await TestServer.with({ $0.engine.queueLimit = 20_000 }) { server in
+            try await checkADeepQueueOnOneKeyDelaysNoOtherKey([server.client()], thousands: 10)
+        }
+    }
+
     @Test func orchestrationFields_AreValidated_WithA400NamingTheField() async throws {
         try await TestServer.with { server in
             let cases: [(String, String)] = [

@@ -27,6 +27,7 @@ import Testing
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let first = try await JobsdProcess.start(dataDirectory: data)
+        defer { first.child.signal(SIGKILL) }  // also when the test fails before the kill below
         // The change stream tells the moment the job is back in the queue (no polling race with
         // the backoff on a loaded machine).
         let changes = try await first.client().changes()

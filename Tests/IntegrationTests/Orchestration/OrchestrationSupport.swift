@@ -1,6 +1,7 @@
 import Foundation
 import JobsdAPI
 import JobsdClient
+import Testing
 
 /// Shell snippets and polling helpers for the orchestration tests. Jobs signal readiness by
 /// printing; a test releases a blocked job by creating a file the job waits for.
@@ -43,4 +44,32 @@ func lines(_ path: String) -> [String] {
 
 func touch(_ path: String) {
     FileManager.default.createFile(atPath: path, contents: Data())
+}
+
+/// The no-head-of-line rule with a deep queue (issue 16: "a queue of 10 000 jobs on one busy key
+/// must not delay a job with another key"): `thousands` x 1 000 jobs wait on a busy key behind
+/// one running job of it (groups of 1 000, one commit each, through `clients[0]`); then a job
+/// with another key and one with none, through the other clients in turn, must both run while
+/// every job of the busy key still waits. Then the groups are cancelled and the running job let go.
+func checkADeepQueueOnOneKeyDelaysNoOtherKey(_ clients: [JobsdClient], thousands: Int) async throws {
+    let client = clients[0]
+    let scratch = try scratchDirectory()
+    let busy = try await client.submit(JobSpec(command: Scripts.blockUntil(scratch + "/go"), concurrencyKey: "busy"))
+    try await client.waitForOutput(busy.id, "ready")
+    var groups: [JobGroup] = []
+    for _ in 0..<thousands {
+        let jobs = Array(repeating: JobSpec(command: ["true"], concurrencyKey: "busy"), count: 1000)
+        groups.append(try await client.submitGroup(GroupSpec(failFast: false, jobs: jobs)))
+    }
+    let specs = [JobSpec(command: ["true"], concurrencyKey: "other"), JobSpec(command: ["true"])]
+    for (n, spec) in specs.enumerated() {
+        let through = clients[(n + 1) % clients.count]
+        let job = try await through.submit(spec)
+        #expect(try await through.wait(job.id, timeout: 60).state == .succeeded, "\(spec.concurrencyKey ?? "no key") is not held up")
+    }
+    for group in groups { #expect(try await client.group(group.id).counts[.queued] == 1000, "the busy key's jobs all still wait") }
+    for group in groups { _ = try await client.cancelGroup(group.id) }
+    for group in groups { #expect(try await client.waitGroup(group.id, timeout: 120).state == .cancelled) }
+    touch(scratch + "/go")
+    #expect(try await client.wait(busy.id, timeout: 60).state == .succeeded)
 }

@@ -107,27 +107,18 @@ export function groupPage(main, setLive, id) {
     if (stateChanged) renderCancel();
   }
 
-  async function loadJobs(ids) {
-    const shown = ids.slice(0, SHOWN_JOBS);
-    note.textContent = ids.length > shown.length ? `The first ${shown.length} of ${ids.length} jobs.` : '';
-    const jobs = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < shown.length) {
-        const jobId = shown[next++];
-        try { jobs.push(await getJSON(`/v1/jobs/${jobId}`)); } catch { /* swept or unreadable: left out */ }
-      }
-    };
-    await Promise.all([1, 2, 3, 4, 5, 6].map(worker));
-    jobs.sort((a, b) => (a.id < b.id ? 1 : -1));
-    table.setJobs(jobs);
+  async function loadJobs(total) {
+    // One request: GET /v1/jobs?group=ID (newest first), as many as one page holds.
+    const page = await getJSON(`/v1/jobs?group=${encodeURIComponent(id)}&limit=${SHOWN_JOBS}`);
+    note.textContent = total > page.jobs.length ? `The newest ${page.jobs.length} of ${total} jobs.` : '';
+    table.setJobs(page.jobs);
   }
 
   async function load(withJobs) {
     try {
       const next = await getJSON(`/v1/groups/${id}`);
       render(next);
-      if (withJobs) await loadJobs(next.jobs || []);
+      if (withJobs) await loadJobs((next.jobs || []).length);
       message.set('');
     } catch (error) {
       message.set(describeError(error), 'error');
