@@ -153,6 +153,23 @@ enum SQLiteSchema {
         ) WITHOUT ROWID;
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
+        // 8: schedules (periodic jobs; layout: StoredSchedule). A run is an ordinary job whose
+        // orchestration JSON carries its schedule_id.
+        """
+        CREATE TABLE schedules (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            cron TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            job TEXT NOT NULL,
+            overlap TEXT NOT NULL,
+            paused INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            next_run_at INTEGER NOT NULL,
+            last_run_at INTEGER,
+            last_job_id TEXT
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -9,7 +9,9 @@ extension JobEngine {
     /// `delay_seconds`, its monotonic start time (0: none; see `AdmissionQueue`). The
     /// orchestration fields move from the spec to the job: `run_at` (also for a delay), the
     /// concurrency key with its limit (default 1), the retry policy with its defaults, attempt 1.
-    func newRecord(_ spec: JobSpec, groupID: String?, idempotencyKey: String?, fingerprint: String?) -> (JobRecord, startAfter: UInt64) {
+    func newRecord(
+        _ spec: JobSpec, groupID: String?, scheduleID: String? = nil, idempotencyKey: String?, fingerprint: String?
+    ) -> (JobRecord, startAfter: UInt64) {
         var spec = spec
         spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
         spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
@@ -19,7 +21,8 @@ extension JobEngine {
             command: spec.command, state: .queued, createdAt: now.wall, timeoutSeconds: spec.timeoutSeconds!,
             graceSeconds: spec.graceSeconds!, cleanup: CleanupStatus(state: spec.cleanup == nil ? .none : .pending),
             runAt: spec.runAt, concurrencyKey: spec.concurrencyKey,
-            concurrencyLimit: spec.concurrencyKey == nil ? nil : spec.concurrencyLimit ?? 1, retry: spec.retry, groupID: groupID)
+            concurrencyLimit: spec.concurrencyKey == nil ? nil : spec.concurrencyLimit ?? 1, retry: spec.retry, groupID: groupID,
+            scheduleID: scheduleID)
         var startAfter: UInt64 = 0
         if let delay = spec.delaySeconds {
             job.runAt = now.wall.adding(seconds: delay)

@@ -142,6 +142,23 @@ enum PostgresSchema {
         );
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
+        // 7: schedules, as SQLite's schema 8 (StoredSchedule). Each tick is claimed by one node
+        // with `UPDATE … WHERE next_run_at = <the tick>` (PostgresJobStore+Schedules).
+        """
+        CREATE TABLE schedules (
+            id text COLLATE "C" PRIMARY KEY,
+            name text NOT NULL,
+            cron text NOT NULL,
+            timezone text NOT NULL,
+            job text NOT NULL,
+            overlap text NOT NULL,
+            paused integer NOT NULL,
+            created_at bigint NOT NULL,
+            next_run_at bigint NOT NULL,
+            last_run_at bigint,
+            last_job_id text
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
