@@ -6,11 +6,13 @@ import JobsdAPI
 extension PostgresJobStore: ScheduleStore {
     public func changeSchedule(_ change: ScheduleChange) async throws -> Bool {
         let (sql, parameters) = Self.statement(change)
-        do {
-            return try await pool.run { connection in try connection.query(sql, parameters).affectedRows == 1 }
-        } catch let error as PostgresError where error.sqlState == PostgresError.uniqueViolation {
-            guard case let .insert(schedule) = change else { throw error }
-            throw JobStoreError.duplicateID(schedule.id)
+        return try await pool.run { connection in
+            do {
+                return try connection.query(sql, parameters).affectedRows == 1
+            } catch let error as PostgresError where error.sqlState == PostgresError.uniqueViolation {
+                guard case let .insert(schedule) = change else { throw error }
+                throw JobStoreError.duplicateID(schedule.id)
+            }
         }
     }
 
