@@ -36,7 +36,8 @@ public final class ScheduleRunner: @unchecked Sendable {
     let logger: Logger
     /// How often a pass runs anyway (shared stores); nil: only at ticks and changes.
     let resyncSeconds: Double?
-    private let timer = WallClockTimer()
+    /// Armed for the earliest `next_run_at` on the wall clock.
+    private let timer = ScheduleTimer()
     private let wakes = AsyncCondition()
     private let lock = PThreadLock()
     /// A pass is wanted (timer fired, a schedule changed); guarded by `lock`.
@@ -59,7 +60,7 @@ public final class ScheduleRunner: @unchecked Sendable {
             await pass()
             await wakes.wait(timeout: nil) { [self] in lock.withLock { wanted } }
         }
-        timer.arm(at: nil)
+        timer.arm(atWall: nil)
     }
 
     /// Asks for a pass now (a schedule was created, resumed or deleted).
@@ -131,7 +132,7 @@ public final class ScheduleRunner: @unchecked Sendable {
         let schedules: [Schedule]
         do { schedules = try await store.schedules() } catch {
             logger.warning("schedules: cannot read the store; retrying in 5 s", metadata: ["error": "\(error)"])
-            timer.arm(at: now.adding(seconds: 5))
+            timer.arm(atWall: now.adding(seconds: 5))
             return
         }
         var earliest = resyncSeconds.map { now.adding(seconds: $0) }
@@ -152,7 +153,7 @@ public final class ScheduleRunner: @unchecked Sendable {
             }
             earliest = min(earliest ?? armFor, armFor)
         }
-        timer.arm(at: earliest)
+        timer.arm(atWall: earliest)
     }
 
     private func claim(_ schedule: Schedule, _ expected: Timestamp, next: Timestamp, ranAt: Timestamp?) async -> Bool {
