@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "JobsdWebhooksTests", dependencies: ["JobsdWebhooks"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore", "JobsdServer", "JobsdWebhooks"],
+            dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore", "JobsdMetrics", "JobsdServer", "JobsdWebhooks"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -71,7 +71,7 @@ public final class JobsdClient: Sendable {
         do { return try JobTimeline(json: response.body).events } catch { throw .decoding("\(error)") }
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
+    static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

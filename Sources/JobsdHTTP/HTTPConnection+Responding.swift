@@ -55,9 +55,10 @@ extension HTTPConnection {
             // HTTP/1.0 has no chunked coding: the body ends when the connection closes (RFC 9112 §6.3 ¶8).
             let chunked = request.version == .http1_1
             request.keepAlive = request.keepAlive && chunked && !draining && !Self.asksToClose(response)
+            request.status = response.status
+            request.streaming = true
             current = request
             encodeHead(response, contentLength: nil, chunked: chunked, keepAlive: request.keepAlive)
-            request.status = response.status
             flush()
         }
     }

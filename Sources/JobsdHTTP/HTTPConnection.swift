@@ -36,6 +36,9 @@ final class HTTPConnection: @unchecked Sendable {
         var started: UInt64
         /// The status of a streamed response, once its head is sent.
         var status = 200
+        /// A streamed response's head is on its way: the request is counted as answered even
+        /// when the client goes away before the stream's end (a follow or event stream usually ends so).
+        var streaming = false
         var task: Task<Void, Never>?
     }
 
@@ -295,6 +298,10 @@ final class HTTPConnection: @unchecked Sendable {
     func close() {
         if case .closed = phase { return }
         phase = .closed
+        if let request = current, request.streaming {
+            context.observer.requestCompleted(request.method, request.path, request.status,
+                                              Double(monotonicNanoseconds() &- request.started) / 1e9)
+        }
         current?.task?.cancel()
         current = nil
         let waiters = flushWaiters

@@ -77,7 +77,7 @@ public final class JobsdServer: Sendable {
         let decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout, webhookAllow: configuration.webhookAllowList)
         JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder, bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
             .register(in: &router)
-        EventStreamRoutes(engine: engine).register(in: &router)
+        EventStreamRoutes(engine: engine, keepAliveInterval: configuration.eventStreamKeepAlive).register(in: &router)
         GroupRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         ScheduleRoutes(runner: schedules, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: prometheus).register(in: &router)

@@ -13,8 +13,9 @@ struct PrometheusMetrics: MetricsFactory {
     let registry = PrometheusCollectorRegistry()
     private var fallback: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: registry) }
 
-    /// The text exposition format (0.0.4) of every series, for `GET /metrics`.
-    func render() -> [UInt8] { registry.emitToBuffer() }
+    /// The text exposition format (0.0.4) of every series, for `GET /metrics`, laid out as
+    /// `PrometheusTextLayout` says (catalogue order, integral numbers as integers).
+    func render() -> [UInt8] { PrometheusTextLayout.arranged(registry.emitToBuffer()) }
 
     /// The family's name whole (no namespace, subsystem or unit to join) with its HELP text.
     private static func descriptor(_ family: MetricFamily) -> MetricNameDescriptor {

@@ -19,6 +19,9 @@ public struct ServerConfiguration: Sendable {
     public var cacheRecords = SQLiteJobStore.defaultCacheRecords
     /// Completion webhooks (`--webhook-secret`, `--webhook-max-attempts`, `--webhook-allow`).
     public var webhooks = WebhookConfiguration()
+    /// Seconds between `: keep-alive` comments on an idle `GET /v1/events` stream (CONTRACT.md:
+    /// 15); tests shorten it.
+    public var eventStreamKeepAlive: Double = 15
     /// Handle SIGTERM/SIGINT (first: drain, second: cancel at once). Off for in-process test servers.
     public var handleSignals = true
 

@@ -75,14 +75,16 @@ public struct WebhookDispatcher: Sendable {
             var pause = configuration.pollInterval
             do {
                 let now = Timestamp.now()
-                if let due = try await outbox.nextDeliveryDue(), due <= now,
+                let due = try await outbox.nextDeliveryDue()
+                if let due, due <= now,
                    let delivery = try await outbox.claimDeliveries(
                        owner: owner, now: now, until: now.adding(seconds: configuration.claimDuration), limit: 1).first {
                     try await deliver(delivery, on: queue)
                     reportedFault = false
                     continue
                 }
-                if let due = try await outbox.nextDeliveryDue() {
+                if let due {
+                    // Due but claimed by another worker a moment ago: look again shortly.
                     pause = min(max(Timestamp.now().seconds(until: due), 0.01), configuration.pollInterval)
                 }
                 reportedFault = false

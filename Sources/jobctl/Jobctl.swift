@@ -9,7 +9,8 @@ struct Jobctl: AsyncParsableCommand {
         commandName: "jobctl",
         abstract: "Command-line client of jobsd, the HTTP job runner.",
         discussion: """
-            The server is --server or $JOBSD_URL (default http://127.0.0.1:8080); the bearer \
+            The server is --server (before or after the subcommand) or $JOBSD_URL (default \
+            http://127.0.0.1:8080); the bearer \
             token is --token or $JOBSD_TOKEN. Durations are seconds or 500ms, 30s, 5m, 2h, 7d.
 
             EXIT STATUS
@@ -26,6 +27,11 @@ struct Jobctl: AsyncParsableCommand {
             """,
         subcommands: [Submit.self, Status.self, Wait.self, Logs.self, Cancel.self, List.self, Events.self]
     )
+
+    /// `--server` and `--token` are accepted before the subcommand too (`jobctl --server URL
+    /// status ID`): ArgumentParser hands options of the root's group to the subcommand's own
+    /// `ServerOptions`, which is what every subcommand reads; the last one given wins.
+    @OptionGroup var global: ServerOptions
 
     static func main() async {
         do {

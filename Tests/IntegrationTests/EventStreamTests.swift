@@ -1,6 +1,7 @@
 import Foundation
 import JobsdAPI
 import JobsdClient
+import JobsdServer
 import JobsdTesting
 import Testing
 
@@ -14,6 +15,32 @@ import Testing
             events.append(event)
         }
         return events
+    }
+
+    @Test func anIdleStream_GetsAKeepAliveComment_EveryInterval() async throws {
+        #expect(ServerConfiguration().eventStreamKeepAlive == 15, "the contract's 15 s by default")
+        try await TestServer.with({ $0.eventStreamKeepAlive = 0.2 }) { server in
+            let response = try await server.client().transport.stream(ClientRequest(path: "/v1/events"))
+            #expect(response.status == 200)
+            let body = response.body
+            let text = try await withThrowingTaskGroup(of: String.self) { group in
+                group.addTask {
+                    var text = ""
+                    for try await chunk in body {
+                        text += String(decoding: chunk, as: UTF8.self)
+                        if text.components(separatedBy: ": keep-alive\n\n").count >= 3 { break }
+                    }
+                    return text
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(30))
+                    throw TestFailure("no two keep-alive comments within 30 s")
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? ""
+            }
+            #expect(text.hasPrefix(": keep-alive\n\n: keep-alive\n\n"), "nothing but comments on an idle stream: \(text)")
+        }
     }
 
     @Test func withoutACursor_OnlyLiveChangesCome_AndASubmissionIsJobQueued() async throws {

@@ -42,6 +42,15 @@ import Testing
         #expect(down.output.hasPrefix("jobctl: ") && !down.output.contains("Fatal error"))
     }
 
+    @Test func wait_ListensToTheJobsChanges_OnTheEventStream() async throws {
+        try await TestServer.with { server in
+            let job = try await server.submit(JobSpec(command: ["sh", "-c", "sleep 1; exit 4"]))
+            #expect(try await jobctl(["wait", job.id], url: server.baseURL).code == 4)
+            let streamed = #"jobsd_http_requests_total{method="GET",route="/v1/events",status="200"} 1"#
+            try await eventually("GET /v1/events counted") { try await server.send("GET", "/metrics").text.contains(streamed) }
+        }
+    }
+
     @Test func submit_PrintsTheNewID_AndSubmitWaitExitsLikeWait() async throws {
         try await TestServer.with { server in
             let submitted = try await jobctl(["submit", "--label", "team=data", "--", "sh", "-c", "echo hi"], url: server.baseURL)
@@ -51,6 +60,19 @@ import Testing
             #expect(job.labels == ["team": "data"])
             #expect(job.command == ["sh", "-c", "echo hi"])
             #expect(try await jobctl(["submit", "--wait", "--", "sh", "-c", "exit 7"], url: server.baseURL).code == 7)
+        }
+    }
+
+    @Test func serverOption_IsAcceptedBeforeAndAfterTheSubcommand_AndOverridesJOBSD_URL() async throws {
+        try await TestServer.with { server in
+            let job = try await server.client().submit(JobSpec(command: ["true"]))
+            let unreachable = "http://127.0.0.1:9"
+            let before = try await jobctl(["--server", server.baseURL, "status", job.id], url: unreachable)
+            #expect(before.code == 0, "\(before.output)")
+            #expect(before.output.contains(job.id))
+            let after = try await jobctl(["status", "--server", server.baseURL, job.id], url: unreachable)
+            #expect(after.code == 0, "\(after.output)")
+            #expect(try await jobctl(["--server", unreachable, "status", job.id], url: server.baseURL).code == 2)
         }
     }
 

@@ -1,4 +1,5 @@
 import JobsdAPI
+import JobsdMetrics
 import JobsdTesting
 import Testing
 
@@ -17,6 +18,23 @@ import Testing
             let canonical = PrometheusExposition(response.text).canonical(ignoringValuesOf: ["jobsd_containment_info"])
             let missing = Self.expected.filter { !canonical.contains($0) }, extra = canonical.filter { !Self.expected.contains($0) }
             #expect(missing.isEmpty && extra.isEmpty, "missing:\n\(missing.joined(separator: "\n"))\nextra:\n\(extra.joined(separator: "\n"))")
+        }
+    }
+
+    @Test func metrics_ListFamiliesInTheCataloguesOrder_AndWriteIntegralNumbersAsIntegers() async throws {
+        try await TestServer.with { server in
+            let job = try await server.submit(JobSpec(command: ["true"]))
+            _ = try await server.client().wait(job.id)
+            let text = try await server.send("GET", "/metrics").text
+            let lines = text.split(separator: "\n")
+            let shown = lines.filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) }
+            #expect(shown == MetricFamily.all.map(\.name).filter(shown.contains), "order: \(shown)")
+            #expect(lines.contains(#"jobsd_cancel_latency_seconds_bucket{le="1"} 0"#), "integral bound as an integer")
+            #expect(lines.contains(#"jobsd_jobs{state="succeeded"} 1"#), "integral gauge value as an integer")
+            #expect(lines.contains(#"jobsd_http_request_duration_seconds_bucket{route="/v1/jobs",le="0.00025"} 0"#)
+                || lines.contains { $0.hasPrefix(#"jobsd_http_request_duration_seconds_bucket{route="/v1/jobs",le="0.00025"} "#) })
+            let floats = lines.filter { !$0.hasPrefix("#") && ($0.hasSuffix(".0") || $0.contains(".0\"}")) }
+            #expect(floats.isEmpty, "\(floats)")
         }
     }
 

@@ -77,7 +77,7 @@ struct Submit: AsyncParsableCommand {
             json ? Output.json(job) : Output.line(job.id)
         }
         guard wait || follow else { return }
-        let final = try await server.call { client throws(ClientError) in try await client.wait(job.id, timeout: .infinity) }
+        let final = try await server.call { client throws(ClientError) in try await client.waitForChange(job.id, timeout: .infinity) }
         if json, wait { Output.json(final) }
         throw ExitCode(final.waitExitStatus)
     }
