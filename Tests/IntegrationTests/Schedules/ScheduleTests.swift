@@ -115,10 +115,11 @@ import Testing
 
             let resumed = try await client.setSchedulePaused(paused.id, false)
             #expect(!resumed.paused && resumed.nextRunAt != nil)
-            #expect(try await client.setSchedulePaused(paused.id, false) == resumed, "resume is idempotent")
+            let again = try await client.setSchedulePaused(paused.id, false)
+            #expect(again.id == resumed.id && !again.paused, "resume is idempotent")
             _ = try await client.waitForRuns(of: paused.id, atLeast: 1)
-            let again = try await client.setSchedulePaused(paused.id, true)
-            #expect(again.paused && again.nextRunAt == nil)
+            let pausedAgain = try await client.setSchedulePaused(paused.id, true)
+            #expect(pausedAgain.paused && pausedAgain.nextRunAt == nil)
             let missing = try await server.send("POST", "/v1/schedules/01ARZ3NDEKTSV4RRFFQ69G5FAV/pause")
             #expect(missing.status == 404)
         }
