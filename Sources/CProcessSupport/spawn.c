@@ -76,39 +76,54 @@ long jobsd_clone_vfork(void (*fn)(void *), void *arg, int cgroup_fd, int exit_si
 // MARK: - The child before execve
 
 void jobsd_reset_signal_dispositions(void) {
+    // The kernel's struct sigaction on x86_64 and arm64: handler, flags, restorer, 64-bit mask.
+    unsigned long dfl[4] = {(unsigned long)SIG_DFL, 0, 0, 0};
     for (int sig = 1; sig < 65; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        // The kernel's sigaction (glibc's refuses its two internal signals).
-        syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+        syscall(SYS_rt_sigaction, sig, dfl, NULL, 8);
     }
 }
 
-/// Every signal back to its default action, a new session, fds 0–2, nothing else open, the working directory, an empty signal mask, execve. Only raw system calls: it
-/// runs on the parent's memory. On failure the errno goes to `request->error`, then _exit(127).
+/// v1 cgroups, rlimits, every signal back to its default action, a new session, fds 0–2, nothing
+/// else open, the working directory, the user, an empty signal mask, execve. Only raw system
+/// calls, through syscall(2): the child runs on the parent's memory and with its thread-local
+/// storage, so glibc's wrappers (setuid's broadcast to all threads, a sanitizer's interceptors)
+/// must not run. On failure the errno goes to `request->error`, then exit_group(127).
 static void exec_child(void *arg) {
     struct jobsd_exec_request *request = arg;
+    const struct jobsd_spawn_options *options = request->options;
+    if (options != NULL) {
+        for (int i = 0; i < options->v1_procs_count; i++) {
+            if (syscall(SYS_write, options->v1_procs_fds[i], "0", 1) != 1) goto fail;
+        }
+        for (int i = 0; i < options->rlimit_count; i++) {
+            unsigned long long limit[2] = {options->rlimit_soft[i], options->rlimit_hard[i]};
+            if (syscall(SYS_prlimit64, 0, options->rlimit_resources[i], limit, NULL) != 0) goto fail;
+        }
+    }
     jobsd_reset_signal_dispositions();
-    if (setsid() < 0) goto fail;
+    if (syscall(SYS_setsid) < 0) goto fail;
     for (int target = 0; target < 3; target++) {
         int fd = request->fds[target];
         if (fd == target) {
-            if (fcntl(fd, F_SETFD, 0) < 0) goto fail;
-        } else if (dup2(fd, target) < 0) {
+            if (syscall(SYS_fcntl, fd, F_SETFD, 0) < 0) goto fail;
+        } else if (syscall(SYS_dup3, fd, target, 0) < 0) {
             goto fail;
         }
     }
     syscall(SYS_close_range, 3, ~0U, 0);
-    if (request->cwd != NULL && chdir(request->cwd) < 0) goto fail;
-    sigset_t none;
-    sigemptyset(&none);
+    if (request->cwd != NULL && syscall(SYS_chdir, request->cwd) < 0) goto fail;
+    if (options != NULL && options->set_user) {
+        if (syscall(SYS_setgroups, (long)options->group_count, options->groups) != 0) goto fail;
+        if (syscall(SYS_setresgid, options->gid, options->gid, options->gid) != 0) goto fail;
+        if (syscall(SYS_setresuid, options->uid, options->uid, options->uid) != 0) goto fail;
+    }
+    unsigned long none = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
-    execve(request->path, request->argv, request->envp);
+    syscall(SYS_execve, request->path, request->argv, request->envp);
 fail:
     request->error = errno;
-    _exit(127);
+    syscall(SYS_exit_group, 127);
 }
 
 int jobsd_exec_in_child(struct jobsd_exec_request *request, int cgroup_fd, pid_t *pid) {
@@ -144,17 +159,20 @@ static void unblock_child_exit_signal(void) {
 }
 
 int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                const char *cwd, int in_fd, int out_fd, int err_fd, int cgroup_fd) {
+                const char *cwd, int in_fd, int out_fd, int err_fd, const struct jobsd_spawn_options *options) {
     unblock_child_exit_signal();
     struct jobsd_exec_request request = {
-        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd},
+        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd}, .options = options,
     };
-    return jobsd_exec_in_child(&request, cgroup_fd, pid);
+    return jobsd_exec_in_child(&request, options != NULL ? options->cgroup_fd : -1, pid);
 }
 
+/// exit_group by the raw system call: glibc's _exit is intercepted by ThreadSanitizer, whose
+/// bookkeeping (run on the parent's thread state, which this child shares) then reports "thread
+/// finished with ignores enabled" and makes the whole test process exit 66.
 static void exit_at_once(void *arg) {
     (void)arg;
-    _exit(0);
+    syscall(SYS_exit_group, 0);
 }
 
 int jobsd_cgroup_probe(int cgroup_fd) {

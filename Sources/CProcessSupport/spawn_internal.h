@@ -2,6 +2,7 @@
 #define JOBSD_SPAWN_INTERNAL_H
 
 #include <sys/types.h>
+#include "CProcessSupport.h"
 
 /// What the child of `jobsd_exec_in_child` execs. `fds[i]` becomes fd i.
 /// `error` is set by the child when it could not exec (shared memory: it is a vfork child).
@@ -11,6 +12,8 @@ struct jobsd_exec_request {
     char *const *envp;
     const char *cwd;
     int fds[3];
+    /// Cgroups, rlimits and user; NULL: none.
+    const struct jobsd_spawn_options *options;
     volatile int error;
 };
 

@@ -175,9 +175,10 @@ static void subreaper_main(struct jobsd_exec_request *request, int status_fd) {
 }
 
 int jobsd_spawn_subreaper(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                          const char *cwd, int in_fd, int out_fd, int err_fd, int status_fd) {
+                          const char *cwd, int in_fd, int out_fd, int err_fd, int status_fd,
+                          const struct jobsd_spawn_options *options) {
     struct jobsd_exec_request request = {
-        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd},
+        .path = path, .argv = argv, .envp = envp, .cwd = cwd, .fds = {in_fd, out_fd, err_fd}, .options = options,
     };
     sigset_t all, old;
     sigfillset(&all);

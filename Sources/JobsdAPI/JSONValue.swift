@@ -48,7 +48,7 @@ public enum JSONValue: Sendable, Equatable {
         return w.text
     }
 
-    func write(canonical: Bool, into w: inout JSONWriter) {
+    public func write(canonical: Bool, into w: inout JSONWriter) {
         switch self {
         case .null: w.raw("null")
         case let .bool(b): w.raw(b ? "true" : "false")

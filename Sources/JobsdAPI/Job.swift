@@ -60,6 +60,10 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
     /// The node that claimed the job (several nodes on PostgreSQL); nil until it is claimed, and
     /// always nil on a single node's SQLite store.
     public var node: String?
+    /// The resource limits in force (the request's, with the server's defaults applied); nil: none.
+    public var limits: JobLimits?
+    /// The user the job runs as (its `user`, else `--job-user`); nil: jobsd's own user.
+    public var user: String?
 
     public init(
         id: String, name: String? = nil, labels: [String: String] = [:], command: [String], state: JobState,
@@ -67,7 +71,8 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
         signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0,
         runAt: Timestamp? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, retry: RetryPolicy? = nil,
-        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, scheduleID: String? = nil, node: String? = nil
+        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, scheduleID: String? = nil, node: String? = nil,
+        limits: JobLimits? = nil, user: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -95,10 +100,12 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         self.groupID = groupID
         self.scheduleID = scheduleID
         self.node = node
+        self.limits = limits
+        self.user = user
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, labels, command, state, pid, signal, error, cleanup, node
+        case id, name, labels, command, state, pid, signal, error, cleanup, node, limits, user
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
@@ -134,6 +141,8 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         groupID = try c.decodeIfPresent(String.self, forKey: .groupID)
         scheduleID = try c.decodeIfPresent(String.self, forKey: .scheduleID)
         node = try c.decodeIfPresent(String.self, forKey: .node)
+        limits = try c.decodeIfPresent(JobLimits.self, forKey: .limits)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -165,6 +174,8 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         try c.encode(groupID, forKey: .groupID)
         try c.encode(scheduleID, forKey: .scheduleID)
         try c.encode(node, forKey: .node)
+        try c.encode(limits, forKey: .limits)
+        try c.encode(user, forKey: .user)
     }
 
     /// The wire JSON (`json`), field order as in CONTRACT.md.
@@ -202,6 +213,8 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         w.raw("],\"group_id\":"); w.optional(groupID) { $0.string($1) }
         w.raw(",\"schedule_id\":"); w.optional(scheduleID) { $0.string($1) }
         w.raw(",\"node\":"); w.optional(node) { $0.string($1) }
+        w.raw(",\"limits\":"); w.optional(limits) { $1.write(into: &$0) }
+        w.raw(",\"user\":"); w.optional(user) { $0.string($1) }
         w.raw("}")
     }
 }

@@ -32,6 +32,8 @@ public struct JobEvent: Sendable, Equatable {
         public static let signalSent = Kind(rawValue: "signal_sent")
         public static let exited = Kind(rawValue: "exited")
         public static let leftoversKilled = Kind(rawValue: "leftovers_killed")
+        /// The kernel's OOM killer killed `count` processes of the job (`limit_bytes`: its memory limit).
+        public static let oomKilled = Kind(rawValue: "oom_killed")
         public static let cleanupStarted = Kind(rawValue: "cleanup_started")
         public static let cleanupFinished = Kind(rawValue: "cleanup_finished")
         public static let interrupted = Kind(rawValue: "interrupted")

@@ -18,6 +18,11 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var labels: [String: String]
     /// The completion webhook: POSTed the job JSON once the job is terminal. nil: none.
     public var notify: NotifySpec?
+    /// Resource limits (memory, CPU, pids, open files, CPU seconds); nil: the server's defaults.
+    /// The server stores the limits in force (defaults applied), so they hold after a restart.
+    public var limits: JobLimits?
+    /// The user the job runs as (`--allow-users`); nil: `--job-user`, else jobsd's own.
+    public var user: String?
     /// At most `concurrencyLimit` (default 1) jobs with this key run at once; the others wait,
     /// in submission order.
     public var concurrencyKey: String?
@@ -31,8 +36,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public init(
         command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
         graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:],
-        notify: NotifySpec? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, runAt: Timestamp? = nil,
-        delaySeconds: Double? = nil, retry: RetryPolicy? = nil
+        notify: NotifySpec? = nil, limits: JobLimits? = nil, user: String? = nil, concurrencyKey: String? = nil,
+        concurrencyLimit: Int? = nil, runAt: Timestamp? = nil, delaySeconds: Double? = nil, retry: RetryPolicy? = nil
     ) {
         self.command = command
         self.env = env
@@ -43,6 +48,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.name = name
         self.labels = labels
         self.notify = notify
+        self.limits = limits
+        self.user = user
         self.concurrencyKey = concurrencyKey
         self.concurrencyLimit = concurrencyLimit
         self.runAt = runAt
@@ -51,7 +58,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, env, stdin, cleanup, name, labels, notify, retry
+        case command, env, stdin, cleanup, name, labels, notify, limits, user, retry
         case timeoutSeconds = "timeout_seconds"
         case graceSeconds = "grace_seconds"
         case concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit"
@@ -74,6 +81,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
         name = try c.decodeIfPresent(String.self, forKey: .name)
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify)
+        limits = try c.decodeIfPresent(JobLimits.self, forKey: .limits)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
         concurrencyKey = try c.decodeIfPresent(String.self, forKey: .concurrencyKey)
         concurrencyLimit = try c.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
         runAt = try c.decodeIfPresent(Timestamp.self, forKey: .runAt)
@@ -84,12 +93,13 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// The JSON request body, with absent optionals omitted.
     public var json: String { encoded(withJobFields: true) }
 
-    /// Only what a job's own fields do not hold — env, stdin, cleanup, notify — as a JSON object
-    /// (`{}` when none): the spec as a store keeps it beside the job (the engine moves the
-    /// orchestration fields into the job's own fields and clears them here).
+    /// Only what a job's own fields do not hold — env, stdin, cleanup, notify, limits, user — as a
+    /// JSON object (`{}` when none): the spec as a store keeps it beside the job (the engine moves
+    /// the orchestration fields into the job's own fields and clears them here).
     public var runtimeJSON: String { encoded(withJobFields: false) }
 
-    /// The fields in request order; without `withJobFields`, only env, stdin, cleanup and notify.
+    /// The fields in request order; without `withJobFields`, only env, stdin, cleanup, notify,
+    /// limits and user.
     private func encoded(withJobFields all: Bool) -> String {
         var w = JSONWriter()
         var separator = "{"
@@ -117,6 +127,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
             w.string(notify.url)
             w.raw("}")
         }
+        if let limits, !limits.isEmpty { key("limits"); limits.write(into: &w) }
+        if let user { key("user"); w.string(user) }
         if all, let concurrencyKey { key("concurrency_key"); w.string(concurrencyKey) }
         if all, let concurrencyLimit { key("concurrency_limit"); w.raw(String(concurrencyLimit)) }
         if all, let runAt { key("run_at"); w.string(runAt.description) }

@@ -19,10 +19,30 @@ public final class JobsdClient: Sendable {
     /// same `idempotencyKey` and the same spec created (`200`). A key reused with another spec
     /// is a `422` problem; a full queue a `429`; a server shutting down a `503`.
     public func submit(_ spec: JobSpec, idempotencyKey: String? = nil) async throws(ClientError) -> Job {
+        try await submit(body: spec.json, idempotencyKey: idempotencyKey)
+    }
+
+    /// `POST /v1/jobs` running a server-side template (`--templates`); as `submit(_:)`, and a bad
+    /// parameter is a `400` problem naming `params.<name>`.
+    public func submit(_ request: TemplateRequest, idempotencyKey: String? = nil) async throws(ClientError) -> Job {
+        try await submit(body: request.json, idempotencyKey: idempotencyKey)
+    }
+
+    private func submit(body: String, idempotencyKey: String?) async throws(ClientError) -> Job {
         var headers = [("Content-Type", "application/json")]
         if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
-        let request = ClientRequest(method: "POST", path: RequestPath.jobs(), headers: headers, body: Array(spec.json.utf8))
+        let request = ClientRequest(method: "POST", path: RequestPath.jobs(), headers: headers, body: Array(body.utf8))
         return try await transport.send(request).decoded(Job.self, expecting: [200, 201])
+    }
+
+    /// `GET /v1/templates`: the server's command templates as JSON (`{"templates": […]}`).
+    public func templates() async throws(ClientError) -> JSONValue {
+        let response = try await transport.send(ClientRequest(path: "/v1/templates"))
+        guard response.status == 200 else {
+            _ = try response.decoded(Problem.self, expecting: [200])  // throws the problem the server sent
+            throw .unexpected(status: response.status, body: String(decoding: response.body, as: UTF8.self))
+        }
+        do { return try JSONValue.parse(response.body) } catch { throw .decoding("GET /v1/templates: \(error)") }
     }
 
     /// `GET /v1/jobs/{id}`: the job as it is now.

@@ -34,6 +34,10 @@ extension MetricFamily {
     public static let jobsRescued = MetricFamily(
         "jobsd_jobs_rescued_total",
         help: "Jobs of silent nodes this node rescued: failed as interrupted, or queued again when not started.")
+    public static let jobsOOMKilled = MetricFamily(
+        "jobsd_jobs_oom_killed_total", help: "Jobs in which the kernel's OOM killer killed a process (memory_bytes limit reached).")
+    public static let jobsCPULimitStopped = MetricFamily(
+        "jobsd_jobs_cpu_limit_stopped_total", help: "Jobs whose main process the kernel stopped at its cpu_seconds limit (SIGXCPU).")
     /// Gauge (always 1), label `method`.
     public static let containment = MetricFamily(
         "jobsd_containment_info",
@@ -67,7 +71,7 @@ extension MetricFamily {
     /// Every family above.
     public static let all: [MetricFamily] = [
         jobs, jobsSubmitted, jobsFinished, jobDuration, jobQueueWait, cancelLatency, escapedProcessesKilled, abandonedTasks,
-        leaseRenewals, jobsRescued, containment, storeWriteErrors, storeWritesPending,
+        leaseRenewals, jobsRescued, jobsOOMKilled, jobsCPULimitStopped, containment, storeWriteErrors, storeWritesPending,
         webhookAttempts, webhookDeliveries, webhookAttemptDuration,
         httpRequests, httpRequestDuration, httpConnectionsOpen,
     ]

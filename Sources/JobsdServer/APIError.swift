@@ -18,6 +18,17 @@ enum APIError: Error, Equatable {
     /// What the request asks for existed but is gone for good (410): an event-stream cursor
     /// older than retention.
     case gone(String)
+    /// The server does not allow what the request asks (403): a raw command under
+    /// `--templates-only`.
+    case forbidden(String)
+
+    /// The sentence of an `invalid` or `malformedBody` error (the loader of templates quotes it).
+    var detail: String {
+        switch self {
+        case let .invalid(_, detail), let .malformedBody(detail): detail
+        default: "\(self)"
+        }
+    }
 
     var response: HTTPResponse {
         switch self {
@@ -43,6 +54,8 @@ enum APIError: Error, Equatable {
                             headers: [("Retry-After", "5")])
         case let .gone(detail):
             return .problem(status: 410, detail: detail)
+        case let .forbidden(detail):
+            return .problem(status: 403, detail: detail)
         case let .storeUnavailable(why):
             return .problem(status: 503, detail: "the job store is unavailable: \(why)", headers: [("Retry-After", "5")])
         }

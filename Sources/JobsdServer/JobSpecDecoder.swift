@@ -6,11 +6,26 @@ import JobsdWebhooks
 struct JobSpecDecoder {
     /// Upper bound for `timeout_seconds` (and `cleanup.timeout_seconds`); larger is a 400, not a cap.
     var maxTimeout: Double
+    /// Limit ranges, caps, defaults and what can be enforced.
+    var limits = LimitPolicy()
+    /// Users a job may name in `user` (`--job-user`, `--allow-users`).
+    var allowedUsers: Set<String> = []
     /// The hosts `notify.url` may name (`--webhook-allow` or its default).
     var webhookAllow: WebhookAllowList
+    /// `--templates FILE`: a body with `template` and `params` runs one of these.
+    var templates = TemplateCatalog.empty
+    /// `--templates-only`: a body with a raw `command` is refused (403).
+    var templatesOnly = false
+
+    /// The fields of a body that runs a template: the template fixes what runs; the request
+    /// names and labels the job and may schedule it (orchestration fields the template leaves open).
+    static let templateFields = Set(["template", "params", "name", "labels"]).union(orchestrationFields)
+
+    /// The fields that schedule a job rather than say what it runs.
+    static let orchestrationFields: Set<String> = ["concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry"]
 
     static let fields: Set<String> = [
-        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify",
+        "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify", "limits", "user",
         "concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry",
     ]
 
@@ -23,11 +38,57 @@ struct JobSpecDecoder {
         return (try decode(value), value)
     }
 
-    /// The spec in one JSON object (a request body, or one of a group's `jobs`).
+    /// The spec in one JSON object (a request body, or one of a group's `jobs`): a template run
+    /// when it names a `template`, else the raw fields (403 with `--templates-only`).
     func decode(_ value: JSONValue) throws(APIError) -> JobSpec {
         guard case let .object(members) = value else { throw .malformedBody("a job must be a JSON object, not \(value.kindName)") }
+        if let template = present(value["template"]) { return try templated(template, members: members, value: value) }
+        if templatesOnly {
+            throw .forbidden("raw commands are refused: this server runs only its templates (--templates-only); GET /v1/templates lists them")
+        }
+        return try decodeFields(value)
+    }
+
+    /// A body naming a template: its argv from the validated `params`, the template's fixed
+    /// fields, the request's own `name` and `labels` (over the template's), and the request's
+    /// orchestration fields where the template sets none (one it sets is fixed: 400).
+    private func templated(_ template: JSONValue, members: [(String, JSONValue)], value: JSONValue) throws(APIError) -> JobSpec {
+        for (key, _) in members where !Self.templateFields.contains(key) {
+            throw .invalid(field: key, detail: "'\(key)' cannot be set with a template (it fixes it); allowed: \(Self.templateFields.sorted().joined(separator: ", "))")
+        }
+        guard case let .string(name) = template else { throw .invalid(field: "template", detail: "template must be a string, not \(template.kindName)") }
+        guard let found = templates.template(named: name) else {
+            let known = templates.templates.isEmpty ? "this server has none (--templates)" : "known: " + templates.templates.map(\.name).joined(separator: ", ")
+            throw .invalid(field: "template", detail: "no template named '\(name)'; \(known)")
+        }
+        var spec = found.base
+        spec.command = try found.expand(value["params"])
+        if let v = present(value["name"]) { spec.name = try self.name(v) }
+        if let v = present(value["labels"]) { spec.labels.merge(try labels(v)) { _, new in new } }
+        let fixed = Self.fixedOrchestration(found.base)
+        if let key = members.first(where: { fixed.contains($0.0) && present($0.1) != nil })?.0 {
+            throw .invalid(field: key, detail: "'\(key)' is fixed by template '\(name)' and cannot be set in the request")
+        }
+        try orchestration(value, into: &spec)
+        return spec
+    }
+
+    /// The orchestration fields a template sets, so a request cannot: a key fixes its limit too,
+    /// and either start time fixes both.
+    private static func fixedOrchestration(_ base: JobSpec) -> Set<String> {
+        var fixed = Set<String>()
+        if base.concurrencyKey != nil { fixed.formUnion(["concurrency_key", "concurrency_limit"]) }
+        if base.runAt != nil || base.delaySeconds != nil { fixed.formUnion(["run_at", "delay_seconds"]) }
+        if base.retry != nil { fixed.insert("retry") }
+        return fixed
+    }
+
+    /// The job fields of a body (or of a template in the templates file), each checked.
+    func decodeFields(_ value: JSONValue) throws(APIError) -> JobSpec {
+        guard case let .object(members) = value else { throw .malformedBody("the request body must be a JSON object, not \(value.kindName)") }
         for (key, _) in members where !Self.fields.contains(key) {
-            throw .invalid(field: key, detail: "unknown field '\(key)'; allowed: \(Self.fields.sorted().joined(separator: ", "))")
+            let also = templates.templates.isEmpty ? "" : " (or template, params)"
+            throw .invalid(field: key, detail: "unknown field '\(key)'; allowed: \(Self.fields.sorted().joined(separator: ", "))\(also)")
         }
         guard let commandValue = present(value["command"]) else {
             throw .invalid(field: "command", detail: "command is required: a non-empty array of strings")
@@ -47,16 +108,31 @@ struct JobSpecDecoder {
             spec.graceSeconds = n
         }
         if let v = present(value["cleanup"]) { spec.cleanup = try cleanup(v) }
-        if let v = present(value["name"]) {
-            guard case let .string(s) = v else { throw .invalid(field: "name", detail: "name must be a string, not \(v.kindName)") }
-            guard s.count <= 200 else { throw .invalid(field: "name", detail: "name must be at most 200 characters") }
-            guard !s.utf8.contains(0) else { throw .invalid(field: "name", detail: "name must not contain NUL") }
-            spec.name = s
-        }
+        if let v = present(value["name"]) { spec.name = try name(v) }
         if let v = present(value["labels"]) { spec.labels = try labels(v) }
         if let v = present(value["notify"]) { spec.notify = try notify(v) }
+        spec.limits = try limits.limits(present(value["limits"]))
+        if let v = present(value["user"]) { spec.user = try user(v) }
         try orchestration(value, into: &spec)
         return spec
+    }
+
+    private func name(_ v: JSONValue) throws(APIError) -> String {
+        guard case let .string(s) = v else { throw .invalid(field: "name", detail: "name must be a string, not \(v.kindName)") }
+        guard s.count <= 200 else { throw .invalid(field: "name", detail: "name must be at most 200 characters") }
+        guard !s.utf8.contains(0) else { throw .invalid(field: "name", detail: "name must not contain NUL") }
+        return s
+    }
+
+    private func user(_ v: JSONValue) throws(APIError) -> String {
+        guard case let .string(name) = v else { throw .invalid(field: "user", detail: "user must be a string, not \(v.kindName)") }
+        guard allowedUsers.contains(name) else {
+            let detail = allowedUsers.isEmpty
+                ? "user '\(name)' is not allowed: this server runs every job as its own user (see --job-user, --allow-users)"
+                : "user '\(name)' is not allowed; allowed: \(allowedUsers.sorted().joined(separator: ", ")) (--allow-users)"
+            throw .invalid(field: "user", detail: detail)
+        }
+        return name
     }
 
     // MARK: - Orchestration fields (CONTRACT.md, "Orchestration")

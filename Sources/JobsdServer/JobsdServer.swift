@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
@@ -68,14 +69,33 @@ public final class JobsdServer: Sendable {
         do {
             engine = try JobEngine(configuration: configuration.engine, store: store, metrics: prometheus, logger: logger)
         } catch {
-            throw StartupError("--containment cgroup: \(error)")
+            throw StartupError("\(error)")
+        }
+        let engine = self.engine
+        var decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout, webhookAllow: configuration.webhookAllowList)
+        decoder.limits = LimitPolicy(
+            caps: configuration.limitCaps, defaults: configuration.limitDefaults,
+            unavailable: Dictionary(uniqueKeysWithValues: JobLimits.Kind.allCases.compactMap { kind in engine.limitUnavailable(kind).map { (kind, $0) } }))
+        if let problem = decoder.limits.configurationProblem() { throw StartupError(problem) }
+        decoder.allowedUsers = Set(engine.allowedUsers)
+        if let path = configuration.templatesPath {
+            do { decoder.templates = try TemplateCatalog.load(path: path, decoder: decoder) } catch { throw StartupError("\(error)") }
+        }
+        guard !configuration.templatesOnly || !decoder.templates.templates.isEmpty else {
+            throw StartupError("--templates-only needs --templates FILE with at least one template")
+        }
+        decoder.templatesOnly = configuration.templatesOnly
+        if geteuid() == 0, engine.jobUser == nil {
+            logger.warning("jobsd runs as root and so do its jobs; set --job-user to run them as another user")
         }
         // On a shared store, other nodes create schedules too: a pass every 5 s sees them.
         schedules = ScheduleRunner(
             engine: engine, store: scheduleStore, resyncSeconds: scheduleStore is any SharedJobStore ? 5 : nil, logger: logger)
         var router = HTTPRouter()
-        let decoder = JobSpecDecoder(maxTimeout: configuration.engine.maxTimeout, webhookAllow: configuration.webhookAllowList)
-        JobRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder, bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
+        CapabilityRoutes(engine: engine, decoder: decoder).register(in: &router)
+        JobRoutes(
+            engine: engine, lifecycle: lifecycle, decoder: decoder,
+            bodies: TerminalJobBodies(capacity: max(1, configuration.cacheRecords / 4)))
             .register(in: &router)
         EventStreamRoutes(engine: engine, keepAliveInterval: configuration.eventStreamKeepAlive).register(in: &router)
         GroupRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)

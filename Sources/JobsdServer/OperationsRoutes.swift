@@ -29,15 +29,22 @@ struct OperationsRoutes: Sendable {
         }
     }
 
-    /// `{"status":"ready","containment":"cgroup"|"proc","containment_detail":"…"}`: fixed for the
-    /// engine's life, so built once.
+    /// `{"status":"ready","containment":"cgroup"|"proc","containment_detail":"…","limits":{kind:
+    /// mechanism or null}}`: fixed for the engine's life, so built once.
     static func readyBody(_ engine: JobEngine) -> String {
         var w = JSONWriter()
         w.raw(#"{"status":"ready","containment":"#)
         w.string(engine.containmentMethod.rawValue)
         w.raw(#","containment_detail":"#)
         w.string(engine.containmentDetail)
-        w.raw("}")
+        w.raw(#","limits":{"#)
+        for (i, kind) in JobLimits.Kind.allCases.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.string(kind.rawValue)
+            w.raw(":")
+            w.optional(engine.limitMechanisms[kind]) { $0.string($1.rawValue) }
+        }
+        w.raw("}}")
         return w.text
     }
 }

@@ -1,3 +1,4 @@
+import JobsdAPI
 import JobsdCore
 import JobsdHTTP
 import JobsdStore
@@ -19,6 +20,15 @@ public struct ServerConfiguration: Sendable {
     public var cacheRecords = SQLiteJobStore.defaultCacheRecords
     /// Completion webhooks (`--webhook-secret`, `--webhook-max-attempts`, `--webhook-allow`).
     public var webhooks = WebhookConfiguration()
+    /// Largest limits a job may ask for (`--max-memory`, `--max-cpu`, `--max-pids`,
+    /// `--max-open-files`, `--max-cpu-seconds`); a job that sets none gets the default, else this.
+    public var limitCaps = JobLimits()
+    /// Limits of a job that sets none (`--default-memory`, …).
+    public var limitDefaults = JobLimits()
+    /// `--templates FILE`: named command templates (JSON, see `TemplateCatalog`); nil: none.
+    public var templatesPath: String?
+    /// `--templates-only`: refuse raw commands (403); only templates run.
+    public var templatesOnly = false
     /// Seconds between `: keep-alive` comments on an idle `GET /v1/events` stream (CONTRACT.md:
     /// 15); tests shorten it.
     public var eventStreamKeepAlive: Double = 15

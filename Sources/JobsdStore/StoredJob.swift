@@ -53,7 +53,7 @@ enum StoredJob {
     }
 
     /// `jobs.spec`: when the spec's command, timeouts, name and labels are the job's (as the engine
-    /// makes them), only the facts no other column holds: env, stdin, cleanup and notify, `{}` when none.
+    /// makes them), only the facts no other column holds: env, stdin, cleanup, notify, limits and user, `{}` when none.
     /// Otherwise the whole spec (`JobSpec.json`, which has a "command"), so any record round-trips.
     static func specJSON(_ record: JobRecord) -> String {
         let (spec, job) = (record.spec, record.job)
@@ -93,6 +93,8 @@ enum StoredJob {
         )
         guard StoredOrchestration.apply(row.string(25), to: &job) else { throw corrupt("orchestration") }
         guard let spec = JobSpec(stored: try json(19, "spec"), of: job) else { throw corrupt("spec") }
+        job.limits = spec.limits
+        job.user = spec.user
         return JobRecord(
             job: job, spec: spec, idempotencyKey: row.string(20), requestFingerprint: row.string(21),
             processStartTicks: row.int64(22).map { UInt64(bitPattern: $0) }, owner: row.string(23)
@@ -130,7 +132,7 @@ extension JSONValue {
 
 extension JobSpec {
     /// Decodes `jobs.spec` as `SQLiteEncodedJob.specJSON` wrote it: the whole spec when it has a
-    /// "command" (also every row written before schema 3), else only env, stdin and cleanup, with
+    /// "command" (also every row written before schema 3), else only env, stdin, cleanup, limits and user, with
     /// the rest from `job`'s columns. nil when it does not have that shape.
     fileprivate init?(stored json: JSONValue, of job: Job) {
         /// `.some(nil)` when the key is absent, nil when it holds the wrong kind of value.
@@ -141,12 +143,13 @@ extension JobSpec {
         }
         guard let env = optional("env", \.stringMap), let stdin = optional("stdin", \.stringValue),
               let cleanup = optional("cleanup", { CleanupSpec(stored: $0) }),
-              let notify = optional("notify", { $0["url"]?.stringValue.map(NotifySpec.init(url:)) })
+              let notify = optional("notify", { $0["url"]?.stringValue.map(NotifySpec.init(url:)) }),
+              let limits = optional("limits", { JobLimits(json: $0) }), let user = optional("user", \.stringValue)
         else { return nil }
         guard let command = json["command"] else {
             self.init(
                 command: job.command, env: env ?? [:], stdin: stdin, timeoutSeconds: job.timeoutSeconds,
-                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels, notify: notify
+                graceSeconds: job.graceSeconds, cleanup: cleanup, name: job.name, labels: job.labels, notify: notify, limits: limits, user: user
             )
             return
         }
@@ -159,8 +162,8 @@ extension JobSpec {
         else { return nil }
         self.init(
             command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,
-            cleanup: cleanup, name: name, labels: labels ?? [:], notify: notify, concurrencyKey: key,
-            concurrencyLimit: limit.map { Int($0) }, runAt: runAt, delaySeconds: delay, retry: retry
+            cleanup: cleanup, name: name, labels: labels ?? [:], notify: notify, limits: limits, user: user,
+            concurrencyKey: key, concurrencyLimit: limit.map { Int($0) }, runAt: runAt, delaySeconds: delay, retry: retry
         )
     }
 }

@@ -28,7 +28,7 @@ public struct TestServer: Sendable {
         _ body: (TestServer) async throws -> T
     ) async throws -> T {
         let dataDirectory = try TemporaryDirectory.make(prefix: "jobsd-test")
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        defer { TemporaryDirectory.remove(dataDirectory) }
         var configuration = ServerConfiguration(dataDirectory: dataDirectory)
         configuration.http.port = 0
         configuration.handleSignals = false
@@ -72,5 +72,12 @@ public enum TemporaryDirectory {
         var template = Array((base + "/\(prefix)-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         return String(cString: made)
+    }
+
+    /// Removes a data directory a jobsd used, and first the cgroups that jobsd left (one killed
+    /// with SIGKILL removes none of them; see `JobEngine.discardCgroups`).
+    public static func remove(_ dataDirectory: String) {
+        JobEngine.discardCgroups(dataDirectory: dataDirectory)
+        try? FileManager.default.removeItem(atPath: dataDirectory)
     }
 }

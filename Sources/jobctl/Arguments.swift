@@ -14,6 +14,18 @@ struct DurationArgument: ExpressibleByArgument {
     static var defaultCompletionKind: CompletionKind { .default }
 }
 
+/// A size option (`--memory 512M`): bytes, or K/M/G/T (powers of 1024).
+struct ByteSizeArgument: ExpressibleByArgument {
+    var bytes: Int64
+
+    init?(argument: String) {
+        guard let bytes = ByteSize.bytes(from: argument) else { return nil }
+        self.bytes = bytes
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
 /// A `KEY=VALUE` option (`--env`, `--label`), split at the first `=`.
 struct KeyValueArgument: ExpressibleByArgument {
     var key: String

@@ -45,6 +45,20 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "Signs each webhook body: Jobsd-Signature: sha256=<hex HMAC-SHA256> [JOBSD_WEBHOOK_SECRET] (default: unsigned)") var webhookSecret: String?
     @Option(help: "Attempts per webhook delivery, the first included [JOBSD_WEBHOOK_MAX_ATTEMPTS] (default: 10)") var webhookMaxAttempts: String?
     @Option(help: "Hosts a job's notify.url may name: comma list or * [JOBSD_WEBHOOK_ALLOW] (default: * on loopback, none otherwise)") var webhookAllow: String?
+    @Option(help: "Largest limits.memory_bytes a job may set, e.g. 2G [JOBSD_MAX_MEMORY] (default: none)") var maxMemory: String?
+    @Option(help: "Largest limits.cpu (cores) a job may set [JOBSD_MAX_CPU] (default: none)") var maxCpu: String?
+    @Option(help: "Largest limits.pids a job may set [JOBSD_MAX_PIDS] (default: none)") var maxPids: String?
+    @Option(help: "Largest limits.open_files a job may set [JOBSD_MAX_OPEN_FILES] (default: none)") var maxOpenFiles: String?
+    @Option(help: "Largest limits.cpu_seconds a job may set [JOBSD_MAX_CPU_SECONDS] (default: none)") var maxCpuSeconds: String?
+    @Option(help: "limits.memory_bytes of a job that sets none [JOBSD_DEFAULT_MEMORY] (default: --max-memory)") var defaultMemory: String?
+    @Option(help: "limits.cpu of a job that sets none [JOBSD_DEFAULT_CPU] (default: --max-cpu)") var defaultCpu: String?
+    @Option(help: "limits.pids of a job that sets none [JOBSD_DEFAULT_PIDS] (default: --max-pids)") var defaultPids: String?
+    @Option(help: "limits.open_files of a job that sets none [JOBSD_DEFAULT_OPEN_FILES] (default: --max-open-files)") var defaultOpenFiles: String?
+    @Option(help: "limits.cpu_seconds of a job that sets none [JOBSD_DEFAULT_CPU_SECONDS] (default: --max-cpu-seconds)") var defaultCpuSeconds: String?
+    @Option(help: "Run jobs as this user unless they name one; jobsd must be root [JOBSD_JOB_USER] (default: jobsd's own user)") var jobUser: String?
+    @Option(help: "Comma-separated users a job may name in 'user' [JOBSD_ALLOW_USERS] (default: none)") var allowUsers: String?
+    @Option(help: "JSON file of named command templates [JOBSD_TEMPLATES] (default: none)") var templates: String?
+    @Flag(help: "Refuse raw commands (403); only --templates run [JOBSD_TEMPLATES_ONLY=1]") var templatesOnly = false
     @Option(help: "Job records kept in memory for reads [JOBSD_CACHE_RECORDS] (default: 16384)") var cacheRecords: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical [JOBSD_LOG_LEVEL] (default: info)") var logLevel: String?
@@ -126,6 +140,19 @@ struct Jobsd: AsyncParsableCommand {
         c.webhooks.maxAttempts = try s.integer(
             webhookMaxAttempts, "JOBSD_WEBHOOK_MAX_ATTEMPTS", "--webhook-max-attempts", default: c.webhooks.maxAttempts, in: 1...100)
         if let allow = webhookAllow ?? env["JOBSD_WEBHOOK_ALLOW"] { c.webhooks.allow = WebhookAllowList(argument: allow) }
+        let limitFlags: [(JobLimits.Kind, String?, String?)] = [
+            (.memoryBytes, maxMemory, defaultMemory), (.cpu, maxCpu, defaultCpu), (.pids, maxPids, defaultPids),
+            (.openFiles, maxOpenFiles, defaultOpenFiles), (.cpuSeconds, maxCpuSeconds, defaultCpuSeconds),
+        ]
+        for (kind, cap, fallback) in limitFlags {
+            c.limitCaps[kind] = try s.limit(cap, kind, prefix: "max")
+            c.limitDefaults[kind] = try s.limit(fallback, kind, prefix: "default")
+        }
+        c.engine.jobUser = s.string(jobUser, "JOBSD_JOB_USER")
+        c.engine.allowedUsers = (s.string(allowUsers, "JOBSD_ALLOW_USERS") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        c.templatesPath = s.string(templates, "JOBSD_TEMPLATES")
+        c.templatesOnly = templatesOnly || ["1", "true", "yes"].contains(env["JOBSD_TEMPLATES_ONLY"]?.lowercased() ?? "")
         c.cacheRecords = try s.integer(cacheRecords, "JOBSD_CACHE_RECORDS", "--cache-records", default: c.cacheRecords, in: 1...10_000_000)
         c.insecureNoAuth = insecureNoAuth || ["1", "true", "yes"].contains(env["JOBSD_INSECURE_NO_AUTH"]?.lowercased() ?? "")
         if let path = s.string(tokenFile, "JOBSD_TOKEN_FILE") {

@@ -1,3 +1,4 @@
+import Foundation
 import JobsdAPI
 
 /// Resolves a setting from its flag, then its `JOBSD_*` environment twin, then its default, and
@@ -23,6 +24,26 @@ struct Settings {
             throw SettingsError("\(name) (\(envName)) must be a duration like 30, 500ms, 30s, 5m, 2h or 7d\(positive ? " greater than 0" : ""), got '\(text)'")
         }
         return s
+    }
+
+    /// A limit flag (`--max-memory`, `--default-cpu`, …): memory as a size (`512M`, `2G`), the
+    /// others as numbers, each in its kind's range.
+    func limit(_ flag: String?, _ kind: JobLimits.Kind, prefix: String) throws -> Double? {
+        let suffix: String = switch kind {
+        case .memoryBytes: "memory"
+        case .cpu: "cpu"
+        case .pids: "pids"
+        case .openFiles: "open-files"
+        case .cpuSeconds: "cpu-seconds"
+        }
+        let name = "--\(prefix)-\(suffix)"
+        let envName = "JOBSD_" + "\(prefix)_\(suffix)".uppercased().replacingOccurrences(of: "-", with: "_")
+        guard let text = string(flag, envName) else { return nil }
+        let value = kind == .memoryBytes ? ByteSize.bytes(from: text).map(Double.init) : Double(text)
+        guard let value, kind.accepts(value) else {
+            throw SettingsError("\(name) (\(envName)) must be \(kind.bounds.text), got '\(text)'")
+        }
+        return value
     }
 
     func choice<T: RawRepresentable & CaseIterable>(_ flag: String?, _ envName: String, _ name: String, default value: T) throws -> T

@@ -189,7 +189,7 @@ final class Cluster: Sendable {
 
     func stop() {
         for node in processes.value { node.child.signal(SIGKILL) }
-        for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
+        for directory in directories { TemporaryDirectory.remove(directory) }
     }
 
     struct Node: Decodable {
@@ -301,6 +301,6 @@ final class LockedBox<T>: @unchecked Sendable {
         node.child.signal(SIGKILL)
         _ = await node.waitForExit()
         await database.remove()
-        try? FileManager.default.removeItem(atPath: data)
+        TemporaryDirectory.remove(data)
     }
 }

@@ -95,7 +95,7 @@ import Testing
             }
         case .shutdown:
             let data = try TemporaryDirectory.make(prefix: "jobsd-contain")
-            defer { try? FileManager.default.removeItem(atPath: data) }
+            defer { TemporaryDirectory.remove(data) }
             let jobsd = try await JobsdProcess.start(dataDirectory: data, arguments: ["--shutdown-timeout", "0"])
             let job = try await jobsd.client().submit(spec)
             try await jobsd.client().waitForOutput(job.id, "ready")
@@ -110,7 +110,7 @@ import Testing
             _ = await again.stop()
         case .kill9AndRestart:
             let data = try TemporaryDirectory.make(prefix: "jobsd-contain")
-            defer { try? FileManager.default.removeItem(atPath: data) }
+            defer { TemporaryDirectory.remove(data) }
             let first = try await JobsdProcess.start(dataDirectory: data)
             let job = try await first.client().submit(spec)
             try await first.client().waitForOutput(job.id, "ready")

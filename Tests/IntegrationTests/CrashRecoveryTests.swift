@@ -10,7 +10,7 @@ import Testing
     /// Follows a job's output until `text` appears (the job's own readiness signal).
     @Test func aKill9RightAfterThe201s_LosesNoJob_AndTheRestartFinishesWhatWasLeft() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-crash")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let first = try await JobsdProcess.start(dataDirectory: data, arguments: ["--max-running", "4"])
         let client = first.client()
         var running: [String] = []
@@ -44,7 +44,7 @@ import Testing
     @Test func aJobKilledMidCancel_ComesBackCancelled_WithItsCleanupRun() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-crash")
         let scratch = try scratchDirectory()
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let first = try await JobsdProcess.start(dataDirectory: data)
         let spec = JobSpec(
             command: ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"], graceSeconds: 15,
@@ -68,7 +68,7 @@ import Testing
     @Test func aCrashDuringCleanup_IsFinishedAtTheNextStart() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-crash")
         let scratch = try scratchDirectory()
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let first = try await JobsdProcess.start(dataDirectory: data)
         // The first cleanup run hangs (so jobsd is killed in the middle of it); the second one returns.
         let cleanup = "if [ -e \(scratch)/first ]; then echo $JOBSD_JOB_STATE > \(scratch)/second; else touch \(scratch)/first; exec sleep 300; fi"

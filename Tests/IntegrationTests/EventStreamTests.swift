@@ -85,7 +85,7 @@ import Testing
 
     @Test func resume_AcrossARestart_SendsEveryLaterChangeOnce_InOrder_WithTheSameIDs() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-events")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let first = try await JobsdProcess.start(dataDirectory: data)
         var live = try await first.client().changes().makeAsyncIterator()
         for _ in 0..<3 { _ = try await first.client().submit(JobSpec(command: ["true"])) }

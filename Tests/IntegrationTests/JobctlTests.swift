@@ -63,6 +63,20 @@ import Testing
         }
     }
 
+    @Test func submit_WithLimitFlags_SendsThemAsTheJobsLimits() async throws {
+        try await TestServer.with { server in
+            let submitted = try await jobctl(
+                ["submit", "--wait", "--open-files", "77", "--cpu-seconds", "2m", "--", "sh", "-c", "ulimit -n; ulimit -t"], url: server.baseURL)
+            #expect(submitted.code == 0)
+            let id = submitted.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try await server.client().logs(id).text == "77\n120\n")
+            // A limit the server refuses comes back as one clear line.
+            let refused = try await jobctl(["submit", "--memory", "512k", "--", "true"], url: server.baseURL)
+            #expect(refused.code == 2 || refused.code == 1)
+            #expect(refused.output.contains("limits.memory_bytes"), "\(refused.output)")
+        }
+    }
+
     @Test func serverOption_IsAcceptedBeforeAndAfterTheSubcommand_AndOverridesJOBSD_URL() async throws {
         try await TestServer.with { server in
             let job = try await server.client().submit(JobSpec(command: ["true"]))

@@ -22,7 +22,7 @@ struct MemoryHarness {
     /// removes the directory, on success and on failure.
     static func with<T: Sendable>(arguments: [String] = [], _ body: (MemoryHarness) async throws -> T) async throws -> T {
         let data = try TemporaryDirectory.make(prefix: "jobsd-memory")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let jobsd = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--cache-records", "\(cacheRecords)", "--log-level", "info"] + arguments)
         defer { jobsd.child.signal(SIGKILL) }

@@ -50,7 +50,7 @@ import Testing
     }
 
     /// Taken from the hand-written registry's output (commit 046fc8c) for the requests above, plus
-    /// the completion webhooks' families (issue 15).
+    /// the resource-limit counters and the completion webhooks' families (issue 15) added since.
     static let expected: [String] = [
         "jobsd_abandoned_tasks_total counter | In-process jobs that ignored cancellation and were reported cancelled while still running.",
         "jobsd_abandoned_tasks_total{}",
@@ -82,6 +82,10 @@ import Testing
         #"jobsd_jobs_finished_total{state="failed"}"#,
         #"jobsd_jobs_finished_total{state="succeeded"}"#,
         #"jobsd_jobs_finished_total{state="timed_out"}"#,
+        "jobsd_jobs_cpu_limit_stopped_total counter | Jobs whose main process the kernel stopped at its cpu_seconds limit (SIGXCPU).",
+        "jobsd_jobs_cpu_limit_stopped_total{}",
+        "jobsd_jobs_oom_killed_total counter | Jobs in which the kernel's OOM killer killed a process (memory_bytes limit reached).",
+        "jobsd_jobs_oom_killed_total{}",
         "jobsd_jobs_rescued_total counter | Jobs of silent nodes this node rescued: failed as interrupted, or queued again when not started.",
         "jobsd_jobs_rescued_total{}",
         "jobsd_jobs_submitted_total counter | Jobs accepted by POST /v1/jobs.",

@@ -34,7 +34,7 @@ import Testing
             return
         }
         let data = try TemporaryDirectory.make(prefix: "jobsd-pid1")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let log = data + "/stderr.log"
         let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let unshare = try ChildProcess.spawn(

@@ -11,7 +11,7 @@ import Testing
     @Test func aNodeOnPostgreSQL_RunsJobs_AndAfterAKill9FindsThemAllInTheDatabase() async throws {
         let url = try await TestPostgres.freshDatabaseURL()
         let data = try TemporaryDirectory.make(prefix: "jobsd-pg-node")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let first = try await JobsdProcess.start(dataDirectory: data, env: ["JOBSD_STORE": url])
         let client = first.client()
         let done = try await client.submit(JobSpec(command: ["sh", "-c", "echo hello"], labels: ["team": "data"]))
@@ -37,7 +37,7 @@ import Testing
 
     @Test func anUnreachableDatabase_StopsTheStartWithOneClearLine() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-pg-node")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         do {
             let node = try await JobsdProcess.start(
                 dataDirectory: data, arguments: ["--store", "postgres://nobody:secret@127.0.0.1:1/none?connect_timeout=2"])
@@ -51,7 +51,7 @@ import Testing
 
     @Test func aStoreThatIsNeitherSQLiteNorAPostgresURL_IsRefusedAtStart() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-pg-node")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         await #expect(throws: TestHarnessError.self) {
             _ = try await JobsdProcess.start(dataDirectory: data, arguments: ["--store", "mysql://x"])
         }

@@ -10,7 +10,7 @@ import Testing
     @Test func sigterm_DrainsACompletingJob_LeavesQueuedJobsQueued_AndExits0() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-signal")
         let scratch = try scratchDirectory()
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let jobsd = try await JobsdProcess.start(dataDirectory: data, arguments: ["--max-running", "1", "--shutdown-timeout", "60"])
         let client = jobsd.client()
         // Finishes on its own once the test lets it (a file appears), well within the drain.
@@ -35,7 +35,7 @@ import Testing
     @Test func aSecondSignal_CancelsRunningJobsAtOnce_RunsTheirCleanup_AndExits0() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-signal")
         let scratch = try scratchDirectory()
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let jobsd = try await JobsdProcess.start(dataDirectory: data, arguments: ["--shutdown-timeout", "1h"])
         let client = jobsd.client()
         let job = try await client.submit(JobSpec(

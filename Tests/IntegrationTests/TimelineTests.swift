@@ -132,7 +132,7 @@ import Testing
 
     @Test func aJobRunningWhenJobsdWasKilled_TellsInterrupted_AfterTheRestart() async throws {
         let data = try TemporaryDirectory.make(prefix: "jobsd-timeline")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        defer { TemporaryDirectory.remove(data) }
         let first = try await JobsdProcess.start(dataDirectory: data)
         let job = try await first.client().submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 300"]))
         try await first.client().waitForOutput(job.id, "ready")

@@ -11,7 +11,7 @@ import Testing
     func closedOutput_ReadsBackInArrivalOrder_ByStream_AndFromACursor(_ factory: StoreFactory) async throws {
         try await withLogStore(factory) { store, logs in
             let id = try await started(1, in: store)
-            let log = logs.create(id, maxBytes: 1000) {}
+            let log = logs.create(id, maxBytes: 1000, owner: nil) {}
             append(log, "out1 ", .stdout)
             append(log, "err1 ", .stderr)
             append(log, "out2 ", .stdout)
@@ -39,7 +39,7 @@ import Testing
         try await withLogStore(factory) { store, logs in
             let id = try await started(1, in: store)
             let cap = 100_000
-            let log = logs.create(id, maxBytes: cap) {}
+            let log = logs.create(id, maxBytes: cap, owner: nil) {}
             // 1 MiB in 4 KiB writes, the streams taking turns: many batches, most of them dropped.
             var written: [UInt8] = []
             var stderrWritten: [UInt8] = []
@@ -73,7 +73,7 @@ import Testing
     func purgingAFinishedJob_TakesItsOutputWithIt(_ factory: StoreFactory) async throws {
         try await withLogStore(factory) { store, logs in
             let id = try await started(1, in: store)
-            let log = logs.create(id, maxBytes: 1000) {}
+            let log = logs.create(id, maxBytes: 1000, owner: nil) {}
             append(log, "kept until the sweep", .stdout)
             await log.close()
             var finished = try #require(try await store.get(id))

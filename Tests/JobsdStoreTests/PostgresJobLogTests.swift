@@ -11,7 +11,7 @@ import Testing
     @Test func aChattyJob_IsStoredInAFewBatches_NotAStatementAWrite() async throws {
         let store = try await Self.open()
         let id = try await Self.started(1, in: store)
-        let log = store.logStore(dataDirectory: "/nonexistent").create(id, maxBytes: 10_000_000) {}
+        let log = store.logStore(dataDirectory: "/nonexistent").create(id, maxBytes: 10_000_000, owner: nil) {}
         let before = await store.roundTrips()
         let line = Array("a line of output\n".utf8)
         for _ in 0..<10_000 { line.withUnsafeBytes { log.append($0, stream: .stdout) } }
@@ -26,7 +26,7 @@ import Testing
         let store = try await Self.open()
         let id = try await Self.started(1, in: store)
         let logs = store.logStore(dataDirectory: "/nonexistent")
-        let log = logs.create(id, maxBytes: 1000) {}
+        let log = logs.create(id, maxBytes: 1000, owner: nil) {}
         for n in 0..<8 {
             // One batch each: 300 bytes, then waiting until they are readable.
             [UInt8](repeating: UInt8(ascii: "a") + UInt8(n), count: 300).withUnsafeBytes { log.append($0, stream: .stdout) }
@@ -51,7 +51,7 @@ import Testing
         let record = JobRecord.make(1, state: .succeeded, finishedAt: Timestamp(milliseconds: 1_000))
         _ = try await store.insert(record)
         let logs = store.logStore(dataDirectory: "/nonexistent")
-        let log = logs.create(record.id, maxBytes: 1000) {}
+        let log = logs.create(record.id, maxBytes: 1000, owner: nil) {}
         #expect(try await store.purge(finishedBefore: Timestamp(milliseconds: 2_000)) == [record.id])
         Array("too late".utf8).withUnsafeBytes { log.append($0, stream: .stdout) }
         await log.close()

@@ -100,7 +100,8 @@ extension JobRecord {
             stdin: "input\u{0}with nul and \u{1F}controls",
             timeoutSeconds: 0.1, graceSeconds: 1e-5,
             cleanup: CleanupSpec(command: ["rm", "-rf", "/tmp/x y"], timeoutSeconds: 12.5),
-            name: "nightly-export ✓", labels: labels
+            name: "nightly-export ✓", labels: labels,
+            limits: JobLimits(memoryBytes: 536_870_912, cpu: 0.25, pids: 64, openFiles: 1024, cpuSeconds: 30), user: "nobody"
         )
         let job = Job(
             id: jobID(n), name: "nightly-export ✓", labels: labels, command: spec.command, state: .cancelled,
@@ -109,7 +110,7 @@ extension JobRecord {
             cancelRequestedAt: Timestamp(milliseconds: 1_764_035_590_000), pid: 41237, exitCode: -1,
             signal: "SIGKILL", error: "did not stop after cancellation",
             cleanup: CleanupStatus(state: .failed, exitCode: 3, error: "cleanup exited with 3"),
-            logBytes: 10_485_760
+            logBytes: 10_485_760, limits: spec.limits, user: spec.user
         )
         return JobRecord(
             job: job, spec: spec, idempotencyKey: "key-ü-\(n)", requestFingerprint: spec.json,

@@ -3,15 +3,39 @@
 
 #include <sys/types.h>
 
+/// What a job's process gets besides its argv, env, cwd and fds (`jobsd_spawn`), all applied in
+/// the child before execve, so the command never runs without them.
+struct jobsd_spawn_options {
+    /// An open cgroup v2 directory the child starts in (clone3 CLONE_INTO_CGROUP); < 0: this
+    /// process's cgroup.
+    int cgroup_fd;
+    /// Open (O_WRONLY) `cgroup.procs` files of cgroup v1 controllers: the child writes "0" (itself)
+    /// to each, first thing.
+    int v1_procs_fds[4];
+    int v1_procs_count;
+    /// setrlimit(resource, {value, hard}) for each.
+    int rlimit_resources[4];
+    unsigned long long rlimit_soft[4];
+    unsigned long long rlimit_hard[4];
+    int rlimit_count;
+    /// When set: setgroups(groups), setresgid(gid), setresuid(uid) — after the working directory
+    /// is entered, before execve.
+    int set_user;
+    unsigned int uid, gid;
+    const unsigned int *groups;
+    int group_count;
+};
+
 /// Spawns `path` with `argv`/`envp` in a new session (and so its own process group), with every
 /// signal at its default action and an empty signal mask, cwd `cwd`, `in_fd`/`out_fd`/`err_fd` as
-/// fds 0/1/2 and every other fd closed — straight into the cgroup `cgroup_fd` (an open cgroup v2
-/// directory; < 0: this process's cgroup) through clone3(CLONE_INTO_CGROUP), so no code of the
-/// child runs anywhere else. A vfork-style child (CLONE_VM | CLONE_VFORK, like posix_spawn):
-/// this thread sleeps until it has exec'd. Returns 0 and stores the pid, or an errno value (exec
+/// fds 0/1/2 and every other fd closed — straight into the cgroup `options->cgroup_fd` (an open
+/// cgroup v2 directory) through clone3(CLONE_INTO_CGROUP), so no code of the child runs anywhere
+/// else, with the v1 cgroups, rlimits and user of `options` (NULL: none). A vfork-style child
+/// (CLONE_VM | CLONE_VFORK, like posix_spawn) that makes raw system calls only: this thread
+/// sleeps until it has exec'd. Returns 0 and stores the pid, or an errno value (exec and setup
 /// errors included; the failed child is reaped here).
 int jobsd_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                const char *cwd, int in_fd, int out_fd, int err_fd, int cgroup_fd);
+                const char *cwd, int in_fd, int out_fd, int err_fd, const struct jobsd_spawn_options *options);
 
 /// Starts a child in the cgroup `cgroup_fd` that exits at once, and reaps it: 0 when jobsd can
 /// spawn into that cgroup, else the errno of clone3 (ENOSYS: not on this architecture or kernel,
@@ -39,8 +63,11 @@ enum {
 /// 0 once the main process has exited and no descendant is left (127 when the exec failed). It
 /// outlives jobsd (no death signal), so a restarted jobsd can still stop the tree through it.
 /// Returns 0 and the subreaper's pid, or an errno value.
+/// `options` (NULL: none) apply to the command as in `jobsd_spawn`, except the cgroups (the
+/// caller passes none).
 int jobsd_spawn_subreaper(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                          const char *cwd, int in_fd, int out_fd, int err_fd, int status_fd);
+                          const char *cwd, int in_fd, int out_fd, int err_fd, int status_fd,
+                          const struct jobsd_spawn_options *options);
 
 /// pidfd_open(pid, 0): an fd naming that process (never a later one with the same pid). -1 with
 /// errno set.

@@ -37,6 +37,10 @@ public struct EngineConfiguration: Sendable {
     /// How jobs' processes are contained (see `JobEngine.containmentMethod`): `.auto` takes a
     /// cgroup per job where a cgroup v2 directory is writable, else a per-job subreaper.
     public var containment: ContainmentChoice = .auto
+    /// The user jobs run as when they name none (`--job-user`); nil: jobsd's own user.
+    public var jobUser: String?
+    /// Users a job may name in `user` (`--allow-users`), besides `jobUser`.
+    public var allowedUsers: [String] = []
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory

@@ -16,6 +16,8 @@ struct EngineMetrics: Sendable {
     let abandoned: Counter
     let leaseRenewals: Counter
     let rescued: Counter
+    let oomKilled: Counter
+    let cpuLimitStopped: Counter
 
     init(_ factory: any MetricsFactory) {
         var jobs: [JobState: Meter] = [:]
@@ -36,6 +38,8 @@ struct EngineMetrics: Sendable {
         abandoned = Counter(label: MetricFamily.abandonedTasks.name, factory: factory)
         leaseRenewals = Counter(label: MetricFamily.leaseRenewals.name, factory: factory)
         rescued = Counter(label: MetricFamily.jobsRescued.name, factory: factory)
+        oomKilled = Counter(label: MetricFamily.jobsOOMKilled.name, factory: factory)
+        cpuLimitStopped = Counter(label: MetricFamily.jobsCPULimitStopped.name, factory: factory)
     }
 
     /// A job moved from `old` (nil: new) to `new` (nil: forgotten).

@@ -81,7 +81,8 @@ extension JobEngine {
     func runCleanup(_ spec: CleanupSpec, for record: JobRecord, finalState: JobState, logger: Logger) async -> CleanupStatus {
         let jobID = record.id, grace = record.job.graceSeconds
         let workdir = workDirectory(jobID)
-        var env = JobEnvironment.forJob(id: jobID, workdir: workdir, user: record.spec.env)
+        let user = (try? users.credentials(for: record.spec.user)) ?? nil
+        var env = JobEnvironment.forJob(id: jobID, workdir: workdir, user: record.spec.env, runAs: user?.name)
         env["JOBSD_JOB_STATE"] = finalState.rawValue
         let timeout = spec.timeoutSeconds ?? CleanupSpec.defaultTimeoutSeconds
         let watch = ProcessWatch()
@@ -94,8 +95,9 @@ extension JobEngine {
             let out = try Pipes.devNull(O_WRONLY)
             defer { close(out) }
             spawned = try containment.spawn(
-                Containment.cleanupName(jobID, attempt: record.job.attempt), jobID: jobID, path: path, argv: spec.command, env: env.map { "\($0.key)=\($0.value)" },
-                cwd: workdir, stdin: stdin, stdout: out, stderr: out, onExit: watch.exited)
+                Containment.cleanupName(jobID, attempt: record.job.attempt), jobID: jobID, path: path, argv: spec.command,
+                env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir, stdin: stdin, stdout: out, stderr: out,
+                user: try users.credentials(for: record.spec.user), onExit: watch.exited)
         } catch {
             logger.info("cleanup could not start", metadata: ["error": "\(error)"])
             return CleanupStatus(state: .failed, error: error.description)

@@ -48,6 +48,7 @@ extension JobEngine {
             }
         }
         sweepStrayCgroups(keeping: Set(interrupted.map { $0.record.id }))
+        containment.resources.sweepV1(removingRoots: false)
         for _ in 0..<requeued { metrics.moved(from: nil, to: .queued) }
         if !mine.isEmpty {
             logger.info("recovery", metadata: ["requeued": "\(requeued)", "interrupted": "\(interrupted.count)"])
@@ -79,6 +80,12 @@ extension JobEngine {
             survivors += result.survivors
             stopped.signals += result.signals
         }
+        if survivors == 0 {
+            let attempt = record.job.attempt
+            for name in [Containment.treeName(record.id, attempt: attempt), Containment.cleanupName(record.id, attempt: attempt)] {
+                containment.resources.removeV1(name)
+            }
+        }
         noteStop(live, stopped)
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
@@ -100,10 +107,15 @@ extension JobEngine {
     }
 
     /// Kills and removes the cgroups under this engine's root that no interrupted job claims: a
-    /// finished job's cgroup that could not be removed, a probe left by a crashed start.
+    /// finished job's cgroup that could not be removed, a probe left by a crashed start; and the
+    /// owner marks (`StaleCgroupRoots`) of earlier runs that are no longer alive.
     private func sweepStrayCgroups(keeping ids: Set<String>) {
         guard let cgroups = containment.cgroups else { return }
         for name in cgroups.children() {
+            if name.hasPrefix("owner.") {
+                if !StaleCgroupRoots.ownerIsAlive(name) { rmdir(cgroups.root + "/" + name) }
+                continue
+            }
             guard !ids.contains(Containment.jobID(ofTree: name)), let cgroup = cgroups.existing(name) else { continue }
             cgroup.kill()
             cgroup.release()

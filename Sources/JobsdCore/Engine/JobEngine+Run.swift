@@ -62,6 +62,7 @@ extension JobEngine {
         }
         workdirs.discardSpares()
         containment.cgroups?.removeIfEmpty()
+        containment.resources.sweepV1(removingRoots: true)
         logger.info("job engine stopped")
     }
 

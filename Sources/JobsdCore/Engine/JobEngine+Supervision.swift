@@ -46,7 +46,10 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes) { [weak live] in live?.changes.broadcast() }
+        let log = logs.create(
+            JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes,
+            owner: spawned.user.map { ($0.uid, $0.gid) }
+        ) { [weak live] in live?.changes.broadcast() }
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
@@ -69,9 +72,14 @@ extension JobEngine {
         // Stop what is left (everything, on cancel/timeout; leftovers after a natural exit).
         let ladder = SignalLadder(tree: spawned.tree, processGroup: pid, watch: live.watch, logger: logger, escapedKilled: metrics.escapedKilled)
         let result = await ladder.stop(grace: snapshot.stopGrace ?? record.job.graceSeconds)
-        if result.survivors == 0 { spawned.tree.release() }
+        let oomKills = spawned.limits?.oomKills ?? 0
+        if result.survivors == 0 {
+            spawned.tree.release()
+            spawned.limits?.release()
+        }
         if let deadline = state.lock.withLock({ live.deadline }) { Deadlines.shared.cancel(deadline) }
         noteStop(live, result)
+        noteLimits(live, oomKills: oomKills, limits: record.spec.limits)
 
         // All writers are gone: the pipes reach end-of-file once drained. Bounded, in case a
         // process we could not find still holds them.
@@ -86,8 +94,10 @@ extension JobEngine {
     /// new session under the engine's containment (the job's own cgroup, or its subreaper), with
     /// the reaper delivering the exit to `leaderExited`.
     func spawnJob(_ live: LiveJob, record: JobRecord) throws(SpawnError) -> SpawnedJob {
+        let user = try users.credentials(for: record.spec.user)
         let workdir = try workdirs.create(record.id)
-        let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env)
+        if let user { JobUsers.handOver(workdir, to: user) }
+        let env = JobEnvironment.forJob(id: record.id, workdir: workdir, user: record.spec.env, runAs: user?.name)
         let path = try JobEnvironment.resolve(record.spec.command.first ?? "", path: env["PATH"])
         let stdin = try Pipes.stdin(record.spec.stdin)
         defer { close(stdin) }
@@ -104,11 +114,14 @@ extension JobEngine {
         }
         do {
             let spawned = try containment.spawn(
-                Containment.treeName(record.id, attempt: record.job.attempt), jobID: record.id, path: path, argv: record.spec.command, env: env.map { "\($0.key)=\($0.value)" },
-                cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write
+                Containment.treeName(record.id, attempt: record.job.attempt), jobID: record.id, path: path, argv: record.spec.command,
+                env: env.map { "\($0.key)=\($0.value)" }, cwd: workdir, stdin: stdin, stdout: out.write, stderr: err.write,
+                limits: record.spec.limits, user: user
             ) { [self] status in leaderExited(live, status) }
             live.watch.stopsGroup(spawned.pid)
-            return SpawnedJob(pid: spawned.pid, startTicks: spawned.startTicks, tree: spawned.tree, stdout: out.read, stderr: err.read)
+            return SpawnedJob(
+                pid: spawned.pid, startTicks: spawned.startTicks, tree: spawned.tree, limits: spawned.limits, user: user,
+                stdout: out.read, stderr: err.read)
         } catch {
             close(out.read)
             close(err.read)
@@ -123,6 +136,29 @@ extension JobEngine {
             if live.outcome == nil { live.outcome = .natural(status) }
         }
         live.watch.exited(status)
+    }
+
+    /// After the job's tree is gone: an OOM kill in its memory cgroup (`oom_killed`, counted)
+    /// turns a failure of the main process into "killed by the kernel: out of memory"; a main
+    /// process the kernel stopped at `cpu_seconds` (SIGXCPU) gets its explanation too.
+    private func noteLimits(_ live: LiveJob, oomKills kills: Int, limits: JobLimits?) {
+        let status = live.watch.snapshot.status
+        if kills > 0 { metrics.oomKilled.increment() }
+        let stoppedByCPU = status?.signalName == "SIGXCPU" && limits?.cpuSeconds != nil
+        if stoppedByCPU { metrics.cpuLimitStopped.increment() }
+        state.lock.withLock {
+            if kills > 0 {
+                var fields: [JobEvent.Field] = [.init("count", .number(Double(kills)))]
+                if let bytes = limits?.memoryBytes { fields.append(.init("limit_bytes", .number(Double(bytes)))) }
+                note(live, .oomKilled, fields)
+            }
+            guard case let .some(outcome) = live.outcome, outcome.error == nil, outcome.state == .failed else { return }
+            if kills > 0, let bytes = limits?.memoryBytes {
+                live.outcome = Outcome(state: .failed, error: "killed by the kernel: out of memory (limit \(bytes) bytes)")
+            } else if stoppedByCPU, let seconds = limits?.cpuSeconds {
+                live.outcome = Outcome(state: .failed, error: "stopped by the kernel: CPU time limit reached (cpu_seconds \(seconds))")
+            }
+        }
     }
 
     /// Notes what stopping the tree did, in the order it happened (monotonic clock): the signals
@@ -172,6 +208,10 @@ struct SpawnedJob: Sendable {
     var pid: pid_t
     var startTicks: UInt64?
     var tree: any ContainedTree
+    /// The limits as applied (v1 cgroups, OOM counter); nil without limits.
+    var limits: AppliedLimits?
+    /// The user it runs as; nil: jobsd's own.
+    var user: UserCredentials?
     var stdout: Int32
     var stderr: Int32
 }

@@ -47,16 +47,26 @@ public final class JobEngine: Sendable {
     /// How the jobs' processes are contained, chosen once here (`EngineConfiguration.containment`).
     let containment: Containment
 
+    /// The users jobs may run as (`jobUser`, `allowedUsers`).
+    let users: JobUsers
+
     /// Throws when `configuration.containment` is `.cgroup` and no cgroup v2 directory is
-    /// writable here (`.auto` then falls back to `.proc`).
+    /// writable here (`.auto` then falls back to `.proc`), and when a job user is configured that
+    /// does not exist or jobsd is not root.
     ///
     /// - Parameter metrics: the swift-metrics backend the engine's series go to (names, help
     ///   texts and buckets: `MetricFamily`): the server passes a Prometheus registry of its own;
     ///   an embedder passes theirs, or `MetricsSystem.factory` for the process-global one set by
     ///   `MetricsSystem.bootstrap`. Taking it as a parameter rather than reading the global keeps
     ///   several engines in one process (the tests) apart.
-    public init(configuration: EngineConfiguration, store: any JobStore, metrics: any MetricsFactory, logger: Logger) throws(ContainmentError) {
-        containment = try Containment.choose(configuration.containment, dataDirectory: configuration.dataDirectory)
+    public init(configuration: EngineConfiguration, store: any JobStore, metrics: any MetricsFactory, logger: Logger) throws(EngineSetupError) {
+        do { containment = try Containment.choose(configuration.containment, dataDirectory: configuration.dataDirectory) } catch {
+            throw EngineSetupError(error.description)
+        }
+        users = try JobUsers(configuration: configuration)
+        if let tree = containment.cgroups {
+            StaleCgroupRoots.reclaimInBackground(beside: tree, v1Bases: Array(Set(ResourceControl.v1Hierarchies().values)), logger: logger)
+        }
         self.configuration = configuration
         self.store = store
         self.metrics = EngineMetrics(metrics)
@@ -80,6 +90,30 @@ public final class JobEngine: Sendable {
 
     /// The cgroup root of this engine's jobs, or why cgroups are not used (for logs and `/readyz`).
     public var containmentDetail: String { containment.detail }
+
+    /// How each kind of job limit is enforced here; a kind missing cannot be (see
+    /// `limitUnavailable`). Fixed for the engine's life.
+    public var limitMechanisms: [JobLimits.Kind: LimitMechanism] { containment.resources.mechanisms }
+
+    /// Why `kind` cannot be enforced here, in one sentence; nil when it can.
+    public func limitUnavailable(_ kind: JobLimits.Kind) -> String? {
+        containment.resources.mechanisms[kind] == nil ? containment.resources.unavailable[kind] ?? "no mechanism enforces it here" : nil
+    }
+
+    /// Kills whatever is left in the cgroups of a jobsd on `dataDirectory` and removes them (v2
+    /// and v1, the engine's roots included). For a data directory that is being deleted after
+    /// its jobsd was killed with SIGKILL (tests): a jobsd that starts again on it sweeps them
+    /// itself, a stopped one leaves none. Blocks until the cgroups are empty (at most about a
+    /// second each).
+    public static func discardCgroups(dataDirectory: String) {
+        ResourceControl.discardAll(dataDirectory: dataDirectory)
+    }
+
+    /// The user of jobs that name none (`--job-user`); nil: jobsd's own.
+    public var jobUser: String? { users.defaultUser?.name }
+
+    /// Every user a job may name in `user` (`--job-user` and `--allow-users`), sorted.
+    public var allowedUsers: [String] { users.allowed.keys.sorted() }
 
     /// False until the store was read and the queue rebuilt (jobs interrupted by the previous stop
     /// may still be recovering in the background), from the first `shutdown()` on, and on a shared

@@ -4,10 +4,14 @@ import Foundation
 enum JobEnvironment {
     static let basePATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    /// Base (PATH, HOME = workdir, LANG) + the user's env + `JOBSD_JOB_ID` (which the user cannot
-    /// override: it is how the job's processes are found).
-    static func forJob(id: String, workdir: String, user: [String: String]) -> [String: String] {
+    /// Base (PATH, HOME = workdir, LANG; USER and LOGNAME when it runs as `runAs`) + the user's
+    /// env + `JOBSD_JOB_ID` (which the user cannot override).
+    static func forJob(id: String, workdir: String, user: [String: String], runAs: String? = nil) -> [String: String] {
         var env = ["PATH": basePATH, "HOME": workdir, "LANG": "C.UTF-8"]
+        if let runAs {
+            env["USER"] = runAs
+            env["LOGNAME"] = runAs
+        }
         env.merge(user) { _, new in new }
         env["JOBSD_JOB_ID"] = id
         return env

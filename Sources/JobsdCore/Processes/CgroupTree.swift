@@ -21,12 +21,8 @@ struct CgroupTree: Sendable {
     static func prepare(dataDirectory: String) throws(ContainmentError) -> CgroupTree {
         guard let mount = unifiedMount() else { throw .unavailable("no cgroup2 file system is mounted") }
         guard let own = ownCgroup() else { throw .unavailable("/proc/self/cgroup has no cgroup v2 (0::) line") }
-        let absolute = realpath(dataDirectory, nil).map { resolved in
-            defer { free(resolved) }
-            return String(cString: resolved)
-        } ?? URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
         let base = mount + (own == "/" ? "" : own)
-        let tree = CgroupTree(root: base + "/jobsd-" + fnv1a(absolute))
+        let tree = CgroupTree(root: base + "/jobsd-" + fnv1a(absolute(dataDirectory)))
         if mkdir(tree.root, 0o755) != 0, errno != EEXIST {
             throw .unavailable("cannot create \(tree.root): \(String(cString: strerror(errno)))")
         }
@@ -39,13 +35,33 @@ struct CgroupTree: Sendable {
         }
         let rc = jobsd_cgroup_probe(probe.fd)
         guard rc == 0 else { throw .unavailable("cannot start a process in \(probe.path): clone3: \(String(cString: strerror(rc)))") }
+        tree.markOwner()
         return tree
     }
 
-    /// Creates `<root>/<name>` (or takes the existing one) and opens it.
+    /// Marks the root as this process's (`StaleCgroupRoots`): an empty child cgroup named after
+    /// its pid and start time. Re-creates the root if another jobsd's reclaim removed it between
+    /// our `mkdir` and now.
+    func markOwner() {
+        let mark = root + "/" + StaleCgroupRoots.ownMark
+        for _ in 0..<3 {
+            if mkdir(mark, 0o755) == 0 || errno == EEXIST || errno != ENOENT { return }
+            _ = mkdir(root, 0o755)
+        }
+    }
+
+    /// Creates `<root>/<name>` (or takes the existing one) and opens it. Should the root be
+    /// gone (removed by hand, or by another jobsd that could not tell its owner is alive), it is
+    /// made again, with this process's owner mark.
     func create(_ name: String) throws(ContainmentError) -> JobCgroup {
         let path = root + "/" + name
-        if mkdir(path, 0o755) != 0, errno != EEXIST {
+        var failed = mkdir(path, 0o755) != 0 && errno != EEXIST
+        if failed, errno == ENOENT {
+            _ = mkdir(root, 0o755)
+            markOwner()
+            failed = mkdir(path, 0o755) != 0 && errno != EEXIST
+        }
+        if failed {
             throw .unavailable("cannot create the cgroup \(path): \(String(cString: strerror(errno)))")
         }
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -60,7 +76,8 @@ struct CgroupTree: Sendable {
         return fd >= 0 ? JobCgroup(path: path, fd: fd) : nil
     }
 
-    /// Names of the cgroups under `root` (leftovers of a previous run, at start).
+    /// Names of the cgroups under `root` (leftovers of a previous run, at start), owner marks
+    /// (`StaleCgroupRoots`) included.
     func children() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { name in
             var st = stat()
@@ -68,9 +85,30 @@ struct CgroupTree: Sendable {
         }
     }
 
-    /// Removes `root` when no job cgroup is left in it (at the engine's stop).
+    /// Removes this process's owner mark, then `root` when no job cgroup is left in it (at the
+    /// engine's stop).
     func removeIfEmpty() {
+        _ = rmdir(root + "/" + StaleCgroupRoots.ownMark)
         _ = rmdir(root)
+    }
+
+    /// The tree of the engine on `dataDirectory`, without creating or probing anything (nil when
+    /// no cgroup2 file system is mounted).
+    static func located(dataDirectory: String) -> CgroupTree? {
+        guard let mount = unifiedMount(), let own = ownCgroup() else { return nil }
+        return CgroupTree(root: mount + (own == "/" ? "" : own) + "/jobsd-" + fnv1a(absolute(dataDirectory)))
+    }
+
+    /// Kills whatever is left in the cgroups under `root` and removes them and `root` (a data
+    /// directory being deleted whose jobsd was killed with SIGKILL and will not start again).
+    func discard() {
+        for name in children() {
+            guard let cgroup = existing(name) else { continue }
+            cgroup.kill()
+            for _ in 0..<1000 where cgroup.isPopulated { usleep(1000) }
+            cgroup.release()
+        }
+        removeIfEmpty()
     }
 
     // MARK: - Locating the v2 hierarchy
@@ -114,6 +152,14 @@ struct CgroupTree: Sendable {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The data directory as the cgroup names hash it: resolved (symlinks too) when it exists.
+    static func absolute(_ dataDirectory: String) -> String {
+        realpath(dataDirectory, nil).map { resolved in
+            defer { free(resolved) }
+            return String(cString: resolved)
+        } ?? URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
     }
 
     static func fnv1a(_ text: String) -> String {

@@ -1,4 +1,5 @@
 import Glibc
+import JobsdAPI
 import Logging
 
 /// Which containment `--containment` asks for (`JOBSD_CONTAINMENT`).
@@ -31,10 +32,18 @@ struct Containment: Sendable {
     let registry: String
     /// One sentence for the log and `/readyz`: the cgroup root, or why cgroups are not used.
     let detail: String
+    /// Which job limits can be enforced, and how (set by `choose`).
+    private(set) var resources = ResourceControl(mechanisms: [:], unavailable: [:], v1Roots: [:])
 
     /// `.auto`: cgroup when `CgroupTree.prepare` succeeds, else proc (the reason is kept in
     /// `detail`). `.cgroup`: throws when it fails. `.proc`: never touches cgroups.
     static func choose(_ choice: ContainmentChoice, dataDirectory: String) throws(ContainmentError) -> Containment {
+        var containment = try method(choice, dataDirectory: dataDirectory)
+        containment.resources = ResourceControl.prepare(containment: containment, dataDirectory: dataDirectory)
+        return containment
+    }
+
+    private static func method(_ choice: ContainmentChoice, dataDirectory: String) throws(ContainmentError) -> Containment {
         let registry = dataDirectory + "/subreapers"
         switch choice {
         case .proc:
@@ -73,32 +82,46 @@ struct ContainedSpawn: Sendable {
     /// Its start time in clock ticks since boot, when readable.
     var startTicks: UInt64?
     var tree: any ContainedTree
+    /// The job's limits as applied (their v1 cgroups, OOM counter); nil without limits.
+    var limits: AppliedLimits?
 }
 
 extension Containment {
     /// Starts `argv` as the main process of a new tree named `name` (a job id, or
     /// `<id>.cleanup`): with method `.cgroup` in the new cgroup `<root>/<name>` from its first
-    /// instruction on; with method `.proc` below a new `Subreaper`. `onExit` gets the main
-    /// process's exit status once (on the reaper's thread, or the output loop's for a subreaper).
-    /// On a spawn failure nothing is left behind (the cgroup is removed).
+    /// instruction on; with method `.proc` below a new `Subreaper`; in either case with `limits`
+    /// (see `ResourceControl`) and as `user` (nil: jobsd's own) before it execs. `onExit` gets
+    /// the main process's exit status once (on the reaper's thread, or the output loop's for a
+    /// subreaper). On a spawn failure nothing is left behind (the cgroups are removed).
     func spawn(
         _ name: String, jobID: String, path: String, argv: [String], env: [String], cwd: String?,
-        stdin: Int32, stdout: Int32, stderr: Int32, onExit: @escaping @Sendable (ExitStatus) -> Void
+        stdin: Int32, stdout: Int32, stderr: Int32, limits: JobLimits? = nil, user: UserCredentials? = nil,
+        onExit: @escaping @Sendable (ExitStatus) -> Void
     ) throws(SpawnError) -> ContainedSpawn {
+        var options = SpawnOptions(credentials: user)
         guard let cgroups else {
+            let applied = try limits.map { limits throws(SpawnError) in try resources.apply(limits, name: name, cgroup: nil) }
+            options.rlimits = applied?.rlimits ?? []
             let (main, tree) = try Subreaper.spawn(
                 name: name, registry: registry, path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr,
-                onExit: onExit)
-            return ContainedSpawn(pid: main, startTicks: ProcessTable.info(main)?.startTicks, tree: tree)
+                options: options, onExit: onExit)
+            return ContainedSpawn(pid: main, startTicks: ProcessTable.info(main)?.startTicks, tree: tree, limits: applied)
         }
         let cgroup: JobCgroup
         do { cgroup = try cgroups.create(name) } catch { throw .setup("\(error)") }
-        do {
+        var applied: AppliedLimits?
+        do throws(SpawnError) {
+            applied = try limits.map { limits throws(SpawnError) in try resources.apply(limits, name: name, cgroup: cgroup) }
+            defer { applied?.closeProcs() }
+            options.cgroup = cgroup.fd
+            options.v1Procs = applied?.procsFDs ?? []
+            options.rlimits = applied?.rlimits ?? []
             let (pid, ticks) = try Reaper.shared.spawn(
-                path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, cgroup: cgroup.fd, onExit: onExit)
-            return ContainedSpawn(pid: pid, startTicks: ticks, tree: cgroup)
+                path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, options: options, onExit: onExit)
+            return ContainedSpawn(pid: pid, startTicks: ticks, tree: cgroup, limits: applied)
         } catch {
             cgroup.remove()
+            applied?.release()
             throw error
         }
     }

@@ -35,27 +35,29 @@ final class Reaper: @unchecked Sendable {
         thread.start()
     }
 
-    /// Spawns a process (see `jobsd_spawn`) into the cgroup open as `cgroup` (-1: this process's)
-    /// and registers `onExit`, called once on the reaper thread with the exit status. Returns the
+    /// Spawns a process (see `jobsd_spawn`) with `options` (its cgroups, rlimits and user) and
+    /// registers `onExit`, called once on the reaper thread with the exit status. Returns the
     /// pid and its start time in clock ticks.
     func spawn(
         path: String, argv: [String], env: [String], cwd: String?, stdin: Int32, stdout: Int32, stderr: Int32,
-        cgroup: Int32 = -1, onExit: @escaping @Sendable (ExitStatus) -> Void
+        options: SpawnOptions = SpawnOptions(), onExit: @escaping @Sendable (ExitStatus) -> Void
     ) throws(SpawnError) -> (pid: pid_t, startTicks: UInt64?) {
         let (pid, ticks, _) = try register(argv: argv, env: env, name: argv.first ?? path, onExit: onExit, pidfd: false) { pid, cArgv, cEnv in
-            jobsd_spawn(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, cgroup)
+            options.withCOptions { jobsd_spawn(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, $0) }
         }
         return (pid, ticks)
     }
 
     /// Forks a per-job subreaper that runs `path` (see `jobsd_spawn_subreaper`; `Subreaper` reads
-    /// its `statusFD`). It is reaped here without a handler; returns its pid, start time and a
-    /// pidfd naming it (opened before it can be reaped, so it is never another process).
+    /// its `statusFD`) with `options`' rlimits and user (no cgroups). It is reaped here without a
+    /// handler; returns its pid, start time and a pidfd naming it (opened before it can be
+    /// reaped, so it is never another process).
     func spawnSubreaper(
-        path: String, argv: [String], env: [String], cwd: String?, stdin: Int32, stdout: Int32, stderr: Int32, statusFD: Int32
+        path: String, argv: [String], env: [String], cwd: String?, stdin: Int32, stdout: Int32, stderr: Int32, statusFD: Int32,
+        options: SpawnOptions
     ) throws(SpawnError) -> (pid: pid_t, startTicks: UInt64?, pidfd: Int32) {
         let (pid, ticks, pidfd) = try register(argv: argv, env: env, name: argv.first ?? path, onExit: { _ in }, pidfd: true) { pid, cArgv, cEnv in
-            jobsd_spawn_subreaper(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, statusFD)
+            options.withCOptions { jobsd_spawn_subreaper(&pid, path, cArgv, cEnv, cwd, stdin, stdout, stderr, statusFD, $0) }
         }
         return (pid, ticks, pidfd)
     }

@@ -36,11 +36,12 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
     /// reported one reports SIGKILL). The subreaper itself is reaped by `Reaper`.
     static func spawn(
         name: String, registry: String, path: String, argv: [String], env: [String], cwd: String?,
-        stdin: Int32, stdout: Int32, stderr: Int32, onExit: @escaping @Sendable (ExitStatus) -> Void
+        stdin: Int32, stdout: Int32, stderr: Int32, options: SpawnOptions, onExit: @escaping @Sendable (ExitStatus) -> Void
     ) throws(SpawnError) -> (main: pid_t, tree: Subreaper) {
         let status = try Pipes.pipe()
         let (pid, ticks, pidfd) = try Reaper.shared.spawnSubreaper(
-            path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, statusFD: status.write)
+            path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, statusFD: status.write,
+            options: options)
         close(status.write)
         // The first message comes within the subreaper's spawn of the command (it is the sole
         // writer: end-of-file means it died first).

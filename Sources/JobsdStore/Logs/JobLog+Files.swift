@@ -16,12 +16,16 @@ extension JobLog {
     /// Its files are created with the first byte appended, so a job that prints nothing costs
     /// no file system work (reading it finds no log: empty). A failure to create them then drops
     /// the output (logged nowhere: like a full disk).
-    public static func create(dataDirectory: String, id: String, maxBytes: Int) -> JobLog {
+    /// `owner`: the uid and gid of the job's user when it runs as another user (its log directory
+    /// and files are given to it), nil: jobsd's.
+    public static func create(dataDirectory: String, id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)? = nil) -> JobLog {
         // Leftovers exist only when a run was cut short by a crash before its start was stored.
         if access(directory(dataDirectory: dataDirectory, id: id), F_OK) == 0 { remove(dataDirectory: dataDirectory, id: id) }
-        return JobLog(
+        let log = JobLog(
             directory: directory(dataDirectory: dataDirectory, id: id), dataFD: -1, indexFD: -1, base: 0, end: 0,
             maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true)
+        log.owner = owner
+        return log
     }
 
     /// Creates the directory and both files of a log created by `create`. Caller holds `lock`.
@@ -42,6 +46,11 @@ extension JobLog {
             Glibc.close(data)
             Glibc.close(index)
             throw error
+        }
+        if let owner {
+            _ = chown(directory, owner.uid, owner.gid)
+            _ = fchown(data, owner.uid, owner.gid)
+            _ = fchown(index, owner.uid, owner.gid)
         }
         dataFD = data
         indexFD = index

@@ -30,6 +30,9 @@ public final class JobLog: OpenJobLog, @unchecked Sendable {
     var runs: [Run]
     /// Appends are taken (a log created for a starting job) until `close()`.
     var writable: Bool
+    /// uid and gid the directory and files are given when created (a job run as another user);
+    /// nil: jobsd's. Set once, before the first write.
+    var owner: (uid: UInt32, gid: UInt32)?
 
     struct Run: Equatable {
         var stream: LogStream

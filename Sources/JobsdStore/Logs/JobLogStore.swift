@@ -12,8 +12,9 @@ public protocol JobLogStore: Sendable {
     /// dropped. `onReadable` is called when appended bytes became readable later than `append`
     /// returned (a store that writes in batches calls it after each batch is stored; one that
     /// writes at once never calls it). The log may hold `onReadable` as long as it lives: capture
-    /// whatever holds the log weakly.
-    func create(_ id: String, maxBytes: Int, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog
+    /// whatever holds the log weakly. `owner`: the uid and gid of the user the job runs as
+    /// (`--job-user`), given the log's files where it has files; nil: jobsd's.
+    func create(_ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog
     /// The log of a job that was running when the server stopped, to keep its size current while
     /// it is recovered; nil when the store reads such logs through `read` only.
     func reopen(_ id: String) -> (any OpenJobLog)?

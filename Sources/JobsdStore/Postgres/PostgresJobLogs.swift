@@ -38,7 +38,8 @@ struct PostgresJobLogs: JobLogStore {
         ORDER BY o.end_off
         """
 
-    func create(_ id: String, maxBytes: Int, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog {
+    /// The output lives in the database: `owner` has no files to own.
+    func create(_ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog {
         PostgresJobLog(id: id, maxBytes: maxBytes, logs: self, onReadable: onReadable)
     }
 

@@ -7,7 +7,7 @@ import JobsdClient
 struct Submit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit a job and print its id.",
-        usage: "jobctl submit [<options>] -- <command> [<args>…]",
+        usage: "jobctl submit [<options>] -- <command> [<args>…]\n       jobctl submit --template <name> [--param <key=value> …] [--name …] [--label …]",
         discussion: "With --wait or --follow, exits with the job's outcome (see `jobctl --help`)."
     )
 
@@ -43,6 +43,30 @@ struct Submit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Idempotency-Key: resubmitting the same spec with it returns the same job.", valueName: "key"))
     var idempotencyKey: String?
 
+    @Option(help: ArgumentHelp("Memory limit of the whole job: bytes or 512M, 2G.", valueName: "size"))
+    var memory: ByteSizeArgument?
+
+    @Option(help: ArgumentHelp("CPU limit of the whole job in cores, e.g. 0.5.", valueName: "cores"))
+    var cpu: Double?
+
+    @Option(help: ArgumentHelp("Most processes of the whole job at once.", valueName: "n"))
+    var pids: Int64?
+
+    @Option(help: ArgumentHelp("Open files per process.", valueName: "n"))
+    var openFiles: Int64?
+
+    @Option(help: ArgumentHelp("CPU time per process (SIGXCPU past it).", valueName: "duration"))
+    var cpuSeconds: DurationArgument?
+
+    @Option(help: ArgumentHelp("Run the job as this user (one of the server's --allow-users).", valueName: "name"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Run the server's command template of this name (GET /v1/templates) instead of a command.", valueName: "name"))
+    var template: String?
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A template parameter (repeatable); converted to the parameter's type.", valueName: "key=value"))
+    var params: [KeyValueArgument] = []
+
     @Flag(help: "Wait until the job is terminal and exit with its outcome.")
     var wait = false
 
@@ -59,16 +83,27 @@ struct Submit: AsyncParsableCommand {
     private var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func validate() throws {
+        if template != nil {
+            guard argv.isEmpty else { throw ValidationError("--template runs the server's command: give no command after --") }
+            return
+        }
+        guard params.isEmpty else { throw ValidationError("--param needs --template") }
         guard !argv.isEmpty else { throw ValidationError("missing command: jobctl submit [<options>] -- <command> [<args>…]") }
         if cleanupTimeout != nil, cleanup == nil { throw ValidationError("--cleanup-timeout needs --cleanup") }
     }
 
     func run() async throws {
-        let spec = JobSpec(
-            command: argv, env: env.dictionary, stdin: try stdinText(), timeoutSeconds: timeout?.seconds,
-            graceSeconds: grace?.seconds, cleanup: cleanup.map { CleanupSpec(command: ["sh", "-c", $0], timeoutSeconds: cleanupTimeout?.seconds) },
-            name: name, labels: labels.dictionary, notify: notify.map(NotifySpec.init(url:)))
-        let job = try await server.call { client throws(ClientError) in try await client.submit(spec, idempotencyKey: idempotencyKey) }
+        let job: Job
+        if let template {
+            let request = TemplateRequest(template: template, params: try await typedParams(template), name: name, labels: labels.dictionary)
+            job = try await server.call { client throws(ClientError) in try await client.submit(request, idempotencyKey: idempotencyKey) }
+        } else {
+            let spec = JobSpec(
+                command: argv, env: env.dictionary, stdin: try stdinText(), timeoutSeconds: timeout?.seconds,
+                graceSeconds: grace?.seconds, cleanup: cleanup.map { CleanupSpec(command: ["sh", "-c", $0], timeoutSeconds: cleanupTimeout?.seconds) },
+                name: name, labels: labels.dictionary, notify: notify.map(NotifySpec.init(url:)), limits: limits, user: user)
+            job = try await server.call { client throws(ClientError) in try await client.submit(spec, idempotencyKey: idempotencyKey) }
+        }
 
         if follow {
             Output.error("jobctl: submitted \(job.id)")
@@ -80,6 +115,39 @@ struct Submit: AsyncParsableCommand {
         let final = try await server.call { client throws(ClientError) in try await client.waitForChange(job.id, timeout: .infinity) }
         if json, wait { Output.json(final) }
         throw ExitCode(final.waitExitStatus)
+    }
+
+    /// `--param` values as the template's parameter types want them (from `GET /v1/templates`):
+    /// numbers and booleans parsed, the rest strings. A parameter the template does not have is
+    /// sent as a string, for the server to refuse by name.
+    private func typedParams(_ template: String) async throws -> [String: JSONValue] {
+        let list = try await server.call { client throws(ClientError) in try await client.templates() }
+        var types: [String: String] = [:]
+        if case let .array(templates)? = list["templates"],
+           case let .object(params)? = templates.first(where: { $0["name"] == .string(template) })?["params"] {
+            for (key, rule) in params { if case let .string(type)? = rule["type"] { types[key] = type } }
+        }
+        var values: [String: JSONValue] = [:]
+        for param in params {
+            switch types[param.key] {
+            case "integer", "number":
+                guard let n = Double(param.value) else { throw ValidationError("--param \(param.key) must be a number, got '\(param.value)'") }
+                values[param.key] = .number(n)
+            case "boolean":
+                guard let b = Bool(param.value) else { throw ValidationError("--param \(param.key) must be true or false, got '\(param.value)'") }
+                values[param.key] = .bool(b)
+            default:
+                values[param.key] = .string(param.value)
+            }
+        }
+        return values
+    }
+
+    /// The limits given on the command line; nil when none (the server's defaults apply).
+    private var limits: JobLimits? {
+        let limits = JobLimits(
+            memoryBytes: memory?.bytes, cpu: cpu, pids: pids, openFiles: openFiles, cpuSeconds: cpuSeconds.map { Int64($0.seconds.rounded(.up)) })
+        return limits.isEmpty ? nil : limits
     }
 
     private func stdinText() throws -> String? {

@@ -195,3 +195,29 @@ import Testing
         }
     }
 }
+
+/// Schedules whose job runs a command template (`--templates`, `--templates-only`).
+@Suite struct ScheduleTemplateTests {
+    @Test func aScheduleOfATemplate_RunsTheTemplatesArgv_AndTemplatesOnlyRefusesARawOne() async throws {
+        try await TemplateTests.withTemplates(only: true) { server in
+            let client = server.client()
+            let body = #"{"name":"t","cron":"* * * * * *","overlap":"queue","job":{"template":"echo","params":{"message":"tick"}}}"#
+            let schedule = try await client.createSchedule(json: body)
+            #expect(schedule.job.command == ["printf", "%s|%s|%s\\n", "tick", "1", "false"], "expanded when created")
+            let run = try #require(try await client.waitForRuns(of: schedule.id, atLeast: 1).last)
+            #expect(run.scheduleID == schedule.id && run.labels["kind"] == "echo")
+            let done = try await client.wait(run.id, timeout: 30)
+            #expect(done.state == .succeeded)
+            #expect(try await client.logs(run.id).text == "tick|1|false\n")
+            _ = try await client.deleteSchedule(schedule.id)
+
+            let raw = try await server.send("POST", "/v1/schedules", body: scheduleJSON())
+            #expect(raw.status == 403, "a raw command is refused in templates-only mode")
+            let bad = try await server.send(
+                "POST", "/v1/schedules", body: #"{"name":"t","cron":"@daily","job":{"template":"echo","params":{"message":"x","count":9}}}"#)
+            #expect(bad.status == 400)
+            #expect(try decodeProblem(bad).field?.hasPrefix("job.params") == true, "\(try decodeProblem(bad))")
+            #expect(try await client.schedules().isEmpty)
+        }
+    }
+}
