@@ -216,7 +216,8 @@ import Testing
             let bad = try await server.send(
                 "POST", "/v1/schedules", body: #"{"name":"t","cron":"@daily","job":{"template":"echo","params":{"message":"x","count":9}}}"#)
             #expect(bad.status == 400)
-            #expect(try decodeProblem(bad).field?.hasPrefix("job.params") == true, "\(try decodeProblem(bad))")
+            let problem = try decodeProblem(bad)
+            #expect(problem.field?.hasPrefix("job.params") == true, "\(problem)")
             #expect(try await client.schedules().isEmpty)
         }
     }
