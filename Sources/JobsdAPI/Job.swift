@@ -22,6 +22,9 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
     public var error: String?
     public var cleanup: CleanupStatus
     public var logBytes: Int64
+    /// Output bytes the job wrote that could not be stored (its log could not grow: disk full,
+    /// I/O error); the job was never blocked for it. 0 when everything was stored.
+    public var logDroppedBytes: Int64
     /// When a scheduled job (`run_at`, `delay_seconds`) or a retry after its backoff may start;
     /// nil when it may start at once.
     public var runAt: Timestamp?
@@ -69,7 +72,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         id: String, name: String? = nil, labels: [String: String] = [:], command: [String], state: JobState,
         createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, timeoutSeconds: Double,
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
-        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0,
+        signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0, logDroppedBytes: Int64 = 0,
         runAt: Timestamp? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, retry: RetryPolicy? = nil,
         attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, scheduleID: String? = nil, node: String? = nil,
         limits: JobLimits? = nil, user: String? = nil
@@ -91,6 +94,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         self.error = error
         self.cleanup = cleanup
         self.logBytes = logBytes
+        self.logDroppedBytes = logDroppedBytes
         self.runAt = runAt
         self.concurrencyKey = concurrencyKey
         self.concurrencyLimit = concurrencyLimit
@@ -109,6 +113,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
+        case logDroppedBytes = "log_dropped_bytes"
         case runAt = "run_at", concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit", retry
         case attempt, maxAttempts = "max_attempts", attempts, groupID = "group_id", scheduleID = "schedule_id"
     }
@@ -132,6 +137,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         error = try c.decodeIfPresent(String.self, forKey: .error)
         cleanup = try c.decode(CleanupStatus.self, forKey: .cleanup)
         logBytes = try c.decode(Int64.self, forKey: .logBytes)
+        logDroppedBytes = try c.decodeIfPresent(Int64.self, forKey: .logDroppedBytes) ?? 0
         runAt = try c.decodeIfPresent(Timestamp.self, forKey: .runAt)
         concurrencyKey = try c.decodeIfPresent(String.self, forKey: .concurrencyKey)
         concurrencyLimit = try c.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
@@ -164,6 +170,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         try c.encode(error, forKey: .error)
         try c.encode(cleanup, forKey: .cleanup)
         try c.encode(logBytes, forKey: .logBytes)
+        try c.encode(logDroppedBytes, forKey: .logDroppedBytes)
         try c.encode(runAt, forKey: .runAt)
         try c.encode(concurrencyKey, forKey: .concurrencyKey)
         try c.encode(concurrencyLimit, forKey: .concurrencyLimit)
@@ -199,6 +206,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         w.raw(",\"exit_code\":"); w.optional(cleanup.exitCode) { $0.raw(String($1)) }
         w.raw(",\"error\":"); w.optional(cleanup.error) { $0.string($1) }
         w.raw("},\"log_bytes\":"); w.raw(String(logBytes))
+        w.raw(",\"log_dropped_bytes\":"); w.raw(String(logDroppedBytes))
         w.raw(",\"run_at\":"); w.optional(runAt) { $0.string($1.description) }
         w.raw(",\"concurrency_key\":"); w.optional(concurrencyKey) { $0.string($1) }
         w.raw(",\"concurrency_limit\":"); w.optional(concurrencyLimit) { $0.raw(String($1)) }

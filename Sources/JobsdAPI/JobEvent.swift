@@ -42,6 +42,10 @@ public struct JobEvent: Sendable, Equatable {
         public static let notifyAttemptFailed = Kind(rawValue: "notify_attempt_failed")
         public static let notifyDelivered = Kind(rawValue: "notify_delivered")
         public static let notifyFailed = Kind(rawValue: "notify_failed")
+        /// The job's log could not store its output (disk full, I/O error) and drops it: `error`.
+        public static let logDropped = Kind(rawValue: "log_dropped")
+        /// The log stores output again; `bytes` were dropped since `log_dropped`.
+        public static let logResumed = Kind(rawValue: "log_resumed")
     }
 
     /// `seq` 0 means "not numbered yet": the engine or the store numbers it when it is appended.

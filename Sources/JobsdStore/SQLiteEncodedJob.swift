@@ -34,7 +34,7 @@ final class SQLiteEncodedJob: Sendable {
     var idempotencyKey: String? { boxed.record.idempotencyKey }
     var labels: [String: String] { boxed.record.job.labels }
 
-    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?26 of `statement`
+    /// Binds every column of `StoredJob.columns`, in that order, to ?1…?27 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.
     func bind(to statement: SQLiteStatement) throws(SQLiteError) {
         let record = boxed.record
@@ -65,5 +65,6 @@ final class SQLiteEncodedJob: Sendable {
         try statement.bind(24, record.owner)
         try statement.bind(25, job.groupID)
         try statement.bind(26, orchestrationJSON)
+        try statement.bind(27, job.logDroppedBytes)
     }
 }

@@ -153,7 +153,9 @@ enum SQLiteSchema {
         ) WITHOUT ROWID;
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
-        // 8: schedules (periodic jobs; layout: StoredSchedule). A run is an ordinary job whose
+        // 8: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        "ALTER TABLE jobs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;",
+        // 9: schedules (periodic jobs; layout: StoredSchedule). A run is an ordinary job whose
         // orchestration JSON carries its schedule_id.
         """
         CREATE TABLE schedules (

@@ -21,7 +21,7 @@ enum StoredJob {
         id, state, name, labels, command, created_at, started_at, finished_at, timeout_seconds, \
         grace_seconds, cancel_requested_at, pid, exit_code, signal, error, cleanup_state, cleanup_exit_code, \
         cleanup_error, log_bytes, spec, idempotency_key, request_fingerprint, process_start_ticks, owner, \
-        group_id, orchestration
+        group_id, orchestration, log_dropped_bytes
         """
 
     /// `columns` one name an element.
@@ -89,7 +89,7 @@ enum StoredJob {
             startedAt: time(6), finishedAt: time(7), timeoutSeconds: row.double(8) ?? 0, graceSeconds: row.double(9) ?? 0,
             cancelRequestedAt: time(10), pid: int32(11), exitCode: int32(12), signal: row.string(13), error: row.string(14),
             cleanup: CleanupStatus(state: cleanupState, exitCode: int32(16), error: row.string(17)),
-            logBytes: row.int64(18) ?? 0, groupID: row.string(24)
+            logBytes: row.int64(18) ?? 0, logDroppedBytes: row.int64(26) ?? 0, groupID: row.string(24)
         )
         guard StoredOrchestration.apply(row.string(25), to: &job) else { throw corrupt("orchestration") }
         guard let spec = JobSpec(stored: try json(19, "spec"), of: job) else { throw corrupt("spec") }

@@ -41,6 +41,7 @@ enum JobDisplay {
         if let error = job.cleanup.error { cleanup += ": \(error)" }
         fields.append(("Cleanup", cleanup))
         fields.append(("Log bytes", String(job.logBytes)))
+        if job.logDroppedBytes > 0 { fields.append(("Log dropped", "\(job.logDroppedBytes) bytes could not be stored")) }
         let width = fields.map(\.0.count).max() ?? 0
         return fields.map { $0.0 + ":" + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }.joined(separator: "\n")
     }

@@ -19,10 +19,13 @@ struct MemoryHarness {
     static let cacheRecords = 500
 
     /// Starts jobsd on a temporary data dir with `arguments`, runs `body`, then kills it and
-    /// removes the directory, on success and on failure.
-    static func with<T: Sendable>(arguments: [String] = [], _ body: (MemoryHarness) async throws -> T) async throws -> T {
-        let data = try TemporaryDirectory.make(prefix: "jobsd-memory")
-        defer { TemporaryDirectory.remove(data) }
+    /// removes the directory, on success and on failure. With `dataDirectory` jobsd starts on
+    /// that one instead (the caller removes it).
+    static func with<T: Sendable>(
+        dataDirectory: String? = nil, arguments: [String] = [], _ body: (MemoryHarness) async throws -> T
+    ) async throws -> T {
+        let data = try dataDirectory ?? TemporaryDirectory.make(prefix: "jobsd-memory")
+        defer { if dataDirectory == nil { TemporaryDirectory.remove(data) } }
         let jobsd = try await JobsdProcess.start(
             dataDirectory: data, arguments: ["--cache-records", "\(cacheRecords)", "--log-level", "info"] + arguments)
         defer { jobsd.child.signal(SIGKILL) }
@@ -30,13 +33,28 @@ struct MemoryHarness {
     }
 
     /// jobsd's anonymous memory (heap, thread stacks, anonymous mappings) in KiB.
-    func anonymousKiB() throws -> Int {
+    func anonymousKiB() throws -> Int { try rollup("Anonymous") }
+
+    /// jobsd's resident memory (RSS) in KiB.
+    func residentKiB() throws -> Int { try rollup("Rss") }
+
+    /// One field of `/proc/<pid>/smaps_rollup`, in KiB.
+    private func rollup(_ field: String) throws -> Int {
         let text = try String(contentsOfFile: "/proc/\(jobsd.child.pid)/smaps_rollup", encoding: .utf8)
-        for line in text.split(separator: "\n") where line.hasPrefix("Anonymous:") {
-            if let kib = Int(line.split(separator: " ")[1]) { return kib }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            if let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) { return kib }
         }
-        throw TestFailure("no Anonymous line in smaps_rollup:\n\(text)")
+        throw TestFailure("no \(field) line in smaps_rollup:\n\(text)")
     }
+
+    /// Suspends until jobsd has handed its freed heap back more than `count` times (its log line
+    /// `heap trimmed`, written each time the engine has been idle for a moment after work).
+    func waitForHeapTrim(after count: Int) async throws {
+        try await eventually("jobsd trimming its heap once idle", timeout: 60) { heapTrims() > count }
+    }
+
+    /// How often jobsd has trimmed its heap so far.
+    func heapTrims() -> Int { jobsd.log.components(separatedBy: "heap trimmed").count - 1 }
 
     /// Runs `iteration(client, i)` for every i in `range`, on `concurrency` tasks.
     func run(
@@ -55,20 +73,32 @@ struct MemoryHarness {
         }
     }
 
-    /// Returns once at most `activeJobs` jobs are queued, running or cancelling (read from
-    /// `/metrics`).
+    /// Returns once jobsd is ready (`/readyz` 200: recovery has put what it found back into the
+    /// queue and the gauges) and at most `activeJobs` jobs are queued, running or cancelling (read
+    /// from `/metrics`).
     func waitUntilIdle(activeJobs: Int = 0) async throws {
-        let busy = ["queued", "running", "cancelling"].map { "jobsd_jobs{state=\"\($0)\"}" }
         for _ in 0..<6000 {
-            let text = try await client.transport.send(ClientRequest(path: "/metrics")).text
-            let active = text.split(separator: "\n").reduce(0.0) { sum, line in
-                guard busy.contains(where: { line.hasPrefix($0 + " ") }), let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return sum }
-                return sum + value
+            guard try await client.transport.send(ClientRequest(path: "/readyz")).status == 200 else {
+                try await Task.sleep(for: .milliseconds(20))
+                continue
             }
+            let series = try await metrics()
+            let active = ["queued", "running", "cancelling"].reduce(0.0) { $0 + (series["jobsd_jobs{state=\"\($1)\"}"] ?? 0) }
             if active <= Double(activeJobs) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("jobsd still has active jobs after 120 s")
+    }
+
+    /// jobsd's `/metrics`: each series (name and labels, as written) and its value.
+    func metrics() async throws -> [String: Double] {
+        let text = try await client.transport.send(ClientRequest(path: "/metrics")).text
+        var series: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            series[String(line[..<space])] = value
+        }
+        return series
     }
 
     /// Runs `warmUp` iterations, waits until jobsd is idle (but for `activeJobs`) and reads its

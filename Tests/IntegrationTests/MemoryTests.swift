@@ -79,6 +79,92 @@ import Testing
             #expect(growth.grownKiB < 1536, "\(growth)")
         }
     }
+
+    /// Issue 21: after a backlog has drained and jobsd has been idle, its RSS comes back down
+    /// (the engine hands freed heap back to the system when it goes idle); before, a drained
+    /// burst kept its peak for good. Eight jobs hold every running slot while 30 000 more are
+    /// submitted, so the backlog is the same on any machine; then they all run.
+    @Test func aDrainedBacklog_GivesItsMemoryBack_OnceIdle() async throws {
+        try await MemoryHarness.with(arguments: Self.backlogArguments) { harness in
+            try await harness.run(0..<3000, concurrency: 8) { client, _ in
+                _ = try await client.wait(try await client.submit(JobSpec(command: ["true"])).id)
+            }
+            try await harness.waitUntilIdle()
+            try await harness.waitForHeapTrim(after: 0)
+            let before = try harness.residentKiB()
+
+            let scratch = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            try await Self.holdBacklog(of: 30_000, in: harness, untilExists: scratch + "/go")
+            let peak = try harness.residentKiB()
+            let trims = harness.heapTrims()
+            #expect(FileManager.default.createFile(atPath: scratch + "/go", contents: nil))
+            try await harness.waitUntilIdle()
+            try await harness.waitForHeapTrim(after: trims)
+            let after = try harness.residentKiB()
+            print("jobsd RSS around a 30 000-job backlog: \(before) KiB before, \(peak) KiB at its peak, \(after) KiB once drained and idle")
+            #expect(after - before <= (peak - before) / 4, "gave back \(peak - after) of the \(peak - before) KiB the backlog took")
+            #expect(after <= max(before * 3 / 2, before + 32 * 1024), "issue 21's bound: \(after) KiB after, \(before) KiB before")
+        }
+    }
+}
+
+extension MemoryTests {
+    /// Restart with recovery: the jobs a `kill -9` left queued (and the ones it left running) are
+    /// taken over by the next jobsd, which stops the leftovers and runs the rest. Once they are done
+    /// and it is idle, it holds no more than a jobsd that ran the same backlog submitted to it:
+    /// what a backlog leaves in the heap after it drained (about 0.1–0.2 KiB a job of
+    /// fragmentation, flat from the second backlog on) is the same in both, and a recovered job
+    /// that kept anything would add it on top (issue 21's 0.66 KB a job: 3.3 MB here, against a bound
+    /// of 1 MB; measured: 180 KiB less after recovering 10 000).
+    @Test func jobsRecoveredAfterARestart_LeaveNoMoreBehindThanTheSameBacklogSubmitted() async throws {
+        let count = 5000
+        let submitted = try await MemoryHarness.with(arguments: Self.backlogArguments) { harness in
+            let scratch = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            try await Self.holdBacklog(of: count, in: harness, untilExists: scratch + "/go")
+            let trims = harness.heapTrims()
+            #expect(FileManager.default.createFile(atPath: scratch + "/go", contents: nil))
+            try await harness.waitUntilIdle()
+            try await harness.waitForHeapTrim(after: trims)
+            #expect(try await harness.metrics()["jobsd_jobs{state=\"succeeded\"}"] == Double(count + 8))
+            return try harness.anonymousKiB()
+        }
+        let data = try TemporaryDirectory.make(prefix: "jobsd-memory")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try await MemoryHarness.with(dataDirectory: data, arguments: Self.backlogArguments) { harness in
+            try await Self.holdBacklog(of: count, in: harness, untilExists: data + "/never")
+            await harness.jobsd.signal(SIGKILL)
+            _ = await harness.jobsd.waitForExit()
+        }
+        let recovered = try await MemoryHarness.with(dataDirectory: data, arguments: Self.backlogArguments) { harness in
+            try await harness.waitUntilIdle()
+            try await harness.waitForHeapTrim(after: 0)
+            let series = try await harness.metrics()
+            #expect(series["jobsd_jobs{state=\"succeeded\"}"] == Double(count), "every queued job ran after the restart")
+            #expect(series["jobsd_jobs{state=\"failed\"}"] == 8, "the running ones were interrupted")
+            return try harness.anonymousKiB()
+        }
+        print("jobsd anonymous memory once idle after a \(count)-job backlog: \(submitted) KiB submitted, \(recovered) KiB recovered after kill -9")
+        #expect(recovered - submitted < 1024, "\(recovered - submitted) KiB more after recovering \(count) jobs")
+    }
+
+    /// Eight running slots, so that the backlog is the same on any machine.
+    static let backlogArguments = ["--queue-limit", "100000", "--max-running", "8"]
+
+    /// Fills the eight running slots with jobs that end once `path` exists (at once on SIGTERM:
+    /// no grace) and waits until they run, then queues `count` jobs running `true` behind them.
+    static func holdBacklog(of count: Int, in harness: MemoryHarness, untilExists path: String) async throws {
+        for _ in 0..<8 {
+            let blocker = JobSpec(command: ["sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done", path], graceSeconds: 0)
+            _ = try await harness.client.submit(blocker)
+        }
+        try await eventually("the eight blockers running") { try await harness.metrics()["jobsd_jobs{state=\"running\"}"] == 8 }
+        try await harness.run(0..<count, concurrency: 16) { client, _ in
+            let job = try await client.submit(JobSpec(command: ["true"]))
+            #expect(job.state == .queued)
+        }
+    }
 }
 
 extension JobsdClient {

@@ -35,6 +35,21 @@ func decodeProblem(_ response: ClientResponse) throws -> Problem {
 /// A fresh temporary directory for files that jobs and cleanup commands write.
 func scratchDirectory() throws -> String { try TemporaryDirectory.make(prefix: "jobsd-scratch") }
 
+/// A job's command that prints `before`, waits for `<scratch>/burst`, writes `bytes` zeros to
+/// stdout, touches `<scratch>/wrote`, waits for `<scratch>/resume`, prints `after` and exits 0:
+/// output written while the test holds a fault on, and the readiness signals around it.
+func burstOfOutput(bytes: Int, in scratch: String) -> [String] {
+    let script = """
+        echo before
+        while [ ! -e "$0/burst" ]; do sleep 0.02; done
+        head -c \(bytes) /dev/zero
+        touch "$0/wrote"
+        while [ ! -e "$0/resume" ]; do sleep 0.02; done
+        echo after
+        """
+    return ["sh", "-c", script, scratch]
+}
+
 /// True when a process whose environment carries `JOBSD_JOB_ID=<id>` is still alive (not a zombie).
 func processesAlive(markedWith id: String) -> [Int32] {
     let marker = Array("JOBSD_JOB_ID=\(id)".utf8)

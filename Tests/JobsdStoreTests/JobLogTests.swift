@@ -30,6 +30,31 @@ import Testing
         #expect(!log.truncated)
     }
 
+    @Test func outputTheFilesCannotTake_IsCounted_AndTheLogSaysWhenItStoresAgain() throws {
+        let drops = DropRecorder()
+        let log = JobLog.create(dataDirectory: dataDirectory, id: "g", maxBytes: 1000, onDrop: drops.record)
+        // The log's directory cannot be made: a file stands where it goes.
+        try FileManager.default.createDirectory(atPath: dataDirectory + "/logs", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: log.directory, contents: Data()))
+        append(log, "lost ", .stdout)
+        append(log, "also lost", .stderr)
+        #expect(log.droppedBytes == 14)
+        if case .started(let error)? = drops.changes.first {
+            #expect(error.contains("Not a directory"), "\(error)")
+        } else {
+            Issue.record("no drop reported: \(drops.changes)")
+        }
+        #expect(drops.changes.count == 1, "one report per run of drops, not one per append")
+
+        try FileManager.default.removeItem(atPath: log.directory)
+        append(log, "kept", .stdout)
+        append(log, " too", .stdout)
+        #expect(drops.changes.dropFirst() == [.ended(bytes: 14)])
+        #expect(text(log.read(stream: nil, from: nil)) == "kept too")
+        #expect(log.droppedBytes == 14, "the total stays")
+        #expect(log.keptBytes == 8)
+    }
+
     @Test func read_FromACursor_ReturnsOnlyNewerBytes() throws {
         let log = JobLog.create(dataDirectory: dataDirectory, id: "b", maxBytes: 1000)
         append(log, "hello ", .stdout)

@@ -60,6 +60,29 @@ import Testing
         await store.close()
     }
 
+    @Test func aBatchTheDatabaseRefuses_IsCounted_AndTheLogSaysWhenItStoresAgain() async throws {
+        let store = try await Self.open()
+        let record = JobRecord.make(1, state: .succeeded, finishedAt: Timestamp(milliseconds: 1_000))
+        _ = try await store.insert(record)
+        let logs = store.logStore(dataDirectory: "/nonexistent")
+        let drops = DropRecorder()
+        let log = logs.create(record.id, maxBytes: 1000, owner: nil, onReadable: {}, onDrop: drops.record)
+        // Refused for good: the job's row is gone (the foreign key).
+        #expect(try await store.purge(finishedBefore: Timestamp(milliseconds: 2_000)) == [record.id])
+        Array("refused".utf8).withUnsafeBytes { log.append($0, stream: .stdout) }
+        for _ in 0..<3000 where drops.changes.isEmpty { await Self.pause() }
+        #expect(drops.changes == [.started(error: "the job is gone")])
+        #expect(log.droppedBytes == 7)
+
+        _ = try await store.insert(record)
+        Array("stored".utf8).withUnsafeBytes { log.append($0, stream: .stderr) }
+        await log.close()
+        #expect(drops.changes.dropFirst() == [.ended(bytes: 7)])
+        #expect(log.droppedBytes == 7)
+        #expect(String(decoding: try await logs.read(record.id, stream: nil, from: nil).bytes, as: UTF8.self) == "stored")
+        await store.close()
+    }
+
     // MARK: - Helpers
 
     private static func open() async throws -> PostgresJobStore {

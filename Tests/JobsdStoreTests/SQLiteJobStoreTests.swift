@@ -307,11 +307,12 @@ private func rawInteger(_ path: String, _ sql: String) throws -> Int64? {
 
 extension SQLiteConnection {
     /// Inserts a plain job (and its labels) as a database before schema 4 holds it: the 24 columns
-    /// it had (`group_id` and `orchestration`, bound as ?25 and ?26, must be NULL).
+    /// it had (`group_id` and `orchestration`, bound as ?25 and ?26, must be NULL, and
+    /// `log_dropped_bytes`, ?27, 0).
     fileprivate func insertBeforeVersion4(_ record: JobRecord) throws {
         let old = StoredJob.columnNames.prefix(24)
         let sql = "INSERT INTO jobs (\(old.joined(separator: ", "))) SELECT " + (1...24).map { "?\($0)" }.joined(separator: ", ")
-            + " WHERE ?25 IS NULL AND ?26 IS NULL"
+            + " WHERE ?25 IS NULL AND ?26 IS NULL AND ?27 = 0"
         try withStatement(SQLiteSQL(sql)) { statement in
             try SQLiteEncodedJob(record).bind(to: statement)
             #expect(try !statement.step())

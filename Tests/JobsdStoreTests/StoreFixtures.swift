@@ -118,3 +118,20 @@ extension JobRecord {
         )
     }
 }
+
+extension JobLogStore {
+    /// `create` for a test that does not watch for dropped output.
+    func create(_ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog {
+        create(id, maxBytes: maxBytes, owner: owner, onReadable: onReadable, onDrop: { _ in })
+    }
+}
+
+/// Collects what a log tells its `onDrop`, from any thread.
+final class DropRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [JobLogDrop] = []  // guarded by `lock`
+
+    var changes: [JobLogDrop] { lock.withLock { recorded } }
+
+    var record: @Sendable (JobLogDrop) -> Void { { [self] change in lock.withLock { recorded.append(change) } } }
+}

@@ -22,6 +22,8 @@ public struct EngineConfiguration: Sendable {
     public var retention: Double = 7 * 86_400
     /// How often the retention sweep runs.
     public var sweepInterval: Double = 60
+    /// Seconds the engine stays idle after work before it hands freed heap back (`HeapTrim`).
+    public var idleTrimDelay: Double = 2
     /// Drain time for running jobs after `shutdown()` before they are cancelled.
     public var shutdownTimeout: Double = 25
     /// This node's name in a cluster (`--node-id`; unique per cluster). Default: the host name.

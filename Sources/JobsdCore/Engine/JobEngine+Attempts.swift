@@ -98,6 +98,7 @@ extension JobEngine {
         next.job.cancelRequestedAt = nil
         next.job.cleanup = CleanupStatus(state: .none)
         next.job.logBytes = 0
+        next.job.logDroppedBytes = 0
         next.processStartTicks = nil
         let backoff = policy.backoff(beforeAttempt: next.job.attempt)
         next.job.runAt = now.adding(seconds: backoff)

@@ -19,9 +19,7 @@ extension JobEngine {
     /// (`failed`, the error as the job's error).
     func runInProcess(_ live: LiveJob, kind: @escaping InProcessJobBody, logger: Logger) async {
         let record = state.lock.withLock { live.record }
-        let log = logs.create(JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes, owner: nil) {
-            [weak live] in live?.changes.broadcast()
-        }
+        let log = createLog(live, record: record, owner: nil, logger: logger)
         let hooks = CleanupHooks()
         let context = JobContext(
             jobID: record.id, arguments: Array(record.spec.command.dropFirst()),

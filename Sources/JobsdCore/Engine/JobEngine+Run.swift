@@ -28,6 +28,7 @@ extension JobEngine {
             logger.info("job engine ready")
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.retentionLoop() }
+                group.addTask { await self.trimHeapWhenIdle() }
                 group.addTask { await self.storeProbeLoop() }
                 if !groups.isEmpty { group.addTask { await self.resumeGroups(groups) } }
                 if let shared {

@@ -46,10 +46,7 @@ extension JobEngine {
             return 0
         }
         // The log after the spawn (off the start latency): the output waits in the pipes meanwhile.
-        let log = logs.create(
-            JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes,
-            owner: spawned.user.map { ($0.uid, $0.gid) }
-        ) { [weak live] in live?.changes.broadcast() }
+        let log = createLog(live, record: record, owner: spawned.user.map { ($0.uid, $0.gid) }, logger: logger)
         let pid = spawned.pid
         let (startedAt, queueWait) = state.lock.withLock {
             live.log = log
@@ -126,6 +123,34 @@ extension JobEngine {
             close(out.read)
             close(err.read)
             throw error
+        }
+    }
+
+    /// A fresh log for the attempt of `record` that is starting, its files (if any) given to
+    /// `owner` (the job's user; nil: jobsd's). Its readable output wakes the job's followers; when
+    /// it begins or stops dropping output it cannot store, the job's timeline says so
+    /// (`logDropChanged`). Both callbacks hold the job weakly (the log may outlive it).
+    func createLog(_ live: LiveJob, record: JobRecord, owner: (uid: UInt32, gid: UInt32)?, logger: Logger) -> any OpenJobLog {
+        logs.create(
+            JobLog.attemptID(record.id, attempt: record.job.attempt), maxBytes: configuration.maxLogBytes, owner: owner,
+            onReadable: { [weak live] in live?.changes.broadcast() },
+            onDrop: { [weak self, weak live] drop in
+                guard let self, let live else { return }
+                logDropChanged(live, drop, logger: logger)
+            })
+    }
+
+    /// The job's log began (`log_dropped`, with the error) or stopped (`log_resumed`, with the bytes
+    /// lost meanwhile) dropping output it could not store; the total is the job's
+    /// `log_dropped_bytes`. Logged once each, never per chunk.
+    private func logDropChanged(_ live: LiveJob, _ drop: JobLogDrop, logger: Logger) {
+        switch drop {
+        case let .started(error):
+            state.lock.withLock { note(live, .logDropped, [.init("error", .string(error))]) }
+            logger.warning("job output cannot be stored; dropping it until the log can grow", metadata: ["error": "\(error)"])
+        case let .ended(bytes):
+            state.lock.withLock { note(live, .logResumed, [.init("bytes", .number(Double(bytes)))]) }
+            logger.notice("job output is stored again", metadata: ["dropped_bytes": "\(bytes)"])
         }
     }
 

@@ -88,7 +88,11 @@ final class LiveJob: @unchecked Sendable, HeapIndexed {
     /// The job as the API shows it now. Caller holds the engine lock.
     var currentJob: Job {
         var job = record.job
-        if let log { job.logBytes = log.keptBytes }
+        if let log {
+            job.logBytes = log.keptBytes
+            // A log reopened after a restart counts from 0: the stored total stays.
+            job.logDroppedBytes = max(job.logDroppedBytes, log.droppedBytes)
+        }
         return job
     }
 }

@@ -15,15 +15,18 @@ extension JobLog {
     /// Creates a fresh, empty log for a job that is starting (replacing any files left there).
     /// Its files are created with the first byte appended, so a job that prints nothing costs
     /// no file system work (reading it finds no log: empty). A failure to create them then drops
-    /// the output (logged nowhere: like a full disk).
+    /// the output like a failed write (`append`). `onDrop` hears when drops begin and end.
     /// `owner`: the uid and gid of the job's user when it runs as another user (its log directory
     /// and files are given to it), nil: jobsd's.
-    public static func create(dataDirectory: String, id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)? = nil) -> JobLog {
+    public static func create(
+        dataDirectory: String, id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)? = nil,
+        onDrop: (@Sendable (JobLogDrop) -> Void)? = nil
+    ) -> JobLog {
         // Leftovers exist only when a run was cut short by a crash before its start was stored.
         if access(directory(dataDirectory: dataDirectory, id: id), F_OK) == 0 { remove(dataDirectory: dataDirectory, id: id) }
         let log = JobLog(
             directory: directory(dataDirectory: dataDirectory, id: id), dataFD: -1, indexFD: -1, base: 0, end: 0,
-            maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true)
+            maxBytes: UInt64(max(maxBytes, 1)), runs: [], writable: true, onDrop: onDrop)
         log.owner = owner
         return log
     }
@@ -99,13 +102,15 @@ extension JobLog {
     // MARK: - Writing
 
     /// Appends bytes one stream wrote. Drops the oldest bytes past the cap (compacting the files
-    /// when they hold twice the cap). Write errors (disk full) drop the bytes; the job goes on.
+    /// when they hold twice the cap). Write errors (disk full, I/O error) drop the bytes and count
+    /// them (`droppedBytes`); the job goes on, and the next append tries again. Tells `onDrop`
+    /// (after releasing the lock) when this append began or ended a run of dropped output.
     public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream) {
         guard !bytes.isEmpty else { return }
-        lock.withLock {
-            guard writable else { return }
+        let change = lock.withLock { () -> JobLogDrop? in
+            guard writable else { return nil }
             if dataFD < 0 {
-                do { try createFiles() } catch { return }
+                do { try createFiles() } catch { return drop(bytes.count, "\(error)") }
             }
             var input = bytes
             // Only the newest `maxBytes` of this chunk can survive.
@@ -114,7 +119,9 @@ extension JobLog {
                 input = UnsafeRawBufferPointer(rebasing: input[skip...])
                 reset(base: end + UInt64(skip))
             }
-            guard Self.writeAll(dataFD, input, at: off_t(Self.headerSize + end - base)) else { return }
+            guard Self.writeAll(dataFD, input, at: off_t(Self.headerSize + end - base)) else {
+                return drop(input.count, JobLogError(operation: "write", path: "\(directory)/data", errno: errno).description)
+            }
             end += UInt64(input.count)
             if let last = runs.last, last.stream == stream {
                 runs[runs.count - 1].end = end
@@ -124,7 +131,20 @@ extension JobLog {
                 writeEntry(runs.count - 1)
             }
             if end - base > 2 * maxBytes { compact() }
+            guard let before = droppedBefore else { return nil }
+            droppedBefore = nil
+            return .ended(bytes: dropped - before)
         }
+        if let change { onDrop?(change) }
+    }
+
+    /// Counts `count` bytes that could not be stored; `.started` for the first of a run. Caller
+    /// holds `lock`.
+    private func drop(_ count: Int, _ error: String) -> JobLogDrop? {
+        defer { dropped += UInt64(count) }
+        guard droppedBefore == nil else { return nil }
+        droppedBefore = dropped
+        return .started(error: error)
     }
 
     /// Closes the files (when the job is terminal); later appends are ignored, reads still work

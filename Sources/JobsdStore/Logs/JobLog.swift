@@ -30,6 +30,12 @@ public final class JobLog: OpenJobLog, @unchecked Sendable {
     var runs: [Run]
     /// Appends are taken (a log created for a starting job) until `close()`.
     var writable: Bool
+    /// Bytes appends could not store (write errors), in all; and that total when the current
+    /// run of failures began (nil while appends succeed).
+    var dropped: UInt64 = 0
+    var droppedBefore: UInt64?
+    /// Told when appends begin and stop dropping output (`JobLogStore.create`), outside `lock`.
+    let onDrop: (@Sendable (JobLogDrop) -> Void)?
     /// uid and gid the directory and files are given when created (a job run as another user);
     /// nil: jobsd's. Set once, before the first write.
     var owner: (uid: UInt32, gid: UInt32)?
@@ -42,7 +48,10 @@ public final class JobLog: OpenJobLog, @unchecked Sendable {
     static let headerSize: UInt64 = 16
     static let entrySize = 9
 
-    init(directory: String, dataFD: Int32, indexFD: Int32, base: UInt64, end: UInt64, maxBytes: UInt64, runs: [Run], writable: Bool) {
+    init(
+        directory: String, dataFD: Int32, indexFD: Int32, base: UInt64, end: UInt64, maxBytes: UInt64, runs: [Run], writable: Bool,
+        onDrop: (@Sendable (JobLogDrop) -> Void)? = nil
+    ) {
         self.directory = directory
         self.dataFD = dataFD
         self.indexFD = indexFD
@@ -51,6 +60,7 @@ public final class JobLog: OpenJobLog, @unchecked Sendable {
         self.maxBytes = maxBytes
         self.runs = runs
         self.writable = writable
+        self.onDrop = onDrop
     }
 
     deinit {
@@ -83,6 +93,10 @@ public final class JobLog: OpenJobLog, @unchecked Sendable {
 
     /// Bytes currently kept (at most the cap).
     public var keptBytes: Int64 { lock.withLock { Int64(end - keptStart) } }
+
+    /// Output bytes appends could not store because the files could not be written (not the
+    /// oldest bytes the cap drops).
+    public var droppedBytes: Int64 { lock.withLock { Int64(dropped) } }
 
     /// True once any byte has been dropped because of the cap.
     public var truncated: Bool { lock.withLock { keptStart > 0 } }

@@ -8,8 +8,11 @@ public struct JobLogFiles: JobLogStore {
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
     /// File logs are readable as soon as `append` returns: `onReadable` is never called.
-    public func create(_ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog {
-        JobLog.create(dataDirectory: dataDirectory, id: id, maxBytes: maxBytes, owner: owner)
+    public func create(
+        _ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void,
+        onDrop: @escaping @Sendable (JobLogDrop) -> Void
+    ) -> any OpenJobLog {
+        JobLog.create(dataDirectory: dataDirectory, id: id, maxBytes: maxBytes, owner: owner, onDrop: onDrop)
     }
 
     public func reopen(_ id: String) -> (any OpenJobLog)? { JobLog.open(dataDirectory: dataDirectory, id: id) }

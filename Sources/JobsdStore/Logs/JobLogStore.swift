@@ -11,10 +11,16 @@ public protocol JobLogStore: Sendable {
     /// short by a crash left under its id). `maxBytes` is the cap: past it the oldest bytes are
     /// dropped. `onReadable` is called when appended bytes became readable later than `append`
     /// returned (a store that writes in batches calls it after each batch is stored; one that
-    /// writes at once never calls it). The log may hold `onReadable` as long as it lives: capture
-    /// whatever holds the log weakly. `owner`: the uid and gid of the user the job runs as
-    /// (`--job-user`), given the log's files where it has files; nil: jobsd's.
-    func create(_ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog
+    /// writes at once never calls it). `onDrop` is called when the log begins dropping output it
+    /// cannot store (disk full, I/O error, a batch the database refused) and when it stores output
+    /// again (`JobLogDrop`), once each per run of failures, never per chunk; the bytes are counted
+    /// in `droppedBytes`. Either may be called on any thread. The log may hold both callbacks as
+    /// long as it lives: capture whatever holds the log weakly. `owner`: the uid and gid of the
+    /// user the job runs as (`--job-user`), given the log's files where it has files; nil: jobsd's.
+    func create(
+        _ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void,
+        onDrop: @escaping @Sendable (JobLogDrop) -> Void
+    ) -> any OpenJobLog
     /// The log of a job that was running when the server stopped, to keep its size current while
     /// it is recovered; nil when the store reads such logs through `read` only.
     func reopen(_ id: String) -> (any OpenJobLog)?
@@ -40,6 +46,9 @@ public protocol OpenJobLog: AnyObject, Sendable {
     var endOffset: UInt64 { get }
     /// Bytes kept for the job so far, at most the cap (the job's `log_bytes`).
     var keptBytes: Int64 { get }
+    /// Bytes the job wrote that the log could not store (the job's `log_dropped_bytes`): not the
+    /// oldest bytes the cap drops, which are never counted here.
+    var droppedBytes: Int64 { get }
     /// Takes no more appends and returns once every byte appended before is readable by any
     /// reader (stored durably, for the database; retried while the database cannot be reached).
     /// Called before the job's final record is stored, so a reader that sees the job terminal

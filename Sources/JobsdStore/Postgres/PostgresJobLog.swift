@@ -13,7 +13,8 @@ import JobsdMetrics
 /// while the database cannot be reached a job holds at most `maxBytes` here, and a batch that
 /// failed is tried again (after 0.5 s, doubling to 5 s) with what came since, without losing
 /// anything the cap would keep. A batch the database refuses for good (the job was purged, or a
-/// constraint) is dropped and its bytes lost.
+/// constraint) is dropped: its bytes are counted in `droppedBytes` (the job's
+/// `log_dropped_bytes`) and `onDrop` hears when such drops begin and when a batch is stored again.
 ///
 /// `close()` (before the job's final record is stored) waits until every byte appended before it
 /// is stored; it is not cancellable and waits as long as the database is unreachable, as the
@@ -40,7 +41,8 @@ final class PostgresJobLog: OpenJobLog, @unchecked Sendable {
     private enum Outcome {
         case stored
         case retry(String)
-        case dropped(String?)
+        /// Refused for good; `logged`: worth a warning (not for a purged job or a closed store).
+        case dropped(String, logged: Bool)
 
         var isStored: Bool {
             if case .stored = self { return true }
@@ -54,6 +56,7 @@ final class PostgresJobLog: OpenJobLog, @unchecked Sendable {
     private let maxBytes: UInt64
     private let logs: PostgresJobLogs
     private let onReadable: @Sendable () -> Void
+    private let onDrop: @Sendable (JobLogDrop) -> Void
     private let lock = PThreadLock()
     // MARK: guarded by `lock`
     /// Bytes not yet handed to the database, oldest first; they end at `appended`.
@@ -68,14 +71,22 @@ final class PostgresJobLog: OpenJobLog, @unchecked Sendable {
     private var flushQueued = false
     private var retryDelay = 0.5
     private var writable = true
+    /// Bytes of batches refused for good, in all; and that total when the current run of refusals
+    /// began (nil while batches are stored).
+    private var dropped: UInt64 = 0
+    private var droppedBefore: UInt64?
     /// `close()` calls waiting for the pending bytes to be stored.
     private var closers: [CheckedContinuation<Void, Never>] = []
 
-    init(id: String, maxBytes: Int, logs: PostgresJobLogs, onReadable: @escaping @Sendable () -> Void) {
+    init(
+        id: String, maxBytes: Int, logs: PostgresJobLogs, onReadable: @escaping @Sendable () -> Void,
+        onDrop: @escaping @Sendable (JobLogDrop) -> Void
+    ) {
         self.id = id
         self.maxBytes = UInt64(max(maxBytes, 1))
         self.logs = logs
         self.onReadable = onReadable
+        self.onDrop = onDrop
     }
 
     // MARK: - OpenJobLog
@@ -104,6 +115,8 @@ final class PostgresJobLog: OpenJobLog, @unchecked Sendable {
     var endOffset: UInt64 { lock.withLock { stored } }
 
     var keptBytes: Int64 { lock.withLock { Int64(min(appended, maxBytes)) } }
+
+    var droppedBytes: Int64 { lock.withLock { Int64(dropped) } }
 
     func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -170,35 +183,45 @@ final class PostgresJobLog: OpenJobLog, @unchecked Sendable {
             }
             finished(batch, outcome)
         }
-        if !queued { finished(batch, .dropped(nil)) }  // the store is closed: shutting down
+        if !queued { finished(batch, .dropped("the store is closed", logged: false)) }  // shutting down
     }
 
     /// Whether a failed batch is worth trying again: not when the job is gone (foreign key), nor
     /// for data or integrity errors, which the next try would meet again.
     private static func outcome(of error: any Error) -> Outcome {
-        guard let error = error as? PostgresError else { return .dropped("\(error)") }
+        guard let error = error as? PostgresError else { return .dropped("\(error)", logged: true) }
         guard let state = error.sqlState, !error.connectionLost else { return .retry("\(error)") }
-        if state == PostgresError.foreignKeyViolation { return .dropped(nil) }
-        if state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("42") { return .dropped("\(error)") }
+        if state == PostgresError.foreignKeyViolation { return .dropped("the job is gone", logged: false) }
+        if state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("42") { return .dropped("\(error)", logged: true) }
         return .retry("\(error)")
     }
 
     private func finished(_ batch: Batch, _ outcome: Outcome) {
-        let (readable, resumed, failure): (Bool, [CheckedContinuation<Void, Never>], String?) = lock.withLock {
+        let (readable, resumed, failure, change): (Bool, [CheckedContinuation<Void, Never>], String?, JobLogDrop?) = lock.withLock {
             inFlight = false
             var failure: String?
+            var change: JobLogDrop?
             switch outcome {
             case .stored:
                 stored = batch.end
                 retryDelay = 0.5
+                if let before = droppedBefore {
+                    change = .ended(bytes: dropped - before)
+                    droppedBefore = nil
+                }
             case let .retry(why):
                 // Back in front of what came since, within the cap.
                 pending = batch.bytes + pending
                 pendingRuns = batch.runs + pendingRuns
                 trimToCap()
                 if retryDelay == 0.5 { failure = why }  // the first of a series only: logged once
-            case let .dropped(why):
-                failure = why
+            case let .dropped(why, logged):
+                if logged { failure = why }
+                if droppedBefore == nil {
+                    droppedBefore = dropped
+                    change = .started(error: why)
+                }
+                dropped += UInt64(batch.bytes.count)
             }
             if !pending.isEmpty {
                 if case .retry = outcome {
@@ -207,14 +230,15 @@ final class PostgresJobLog: OpenJobLog, @unchecked Sendable {
                 } else {
                     scheduleFlush(after: writable && pending.count < Self.batchBytes ? Self.interval : 0)
                 }
-                return (outcome.isStored, [], failure)
+                return (outcome.isStored, [], failure, change)
             }
             defer { closers = [] }
-            return (outcome.isStored, closers, failure)
+            return (outcome.isStored, closers, failure, change)
         }
         if let failure {
             logs.logger.warning("storing job output failed", metadata: ["job.id": "\(id)", "error": "\(failure)"])
         }
+        if let change { onDrop(change) }
         if readable { onReadable() }
         for closer in resumed { closer.resume() }
     }

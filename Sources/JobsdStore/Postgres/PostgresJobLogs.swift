@@ -39,8 +39,11 @@ struct PostgresJobLogs: JobLogStore {
         """
 
     /// The output lives in the database: `owner` has no files to own.
-    func create(_ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void) -> any OpenJobLog {
-        PostgresJobLog(id: id, maxBytes: maxBytes, logs: self, onReadable: onReadable)
+    func create(
+        _ id: String, maxBytes: Int, owner: (uid: UInt32, gid: UInt32)?, onReadable: @escaping @Sendable () -> Void,
+        onDrop: @escaping @Sendable (JobLogDrop) -> Void
+    ) -> any OpenJobLog {
+        PostgresJobLog(id: id, maxBytes: maxBytes, logs: self, onReadable: onReadable, onDrop: onDrop)
     }
 
     /// The database is read on every `read`: nothing to reopen.

@@ -73,6 +73,7 @@ enum PostgresJobRows {
             job.cleanup.state.rawValue, job.cleanup.exitCode, job.cleanup.error, job.logBytes,
             StoredJob.specJSON(record), record.idempotencyKey, record.requestFingerprint,
             record.processStartTicks.map { Int64(bitPattern: $0) }, record.owner, job.groupID, StoredOrchestration.json(job),
+            job.logDroppedBytes,
             record.fence,
         ]
     }

@@ -142,7 +142,9 @@ enum PostgresSchema {
         );
         CREATE INDEX job_groups_by_state ON job_groups (state, id);
         """,
-        // 7: schedules, as SQLite's schema 8 (StoredSchedule). Each tick is claimed by one node
+        // 7: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
+        "ALTER TABLE jobs ADD COLUMN log_dropped_bytes bigint NOT NULL DEFAULT 0;",
+        // 8: schedules, as SQLite's schema 9 (StoredSchedule). Each tick is claimed by one node
         // with `UPDATE … WHERE next_run_at = <the tick>` (PostgresJobStore+Schedules).
         """
         CREATE TABLE schedules (
