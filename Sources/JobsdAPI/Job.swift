@@ -42,6 +42,8 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
     public var attempts: [JobAttempt]
     /// The group the job was submitted in (`POST /v1/groups`); nil otherwise.
     public var groupID: String?
+    /// The schedule whose tick submitted the job (`POST /v1/schedules`); nil otherwise.
+    public var scheduleID: String?
 
     /// Every finished attempt, oldest first, the last one included once the job is terminal: the
     /// wire's `attempts`.
@@ -72,7 +74,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
         signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0, logDroppedBytes: Int64 = 0,
         runAt: Timestamp? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, retry: RetryPolicy? = nil,
-        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, node: String? = nil,
+        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, scheduleID: String? = nil, node: String? = nil,
         limits: JobLimits? = nil, user: String? = nil
     ) {
         self.id = id
@@ -100,6 +102,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         self.attempt = attempt
         self.attempts = attempts
         self.groupID = groupID
+        self.scheduleID = scheduleID
         self.node = node
         self.limits = limits
         self.user = user
@@ -112,7 +115,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
         case logDroppedBytes = "log_dropped_bytes"
         case runAt = "run_at", concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit", retry
-        case attempt, maxAttempts = "max_attempts", attempts, groupID = "group_id"
+        case attempt, maxAttempts = "max_attempts", attempts, groupID = "group_id", scheduleID = "schedule_id"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -142,6 +145,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
         attempts = try c.decodeIfPresent([JobAttempt].self, forKey: .attempts) ?? []
         groupID = try c.decodeIfPresent(String.self, forKey: .groupID)
+        scheduleID = try c.decodeIfPresent(String.self, forKey: .scheduleID)
         node = try c.decodeIfPresent(String.self, forKey: .node)
         limits = try c.decodeIfPresent(JobLimits.self, forKey: .limits)
         user = try c.decodeIfPresent(String.self, forKey: .user)
@@ -175,6 +179,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         try c.encode(maxAttempts, forKey: .maxAttempts)
         try c.encode(allAttempts, forKey: .attempts)
         try c.encode(groupID, forKey: .groupID)
+        try c.encode(scheduleID, forKey: .scheduleID)
         try c.encode(node, forKey: .node)
         try c.encode(limits, forKey: .limits)
         try c.encode(user, forKey: .user)
@@ -214,6 +219,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
             a.write(into: &w)
         }
         w.raw("],\"group_id\":"); w.optional(groupID) { $0.string($1) }
+        w.raw(",\"schedule_id\":"); w.optional(scheduleID) { $0.string($1) }
         w.raw(",\"node\":"); w.optional(node) { $0.string($1) }
         w.raw(",\"limits\":"); w.optional(limits) { $1.write(into: &$0) }
         w.raw(",\"user\":"); w.optional(user) { $0.string($1) }

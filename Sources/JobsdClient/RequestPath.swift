@@ -48,3 +48,12 @@ enum RequestPath {
         return out
     }
 }
+
+extension RequestPath {
+    static func schedules() -> String { "/v1/schedules" }
+
+    /// `/v1/schedules/{id}`, or one of its actions (`pause`, `resume`).
+    static func schedule(_ id: String, action: String? = nil) -> String {
+        "/v1/schedules/" + escape(id, allowing: unreserved) + (action.map { "/" + $0 } ?? "")
+    }
+}

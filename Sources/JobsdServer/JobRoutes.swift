@@ -59,7 +59,8 @@ struct JobRoutes: Sendable {
     func list(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let q = QueryParameters(request: request)
         let limit = try q.integer("limit", in: 1...1000) ?? 100
-        var query = JobQuery(states: try q.states(), labels: try q.labels(), after: try q.cursor(), limit: limit + 1, groupID: try q.group())
+        var query = JobQuery(states: try q.states(), labels: try q.labels(), after: try q.cursor(), limit: limit + 1, groupID: try q.group(),
+            scheduleID: try q.schedule())
         if query.labels.values.contains("\u{0}") { query.limit = 0 }
         let jobs: [Job]
         do { jobs = query.limit == 0 ? [] : try await engine.list(query) } catch { throw Self.map(error) }

@@ -21,6 +21,8 @@ public final class JobsdServer: Sendable {
     let logger: Logger
     let store: any JobStore
     let engine: JobEngine
+    /// Submits the schedules' runs (`/v1/schedules`).
+    let schedules: ScheduleRunner
     let http: HTTPServer
     let lifecycle = ServerLifecycle()
     let serviceGroup: ServiceGroup
@@ -47,11 +49,14 @@ public final class JobsdServer: Sendable {
         guard access(dataDirectory, W_OK) == 0, Self.canWrite(in: dataDirectory) else {
             throw StartupError("data directory \(dataDirectory) is not writable")
         }
+        let scheduleStore: any ScheduleStore
         switch configuration.store {
-        case .sqlite: store = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger, cacheRecords: configuration.cacheRecords)
-        case .memory: store = InMemoryJobStore()
-        case let .postgres(url): store = try PostgresJobStore(url: url, logger: logger, metrics: prometheus)
+        case .sqlite:
+            scheduleStore = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger, cacheRecords: configuration.cacheRecords)
+        case .memory: scheduleStore = InMemoryJobStore()
+        case let .postgres(url): scheduleStore = try PostgresJobStore(url: url, logger: logger, metrics: prometheus)
         }
+        store = scheduleStore
         if configuration.token == nil, !configuration.insecureNoAuth, !ServerConfiguration.isLoopback(configuration.http.host) {
             let token = Self.randomToken()
             configuration.token = token
@@ -83,6 +88,9 @@ public final class JobsdServer: Sendable {
         if geteuid() == 0, engine.jobUser == nil {
             logger.warning("jobsd runs as root and so do its jobs; set --job-user to run them as another user")
         }
+        // On a shared store, other nodes create schedules too: a pass every 5 s sees them.
+        schedules = ScheduleRunner(
+            engine: engine, store: scheduleStore, resyncSeconds: scheduleStore is any SharedJobStore ? 5 : nil, logger: logger)
         var router = HTTPRouter()
         CapabilityRoutes(engine: engine, decoder: decoder).register(in: &router)
         JobRoutes(
@@ -91,6 +99,7 @@ public final class JobsdServer: Sendable {
             .register(in: &router)
         EventStreamRoutes(engine: engine, keepAliveInterval: configuration.eventStreamKeepAlive).register(in: &router)
         GroupRoutes(engine: engine, lifecycle: lifecycle, decoder: decoder).register(in: &router)
+        ScheduleRoutes(runner: schedules, lifecycle: lifecycle, decoder: decoder).register(in: &router)
         OperationsRoutes(engine: engine, lifecycle: lifecycle, metrics: prometheus).register(in: &router)
         NodeRoutes(engine: engine).register(in: &router)
         UIRoutes().register(in: &router)
@@ -118,6 +127,7 @@ public final class JobsdServer: Sendable {
         var group = ServiceGroupConfiguration(
             services: services + [
                 .init(service: HTTPService(http: http)),
+                .init(service: ScheduleService(runner: schedules)),
                 .init(service: EngineService(engine: engine, lifecycle: lifecycle, http: http, host: configuration.http.host)),
             ],
             logger: logger)
@@ -217,6 +227,13 @@ struct HTTPService: Service {
 struct WebhookService: Service {
     let dispatcher: WebhookDispatcher
     func run() async throws { await cancelWhenGracefulShutdown { await dispatcher.run() } }
+}
+
+/// The schedules' timer and passes as a service; it stops at the graceful shutdown's start, so
+/// that no run is submitted to a draining engine.
+struct ScheduleService: Service {
+    let runner: ScheduleRunner
+    func run() async throws { await cancelWhenGracefulShutdown { await runner.run() } }
 }
 
 /// The engine as a service: graceful shutdown drains it (see `JobEngine.shutdown()`).

@@ -105,5 +105,12 @@ struct QueryParameters {
         return text
     }
 
+    /// `?schedule=ID`: only the runs of that schedule.
+    func schedule() throws(APIError) -> String? {
+        guard let text = request.queryValue("schedule") else { return nil }
+        guard JobIDGenerator.isWellFormed(text) else { throw .invalid(field: "schedule", detail: "schedule must be a schedule id") }
+        return text
+    }
+
     private func fmt(_ v: Double) -> String { v.rounded() == v ? String(Int64(v)) : String(v) }
 }

@@ -12,7 +12,9 @@ public actor InMemoryJobStore: WebhookOutbox {
     /// Set once by `observeChanges` (nonisolated: it is called synchronously at start-up).
     private nonisolated let changeHandler = ChangeHandlerBox()
     private var groups: [String: GroupRecord] = [:]
-    private var closed = false
+    /// Schedules by id (`InMemoryJobStore+Schedules`).
+    var scheduleTable: [String: Schedule] = [:]
+    private(set) var closed = false
     /// The webhook outbox by job id, with the claim holding each delivery.
     private var outbox: [String: (delivery: WebhookDelivery, claimedBy: String?, claimedUntil: Timestamp?)] = [:]
 

@@ -13,10 +13,16 @@ public struct JobQuery: Sendable, Equatable {
     public var limit: Int
     /// Only the jobs of this group.
     public var groupID: String?
+    /// Only the runs of this schedule.
+    public var scheduleID: String?
 
-    public init(states: Set<JobState> = [], labels: [String: String] = [:], after: JobListPosition? = nil, limit: Int = 100, groupID: String? = nil) {
+    public init(
+        states: Set<JobState> = [], labels: [String: String] = [:], after: JobListPosition? = nil, limit: Int = 100, groupID: String? = nil,
+        scheduleID: String? = nil
+    ) {
         self.states = states
         self.groupID = groupID
+        self.scheduleID = scheduleID
         self.labels = labels
         self.after = after
         self.limit = limit
@@ -26,6 +32,7 @@ public struct JobQuery: Sendable, Equatable {
     public func matches(_ record: JobRecord) -> Bool {
         (states.isEmpty || states.contains(record.state))
             && (groupID == nil || record.job.groupID == groupID)
+            && (scheduleID == nil || record.job.scheduleID == scheduleID)
             && labels.allSatisfy { record.job.labels[$0.key] == $0.value }
     }
 

@@ -199,6 +199,10 @@ extension SQLiteConnection {
             sql += " AND group_id = ?"
             parameters.append(groupID)
         }
+        if let scheduleID = query.scheduleID {
+            sql += " AND orchestration IS NOT NULL AND json_extract(orchestration, '$.schedule_id') = ?"
+            parameters.append(scheduleID)
+        }
         for (key, value) in query.labels.sorted(by: { $0.key < $1.key }) {
             sql += " AND id IN (SELECT job_id FROM job_labels WHERE key = ? AND value = ?)"
             parameters += [key, value]

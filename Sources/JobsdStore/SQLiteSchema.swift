@@ -155,6 +155,23 @@ enum SQLiteSchema {
         """,
         // 8: jobs.log_dropped_bytes, the output a job wrote that its log could not store.
         "ALTER TABLE jobs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;",
+        // 9: schedules (periodic jobs; layout: StoredSchedule). A run is an ordinary job whose
+        // orchestration JSON carries its schedule_id.
+        """
+        CREATE TABLE schedules (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            cron TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            job TEXT NOT NULL,
+            overlap TEXT NOT NULL,
+            paused INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            next_run_at INTEGER NOT NULL,
+            last_run_at INTEGER,
+            last_job_id TEXT
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

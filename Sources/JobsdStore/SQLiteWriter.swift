@@ -18,6 +18,7 @@ enum SQLiteWrite: Sendable {
     /// A group and its jobs: all or nothing.
     case insertGroup(GroupRecord, [SQLiteEncodedJob])
     case updateGroup(GroupRecord)
+    case schedule(ScheduleChange)
 }
 
 /// The answer to one `SQLiteWrite`, delivered after its transaction committed.
@@ -28,6 +29,8 @@ enum SQLiteWriteOutcome: Sendable {
     case claimed([WebhookDelivery])
     case settled(JobEvent?)
     case purged([String])
+    /// Whether a schedule change changed a row.
+    case changed(Bool)
 }
 
 /// Group commit. Callers queue writes; one serial queue owns the write connection and repeatedly
@@ -183,6 +186,7 @@ final class SQLiteWriter: @unchecked Sendable {
             case let .updateAll(records): .success(try { changes += try connection.updateJobs(records); return .updated }())
             case let .insertGroup(group, jobs): .success(try { changes += try connection.insertGroup(group, jobs: jobs); return .updated }())
             case let .updateGroup(group): .success(try { try connection.updateGroup(group); return .updated }())
+            case let .schedule(change): .success(.changed(try connection.changeSchedule(change)))
             }
         } catch let error as SQLiteError where !error.isStatementLocal {
             throw error

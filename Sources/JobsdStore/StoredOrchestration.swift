@@ -1,6 +1,6 @@
 import JobsdAPI
 
-/// `jobs.orchestration` (both stores): a job's schedule, concurrency key, retry policy, attempt number and
+/// `jobs.orchestration` (both stores): a job's start time, the schedule that submitted it, its concurrency key, retry policy, attempt number and
 /// finished attempts as one JSON object (wire field names, times in Unix milliseconds), NULL
 /// for a job that uses none of them — most jobs, which so pay nothing for the feature. The group
 /// id has a column of its own.
@@ -8,9 +8,12 @@ import JobsdAPI
 enum StoredOrchestration {
     /// The column's text; nil when there is nothing to store.
     static func json(_ job: Job) -> String? {
-        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.attempt != 1 || !job.attempts.isEmpty else { return nil }
+        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.attempt != 1 || !job.attempts.isEmpty
+            || job.scheduleID != nil
+        else { return nil }
         var w = JSONWriter()
         w.raw("{\"attempt\":"); w.raw(String(job.attempt))
+        if let id = job.scheduleID { w.raw(",\"schedule_id\":"); w.string(id) }
         if let runAt = job.runAt { w.raw(",\"run_at\":"); w.raw(String(runAt.milliseconds)) }
         if let key = job.concurrencyKey { w.raw(",\"concurrency_key\":"); w.string(key) }
         if let limit = job.concurrencyLimit { w.raw(",\"concurrency_limit\":"); w.raw(String(limit)) }
@@ -39,6 +42,7 @@ enum StoredOrchestration {
         guard let text else { return true }
         guard let value = try? JSONValue.parse(text), let attempt = value["attempt"]?.int else { return false }
         job.attempt = attempt
+        job.scheduleID = value["schedule_id"]?.string
         job.runAt = value["run_at"]?.int.map { Timestamp(milliseconds: Int64($0)) }
         if let key = value["concurrency_key"] {
             guard case let .string(s) = key, let limit = value["concurrency_limit"]?.int else { return false }

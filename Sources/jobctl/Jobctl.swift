@@ -27,7 +27,7 @@ struct Jobctl: AsyncParsableCommand {
                 1    the server answered an error (unknown job, conflict, validation…)
                 2    usage error, or the server could not be reached
             """,
-        subcommands: [Submit.self, Status.self, Wait.self, Logs.self, Cancel.self, List.self, Events.self, GroupCommand.self]
+        subcommands: [Submit.self, Status.self, Wait.self, Logs.self, Cancel.self, List.self, Events.self, GroupCommand.self, Schedules.self]
     )
 
     /// `--server` and `--token` are accepted before the subcommand too (`jobctl --server URL

@@ -11,7 +11,9 @@ extension JobEngine {
     /// concurrency key with its limit (default 1), the retry policy with its defaults, attempt 1.
     /// The job also shows its limits and the user it runs as (the spec's, else `--job-user`,
     /// which the spec then names, so the stored job keeps that user across a restart).
-    func newRecord(_ spec: JobSpec, groupID: String?, idempotencyKey: String?, fingerprint: String?) -> (JobRecord, startAfter: UInt64) {
+    func newRecord(
+        _ spec: JobSpec, groupID: String?, scheduleID: String? = nil, idempotencyKey: String?, fingerprint: String?
+    ) -> (JobRecord, startAfter: UInt64) {
         var spec = spec
         spec.timeoutSeconds = min(spec.timeoutSeconds ?? configuration.defaultTimeout, configuration.maxTimeout)
         spec.graceSeconds = spec.graceSeconds ?? configuration.defaultGrace
@@ -24,7 +26,7 @@ extension JobEngine {
             graceSeconds: spec.graceSeconds!, cleanup: CleanupStatus(state: spec.cleanup == nil ? .none : .pending),
             runAt: spec.runAt, concurrencyKey: spec.concurrencyKey,
             concurrencyLimit: spec.concurrencyKey == nil ? nil : spec.concurrencyLimit ?? 1, retry: spec.retry, groupID: groupID,
-            limits: spec.limits, user: spec.user)
+            scheduleID: scheduleID, limits: spec.limits, user: spec.user)
         var startAfter: UInt64 = 0
         if let delay = spec.delaySeconds {
             job.runAt = now.wall.adding(seconds: delay)

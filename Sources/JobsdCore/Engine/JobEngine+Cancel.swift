@@ -29,7 +29,11 @@ extension JobEngine {
     ///   `cancelled` here; otherwise the node that holds it is told (NOTIFY) and cancels it as
     ///   above, and the answer is what that node stored.
     /// Throws `.notFound` for an unknown id.
-    public func cancel(_ id: String, grace: Double? = nil) async throws(EngineError) -> CancelResult {
+    ///
+    /// `reason` goes into the timeline's `cancel_requested` event; `error`, when given, becomes
+    /// the job's `error` (a schedule's `cancel_previous` says which run superseded it). A job
+    /// another node holds gets the reason `delete` and no error.
+    public func cancel(_ id: String, grace: Double? = nil, reason: String = "delete", error: String? = nil) async throws(EngineError) -> CancelResult {
         let step: CancelStep = state.lock.withLock {
             guard let live = state.live[id] else { return .fromStore }
             switch live.phase {
@@ -50,7 +54,8 @@ extension JobEngine {
                     }
                     return .awaitCancelStored(live, live.currentJob, ticket: live.cancelWrite)
                 }
-                guard let grace = beginCancelling(live, grace: grace, reason: "delete")?.grace else { return .fromStore }
+                guard let grace = beginCancelling(live, grace: grace, reason: reason)?.grace else { return .fromStore }
+                if let error { live.outcome = Outcome(state: .cancelled, error: error) }
                 return .stop(live, takeWrite(live), grace: grace)
             }
         }
@@ -58,10 +63,10 @@ extension JobEngine {
         case let .answer(result):
             return result
         case let .cancelQueued(live):
-            return try await cancelQueued(live)
+            return try await cancelQueued(live, reason: reason, error: error)
         case let .awaitQueuedCancel(live):
             await live.changes.wait(timeout: 30) { [self] in state.lock.withLock { live.phase == .finished } }
-            return try await cancel(id, grace: grace)
+            return try await cancel(id, grace: grace, reason: reason, error: error)
         case let .stop(live, write, grace):
             metrics.moved(from: .running, to: .cancelling)
             logger.info("cancel requested", metadata: ["job.id": "\(id)", "grace": "\(grace)"])
@@ -120,7 +125,7 @@ extension JobEngine {
     }
 
     /// Stores a queued job as `cancelled` and forgets it. On a store failure it is queued again.
-    private func cancelQueued(_ live: LiveJob) async throws(EngineError) -> CancelResult {
+    private func cancelQueued(_ live: LiveJob, reason: String, error: String?) async throws(EngineError) -> CancelResult {
         let requested = MonotonicInstant.now()
         let now = Timestamp.now()
         let (record, events): (JobRecord, [JobEvent]) = state.lock.withLock {
@@ -129,7 +134,8 @@ extension JobEngine {
             record.job.cancelRequestedAt = now
             record.job.finishedAt = now
             record.job.cleanup = CleanupStatus(state: .none)
-            note(live, .cancelRequested, at: now, [.init("reason", .string("delete"))])
+            record.job.error = error
+            note(live, .cancelRequested, at: now, [.init("reason", .string(reason))])
             note(live, .finished, at: now, [.init("state", .string(JobState.cancelled.rawValue))])
             return (record, takeEvents(live))
         }

@@ -145,7 +145,12 @@ public final class JobEngine: Sendable {
     /// (whatever its state now); with another fingerprint throws `.idempotencyMismatch`.
     /// Throws `.shuttingDown` after `shutdown()`, `.queueFull` when `queueLimit` jobs wait,
     /// `.storeUnavailable` when the insert failed (nothing was queued).
-    public func submit(_ spec: JobSpec, idempotencyKey: String? = nil, fingerprint: String? = nil) async throws(EngineError) -> SubmitResult {
+    ///
+    /// `scheduleID`: the schedule whose tick submits the job (`ScheduleRunner`), shown as the
+    /// job's `schedule_id`.
+    public func submit(
+        _ spec: JobSpec, idempotencyKey: String? = nil, fingerprint: String? = nil, scheduleID: String? = nil
+    ) async throws(EngineError) -> SubmitResult {
         let refusal: EngineError? = state.lock.withLock {
             if state.shuttingDown { return .shuttingDown }
             if state.queuedCount + state.reserved >= configuration.queueLimit { return .queueFull(limit: configuration.queueLimit) }
@@ -158,7 +163,7 @@ public final class JobEngine: Sendable {
             if !inserted { state.lock.withLock { state.reserved -= 1 } }
         }
 
-        let (record, startAfter) = newRecord(spec, groupID: nil, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
+        let (record, startAfter) = newRecord(spec, groupID: nil, scheduleID: scheduleID, idempotencyKey: idempotencyKey, fingerprint: fingerprint)
         let job = record.job, submittedAt = MonotonicInstant.now()
 
         let result: InsertResult
@@ -220,6 +225,8 @@ public final class JobEngine: Sendable {
             .filter { job in
                 (query.states.isEmpty || query.states.contains(job.state))
                     && query.labels.allSatisfy { job.labels[$0.key] == $0.value }
+                    && (query.groupID == nil || job.groupID == query.groupID)
+                    && (query.scheduleID == nil || job.scheduleID == query.scheduleID)
             }
             .sorted { JobListPosition($0) > JobListPosition($1) }
             .prefix(query.limit)

@@ -96,6 +96,10 @@ enum PostgresJobRows {
             parameters.append(groupID)
             sql += " AND group_id = $\(parameters.count)"
         }
+        if let scheduleID = query.scheduleID {
+            parameters.append(scheduleID)
+            sql += " AND orchestration IS NOT NULL AND orchestration::jsonb->>'schedule_id' = $\(parameters.count)"
+        }
         if !query.labels.isEmpty {
             parameters.append(StoredJob.labelsJSON(query.labels))
             sql += " AND labels @> $\(parameters.count)::jsonb"

@@ -156,6 +156,23 @@ enum PostgresSchema {
             GENERATED ALWAYS AS ((orchestration::jsonb ->> 'run_at')::bigint) STORED;
         CREATE INDEX jobs_by_key ON jobs (concurrency_key, state, id) WHERE concurrency_key IS NOT NULL;
         """,
+        // 9: schedules, as SQLite's schema 9 (StoredSchedule). Each tick is claimed by one node
+        // with `UPDATE … WHERE next_run_at = <the tick>` (PostgresJobStore+Schedules).
+        """
+        CREATE TABLE schedules (
+            id text COLLATE "C" PRIMARY KEY,
+            name text NOT NULL,
+            cron text NOT NULL,
+            timezone text NOT NULL,
+            job text NOT NULL,
+            overlap text NOT NULL,
+            paused integer NOT NULL,
+            created_at bigint NOT NULL,
+            next_run_at bigint NOT NULL,
+            last_run_at bigint,
+            last_job_id text
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
