@@ -9,7 +9,9 @@ Run through scripts/with-postgres.sh (it provides JOBSD_TEST_POSTGRES_URL), with
 Measures, each on fresh data dirs and a fresh database schema:
   - jobs completed per second (`true` jobs, JOBS of them posted round-robin to every node by 16
     client threads, until all are terminal) with the SQLite single node, 1, 2 and 3 PostgreSQL nodes;
-  - PostgreSQL transactions per job (pg_stat_database.xact_commit delta / jobs) for 1 node;
+  - PostgreSQL transactions per job (pg_stat_database.xact_commit delta / jobs), round trips per
+    job (the nodes' jobsd_store_round_trip_seconds_count) and bytes per job both ways (tcp_info
+    bytes_acked + bytes_received of every connection to the server's port, from `ss -ti`);
   - cross-node cancel: DELETE through a node that does not run the job -> 202 answer, -> the
     running node's signal ladder starts (its `signal_sent` SIGTERM event, stamped when the signal is
     sent, minus the wall-clock time the DELETE's answer arrived: same host, same clock; negative
@@ -74,10 +76,30 @@ class Node:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def pg_bytes():
+    """Bytes sent and received so far on every connection to the PostgreSQL port (server side)."""
+    port = PG.rsplit(":", 1)[1].split("/", 1)[0]
+    out = subprocess.check_output(["ss", "-tinH", "state", "established", f"( sport = :{port} )"], text=True)
+    total = 0
+    for field in out.split():
+        for key in ("bytes_acked:", "bytes_received:"):
+            if field.startswith(key): total += int(field[len(key):])
+    return total
+
+
+def round_trips(nodes):
+    total = 0
+    for n in nodes:
+        for line in urllib.request.urlopen(n.url + "/metrics").read().decode().splitlines():
+            if line.startswith("jobsd_store_round_trip_seconds_count "): total += float(line.split()[1])
+    return total
+
+
 def throughput(store, count):
     nodes = [Node(store, f"n{i}") for i in range(count)] if store != "sqlite" else [Node("sqlite", "single")]
     try:
         before = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        trips_before, bytes_before = round_trips(nodes), pg_bytes()
         start = time.monotonic()
         ids = []
         lock = threading.Lock()
@@ -92,7 +114,8 @@ def throughput(store, count):
         with ThreadPoolExecutor(16) as pool: list(pool.map(wait, range(len(ids))))
         elapsed = time.monotonic() - start
         after = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-        return JOBS / elapsed, (int(after) - int(before)) / JOBS
+        trips, traffic = (round_trips(nodes) - trips_before) / JOBS, (pg_bytes() - bytes_before) / JOBS
+        return JOBS / elapsed, (int(after) - int(before)) / JOBS, trips, traffic
     finally:
         for n in nodes: n.stop()
 
@@ -165,16 +188,17 @@ if CANCEL_ONLY:
     sys.exit(0)
 
 rows = []
-sqlite_rate, _ = throughput("sqlite", 1)
-rows.append(("SQLite, 1 node", f"{sqlite_rate:.0f} jobs/s", "1.00×", "—"))
+sqlite_rate, *_ = throughput("sqlite", 1)
+rows.append(("SQLite, 1 node", f"{sqlite_rate:.0f} jobs/s", "1.00×", "—", "—", "—"))
 for count in (1, 2, 3):
-    rate, xacts = throughput(fresh_store(), count)
-    rows.append((f"PostgreSQL, {count} node{'s' if count > 1 else ''}", f"{rate:.0f} jobs/s", f"{rate / sqlite_rate:.2f}×", f"{xacts:.1f}"))
+    rate, xacts, trips, traffic = throughput(fresh_store(), count)
+    rows.append((f"PostgreSQL, {count} node{'s' if count > 1 else ''}", f"{rate:.0f} jobs/s", f"{rate / sqlite_rate:.2f}×",
+                 f"{xacts:.1f}", f"{trips:.1f}", f"{traffic / 1024:.1f} KiB"))
 answer, ladder, terminal = cross_node_cancel(CANCEL_SAMPLES)
 rescued = rescue()
 print(f"jobs: {JOBS} `true` jobs per row, --max-running 8 per node, 16 client threads")
-print("| store | completed | vs SQLite | PostgreSQL commits per job |")
-print("|---|---|---|---|")
+print("| store | completed | vs SQLite | PostgreSQL commits per job | round trips per job | bytes per job (both ways) |")
+print("|---|---|---|---|---|---|")
 for r in rows: print("| " + " | ".join(r) + " |")
 print(f"cross-node cancel, DELETE -> 202: p50 {percentile(answer, 50):.1f} ms, p99 {percentile(answer, 99):.1f} ms")
 print(f"cross-node cancel, 202 answer -> SIGTERM sent on the running node: p50 {percentile(ladder, 50):.1f} ms, p99 {percentile(ladder, 99):.1f} ms")
