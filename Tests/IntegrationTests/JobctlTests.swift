@@ -81,6 +81,16 @@ import Testing
         }
     }
 
+    @Test func submit_WithAnUnknownOptionBeforeTheSeparator_IsAUsageError_AndCreatesNoJob() async throws {
+        try await TestServer.with { server in
+            let typo = try await jobctl(["submit", "--prioirty", "5", "--", "true"], url: server.baseURL)
+            #expect(typo.code == 2, "\(typo.output)")
+            #expect(typo.output.contains("--prioirty"))
+            #expect(try await server.client().listPage().jobs.isEmpty, "nothing was submitted")
+            #expect(try await jobctl(["submit", "--", "sh", "-c", "exit 0"], url: server.baseURL).code == 0)
+        }
+    }
+
     @Test func submit_WithNotify_HasTheJobPostedToTheURL() async throws {
         try await WebhookReceiver.with { receiver in
             try await TestServer.with { server in

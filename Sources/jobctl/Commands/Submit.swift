@@ -101,6 +101,11 @@ struct Submit: AsyncParsableCommand {
     private var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func validate() throws {
+        // Passthrough capture starts at the first word it does not know: a mistyped option before
+        // `--` would otherwise become the job's command.
+        if let first = command.first, first != "--", first.hasPrefix("-") {
+            throw ValidationError("unknown option '\(first)' (the command goes after --)")
+        }
         if template != nil {
             guard argv.isEmpty else { throw ValidationError("--template runs the server's command: give no command after --") }
             return
