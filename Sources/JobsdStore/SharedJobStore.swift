@@ -16,7 +16,9 @@ public protocol SharedJobStore: JobStore {
     /// start, so a node that dies between claim and spawn has its claims rescued as interrupted,
     /// never run a second time. Jobs another node is claiming at the same moment are skipped,
     /// never waited for (`FOR UPDATE SKIP LOCKED`): each job is claimed by exactly one node.
-    func claimQueued(node: String, limit: Int) async throws -> [JobRecord]
+    /// Claim order is priority order (`Job.priority`): lowest `created_at − priority ×
+    /// agingMilliseconds` first, then id; the result is in that order.
+    func claimQueued(node: String, limit: Int, agingMilliseconds: Int64) async throws -> [JobRecord]
     /// Stores a queued job that no node has claimed as `cancelled` (cleanup `none`) and returns
     /// it; nil when the job is not queued and unclaimed (any more).
     func cancelUnclaimed(_ id: String) async throws -> JobRecord?

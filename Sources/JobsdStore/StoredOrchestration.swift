@@ -1,20 +1,22 @@
 import JobsdAPI
 
-/// `jobs.orchestration` (both stores): a job's schedule, concurrency key, retry policy, attempt number and
-/// finished attempts as one JSON object (wire field names, times in Unix milliseconds), NULL
+/// `jobs.orchestration` (both stores): a job's schedule, concurrency key, retry policy, priority
+/// (when not 0), attempt number and finished attempts as one JSON object (wire field names, times in Unix milliseconds), NULL
 /// for a job that uses none of them — most jobs, which so pay nothing for the feature. The group
 /// id has a column of its own.
 /// Written with `JSONWriter` and read with `JSONValue`: no Foundation coder per row.
 enum StoredOrchestration {
     /// The column's text; nil when there is nothing to store.
     static func json(_ job: Job) -> String? {
-        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.attempt != 1 || !job.attempts.isEmpty else { return nil }
+        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.priority != 0 || job.attempt != 1 || !job.attempts.isEmpty
+        else { return nil }
         var w = JSONWriter()
         w.raw("{\"attempt\":"); w.raw(String(job.attempt))
         if let runAt = job.runAt { w.raw(",\"run_at\":"); w.raw(String(runAt.milliseconds)) }
         if let key = job.concurrencyKey { w.raw(",\"concurrency_key\":"); w.string(key) }
         if let limit = job.concurrencyLimit { w.raw(",\"concurrency_limit\":"); w.raw(String(limit)) }
         if let retry = job.retry { w.raw(",\"retry\":"); retry.write(into: &w) }
+        if job.priority != 0 { w.raw(",\"priority\":"); w.raw(String(job.priority)) }
         if !job.attempts.isEmpty {
             w.raw(",\"attempts\":[")
             for (i, a) in job.attempts.enumerated() {
@@ -40,6 +42,7 @@ enum StoredOrchestration {
         guard let value = try? JSONValue.parse(text), let attempt = value["attempt"]?.int else { return false }
         job.attempt = attempt
         job.runAt = value["run_at"]?.int.map { Timestamp(milliseconds: Int64($0)) }
+        job.priority = value["priority"]?.int ?? 0
         if let key = value["concurrency_key"] {
             guard case let .string(s) = key, let limit = value["concurrency_limit"]?.int else { return false }
             job.concurrencyKey = s

@@ -72,7 +72,7 @@ extension JobEngine {
             var more = false
             if free > 0 {
                 do {
-                    let claimed = try await shared.claimQueued(node: configuration.nodeID, limit: free)
+                    let claimed = try await shared.claimQueued(node: configuration.nodeID, limit: free, agingMilliseconds: state.lock.withLock { state.admission.agingMilliseconds })
                     more = claimed.count == free
                     if !claimed.isEmpty { queueClaimed(claimed) }
                 } catch {

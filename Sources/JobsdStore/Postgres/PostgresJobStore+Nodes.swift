@@ -6,19 +6,22 @@ extension PostgresJobStore: SharedJobStore {
     /// nodes' clocks say.
     static let now = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
-    public func claimQueued(node: String, limit: Int) async throws -> [JobRecord] {
+    public func claimQueued(node: String, limit: Int, agingMilliseconds: Int64) async throws -> [JobRecord] {
         guard limit > 0 else { return [] }
         let sql = """
             UPDATE jobs SET owner = $1, fence = nextval('jobs_fence'), state = 'running', started_at = \(Self.now)
             WHERE id IN (
                 SELECT id FROM jobs WHERE state = 'queued' AND owner IS NULL
                     AND (orchestration IS NULL OR coalesce((orchestration::jsonb->>'run_at')::bigint, 0) <= \(Self.now))
-                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+                ORDER BY created_at - coalesce((orchestration::jsonb->>'priority')::bigint, 0) * $3, id LIMIT $2 FOR UPDATE SKIP LOCKED
             )
             RETURNING \(PostgresJobRows.columns)
             """
         return try await pool.run { connection in
-            try connection.query(sql, [node, limit]).rows.map(PostgresJobRows.record(from:)).sorted { $0.id < $1.id }
+            try connection.query(sql, [node, limit, agingMilliseconds]).rows.map(PostgresJobRows.record(from:)).sorted { a, b in
+                let (x, y) = (a.job.rank(agingMilliseconds: agingMilliseconds), b.job.rank(agingMilliseconds: agingMilliseconds))
+                return x != y ? x < y : a.id < b.id
+            }
         }
     }
 
