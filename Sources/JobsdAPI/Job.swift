@@ -34,6 +34,11 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
     public var concurrencyLimit: Int?
     /// The retry policy with its defaults filled in; nil: one attempt.
     public var retry: RetryPolicy?
+    /// −100…100 (default 0). Among the jobs that may start, the one with the highest effective
+    /// priority starts first: its priority plus one for every `--priority-aging` seconds since it
+    /// was submitted, so an old job is never starved; ties in submission order. Within one
+    /// concurrency key jobs still start in submission order.
+    public var priority: Int
     /// 1-based number of the current (or, once terminal, last) attempt.
     public var attempt: Int
     /// The attempts that ended before the current one, oldest first (retries). On the wire
@@ -58,6 +63,13 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
             attempt: attempt, startedAt: startedAt, finishedAt: finishedAt, exitCode: exitCode, signal: signal, error: error, state: state)
     }
 
+    /// The job's place among the jobs that may start, lowest first (ties by id): submission time
+    /// in milliseconds − `priority` × `agingMilliseconds` (`--priority-aging`). Two waiting jobs
+    /// age alike, so their order never changes while they wait.
+    public func rank(agingMilliseconds aging: Int64) -> Int64 {
+        createdAt.milliseconds &- Int64(priority) &* aging
+    }
+
     /// `retry.max_attempts`, 1 without a retry policy.
     public var maxAttempts: Int { retry?.maxAttempts ?? 1 }
     /// The node that claimed the job (several nodes on PostgreSQL); nil until it is claimed, and
@@ -74,7 +86,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         graceSeconds: Double, cancelRequestedAt: Timestamp? = nil, pid: Int32? = nil, exitCode: Int32? = nil,
         signal: String? = nil, error: String? = nil, cleanup: CleanupStatus, logBytes: Int64 = 0, logDroppedBytes: Int64 = 0,
         runAt: Timestamp? = nil, concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, retry: RetryPolicy? = nil,
-        attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, scheduleID: String? = nil, node: String? = nil,
+        priority: Int = 0, attempt: Int = 1, attempts: [JobAttempt] = [], groupID: String? = nil, scheduleID: String? = nil, node: String? = nil,
         limits: JobLimits? = nil, user: String? = nil
     ) {
         self.id = id
@@ -99,6 +111,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         self.concurrencyKey = concurrencyKey
         self.concurrencyLimit = concurrencyLimit
         self.retry = retry
+        self.priority = priority
         self.attempt = attempt
         self.attempts = attempts
         self.groupID = groupID
@@ -114,7 +127,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         case timeoutSeconds = "timeout_seconds", graceSeconds = "grace_seconds"
         case cancelRequestedAt = "cancel_requested_at", exitCode = "exit_code", logBytes = "log_bytes"
         case logDroppedBytes = "log_dropped_bytes"
-        case runAt = "run_at", concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit", retry
+        case runAt = "run_at", concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit", retry, priority
         case attempt, maxAttempts = "max_attempts", attempts, groupID = "group_id", scheduleID = "schedule_id"
     }
 
@@ -142,6 +155,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         concurrencyKey = try c.decodeIfPresent(String.self, forKey: .concurrencyKey)
         concurrencyLimit = try c.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
         retry = try c.decodeIfPresent(RetryPolicy.self, forKey: .retry)
+        priority = try c.decodeIfPresent(Int.self, forKey: .priority) ?? 0
         attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
         attempts = try c.decodeIfPresent([JobAttempt].self, forKey: .attempts) ?? []
         groupID = try c.decodeIfPresent(String.self, forKey: .groupID)
@@ -175,6 +189,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         try c.encode(concurrencyKey, forKey: .concurrencyKey)
         try c.encode(concurrencyLimit, forKey: .concurrencyLimit)
         try c.encode(retry, forKey: .retry)
+        try c.encode(priority, forKey: .priority)
         try c.encode(attempt, forKey: .attempt)
         try c.encode(maxAttempts, forKey: .maxAttempts)
         try c.encode(allAttempts, forKey: .attempts)
@@ -211,6 +226,7 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         w.raw(",\"concurrency_key\":"); w.optional(concurrencyKey) { $0.string($1) }
         w.raw(",\"concurrency_limit\":"); w.optional(concurrencyLimit) { $0.raw(String($1)) }
         w.raw(",\"retry\":"); w.optional(retry) { $1.write(into: &$0) }
+        w.raw(",\"priority\":"); w.raw(String(priority))
         w.raw(",\"attempt\":"); w.raw(String(attempt))
         w.raw(",\"max_attempts\":"); w.raw(String(maxAttempts))
         w.raw(",\"attempts\":[")

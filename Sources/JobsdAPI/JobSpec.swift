@@ -32,12 +32,16 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// Start no earlier than this many seconds after submission.
     public var delaySeconds: Double?
     public var retry: RetryPolicy?
+    /// −100…100, higher first among the jobs that may start (nil: 0); see `Job.priority`.
+    public var priority: Int?
+    public static let priorityRange = -100...100
 
     public init(
         command: [String], env: [String: String] = [:], stdin: String? = nil, timeoutSeconds: Double? = nil,
         graceSeconds: Double? = nil, cleanup: CleanupSpec? = nil, name: String? = nil, labels: [String: String] = [:],
         notify: NotifySpec? = nil, limits: JobLimits? = nil, user: String? = nil, concurrencyKey: String? = nil,
-        concurrencyLimit: Int? = nil, runAt: Timestamp? = nil, delaySeconds: Double? = nil, retry: RetryPolicy? = nil
+        concurrencyLimit: Int? = nil, runAt: Timestamp? = nil, delaySeconds: Double? = nil, retry: RetryPolicy? = nil,
+        priority: Int? = nil
     ) {
         self.command = command
         self.env = env
@@ -55,19 +59,21 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.runAt = runAt
         self.delaySeconds = delaySeconds
         self.retry = retry
+        self.priority = priority
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, env, stdin, cleanup, name, labels, notify, limits, user, retry
+        case command, env, stdin, cleanup, name, labels, notify, limits, user, retry, priority
         case timeoutSeconds = "timeout_seconds"
         case graceSeconds = "grace_seconds"
         case concurrencyKey = "concurrency_key", concurrencyLimit = "concurrency_limit"
         case runAt = "run_at", delaySeconds = "delay_seconds"
     }
 
-    /// True when the spec asks for none of the orchestration features (keys, schedule, retries).
+    /// True when the spec asks for none of the orchestration features (keys, schedule, retries,
+    /// priority).
     public var hasNoOrchestration: Bool {
-        concurrencyKey == nil && concurrencyLimit == nil && runAt == nil && delaySeconds == nil && retry == nil
+        concurrencyKey == nil && concurrencyLimit == nil && runAt == nil && delaySeconds == nil && retry == nil && priority == nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -88,6 +94,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         runAt = try c.decodeIfPresent(Timestamp.self, forKey: .runAt)
         delaySeconds = try c.decodeIfPresent(Double.self, forKey: .delaySeconds)
         retry = try c.decodeIfPresent(RetryPolicy.self, forKey: .retry)
+        priority = try c.decodeIfPresent(Int.self, forKey: .priority)
     }
 
     /// The JSON request body, with absent optionals omitted.
@@ -134,6 +141,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         if all, let runAt { key("run_at"); w.string(runAt.description) }
         if all, let delaySeconds { key("delay_seconds"); w.number(delaySeconds) }
         if all, let retry { key("retry"); retry.write(into: &w) }
+        if all, let priority { key("priority"); w.raw(String(priority)) }
         w.raw(separator == "{" ? "{}" : "}")
         return w.text
     }

@@ -22,11 +22,11 @@ struct JobSpecDecoder {
     static let templateFields = Set(["template", "params", "name", "labels"]).union(orchestrationFields)
 
     /// The fields that schedule a job rather than say what it runs.
-    static let orchestrationFields: Set<String> = ["concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry"]
+    static let orchestrationFields: Set<String> = ["concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry", "priority"]
 
     static let fields: Set<String> = [
         "command", "env", "stdin", "timeout_seconds", "grace_seconds", "cleanup", "name", "labels", "notify", "limits", "user",
-        "concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry",
+        "concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry", "priority",
     ]
 
     /// Returns the spec and the parsed body (its canonical text is the idempotency fingerprint).
@@ -80,6 +80,7 @@ struct JobSpecDecoder {
         if base.concurrencyKey != nil { fixed.formUnion(["concurrency_key", "concurrency_limit"]) }
         if base.runAt != nil || base.delaySeconds != nil { fixed.formUnion(["run_at", "delay_seconds"]) }
         if base.retry != nil { fixed.insert("retry") }
+        if base.priority != nil { fixed.insert("priority") }
         return fixed
     }
 
@@ -166,6 +167,7 @@ struct JobSpecDecoder {
             spec.delaySeconds = n
         }
         if let v = present(value["retry"]) { spec.retry = try retry(v) }
+        if let v = present(value["priority"]) { spec.priority = try integer(v, field: "priority", in: JobSpec.priorityRange) }
     }
 
     /// Longest `delay_seconds` accepted (ten years).

@@ -159,6 +159,7 @@ struct JobTemplate: Sendable {
         if let runAt = base.runAt { w.raw(#","run_at":"#); w.string(runAt.description) }
         if let delay = base.delaySeconds { w.raw(#","delay_seconds":"#); w.number(delay) }
         if let retry = base.retry { w.raw(#","retry":"#); retry.write(into: &w) }
+        if let priority = base.priority { w.raw(#","priority":"#); w.raw(String(priority)) }
         w.raw("}")
     }
 }

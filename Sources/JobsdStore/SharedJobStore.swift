@@ -19,8 +19,10 @@ public protocol SharedJobStore: JobStore {
     /// Orchestration holds across nodes: a job whose `run_at` is ahead is not claimed, nor one
     /// whose concurrency key has `concurrency_limit` jobs running on any node, nor one with an
     /// earlier due job of its key still waiting. Each job comes with the `seq` of its last
-    /// timeline event (the claiming node numbers the next ones).
-    func claimQueued(node: String, limit: Int) async throws -> [(record: JobRecord, lastEventSeq: Int)]
+    /// timeline event (the claiming node numbers the next ones). Claim order is priority order
+    /// (`Job.priority`): lowest `created_at − priority × agingMilliseconds` first, then id; the
+    /// result is in that order.
+    func claimQueued(node: String, limit: Int, agingMilliseconds: Int64) async throws -> [(record: JobRecord, lastEventSeq: Int)]
     /// Stores the jobs of `ids` that are queued and that no node has claimed as `cancelled` at
     /// `at` (cleanup `none`, `error` as their error) and returns them, in one transaction with
     /// each one's timeline `events` (numbered after its last stored one; their `seq` is ignored)

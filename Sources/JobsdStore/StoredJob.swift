@@ -158,12 +158,14 @@ extension JobSpec {
               let name = optional("name", \.stringValue), let labels = optional("labels", \.stringMap),
               let key = optional("concurrency_key", \.stringValue), let limit = optional("concurrency_limit", \.numberValue),
               let runAt = optional("run_at", { $0.stringValue.flatMap(Timestamp.init(rfc3339:)) }),
-              let delay = optional("delay_seconds", \.numberValue), let retry = optional("retry", { RetryPolicy(stored: $0) })
+              let delay = optional("delay_seconds", \.numberValue), let retry = optional("retry", { RetryPolicy(stored: $0) }),
+              let priority = optional("priority", \.numberValue)
         else { return nil }
         self.init(
             command: command, env: env ?? [:], stdin: stdin, timeoutSeconds: timeout, graceSeconds: grace,
             cleanup: cleanup, name: name, labels: labels ?? [:], notify: notify, limits: limits, user: user,
-            concurrencyKey: key, concurrencyLimit: limit.map { Int($0) }, runAt: runAt, delaySeconds: delay, retry: retry
+            concurrencyKey: key, concurrencyLimit: limit.map { Int($0) }, runAt: runAt, delaySeconds: delay, retry: retry,
+            priority: priority.map { Int($0) }
         )
     }
 }

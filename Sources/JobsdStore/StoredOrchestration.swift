@@ -1,15 +1,15 @@
 import JobsdAPI
 
-/// `jobs.orchestration` (both stores): a job's start time, the schedule that submitted it, its concurrency key, retry policy, attempt number and
-/// finished attempts as one JSON object (wire field names, times in Unix milliseconds), NULL
+/// `jobs.orchestration` (both stores): a job's start time, the schedule that submitted it, its concurrency key, retry policy,
+/// priority (when not 0), attempt number and finished attempts as one JSON object (wire field names, times in Unix milliseconds), NULL
 /// for a job that uses none of them — most jobs, which so pay nothing for the feature. The group
 /// id has a column of its own.
 /// Written with `JSONWriter` and read with `JSONValue`: no Foundation coder per row.
 enum StoredOrchestration {
     /// The column's text; nil when there is nothing to store.
     static func json(_ job: Job) -> String? {
-        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.attempt != 1 || !job.attempts.isEmpty
-            || job.scheduleID != nil
+        guard job.runAt != nil || job.concurrencyKey != nil || job.retry != nil || job.priority != 0 || job.attempt != 1
+            || !job.attempts.isEmpty || job.scheduleID != nil
         else { return nil }
         var w = JSONWriter()
         w.raw("{\"attempt\":"); w.raw(String(job.attempt))
@@ -18,6 +18,7 @@ enum StoredOrchestration {
         if let key = job.concurrencyKey { w.raw(",\"concurrency_key\":"); w.string(key) }
         if let limit = job.concurrencyLimit { w.raw(",\"concurrency_limit\":"); w.raw(String(limit)) }
         if let retry = job.retry { w.raw(",\"retry\":"); retry.write(into: &w) }
+        if job.priority != 0 { w.raw(",\"priority\":"); w.raw(String(job.priority)) }
         if !job.attempts.isEmpty {
             w.raw(",\"attempts\":[")
             for (i, a) in job.attempts.enumerated() {
@@ -44,6 +45,7 @@ enum StoredOrchestration {
         job.attempt = attempt
         job.scheduleID = value["schedule_id"]?.string
         job.runAt = value["run_at"]?.int.map { Timestamp(milliseconds: Int64($0)) }
+        job.priority = value["priority"]?.int ?? 0
         if let key = value["concurrency_key"] {
             guard case let .string(s) = key, let limit = value["concurrency_limit"]?.int else { return false }
             job.concurrencyKey = s

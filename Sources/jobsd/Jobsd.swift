@@ -58,6 +58,7 @@ struct Jobsd: AsyncParsableCommand {
     @Option(help: "Run jobs as this user unless they name one; jobsd must be root [JOBSD_JOB_USER] (default: jobsd's own user)") var jobUser: String?
     @Option(help: "Comma-separated users a job may name in 'user' [JOBSD_ALLOW_USERS] (default: none)") var allowUsers: String?
     @Option(help: "JSON file of named command templates [JOBSD_TEMPLATES] (default: none)") var templates: String?
+    @Option(help: "Waiting this long raises a queued job's priority by one, so none starves [JOBSD_PRIORITY_AGING] (default: 60s)") var priorityAging: String?
     @Flag(help: "Refuse raw commands (403); only --templates run [JOBSD_TEMPLATES_ONLY=1]") var templatesOnly = false
     @Option(help: "Job records kept in memory for reads [JOBSD_CACHE_RECORDS] (default: 16384)") var cacheRecords: String?
     @Option(help: "text or json [JOBSD_LOG_FORMAT] (default: text)") var logFormat: String?
@@ -112,6 +113,7 @@ struct Jobsd: AsyncParsableCommand {
         c.engine.shutdownTimeout = try s.duration(shutdownTimeout, "JOBSD_SHUTDOWN_TIMEOUT", "--shutdown-timeout", default: 25, positive: false)
         c.engine.maxLogBytes = try s.integer(maxLogBytes, "JOBSD_MAX_LOG_BYTES", "--max-log-bytes", default: 10_485_760, in: 1...Int(Int32.max))
         c.engine.retention = try s.duration(retention, "JOBSD_RETENTION", "--retention", default: 7 * 86_400, positive: true)
+        c.engine.priorityAging = try s.duration(priorityAging, "JOBSD_PRIORITY_AGING", "--priority-aging", default: 60, positive: true)
         // The sweep runs at least once a minute, and often enough that a short retention is kept to.
         c.engine.sweepInterval = min(60, max(0.5, c.engine.retention / 4))
         if let text = s.string(store, "JOBSD_STORE") {

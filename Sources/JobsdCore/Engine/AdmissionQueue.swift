@@ -13,6 +13,13 @@ import JobsdAPI
 ///   no head-of-line blocking, O(log n) per start, submission, cancel and finish.
 /// - A job never overtakes an earlier waiting job of its key: only the head of a key queue can
 ///   start, and a scheduled job that becomes due is inserted by id, before later ones.
+/// - Priority (`Job.priority`) orders the jobs without a key and the heads of the key queues:
+///   the lowest `rank` starts first, ties by id. `rank` = submission time in milliseconds −
+///   priority × `agingMilliseconds`, i.e. a job's effective priority is its priority plus one
+///   for every `agingMilliseconds` since it was submitted. That order never changes while jobs
+///   wait (both sides age alike), so the heaps stay valid, and an old job of low priority is
+///   overtaken by newer ones of higher priority for a bounded time only: no starvation. With
+///   every priority 0 it is submission order, as before.
 /// - Time: a job's start time is kept on the monotonic clock (`startAfter`, uptime nanoseconds),
 ///   so a wall-clock jump does not move a `delay_seconds` or a retry backoff. A job with an
 ///   explicit `run_at` (or one recovered after a restart) is also checked against the wall clock
@@ -24,10 +31,14 @@ final class AdmissionQueue {
         let key: String?
         /// Jobs of this key that hold a slot (left the queue and not yet terminal or back in it).
         var running = 0
-        var waiting = IndexedHeap<LiveJob>(by: { $0.record.job.id < $1.record.job.id })
+        /// By id (submission order) for a key; by rank, then id, for the jobs without one.
+        var waiting: IndexedHeap<LiveJob>
         var heapIndex = -1
 
-        init(key: String?) { self.key = key }
+        init(key: String?) {
+            self.key = key
+            waiting = key == nil ? IndexedHeap(by: AdmissionQueue.before) : IndexedHeap(by: { $0.record.job.id < $1.record.job.id })
+        }
 
         /// The oldest waiting job may start now: no key, or fewer running than its limit (the
         /// limit in force is the one of the job being started).
@@ -39,10 +50,21 @@ final class AdmissionQueue {
 
     private var keys: [String: KeyQueue] = [:]
     private let unkeyed = KeyQueue(key: nil)
-    private var startable = IndexedHeap<KeyQueue>(by: { ($0.waiting.min?.record.job.id ?? "") < ($1.waiting.min?.record.job.id ?? "") })
+    private var startable = IndexedHeap<KeyQueue>(by: { a, b in
+        guard let x = a.waiting.min, let y = b.waiting.min else { return a.waiting.min != nil }
+        return AdmissionQueue.before(x, y)
+    })
     private var scheduled = IndexedHeap<LiveJob>(by: { $0.startAfter < $1.startAfter })
     /// Queued jobs, scheduled or waiting.
     private(set) var count = 0
+    /// `--priority-aging` in milliseconds: the wait worth one priority level.
+    var agingMilliseconds: Int64 = 60_000
+
+    /// The order among startable jobs: lower rank first, then submission order.
+    static func before(_ a: LiveJob, _ b: LiveJob) -> Bool {
+        a.rank != b.rank ? a.rank < b.rank : a.record.job.id < b.record.job.id
+    }
+
 
     /// A job that may start now exists.
     var hasStartable: Bool { !startable.isEmpty }
@@ -58,6 +80,7 @@ final class AdmissionQueue {
     /// else waiting in its key's queue.
     func add(_ live: LiveJob, now: Instant) {
         count += 1
+        live.rank = live.record.job.rank(agingMilliseconds: agingMilliseconds)
         if live.startAfter == 0, let runAt = live.record.job.runAt, runAt > now.wall {
             live.startAfter = now.uptime &+ Self.nanoseconds(now.wall.seconds(until: runAt))
             live.wallBound = true

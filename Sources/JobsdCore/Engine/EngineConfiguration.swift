@@ -43,6 +43,8 @@ public struct EngineConfiguration: Sendable {
     public var jobUser: String?
     /// Users a job may name in `user` (`--allow-users`), besides `jobUser`.
     public var allowedUsers: [String] = []
+    /// `--priority-aging`: seconds of waiting worth one priority level (see `Job.priority`).
+    public var priorityAging: Double = 60
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory

@@ -8,7 +8,8 @@ extension JobEngine {
     /// The record of a new job (server defaults applied, timeout capped) and, for a
     /// `delay_seconds`, its monotonic start time (0: none; see `AdmissionQueue`). The
     /// orchestration fields move from the spec to the job: `run_at` (also for a delay), the
-    /// concurrency key with its limit (default 1), the retry policy with its defaults, attempt 1.
+    /// concurrency key with its limit (default 1), the retry policy with its defaults, the
+    /// priority (default 0), attempt 1.
     /// The job also shows its limits and the user it runs as (the spec's, else `--job-user`,
     /// which the spec then names, so the stored job keeps that user across a restart).
     func newRecord(
@@ -25,8 +26,8 @@ extension JobEngine {
             command: spec.command, state: .queued, createdAt: now.wall, timeoutSeconds: spec.timeoutSeconds!,
             graceSeconds: spec.graceSeconds!, cleanup: CleanupStatus(state: spec.cleanup == nil ? .none : .pending),
             runAt: spec.runAt, concurrencyKey: spec.concurrencyKey,
-            concurrencyLimit: spec.concurrencyKey == nil ? nil : spec.concurrencyLimit ?? 1, retry: spec.retry, groupID: groupID,
-            scheduleID: scheduleID, limits: spec.limits, user: spec.user)
+            concurrencyLimit: spec.concurrencyKey == nil ? nil : spec.concurrencyLimit ?? 1, retry: spec.retry,
+            priority: spec.priority ?? 0, groupID: groupID, scheduleID: scheduleID, limits: spec.limits, user: spec.user)
         var startAfter: UInt64 = 0
         if let delay = spec.delaySeconds {
             job.runAt = now.wall.adding(seconds: delay)
@@ -37,6 +38,7 @@ extension JobEngine {
         spec.runAt = nil
         spec.delaySeconds = nil
         spec.retry = nil
+        spec.priority = nil
         return (JobRecord(job: job, spec: spec, idempotencyKey: idempotencyKey, requestFingerprint: fingerprint), startAfter)
     }
 

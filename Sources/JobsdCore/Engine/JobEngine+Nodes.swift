@@ -88,7 +88,8 @@ extension JobEngine {
             var more = false
             if free > 0 {
                 do {
-                    let claimed = try await shared.claimQueued(node: configuration.nodeID, limit: free)
+                    let claimed = try await shared.claimQueued(
+                        node: configuration.nodeID, limit: free, agingMilliseconds: state.lock.withLock { state.admission.agingMilliseconds })
                     // Key limits may leave slots free: claim again until nothing more is claimable.
                     more = !claimed.isEmpty
                     if !claimed.isEmpty { queueClaimed(claimed) }

@@ -78,6 +78,7 @@ public final class JobEngine: Sendable {
         store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         shared = store as? any SharedJobStore
         state.address = configuration.advertiseURL ?? ""
+        state.admission.agingMilliseconds = Int64((configuration.priorityAging * 1000).rounded())
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
         state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }

@@ -64,6 +64,8 @@ final class LiveJob: @unchecked Sendable, HeapIndexed {
     var heapIndex = -1
     /// While scheduled: the monotonic time (uptime ns) it may start; 0: may start now.
     var startAfter: UInt64 = 0
+    /// The job's place among the jobs that may start (`AdmissionQueue.rank`); set when queued.
+    var rank: Int64 = 0
     /// Its `run_at` is a wall-clock promise: checked against the wall clock too when due.
     var wallBound = false
 

@@ -14,8 +14,9 @@ extension PostgresJobStore: SharedJobStore {
     /// clock, and — with a concurrency key — no earlier job of its key is waiting (one that is due)
     /// and fewer of its key are running or cancelling anywhere than its own `concurrency_limit`.
     /// At most one job per key per claim (the head of its key), so the count holds within one
-    /// statement; the claim loop claims again while it gets jobs.
-    public func claimQueued(node: String, limit: Int) async throws -> [(record: JobRecord, lastEventSeq: Int)] {
+    /// statement; the claim loop claims again while it gets jobs. Among the claimable, lowest rank
+    /// first (`Job.rank`: `created_at − priority × agingMilliseconds`, then id).
+    public func claimQueued(node: String, limit: Int, agingMilliseconds: Int64) async throws -> [(record: JobRecord, lastEventSeq: Int)] {
         guard limit > 0 else { return [] }
         let sql = """
             UPDATE jobs SET owner = $1, fence = nextval('jobs_fence'), state = 'running', started_at = \(Self.now)
@@ -26,7 +27,8 @@ extension PostgresJobStore: SharedJobStore {
                             AND w.id < j.id AND coalesce(w.run_at, 0) <= \(Self.now))
                         AND (SELECT count(*) FROM jobs r WHERE r.concurrency_key = j.concurrency_key
                             AND r.state IN ('running', 'cancelling')) < coalesce(j.concurrency_limit, 1)))
-                ORDER BY j.id LIMIT $2 FOR UPDATE SKIP LOCKED
+                ORDER BY j.created_at - coalesce((j.orchestration::jsonb->>'priority')::bigint, 0) * $3, j.id
+                LIMIT $2 FOR UPDATE SKIP LOCKED
             )
             RETURNING \(PostgresJobRows.columns), (SELECT coalesce(max(seq), 0) FROM job_events e WHERE e.job_id = jobs.id)
             """
@@ -34,9 +36,12 @@ extension PostgresJobStore: SharedJobStore {
         return try await pool.run { connection in
             try connection.transaction {
                 _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLock])
-                return try connection.query(sql, [node, limit]).rows
+                return try connection.query(sql, [node, limit, agingMilliseconds]).rows
                     .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
-                    .sorted { $0.0.id < $1.0.id }
+                    .sorted { a, b in
+                        let (x, y) = (a.0.job.rank(agingMilliseconds: agingMilliseconds), b.0.job.rank(agingMilliseconds: agingMilliseconds))
+                        return x != y ? x < y : a.0.id < b.0.id
+                    }
             }
         }
     }

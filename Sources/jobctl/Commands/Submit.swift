@@ -79,6 +79,9 @@ struct Submit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run the job as this user (one of the server's --allow-users).", valueName: "name"))
     var user: String?
 
+    @Option(help: ArgumentHelp("Priority from -100 to 100 (default 0): higher starts first; negative as --priority=-5.", valueName: "n"))
+    var priority: Int?
+
     @Option(help: ArgumentHelp("Run the server's command template of this name (GET /v1/templates) instead of a command.", valueName: "name"))
     var template: String?
 
@@ -121,7 +124,8 @@ struct Submit: AsyncParsableCommand {
     func run() async throws {
         let job: Job
         if let template {
-            let request = TemplateRequest(template: template, params: try await typedParams(template), name: name, labels: labels.dictionary)
+            let request = TemplateRequest(
+                template: template, params: try await typedParams(template), name: name, labels: labels.dictionary, priority: priority)
             job = try await server.call { client throws(ClientError) in try await client.submit(request, idempotencyKey: idempotencyKey) }
         } else {
             let spec = JobSpec(
@@ -129,7 +133,8 @@ struct Submit: AsyncParsableCommand {
                 graceSeconds: grace?.seconds, cleanup: cleanup.map { CleanupSpec(command: ["sh", "-c", $0], timeoutSeconds: cleanupTimeout?.seconds) },
                 name: name, labels: labels.dictionary, notify: notify.map(NotifySpec.init(url:)), limits: limits, user: user,
                 concurrencyKey: key, concurrencyLimit: limit, runAt: at?.timestamp, delaySeconds: delay?.seconds,
-                retry: retry.map { RetryPolicy(maxAttempts: $0, backoffSeconds: backoff?.seconds ?? RetryPolicy.defaultBackoffSeconds) })
+                retry: retry.map { RetryPolicy(maxAttempts: $0, backoffSeconds: backoff?.seconds ?? RetryPolicy.defaultBackoffSeconds) },
+                priority: priority)
             job = try await server.call { client throws(ClientError) in try await client.submit(spec, idempotencyKey: idempotencyKey) }
         }
 
