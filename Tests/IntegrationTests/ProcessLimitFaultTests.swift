@@ -84,6 +84,18 @@ private struct PidsCgroup {
         try (max.map(String.init) ?? "max").write(toFile: path + "/pids.max", atomically: false, encoding: .utf8)
     }
 
-    /// Removes the cgroup (empty once jobsd is gone).
-    func remove() { rmdir(path) }
+    /// Removes the cgroup, empty once jobsd is gone, with the cgroups jobsd made inside it (its
+    /// job cgroups' root in this hierarchy), deepest first.
+    func remove() {
+        let inside = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []
+        var directories: [String] = []
+        for name in inside {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue {
+                directories.append(path + "/" + name)
+            }
+        }
+        for directory in directories.sorted(by: { $0.count > $1.count }) { rmdir(directory) }
+        rmdir(path)
+    }
 }
