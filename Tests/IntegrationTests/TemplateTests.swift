@@ -164,6 +164,37 @@ import Testing
         }
     }
 
+    @Test func jobctl_SubmitsATemplate_WithItsOrchestrationOptions_AndRefusesOptionsTheTemplateFixes() async throws {
+        try await Self.withTemplates { server in
+            let submitted = try await JobctlTests().jobctl(
+                ["submit", "--template", "echo", "--param", "message=m", "--key", "mine", "--limit", "2", "--delay", "10m",
+                 "--retry", "3", "--backoff", "500ms", "--priority", "7"],
+                url: server.baseURL)
+            #expect(submitted.code == 0, "\(submitted.output)")
+            let job = try await server.client().job(submitted.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(job.concurrencyKey == "mine" && job.concurrencyLimit == 2 && job.priority == 7 && job.state == .queued)
+            #expect(job.retry == RetryPolicy(maxAttempts: 3, backoffSeconds: 0.5))
+            #expect(abs(job.createdAt.seconds(until: try #require(job.runAt)) - 600) < 0.01)
+            let at = try await JobctlTests().jobctl(
+                ["submit", "--template", "echo", "--param", "message=m", "--at", "2031-01-02T03:04:05Z"], url: server.baseURL)
+            #expect(at.code == 0, "\(at.output)")
+            let scheduled = try await server.client().job(at.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(scheduled.runAt == Timestamp(rfc3339: "2031-01-02T03:04:05Z"))
+
+            // What the template fixes is a usage error, before anything is sent.
+            let before = try await server.client().listPage(limit: 100).jobs.count
+            for (option, value) in [("--timeout", "5s"), ("--env", "A=1"), ("--user", "nobody"), ("--memory", "64M"), ("--notify", "http://x/")] {
+                let refused = try await JobctlTests().jobctl(
+                    ["submit", "--template", "echo", "--param", "message=m", option, value], url: server.baseURL)
+                #expect(refused.code == 2, "\(option): \(refused.output)")
+                #expect(refused.output.contains("\(option) cannot be used with --template"), "\(refused.output)")
+            }
+            let limitAlone = try await JobctlTests().jobctl(["submit", "--template", "echo", "--limit", "2"], url: server.baseURL)
+            #expect(limitAlone.code == 2 && limitAlone.output.contains("--limit needs --key"), "\(limitAlone.output)")
+            #expect(try await server.client().listPage(limit: 100).jobs.count == before)
+        }
+    }
+
     @Test func aTemplatesFileThatCouldLetAParameterReachAShell_OrIsBroken_RefusesToStart() async throws {
         let broken: [(String, String)] = [
             (#"{"templates":{"t":{"command":["sh","-c","{script}"],"params":{"script":{}}}}}"#, "script of sh -c"),
