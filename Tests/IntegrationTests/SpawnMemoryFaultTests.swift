@@ -35,7 +35,12 @@ import Testing
 
     private static func spawnsRefused(_ jobsd: JobsdProcess, containment: ContainmentChoice, armed: String) async throws {
         let client = jobsd.client()
-        let ready = try JSONValue.parse(try await client.transport.send(ClientRequest(path: "/readyz")).body)
+        var readiness = try await client.transport.send(ClientRequest(path: "/readyz"))
+        try await eventually("jobsd ready (its start-up recovery done)") {
+            readiness = try await client.transport.send(ClientRequest(path: "/readyz"))
+            return readiness.status == 200
+        }
+        let ready = try JSONValue.parse(readiness.body)
         #expect(ready["containment"] == .string(containment.rawValue))
         guard case let .string(cgroupRoot)? = ready["containment_detail"] else { throw TestFailure("/readyz: no containment_detail") }
 
