@@ -52,16 +52,14 @@ public final class PrivatePostgres: Sendable {
     /// Stops and deletes the private servers left by test processes that are gone: directories
     /// whose `owner.lock` this process can lock (none holds it), or that have none and are older
     /// than `unmarkedAge`. A directory in use (by this process or a running one) is never
-    /// touched. Returns the directories it deleted.
-    @discardableResult
-    public static func removeLeftovers(bin: String) async -> [String] {
+    /// touched.
+    private static func removeLeftovers(bin: String) async {
         var base = NSTemporaryDirectory()
         while base.count > 1, base.hasSuffix("/") { base.removeLast() }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-        var removed: [String] = []
         for name in names where name.hasPrefix(prefix + "-") {
             let directory = base + "/" + name
-            let lock = open(directory + "/owner.lock", O_RDWR | O_CLOEXEC)
+            let lock = open(directory + "/owner.lock", O_RDONLY | O_CLOEXEC)
             defer { if lock >= 0 { close(lock) } }
             if lock >= 0 {
                 guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { continue }  // its owner lives
@@ -73,9 +71,7 @@ public final class PrivatePostgres: Sendable {
                 try? await run(["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop"], logIn: directory)
             }
             try? FileManager.default.removeItem(atPath: directory)
-            removed.append(directory)
         }
-        return removed
     }
 
     /// Starts the server (again, on the same port) and returns once it accepts connections.
