@@ -94,22 +94,20 @@ extension JobEngine {
 
     /// The store's commit hook, called after each commit that logged `changes` and before they
     /// are published (`ChangeFeed`: `GET /v1/events`, webhooks), one call at a time: a job whose
-    /// `ending` was just committed shows it from now on (`LiveJob.currentJob`, `wait`), although
-    /// `endAttempt` has not taken it out of the table yet. So a client that reads the job back
+    /// `ending` was just committed shows it from now on (`LiveJob.currentJob`: GET, lists),
+    /// although `endAttempt` has not taken it out of the table yet (`wait` returns once it has). So a client that reads the job back
     /// the moment it hears of the change never sees it older than the change. Only the ending
     /// write can log its state for a job in the table: its other writes are `running` or
     /// `cancelling`, and its submission is logged before it enters the table. Never blocks
     /// beyond the engine lock.
     func committed(_ changes: [JobChange]) {
         guard changes.contains(where: { $0.state.isTerminal || $0.state == .queued }) else { return }
-        let ended: [LiveJob] = state.lock.withLock {
-            changes.compactMap { change in
-                guard let live = state.live[change.jobID], !live.endCommitted, live.ending?.state == change.state else { return nil }
+        state.lock.withLock {
+            for change in changes {
+                guard let live = state.live[change.jobID], live.ending?.state == change.state else { continue }
                 live.endCommitted = true
-                return live
             }
         }
-        for live in ended { live.changes.broadcast() }
     }
 
     /// The job back in the queue for its next attempt, and its backoff, when `ended` (terminal) is

@@ -249,8 +249,9 @@ public final class JobEngine: Sendable {
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
     /// cancelled — in the latter two cases with its state then. nil for an unknown id. A retried
     /// job is not terminal between its attempts: the wait goes on through them. On a shared
-    /// store, a job another node runs is read from the store until it is terminal. Returns as
-    /// soon as the store committed the terminal record (before the change is published).
+    /// store, a job another node runs is read from the store until it is terminal. Between the
+    /// store's commit of the terminal record and `endAttempt`'s bookkeeping (store health, the
+    /// slot) it waits the moment more, and then returns the job terminal.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
         let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeout) * 1000))
         func remaining() -> Double {
@@ -263,8 +264,7 @@ public final class JobEngine: Sendable {
         while let live = state.lock.withLock({ state.live[id] }), !Task.isCancelled {
             let seconds = remaining()
             guard seconds > 0 else { break }
-            await live.changes.wait(timeout: seconds) { [self] in state.lock.withLock { live.phase == .finished || live.endedTerminal } }
-            if state.lock.withLock({ live.endedTerminal }) { break }
+            await live.changes.wait(timeout: seconds) { [self] in state.lock.withLock { live.phase == .finished } }
         }
         return try await job(id)
     }

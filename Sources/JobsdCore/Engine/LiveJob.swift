@@ -95,9 +95,6 @@ final class LiveJob: @unchecked Sendable, HeapIndexed {
         return max(0, (record.job.startedAt ?? .now()).milliseconds - record.job.createdAt.milliseconds) * 1_000_000
     }
 
-    /// The job's end is stored and terminal: `wait` may return. Caller holds the engine lock.
-    var endedTerminal: Bool { endCommitted && ending?.state.isTerminal == true }
-
     /// The job as the API shows it now: its stored end once that is committed. Caller holds the
     /// engine lock.
     var currentJob: Job {
