@@ -2,7 +2,8 @@
 /// the template's name, its parameters (each a JSON value of the parameter's type), and
 /// optionally the job's name, labels and the orchestration fields (concurrency key and limit,
 /// start time, retry policy, priority) where the template does not set them (the server refuses
-/// one it sets, naming the field). The template fixes everything else.
+/// one it sets, naming the field), and limits no higher than the template's. The template fixes
+/// everything else.
 public struct TemplateRequest: Sendable, Equatable {
     public var template: String
     public var params: [String: JSONValue]
@@ -15,11 +16,13 @@ public struct TemplateRequest: Sendable, Equatable {
     public var runAt: Timestamp?
     public var delaySeconds: Double?
     public var retry: RetryPolicy?
+    /// Limits that lower the template's (a kind it sets) or add one it leaves open.
+    public var limits: JobLimits?
 
     public init(
         template: String, params: [String: JSONValue] = [:], name: String? = nil, labels: [String: String] = [:], priority: Int? = nil,
         concurrencyKey: String? = nil, concurrencyLimit: Int? = nil, runAt: Timestamp? = nil, delaySeconds: Double? = nil,
-        retry: RetryPolicy? = nil
+        retry: RetryPolicy? = nil, limits: JobLimits? = nil
     ) {
         self.template = template
         self.params = params
@@ -31,6 +34,7 @@ public struct TemplateRequest: Sendable, Equatable {
         self.runAt = runAt
         self.delaySeconds = delaySeconds
         self.retry = retry
+        self.limits = limits
     }
 
     /// The JSON request body (params in key order; absent optionals omitted).
@@ -48,6 +52,7 @@ public struct TemplateRequest: Sendable, Equatable {
         if let delaySeconds { w.raw(#","delay_seconds":"#); w.number(delaySeconds) }
         if let retry { w.raw(#","retry":"#); retry.write(into: &w) }
         if let priority { w.raw(#","priority":"#); w.raw(String(priority)) }
+        if let limits { w.raw(#","limits":"#); limits.write(into: &w) }
         w.raw("}")
         return w.text
     }

@@ -125,13 +125,12 @@ struct Submit: AsyncParsableCommand {
     }
 
     /// The options given that set a job field a template request may not carry (the template
-    /// fixes it: README, "Command templates"), in the order of `--help`.
+    /// fixes it: README, "Command templates"), in the order of `--help`. The limits options may
+    /// be given: the server takes them when they only lower the template's limits.
     private var templateFixedOptions: [String] {
         let given: [(String, Bool)] = [
             ("--timeout", timeout != nil), ("--grace", grace != nil), ("--env", !env.isEmpty), ("--cleanup", cleanup != nil),
-            ("--cleanup-timeout", cleanupTimeout != nil), ("--stdin", stdin != nil), ("--notify", notify != nil),
-            ("--memory", memory != nil), ("--cpu", cpu != nil), ("--pids", pids != nil), ("--open-files", openFiles != nil),
-            ("--cpu-seconds", cpuSeconds != nil), ("--user", user != nil),
+            ("--cleanup-timeout", cleanupTimeout != nil), ("--stdin", stdin != nil), ("--notify", notify != nil), ("--user", user != nil),
         ]
         return given.filter(\.1).map(\.0)
     }
@@ -141,7 +140,8 @@ struct Submit: AsyncParsableCommand {
         if let template {
             let request = TemplateRequest(
                 template: template, params: try await typedParams(template), name: name, labels: labels.dictionary, priority: priority,
-                concurrencyKey: key, concurrencyLimit: limit, runAt: at?.timestamp, delaySeconds: delay?.seconds, retry: retryPolicy)
+                concurrencyKey: key, concurrencyLimit: limit, runAt: at?.timestamp, delaySeconds: delay?.seconds, retry: retryPolicy,
+                limits: limits)
             job = try await server.call { client throws(ClientError) in try await client.submit(request, idempotencyKey: idempotencyKey) }
         } else {
             let spec = JobSpec(
