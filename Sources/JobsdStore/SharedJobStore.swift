@@ -48,6 +48,13 @@ public protocol SharedJobStore: JobStore {
     func release(_ ids: [String], node: String) async throws
     /// Sends `payload` to every node listening on `channel`.
     func notify(channel: String, payload: String) async throws
+    /// NOTIFY channel on which every commit that logs changes names its last change's `seq`.
+    var changesChannel: String { get }
+    /// Hands the changes other nodes committed since the last one handed over to the observer
+    /// (`observeChanges`), in `seq` order after this node's own; nothing is read when `notified`
+    /// (a `changesChannel` payload) was handed over already. Call it on such a notification, when
+    /// the listener reconnects and now and then (notifications can be missed).
+    func catchUpChanges(notified: Int64?) async throws
     /// Delivers every notification on `channels` to `handler` until the returned listener is
     /// stopped; reconnects by itself (`onReconnect` then: notifications may have been missed).
     func listen(

@@ -166,6 +166,7 @@ extension JobEngine {
                     changes.broadcast()
                 }
                 for record in beat.takenOver where handled.insert(record.id).inserted { takeOverLost(record) }
+                await catchUpChanges(shared, notified: nil)  // the safety poll: a notification may have been missed
             } catch {
                 state.lock.withLock { state.storeLost = true }
                 logger.warning("lease renewal failed: not ready until the database answers again", metadata: ["error": "\(error)"])
@@ -198,7 +199,8 @@ extension JobEngine {
 
     // MARK: - Notifications
 
-    /// Listens for new jobs and cancels from other nodes until the node is done. When the
+    /// Listens for new jobs, cancels and committed changes of other nodes until the node is done
+    /// (and, on reconnecting, reads the changes it may have missed). When the
     /// database cannot be reached it tries again every heartbeat.
     func listenLoop(_ shared: any SharedJobStore) async {
         let (notifications, inbox) = AsyncStream.makeStream(of: (channel: String, payload: String).self)
@@ -206,10 +208,11 @@ extension JobEngine {
         while listener == nil, !nodeDone {
             do {
                 listener = try await shared.listen(
-                    channels: [Self.queuedChannel, Self.cancelChannel], handler: { inbox.yield($0) },
+                    channels: [Self.queuedChannel, Self.cancelChannel, shared.changesChannel], handler: { inbox.yield($0) },
                     onReconnect: { [self] in
                         state.lock.withLock { state.claimWanted = true }
                         changes.broadcast()
+                        inbox.yield((channel: shared.changesChannel, payload: ""))  // notifications were missed: read them all
                     })
             } catch {
                 logger.warning("listening for other nodes failed; retrying", metadata: ["error": "\(error)"])
@@ -221,13 +224,15 @@ extension JobEngine {
                 await changes.wait(timeout: nil, cancellable: false) { [self] in nodeDone }
                 inbox.finish()
             }
-            for await notification in notifications { await handle(notification) }
+            for await notification in notifications { await handle(notification, shared) }
         }
         await listener?.stop()
     }
 
-    private func handle(_ notification: (channel: String, payload: String)) async {
+    private func handle(_ notification: (channel: String, payload: String), _ shared: any SharedJobStore) async {
         switch notification.channel {
+        case shared.changesChannel:
+            await catchUpChanges(shared, notified: Int64(notification.payload))
         case Self.cancelChannel:
             let parts = notification.payload.split(separator: " ")
             guard let id = parts.first.map(String.init), state.lock.withLock({ state.live[id] != nil }) else { return }
@@ -239,6 +244,15 @@ extension JobEngine {
         default:
             state.lock.withLock { state.claimWanted = true }
             changes.broadcast()
+        }
+    }
+
+    /// Publishes the changes other nodes committed that this node has not published yet
+    /// (`GET /v1/events`, webhook wake-ups). A failure is logged: the next notification or
+    /// heartbeat tries again from the same change.
+    private func catchUpChanges(_ shared: any SharedJobStore, notified: Int64?) async {
+        do { try await shared.catchUpChanges(notified: notified) } catch {
+            logger.warning("reading other nodes' changes failed; retrying at the next heartbeat", metadata: ["error": "\(error)"])
         }
     }
 

@@ -161,6 +161,13 @@ extension PostgresJobStore: SharedJobStore {
     /// A `text[]` literal of job ids (ULIDs, which need no quoting).
     static func textArray(_ ids: [String]) -> String { "{" + ids.joined(separator: ",") + "}" }
 
+    public var changesChannel: String { PostgresChangeRelay.channel }
+
+    public func catchUpChanges(notified: Int64?) async throws {
+        if let notified, changeRelay.handed(notified) { return }
+        try await pool.run(idempotent: true) { [changeRelay] connection in try changeRelay.catchUp(on: connection) }
+    }
+
     public func listen(
         channels: [String], handler: @escaping @Sendable (PostgresListener.Notification) -> Void,
         onReconnect: @escaping @Sendable () -> Void

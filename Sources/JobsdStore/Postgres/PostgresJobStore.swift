@@ -24,10 +24,8 @@ public final class PostgresJobStore: JobStore {
     let url: String
     let pool: PostgresPool
     let logger: Logger
-    /// Held around each write that may append to the change log, from its transaction's start to
-    /// the hand-off of its changes, so this node publishes changes in `seq` order.
-    private let changeLock = PThreadLock()
-    private let changeHandler = ChangeHandlerBox()
+    /// Hands this node's and other nodes' changes to the observer, each once, in `seq` order.
+    let changeRelay: PostgresChangeRelay
 
     /// Connects to `url`, creates or migrates the schema (waiting for another node that is
     /// migrating), and opens a pool of `connections` connections. Blocks the calling thread for
@@ -40,8 +38,10 @@ public final class PostgresJobStore: JobStore {
         let connection = PostgresConnection(url: url)
         defer { connection.close() }
         let found: Int
+        let lastChange: Int64
         do {
             found = try PostgresSchema.prepare(connection)
+            lastChange = try connection.query("SELECT value FROM store_meta WHERE key = 'changes_last'").rows.first?.int64(0) ?? 0
         } catch let error as JobStoreError {
             throw error
         } catch let error as PostgresError {
@@ -49,6 +49,7 @@ public final class PostgresJobStore: JobStore {
         } catch {
             throw .unavailable("cannot open the PostgreSQL job store: \(error)")
         }
+        changeRelay = PostgresChangeRelay(lastSeq: lastChange)
         pool = PostgresPool(url: url, size: connections, roundTripTimer: metrics.map {
             CoreMetrics.Timer(label: MetricFamily.storeRoundTrip.name, factory: $0)
         })
@@ -116,18 +117,13 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
-    /// Runs `work` in one transaction under `changeLock`, then hands the changes it logged to the
-    /// observer (after the commit, in `seq` order).
+    /// Runs `work` in one transaction through `changeRelay`, which notifies the other nodes of the
+    /// changes it logged and hands them to the observer after the commit, in `seq` order.
     func writeLoggingChanges<T: Sendable>(
         _ work: @escaping @Sendable (PostgresConnection, inout [JobChange]) throws -> T
     ) async throws -> T {
-        try await pool.run { [changeLock, changeHandler] connection in
-            try changeLock.withLock {
-                var changes: [JobChange] = []
-                let value = try connection.transaction { try work(connection, &changes) }
-                if !changes.isEmpty { changeHandler.get()?(changes) }
-                return value
-            }
+        try await pool.run { [changeRelay] connection in
+            try changeRelay.write(on: connection) { changes in try work(connection, &changes) }
         }
     }
 
@@ -190,18 +186,15 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
-    public func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { changeHandler.set(handler) }
+    /// `handler` also gets the changes other nodes commit, once this node hears of them
+    /// (`catchUpChanges`), in `seq` order with its own.
+    public func observeChanges(_ handler: @escaping @Sendable ([JobChange]) -> Void) { changeRelay.observer.set(handler) }
 
     public func changes(after: Int64, limit: Int) async throws -> JobChangePage {
         try await pool.run(idempotent: true) { connection in
             let swept = try connection.query("SELECT value FROM store_meta WHERE key = 'changes_swept_through'").rows.first?.int64(0) ?? 0
             guard after >= swept else { return .expired }
-            return .changes(try connection.query(
-                "SELECT seq, job_id, state, labels, job FROM job_changes WHERE seq > $1 ORDER BY seq LIMIT $2", [after, limit]
-            ).rows.map { row in
-                JobChange(seq: row.int64(0) ?? 0, jobID: row.string(1) ?? "", state: JobState(rawValue: row.string(2) ?? "") ?? .queued,
-                          labels: (try? JSONValue.parse(row.bytes(3)))?.stringMap ?? [:], json: row.string(4) ?? "{}")
-            })
+            return .changes(try PostgresChangeRelay.read(after: after, before: nil, limit: limit, on: connection))
         }
     }
 
