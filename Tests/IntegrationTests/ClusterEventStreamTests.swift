@@ -16,7 +16,8 @@ import Testing
         let reader = try #require(cluster.nodeIDs.firstIndex(of: sleeper.node ?? ""))
         let writer = 1 - reader
         let label = ["probe": UUID().uuidString.prefix(8).lowercased()]
-        let live = try await cluster.clients[reader].changes(labels: label)  // subscribed once it returns
+        let client = cluster.clients[reader]
+        let live = try await client.changes(labels: label)  // subscribed once it returns
 
         let probe = try await cluster.clients[writer].submit(JobSpec(command: ["true"], labels: label))
         let events = try await Self.first(3, of: live)
@@ -28,7 +29,7 @@ import Testing
         #expect(try await cluster.clients[reader].job(sleeper.id).state == .running, "the reader's node stayed full")
 
         // Resumed after the first: the other two, in order, from the reader's node.
-        let resumed = try await cluster.clients[reader].transport.stream(ClientRequest(
+        let resumed = try await client.transport.stream(ClientRequest(
             path: "/v1/events?follow=false&label=probe:\(label["probe"] ?? "")", headers: [("Last-Event-ID", events[0].id)]))
         #expect(resumed.status == 200)
         let text = String(decoding: try await resumed.collect().body, as: UTF8.self)

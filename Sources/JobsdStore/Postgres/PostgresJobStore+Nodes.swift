@@ -33,16 +33,17 @@ extension PostgresJobStore: SharedJobStore {
             RETURNING \(PostgresJobRows.columns), (SELECT coalesce(max(seq), 0) FROM job_events e WHERE e.job_id = jobs.id)
             """
         let seqColumn = Int32(PostgresJobRows.fenceParameter)
-        return try await pool.run { connection in
-            try connection.transaction {
-                _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLock])
-                return try connection.query(sql, [node, limit, agingMilliseconds]).rows
-                    .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
-                    .sorted { a, b in
-                        let (x, y) = (a.0.job.rank(agingMilliseconds: agingMilliseconds), b.0.job.rank(agingMilliseconds: agingMilliseconds))
-                        return x != y ? x < y : a.0.id < b.0.id
-                    }
-            }
+        return try await writeLoggingChanges { connection, changes in
+            _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLock])
+            let claimed = try connection.query(sql, [node, limit, agingMilliseconds]).rows
+                .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
+                .sorted { a, b in
+                    let (x, y) = (a.0.job.rank(agingMilliseconds: agingMilliseconds), b.0.job.rank(agingMilliseconds: agingMilliseconds))
+                    return x != y ? x < y : a.0.id < b.0.id
+                }
+            // The claim is the job's change to `running` (the spawn's update keeps the state).
+            for (record, _) in claimed { changes.append(try Self.appendChange(JobChange(record.job), on: connection)) }
+            return claimed
         }
     }
 
