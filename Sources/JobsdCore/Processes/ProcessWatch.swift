@@ -3,8 +3,8 @@ import JobsdMetrics
 
 /// What the code supervising one process tree waits for: the main process's exit (from the
 /// reaper) and a request to stop it (cancel, deadline, shutdown), each recorded once, and (for
-/// the `SignalLadder`) changes of the tree. Also the
-/// one sender of SIGTERM to the main process's group, so that it gets it at most once.
+/// the `SignalLadder`) changes of the tree. Also the one sender of SIGTERM to the main process's
+/// group, so that it gets it at most once.
 ///
 /// Thread-safe: `status`, `stopGrace`, `generation`, `group` and `groupTerminated` are guarded by
 /// `lock`.
