@@ -126,6 +126,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The ENOMEM-at-spawn fault test's launcher (IntegrationTests/SpawnMemoryFaultTests): runs jobsd
+        // under a seccomp filter whose supervisor refuses its process-making clones while a file exists.
+        .executableTarget(name: "jobsd-clone-fault", path: "Tests/CloneFault"),
+
         // MARK: - Tests
         .testTarget(
             name: "JobsdHTTPTests",

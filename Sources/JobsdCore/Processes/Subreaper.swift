@@ -33,15 +33,25 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
     /// Forks a subreaper that runs `path` (see `jobsd_spawn_subreaper`), waits for its first
     /// message (the main process's pid, or the exec error) and from then on delivers the main
     /// process's exit to `onExit` (on the output loop's thread; a subreaper that dies before it
-    /// reported one reports SIGKILL). The subreaper itself is reaped by `Reaper`.
+    /// reported one reports SIGKILL). The subreaper itself is reaped by `Reaper`. When it cannot
+    /// be forked or its command not started, nothing is left: the status pipe is closed.
     static func spawn(
         name: String, registry: String, path: String, argv: [String], env: [String], cwd: String?,
         stdin: Int32, stdout: Int32, stderr: Int32, options: SpawnOptions, onExit: @escaping @Sendable (ExitStatus) -> Void
     ) throws(SpawnError) -> (main: pid_t, tree: Subreaper) {
         let status = try Pipes.pipe()
-        let (pid, ticks, pidfd) = try Reaper.shared.spawnSubreaper(
-            path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, statusFD: status.write,
-            options: options)
+        let spawned: (pid: pid_t, startTicks: UInt64?, pidfd: Int32)
+        do {
+            spawned = try Reaper.shared.spawnSubreaper(
+                path: path, argv: argv, env: env, cwd: cwd, stdin: stdin, stdout: stdout, stderr: stderr, statusFD: status.write,
+                options: options)
+        } catch {
+            // No subreaper (the fork failed: EAGAIN, ENOMEM): its status pipe goes with it.
+            close(status.read)
+            close(status.write)
+            throw error
+        }
+        let (pid, ticks, pidfd) = spawned
         close(status.write)
         // The first message comes within the subreaper's spawn of the command (it is the sole
         // writer: end-of-file means it died first).
