@@ -33,14 +33,8 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_ready() {
-    for _ in $(seq 1 200); do
-        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "cpu.sh: $1 did not answer" >&2
-    exit 1
-}
+# curl retries refused connections and 503s (jobsd's /readyz before it is ready) for up to 20 s.
+wait_ready() { curl -fsS -o /dev/null --retry 40 --retry-delay 1 --retry-connrefused --retry-max-time 20 "$1"; }
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
