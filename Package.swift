@@ -148,7 +148,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JobsdClientTests", dependencies: ["JobsdClient"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsdWebhooksTests", dependencies: ["JobsdWebhooks"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsdWebhooksTests", dependencies: ["JobsdWebhooks", "JobsdCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["JobsdTesting", "JobsdClient", "JobsdAPI", "JobsdCore", "JobsdMetrics", "JobsdServer", "JobsdWebhooks"],

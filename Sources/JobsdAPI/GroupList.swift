@@ -1,5 +1,5 @@
 /// A page of `GET /v1/groups`: newest first; `nextCursor` is nil on the last page.
-public struct GroupList: Codable, Sendable, Equatable {
+public struct GroupList: Decodable, Sendable, Equatable {
     public var groups: [JobGroup]
     public var nextCursor: String?
 

@@ -64,6 +64,14 @@ public struct JSONWriter: Sendable {
         raw("}")
     }
 
+    /// `{"id":…,"name":…,"labels":{…}`: how a job's and a group's objects begin (CONTRACT.md's
+    /// field order); the caller writes the rest and the closing brace.
+    public mutating func beginObject(id: String, name: String?, labels: [String: String]) {
+        raw("{\"id\":"); string(id)
+        raw(",\"name\":"); optional(name) { $0.string($1) }
+        raw(",\"labels\":"); stringMap(labels)
+    }
+
     public mutating func stringArray(_ items: [String]) {
         raw("[")
         for (i, s) in items.enumerated() {

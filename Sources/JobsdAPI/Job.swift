@@ -1,6 +1,6 @@
 /// A job as the API shows it (CONTRACT.md, "A job"). Every field is always present on the wire;
 /// times and outcomes are `null` until they happen.
-public struct Job: Codable, Sendable, Equatable, JSONWritable {
+public struct Job: Decodable, Sendable, Equatable, JSONWritable {
     /// Monotonic ULID: URL-safe, strictly increasing in creation order.
     public var id: String
     public var name: String?
@@ -165,46 +165,9 @@ public struct Job: Codable, Sendable, Equatable, JSONWritable {
         user = try c.decodeIfPresent(String.self, forKey: .user)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(labels, forKey: .labels)
-        try c.encode(command, forKey: .command)
-        try c.encode(state, forKey: .state)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-        try c.encode(timeoutSeconds, forKey: .timeoutSeconds)
-        try c.encode(graceSeconds, forKey: .graceSeconds)
-        try c.encode(cancelRequestedAt, forKey: .cancelRequestedAt)
-        try c.encode(pid, forKey: .pid)
-        try c.encode(exitCode, forKey: .exitCode)
-        try c.encode(signal, forKey: .signal)
-        try c.encode(error, forKey: .error)
-        try c.encode(cleanup, forKey: .cleanup)
-        try c.encode(logBytes, forKey: .logBytes)
-        try c.encode(logDroppedBytes, forKey: .logDroppedBytes)
-        try c.encode(runAt, forKey: .runAt)
-        try c.encode(concurrencyKey, forKey: .concurrencyKey)
-        try c.encode(concurrencyLimit, forKey: .concurrencyLimit)
-        try c.encode(retry, forKey: .retry)
-        try c.encode(priority, forKey: .priority)
-        try c.encode(attempt, forKey: .attempt)
-        try c.encode(maxAttempts, forKey: .maxAttempts)
-        try c.encode(allAttempts, forKey: .attempts)
-        try c.encode(groupID, forKey: .groupID)
-        try c.encode(scheduleID, forKey: .scheduleID)
-        try c.encode(node, forKey: .node)
-        try c.encode(limits, forKey: .limits)
-        try c.encode(user, forKey: .user)
-    }
-
     /// The wire JSON (`json`), field order as in CONTRACT.md.
     public func write(into w: inout JSONWriter) {
-        w.raw("{\"id\":"); w.string(id)
-        w.raw(",\"name\":"); w.optional(name) { $0.string($1) }
-        w.raw(",\"labels\":"); w.stringMap(labels)
+        w.beginObject(id: id, name: name, labels: labels)
         w.raw(",\"command\":"); w.stringArray(command)
         w.raw(",\"state\":"); w.string(state.rawValue)
         w.raw(",\"created_at\":"); w.string(createdAt.description)

@@ -1,6 +1,6 @@
 /// One finished attempt of a job (CONTRACT.md, "Orchestration: Retries"), as listed in the job's
 /// `attempts`, oldest first.
-public struct JobAttempt: Codable, Sendable, Equatable {
+public struct JobAttempt: Decodable, Sendable, Equatable {
     /// 1-based.
     public var attempt: Int
     public var startedAt: Timestamp?
@@ -24,17 +24,6 @@ public struct JobAttempt: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case attempt, signal, error, state
         case startedAt = "started_at", finishedAt = "finished_at", exitCode = "exit_code"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(attempt, forKey: .attempt)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-        try c.encode(exitCode, forKey: .exitCode)
-        try c.encode(signal, forKey: .signal)
-        try c.encode(error, forKey: .error)
-        try c.encode(state, forKey: .state)
     }
 
     public func write(into w: inout JSONWriter) {

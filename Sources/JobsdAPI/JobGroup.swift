@@ -1,6 +1,6 @@
 /// A group of jobs submitted together (CONTRACT.md, "Orchestration: Groups"): like a task group,
 /// its first failing job cancels the others when `failFast` is set.
-public struct JobGroup: Codable, Sendable, Equatable, JSONWritable {
+public struct JobGroup: Decodable, Sendable, Equatable, JSONWritable {
     public var id: String
     public var name: String?
     public var labels: [String: String]
@@ -48,24 +48,9 @@ public struct JobGroup: Codable, Sendable, Equatable, JSONWritable {
         finishedAt = try c.decodeIfPresent(Timestamp.self, forKey: .finishedAt)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(labels, forKey: .labels)
-        try c.encode(state, forKey: .state)
-        try c.encode(failFast, forKey: .failFast)
-        try c.encode(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), forKey: .counts)
-        try c.encode(jobs, forKey: .jobs)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-    }
-
     /// The wire JSON (`json`), field order as in CONTRACT.md.
     public func write(into w: inout JSONWriter) {
-        w.raw("{\"id\":"); w.string(id)
-        w.raw(",\"name\":"); w.optional(name) { $0.string($1) }
-        w.raw(",\"labels\":"); w.stringMap(labels)
+        w.beginObject(id: id, name: name, labels: labels)
         w.raw(",\"state\":"); w.string(state.rawValue)
         w.raw(",\"fail_fast\":"); w.raw(failFast ? "true" : "false")
         w.raw(",\"counts\":{")

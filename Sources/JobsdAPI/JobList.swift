@@ -1,5 +1,5 @@
 /// A page of `GET /v1/jobs`: newest first; `nextCursor` is nil on the last page.
-public struct JobList: Codable, Sendable, Equatable {
+public struct JobList: Decodable, Sendable, Equatable {
     public var jobs: [Job]
     public var nextCursor: String?
 

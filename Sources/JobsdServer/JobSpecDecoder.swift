@@ -18,8 +18,9 @@ struct JobSpecDecoder {
     var templatesOnly = false
 
     /// The fields of a body that runs a template: the template fixes what runs; the request
-    /// names and labels the job and may schedule it (orchestration fields the template leaves open).
-    static let templateFields = Set(["template", "params", "name", "labels"]).union(orchestrationFields)
+    /// names and labels the job, may schedule it (orchestration fields the template leaves open)
+    /// and may tighten its limits.
+    static let templateFields = Set(["template", "params", "name", "labels", "limits"]).union(orchestrationFields)
 
     /// The fields that schedule a job rather than say what it runs.
     static let orchestrationFields: Set<String> = ["concurrency_key", "concurrency_limit", "run_at", "delay_seconds", "retry", "priority"]
@@ -50,8 +51,9 @@ struct JobSpecDecoder {
     }
 
     /// A body naming a template: its argv from the validated `params`, the template's fixed
-    /// fields, the request's own `name` and `labels` (over the template's), and the request's
-    /// orchestration fields where the template sets none (one it sets is fixed: 400).
+    /// fields, the request's own `name` and `labels` (over the template's), the request's
+    /// orchestration fields where the template sets none (one it sets is fixed: 400), and the
+    /// request's `limits` where they are no higher than the template's (`LimitPolicy.tightened`).
     private func templated(_ template: JSONValue, members: [(String, JSONValue)], value: JSONValue) throws(APIError) -> JobSpec {
         for (key, _) in members where !Self.templateFields.contains(key) {
             throw .invalid(field: key, detail: "'\(key)' cannot be set with a template (it fixes it); allowed: \(Self.templateFields.sorted().joined(separator: ", "))")
@@ -70,6 +72,7 @@ struct JobSpecDecoder {
             throw .invalid(field: key, detail: "'\(key)' is fixed by template '\(name)' and cannot be set in the request")
         }
         try orchestration(value, into: &spec)
+        if let v = present(value["limits"]) { spec.limits = try limits.tightened(found.base.limits, by: v, template: name) }
         return spec
     }
 

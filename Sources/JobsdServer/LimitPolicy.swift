@@ -38,33 +38,63 @@ struct LimitPolicy: Sendable {
 
     /// Parses the `limits` object of a request (or template) and completes it with the defaults.
     func limits(_ value: JSONValue?) throws(APIError) -> JobLimits? {
-        var limits = JobLimits()
-        if let value {
-            guard case let .object(members) = value else {
-                throw .invalid(field: "limits", detail: "limits must be an object with any of \(Self.kindList)")
-            }
-            for (key, v) in members {
-                guard let kind = JobLimits.Kind(rawValue: key) else {
-                    throw .invalid(field: "limits.\(key)", detail: "unknown limit 'limits.\(key)'; allowed: \(Self.kindList)")
-                }
-                if case .null = v { continue }
-                guard case let .number(n) = v else { throw .invalid(field: "limits.\(key)", detail: "limits.\(key) must be a number, not \(v.kindName)") }
-                if let why = Self.problem(kind, n) { throw .invalid(field: "limits.\(key)", detail: why) }
-                if let cap = caps[kind], n > cap {
-                    throw .invalid(field: "limits.\(key)", detail: "limits.\(key) must be at most \(Self.format(cap)) (\(Self.capFlag(kind)))")
-                }
-                limits[kind] = n
-            }
-        }
+        var limits = try requested(value)
         for kind in JobLimits.Kind.allCases where limits[kind] == nil {
             limits[kind] = defaults[kind] ?? caps[kind]
         }
+        try checkEnforceable(limits)
+        return limits.isEmpty ? nil : limits
+    }
+
+    /// The limits a template request asks for (`JobSpecDecoder`): each within its range and cap
+    /// and enforceable here, and for a kind the template sets, no higher than the template's
+    /// value — a request may tighten a template's limits, never loosen them. Kinds the request
+    /// leaves out keep the template's value.
+    func tightened(_ base: JobLimits?, by value: JSONValue, template: String) throws(APIError) -> JobLimits? {
+        let asked = try requested(value)
+        try checkEnforceable(asked)
+        var limits = base ?? JobLimits()
+        for kind in asked.kinds {
+            let n = asked[kind]!
+            if let fixed = base?[kind], n > fixed {
+                throw .invalid(
+                    field: "limits.\(kind.rawValue)",
+                    detail: "limits.\(kind.rawValue) may only lower template '\(template)''s limit (\(Self.format(fixed))), not raise it")
+            }
+            limits[kind] = n
+        }
+        return limits.isEmpty ? nil : limits
+    }
+
+    /// The kinds a `limits` object sets, each checked against its range and cap (no defaults).
+    private func requested(_ value: JSONValue?) throws(APIError) -> JobLimits {
+        var limits = JobLimits()
+        guard let value else { return limits }
+        guard case let .object(members) = value else {
+            throw .invalid(field: "limits", detail: "limits must be an object with any of \(Self.kindList)")
+        }
+        for (key, v) in members {
+            guard let kind = JobLimits.Kind(rawValue: key) else {
+                throw .invalid(field: "limits.\(key)", detail: "unknown limit 'limits.\(key)'; allowed: \(Self.kindList)")
+            }
+            if case .null = v { continue }
+            guard case let .number(n) = v else { throw .invalid(field: "limits.\(key)", detail: "limits.\(key) must be a number, not \(v.kindName)") }
+            if let why = Self.problem(kind, n) { throw .invalid(field: "limits.\(key)", detail: why) }
+            if let cap = caps[kind], n > cap {
+                throw .invalid(field: "limits.\(key)", detail: "limits.\(key) must be at most \(Self.format(cap)) (\(Self.capFlag(kind)))")
+            }
+            limits[kind] = n
+        }
+        return limits
+    }
+
+    /// Refuses a kind this machine cannot enforce (never silently ignored).
+    private func checkEnforceable(_ limits: JobLimits) throws(APIError) {
         for kind in limits.kinds {
             if let why = unavailable[kind] {
                 throw .invalid(field: "limits.\(kind.rawValue)", detail: "limits.\(kind.rawValue) cannot be enforced on this server: \(why)")
             }
         }
-        return limits.isEmpty ? nil : limits
     }
 
     /// Why the configured caps and defaults cannot be used (at start), nil when they can.

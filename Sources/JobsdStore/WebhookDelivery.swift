@@ -5,7 +5,8 @@ import JobsdAPI
 /// where, and how far its delivery got. A store enqueues it in the same transaction as the job's
 /// first terminal write, so a job that is terminal always has its delivery stored; the delivery
 /// leaves the outbox in the transaction that appends its last timeline event
-/// (`notify_delivered` or `notify_failed`).
+/// (`notify_delivered` or `notify_failed`). Only stores make one (`enqueued(by:)`, or read from
+/// the outbox), with the memberwise initializer.
 public struct WebhookDelivery: Sendable, Equatable {
     public var jobID: String
     /// `Jobsd-Delivery`: the same for every attempt of this delivery (receivers deduplicate with it).
@@ -19,16 +20,6 @@ public struct WebhookDelivery: Sendable, Equatable {
     public var attempts: Int
     /// Not to be attempted before this time.
     public var nextAttemptAt: Timestamp
-
-    public init(jobID: String, id: String, event: String, url: String, body: String, attempts: Int, nextAttemptAt: Timestamp) {
-        self.jobID = jobID
-        self.id = id
-        self.event = event
-        self.url = url
-        self.body = body
-        self.attempts = attempts
-        self.nextAttemptAt = nextAttemptAt
-    }
 
     /// The delivery a write of `record` enqueues when it is the job's first terminal write: nil
     /// when the job is not terminal or has no `notify`. Due at once, with a new random id.

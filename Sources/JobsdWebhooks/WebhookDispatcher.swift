@@ -16,8 +16,9 @@ import Logging
 /// libcurl on a serial Dispatch queue of their own: a slow or dead receiver holds one worker for at
 /// most `attemptTimeout`, and never a job, the engine or an HTTP loop. A worker with nothing due
 /// waits for the next due time, a job reaching a terminal state on this node (the engine's change
-/// feed), or `pollInterval` (deliveries other nodes enqueued, claims that ran out), whichever
-/// comes first.
+/// feed, read once for all workers by `WebhookWakeUps`: each such change wakes one idle worker),
+/// or `pollInterval` (deliveries other nodes enqueued, claims that ran out), whichever comes
+/// first.
 ///
 /// Delivery is at least once: an attempt whose outcome could not be stored (the node died, the
 /// store refused the write) is made again once its claim runs out. `run()` first ends the claims
@@ -58,18 +59,19 @@ public struct WebhookDispatcher: Sendable {
                 try? await Task.sleep(for: .seconds(configuration.pollInterval))
             }
         }
+        let workers = max(1, configuration.concurrency)
+        let wakeUps = WebhookWakeUps(feed: feed, workers: workers)
         await withDiscardingTaskGroup { group in
-            for index in 0..<max(1, configuration.concurrency) {
-                group.addTask { await work(on: DispatchQueue(label: "jobsd.webhooks.\(index)")) }
+            group.addTask { await wakeUps.listen() }
+            for index in 0..<workers {
+                group.addTask { await work(on: DispatchQueue(label: "jobsd.webhooks.\(index)"), wakeUps: wakeUps) }
             }
         }
     }
 
     /// One worker: claims a due delivery, attempts it on `queue`, stores the outcome; repeats
-    /// until cancelled.
-    private func work(on queue: DispatchQueue) async {
-        let (wakeUps, _) = feed.subscribe(ChangeFilter(states: Set(JobState.allCases.filter(\.isTerminal))))
-        defer { wakeUps.cancel() }
+    /// until cancelled. With nothing due it idles until `wakeUps` wakes it.
+    private func work(on queue: DispatchQueue, wakeUps: WebhookWakeUps) async {
         var reportedFault = false
         while !Task.isCancelled {
             var pause = configuration.pollInterval
@@ -94,10 +96,7 @@ public struct WebhookDispatcher: Sendable {
                     reportedFault = true
                 }
             }
-            if case .overflowed = await wakeUps.next(timeout: pause) {
-                // More terminal changes than a worker ever keeps: they were all wake-ups; keep going.
-                continue
-            }
+            await wakeUps.idle(atMost: pause)
         }
     }
 

@@ -126,6 +126,41 @@ import Testing
         }
     }
 
+    /// A client that learns of a job's end from the stream may act on it at once: the job it
+    /// reads back (`GET`, `?wait`) is already what the event said, for every job of a busy run.
+    @Test func everyTerminalEvent_IsAlreadyVisibleThroughGetAndWait_ForManyJobsInARow() async throws {
+        try await TestServer.with { server in
+            let client = server.client()
+            var stream = try await client.changes(labels: ["row": "1"], states: [.succeeded, .failed]).makeAsyncIterator()
+            let count = 150
+            // Other jobs start and end all the while, so that the store commits several ends in
+            // one batch and the engine has other work when a job of the row ends.
+            let busy = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            while !Task.isCancelled { _ = try await client.submit(JobSpec(command: ["true"])) }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            defer { busy.cancel() }
+            var stale: [String] = []
+            for index in 0..<count {
+                let job = try await client.submit(JobSpec(command: ["sh", "-c", "exit \(index % 2)"], labels: ["row": "1"]))
+                let event = try #require(try await stream.next())
+                #expect(event.job.id == job.id)
+                // Read back at once.
+                let read = try await client.job(job.id)
+                if read.state != event.job.state { stale.append("\(event.event), then GET: \(read.state.rawValue)") }
+                let waited = try decodeJob(try await server.send("GET", "/v1/jobs/\(job.id)?wait=5"))
+                if waited.state != event.job.state { stale.append("\(event.event), then ?wait: \(waited.state.rawValue)") }
+            }
+            #expect(stale.isEmpty, "read back older than the event: \(stale.count) of \(count): \(stale.prefix(5))")
+        }
+    }
+
     @Test func aSlowReader_IsCutOff_AndSlowsNeitherJobsNorOtherReaders() async throws {
         try await TestServer.with({ $0.engine.maxRunning = 1 }) { server in
             let client = server.client()

@@ -92,7 +92,7 @@ import Testing
                 (#"{"template":"echo","params":[1]}"#, "params"),
                 (#"{"template":"nope"}"#, "template"),
                 (#"{"template":"echo","params":{"message":"x"},"command":["true"]}"#, "command"),
-                (#"{"template":"echo","params":{"message":"x"},"limits":{"pids":1}}"#, "limits"),
+                (#"{"template":"echo","params":{"message":"x"},"limits":{"open_files":1000}}"#, "limits.open_files"),
             ]
             for (body, field) in cases {
                 let response = try await server.send("POST", "/v1/jobs", body: body)
@@ -161,6 +161,67 @@ import Testing
             let bad = try await JobctlTests().jobctl(["submit", "--template", "deploy", "--param", "env=nowhere", "--param", "version=1"], url: server.baseURL)
             #expect(bad.code != 0)
             #expect(bad.output.contains("params.env"), "\(bad.output)")
+        }
+    }
+
+    @Test func jobctl_SubmitsATemplate_WithItsOrchestrationOptions_AndRefusesOptionsTheTemplateFixes() async throws {
+        try await Self.withTemplates { server in
+            let submitted = try await JobctlTests().jobctl(
+                ["submit", "--template", "echo", "--param", "message=m", "--key", "mine", "--limit", "2", "--delay", "10m",
+                 "--retry", "3", "--backoff", "500ms", "--priority", "7"],
+                url: server.baseURL)
+            #expect(submitted.code == 0, "\(submitted.output)")
+            let job = try await server.client().job(submitted.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(job.concurrencyKey == "mine" && job.concurrencyLimit == 2 && job.priority == 7 && job.state == .queued)
+            #expect(job.retry == RetryPolicy(maxAttempts: 3, backoffSeconds: 0.5))
+            #expect(abs(job.createdAt.seconds(until: try #require(job.runAt)) - 600) < 0.01)
+            let at = try await JobctlTests().jobctl(
+                ["submit", "--template", "echo", "--param", "message=m", "--at", "2031-01-02T03:04:05Z"], url: server.baseURL)
+            #expect(at.code == 0, "\(at.output)")
+            let scheduled = try await server.client().job(at.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(scheduled.runAt == Timestamp(rfc3339: "2031-01-02T03:04:05Z"))
+
+            // What the template fixes is a usage error, before anything is sent.
+            let before = try await server.client().listPage(limit: 100).jobs.count
+            for (option, value) in [("--timeout", "5s"), ("--env", "A=1"), ("--user", "nobody"), ("--notify", "http://x/")] {
+                let refused = try await JobctlTests().jobctl(
+                    ["submit", "--template", "echo", "--param", "message=m", option, value], url: server.baseURL)
+                #expect(refused.code == 2, "\(option): \(refused.output)")
+                #expect(refused.output.contains("\(option) cannot be used with --template"), "\(refused.output)")
+            }
+            let limitAlone = try await JobctlTests().jobctl(["submit", "--template", "echo", "--limit", "2"], url: server.baseURL)
+            #expect(limitAlone.code == 2 && limitAlone.output.contains("--limit needs --key"), "\(limitAlone.output)")
+            #expect(try await server.client().listPage(limit: 100).jobs.count == before)
+        }
+    }
+
+    @Test func aTemplateRequest_MayLowerTheTemplatesLimits_OrAddOnesItLeavesOpen_ButNeverRaiseThem() async throws {
+        try await Self.withTemplates { server in
+            let client = server.client()
+            let params: [String: JSONValue] = ["env": .string("staging"), "version": .string("2")]
+            // deploy sets open_files 99: 50 is taken (its `ulimit -n` says so), cpu_seconds is added.
+            let lowered = try await client.submit(TemplateRequest(template: "deploy", params: params, limits: JobLimits(openFiles: 50, cpuSeconds: 30)))
+            #expect(lowered.limits?.openFiles == 50 && lowered.limits?.cpuSeconds == 30)
+            #expect(try await client.wait(lowered.id).state == .succeeded)
+            #expect(try await client.logs(lowered.id).text == "deploying 2 to staging\n50\n")
+
+            let before = try await client.listPage(limit: 100).jobs.count
+            for (limits, field) in [(JobLimits(openFiles: 100), "limits.open_files"), (JobLimits(cpuSeconds: 0), "limits.cpu_seconds")] {
+                let response = try await server.send("POST", "/v1/jobs", body: TemplateRequest(template: "deploy", params: params, limits: limits).json)
+                #expect(response.status == 400, "\(field)")
+                #expect(try decodeProblem(response).field == field)
+            }
+            #expect(try await client.listPage(limit: 100).jobs.count == before)
+
+            // The issue's jobctl line: template, parameters, priority, memory and CPU limits.
+            let submitted = try await JobctlTests().jobctl(
+                ["submit", "--template", "deploy", "--param", "env=production", "--param", "version=3", "--priority", "5",
+                 "--memory", "512M", "--cpu", "0.5"],
+                url: server.baseURL)
+            #expect(submitted.code == 0, "\(submitted.output)")
+            let job = try await client.job(submitted.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(job.priority == 5 && job.limits?.memoryBytes == 512 << 20 && job.limits?.cpu == 0.5 && job.limits?.openFiles == 99)
+            #expect(try await client.wait(job.id).state == .succeeded)
         }
     }
 

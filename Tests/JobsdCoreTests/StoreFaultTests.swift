@@ -14,11 +14,14 @@ private final class RefusingStore: JobStore, @unchecked Sendable {
     private let lock = PThreadLock()
     private var refusing: Set<Write> = []  // guarded by `lock`
     private var refusals = 0  // guarded by `lock`
+    private var refusedUpdates: [JobState] = []  // guarded by `lock`
     /// Broadcast after each refusal.
     let refused = AsyncCondition()
 
     func refuse(_ writes: Set<Write>) { lock.withLock { refusing = writes } }
     var refusalCount: Int { lock.withLock { refusals } }
+    /// How many refused `update`s stored a record in `state`.
+    func refusedUpdates(of state: JobState) -> Int { lock.withLock { refusedUpdates.count { $0 == state } } }
 
     private func check(_ write: Write) throws {
         let refuse = lock.withLock {
@@ -37,7 +40,10 @@ private final class RefusingStore: JobStore, @unchecked Sendable {
         return try await inner.insert(record, events: events)
     }
     func update(_ record: JobRecord, events: [JobEvent]) async throws {
-        try check(.update)
+        do { try check(.update) } catch {
+            lock.withLock { refusedUpdates.append(record.state) }
+            throw error
+        }
         try await inner.update(record, events: events)
     }
     func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {
@@ -118,6 +124,31 @@ extension EngineTests {
             #expect(stored.state == .succeeded && stored.cleanup.state == .done)
             #expect(engine.storeFault == nil)
             #expect(try registry.expectMeter("jobsd_store_writes_pending").lastValue == 0)
+        }
+    }
+
+    @Test func aRetrysQueuedRecordTheStoreRefuses_IsRetriedUntilStored_LikeATerminalOne() async throws {
+        let store = RefusingStore()
+        try await withEngine(store) { engine, _ in
+            store.refuse([.update, .purge, .probe])
+            let spec = JobSpec(command: ["sh", "-c", "exit 1"], retry: RetryPolicy(maxAttempts: 2, backoffSeconds: 600))
+            guard case let .created(job) = try await engine.submit(spec) else { throw EngineHarness.Failure.unexpected }
+            // The record that queues attempt 2 is refused again and again (not dropped once the
+            // process is gone, as a `running` record is: nothing later would carry it).
+            let retried = await store.refused.wait(timeout: 60) { store.refusedUpdates(of: .queued) >= 3 }
+            #expect(retried, "refused \(store.refusedUpdates(of: .queued)) time(s)")
+            #expect(try await engine.job(job.id)?.attempt == 1, "not reported before it is stored")
+
+            store.refuse([])
+            // Stored at its next retry (at most `retryBackoffCap` away).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await store.inner.get(job.id)?.job.attempt != 2, ContinuousClock.now < deadline {
+                await store.refused.wait(timeout: 0.02) { false }
+            }
+            let record = try #require(try await store.inner.get(job.id)).job
+            #expect(record.state == .queued && record.attempt == 2 && record.attempts.map(\.state) == [.failed])
+            let events = try await store.inner.events(of: job.id).map(\.type)
+            #expect(events.suffix(2) == [.retryScheduled, .scheduled], "\(events)")
         }
     }
 

@@ -11,11 +11,13 @@ extension JobEngine {
     /// this outcome and attempts remain (CONTRACT.md, "Retries"), the job goes back to `queued`
     /// (see `retry`) and the timeline gets `retry_scheduled` then `scheduled`, both with the new
     /// `run_at`; otherwise it gets `finished`. Returns the write to store and, for a retry, its
-    /// backoff in seconds. Caller holds the engine lock.
+    /// backoff in seconds. The record to store becomes the job's `ending`. Caller holds the
+    /// engine lock.
     func closeAttempt(_ live: LiveJob, _ ended: JobRecord) -> (write: JobWrite, backoff: Double?) {
         let endedAt = ended.job.finishedAt ?? .now()
         guard var retry = Self.retry(ended, at: endedAt), let runAt = retry.record.job.runAt else {
             note(live, .finished, at: endedAt, [.init("state", .string(ended.state.rawValue))])
+            live.ending = ended
             return (JobWrite(record: ended, ticket: issueWrite(live), events: takeEvents(live)), nil)
         }
         // On a shared store the next attempt waits in the store, for any node to claim (within
@@ -23,6 +25,7 @@ extension JobEngine {
         if shared != nil { retry.record.owner = nil }
         note(live, .retryScheduled, at: endedAt, [.init("attempt", .number(Double(retry.record.job.attempt))), .init("run_at", .string(runAt.description))])
         note(live, .scheduled, at: endedAt, [.init("run_at", .string(runAt.description))])
+        live.ending = retry.record
         return (JobWrite(record: retry.record, ticket: issueWrite(live), events: takeEvents(live)), retry.backoff)
     }
 
@@ -87,6 +90,24 @@ extension JobEngine {
         live.changes.broadcast()
         changes.broadcast()
         if closing.backoff == nil { await jobEnded(job) }
+    }
+
+    /// The store's commit hook, called after each commit that logged `changes` and before they
+    /// are published (`ChangeFeed`: `GET /v1/events`, webhooks), one call at a time: a job whose
+    /// `ending` was just committed shows it from now on (`LiveJob.currentJob`: GET, lists),
+    /// although `endAttempt` has not taken it out of the table yet (`wait` returns once it has). So a client that reads the job back
+    /// the moment it hears of the change never sees it older than the change. Only the ending
+    /// write can log its state for a job in the table: its other writes are `running` or
+    /// `cancelling`, and its submission is logged before it enters the table. Never blocks
+    /// beyond the engine lock.
+    func committed(_ changes: [JobChange]) {
+        guard changes.contains(where: { $0.state.isTerminal || $0.state == .queued }) else { return }
+        state.lock.withLock {
+            for change in changes {
+                guard let live = state.live[change.jobID], live.ending?.state == change.state else { continue }
+                live.endCommitted = true
+            }
+        }
     }
 
     /// The job back in the queue for its next attempt, and its backoff, when `ended` (terminal) is

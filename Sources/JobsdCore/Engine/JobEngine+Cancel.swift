@@ -137,6 +137,7 @@ extension JobEngine {
             record.job.error = error
             note(live, .cancelRequested, at: now, [.init("reason", .string(reason))])
             note(live, .finished, at: now, [.init("state", .string(JobState.cancelled.rawValue))])
+            live.ending = record
             return (record, takeEvents(live))
         }
         do {
@@ -147,6 +148,7 @@ extension JobEngine {
                 live.events.removeAll { events.contains($0) }
                 live.lastEventSeq -= events.count
                 live.eventsTaken = live.lastEventSeq
+                live.ending = nil
                 live.phase = .queued
                 state.enqueue(live)
             }

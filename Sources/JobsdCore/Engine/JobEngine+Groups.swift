@@ -216,6 +216,7 @@ extension JobEngine {
                     record.job.error = error
                     note(live, .cancelRequested, at: now, [.init("reason", .string(reason.rawValue))])
                     note(live, .finished, at: now, [.init("state", .string(JobState.cancelled.rawValue))])
+                    live.ending = record
                     queued.append((live, record, takeEvents(live)))
                 case .running:
                     guard let (_, grace) = beginCancelling(live, grace: nil, reason: reason.rawValue) else { continue }

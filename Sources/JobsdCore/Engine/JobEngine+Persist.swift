@@ -115,8 +115,8 @@ extension JobEngine {
     }
 
     /// Stores `record` (write number `ticket`) once every earlier write of the job has finished,
-    /// under `storeDurably`'s rule: a terminal record is retried until stored (it must be durable
-    /// before it is reported). A non-terminal one (running with its pid, cancelling) is retried
+    /// under `storeDurably`'s rule: a terminal record, and the `queued` one of a retry (the job's
+    /// `ending`), is retried until stored (it must be durable before it is reported). Another one (running with its pid, cancelling) is retried
     /// until stored, or until a later snapshot of the job was issued, or the job's main process
     /// ended or was asked to stop: from then on its final record, retried until stored, follows,
     /// and supervision (the ladder, the cleanup) must not wait for a store fault to end. Its
@@ -128,12 +128,14 @@ extension JobEngine {
     func storeInTurn(_ live: LiveJob, _ write: JobWrite, logger: Logger) async {
         let (record, ticket) = (write.record, write.ticket)
         await live.writeTurns.wait(timeout: nil, cancellable: false) { [self] in state.lock.withLock { live.writesDone == ticket - 1 } }
-        let events = state.lock.withLock { live.carriedEvents + write.events }
-        let terminal = record.state.isTerminal
+        // The job's ending (terminal, or queued again for its retry) is the last write of its stay
+        // in the engine: nothing later would carry it, so it is kept until stored.
+        let (events, ending) = state.lock.withLock { (live.carriedEvents + write.events, live.ending.map { $0.state == record.state } ?? false) }
+        let final = record.state.isTerminal || ending
         let stored = await storeDurably("job record (\(record.state.rawValue))", logger: logger, superseded: { [self] in
             if state.lock.withLock({ live.writesIssued > ticket }) { return true }
             let watched = live.watch.snapshot
-            return !terminal && (watched.status != nil || watched.stopGrace != nil)
+            return !final && (watched.status != nil || watched.stopGrace != nil)
         }) {
             do {
                 try await store.update(record, events: events)

@@ -75,13 +75,17 @@ public final class JobEngine: Sendable {
         workdirs = Workdirs(dataDirectory: configuration.dataDirectory)
         logs = store.logStore(dataDirectory: configuration.dataDirectory)
         storeHealth = StoreHealth(metrics: metrics, logger: logger) { [changes] in changes.broadcast() }
-        store.observeChanges { [changeFeed] in changeFeed.publish($0) }
         shared = store as? any SharedJobStore
         state.address = configuration.advertiseURL ?? ""
         state.admission.agingMilliseconds = Int64((configuration.priorityAging * 1000).rounded())
         _ = Reaper.shared  // become a child subreaper before any job starts
         _ = OutputLoop.shared
         state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }
+        // Every commit is seen by the engine before its changes reach a reader (see `committed`).
+        store.observeChanges { [weak self, changeFeed] changes in
+            self?.committed(changes)
+            changeFeed.publish(changes)
+        }
     }
 
     /// How every process of a job is found, signalled and waited for: `.cgroup` (a cgroup v2 per
@@ -208,6 +212,8 @@ public final class JobEngine: Sendable {
     // MARK: - Reading
 
     /// The job as it is now: running jobs from memory, the rest from the store. nil: unknown id.
+    /// Never older than the change feed: a job whose end the store committed shows that end (see
+    /// `committed`).
     public func job(_ id: String) async throws(EngineError) -> Job? {
         if let job = state.lock.withLock({ state.live[id]?.currentJob }) { return job }
         do { return try await store.get(id)?.job } catch { throw .storeUnavailable("\(error)") }
@@ -243,7 +249,9 @@ public final class JobEngine: Sendable {
     /// Returns when the job is terminal, or after `timeout` seconds, or when the calling task is
     /// cancelled — in the latter two cases with its state then. nil for an unknown id. A retried
     /// job is not terminal between its attempts: the wait goes on through them. On a shared
-    /// store, a job another node runs is read from the store until it is terminal.
+    /// store, a job another node runs is read from the store until it is terminal. Between the
+    /// store's commit of the terminal record and `endAttempt`'s bookkeeping (store health, the
+    /// slot) it waits the moment more, and then returns the job terminal.
     public func wait(_ id: String, timeout: Double) async throws(EngineError) -> Job? {
         let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeout) * 1000))
         func remaining() -> Double {

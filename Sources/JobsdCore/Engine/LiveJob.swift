@@ -68,6 +68,14 @@ final class LiveJob: @unchecked Sendable, HeapIndexed {
     var rank: Int64 = 0
     /// Its `run_at` is a wall-clock promise: checked against the wall clock too when due.
     var wallBound = false
+    /// The record that ends the job's stay in the engine (terminal, or queued again for its next
+    /// attempt), from when its write is issued until the job leaves the table.
+    var ending: JobRecord?
+    /// The store committed `ending` (seen by `JobEngine.committed`, before the store publishes
+    /// the change): from then on the job shows as `ending` (`currentJob`), so that nothing a
+    /// client learns from the change feed (`GET /v1/events`, webhooks) is newer than what it
+    /// reads back.
+    var endCommitted = false
 
     /// `lastEventSeq`: the job's last stored event (1: only `submitted`, as for a job this node
     /// claimed from a shared store).
@@ -87,8 +95,10 @@ final class LiveJob: @unchecked Sendable, HeapIndexed {
         return max(0, (record.job.startedAt ?? .now()).milliseconds - record.job.createdAt.milliseconds) * 1_000_000
     }
 
-    /// The job as the API shows it now. Caller holds the engine lock.
+    /// The job as the API shows it now: its stored end once that is committed. Caller holds the
+    /// engine lock.
     var currentJob: Job {
+        if endCommitted, let ending { return ending.job }
         var job = record.job
         if let log {
             job.logBytes = log.keptBytes

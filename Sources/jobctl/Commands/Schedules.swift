@@ -99,14 +99,9 @@ struct DeleteSchedule: AsyncParsableCommand {
 struct PauseSchedule: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause a schedule: no runs until resumed.")
 
-    @OptionGroup var server: ServerOptions
+    @OptionGroup var schedule: SchedulePausing
 
-    @Argument(help: "The schedule id.")
-    var id: String
-
-    func run() async throws {
-        Output.line(Schedules.line(try await server.call { client throws(ClientError) in try await client.setSchedulePaused(id, true) }))
-    }
+    func run() async throws { try await schedule.set(paused: true) }
 }
 
 /// `jobctl schedules resume ID`
@@ -114,12 +109,20 @@ struct ResumeSchedule: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Resume a schedule from its next tick (ticks missed while paused are not run).")
 
+    @OptionGroup var schedule: SchedulePausing
+
+    func run() async throws { try await schedule.set(paused: false) }
+}
+
+/// What `pause` and `resume` take and do: one call (`POST /v1/schedules/{id}/pause` or `/resume`),
+/// then the schedule's line.
+struct SchedulePausing: ParsableArguments {
     @OptionGroup var server: ServerOptions
 
     @Argument(help: "The schedule id.")
     var id: String
 
-    func run() async throws {
-        Output.line(Schedules.line(try await server.call { client throws(ClientError) in try await client.setSchedulePaused(id, false) }))
+    func set(paused: Bool) async throws {
+        Output.line(Schedules.line(try await server.call { client throws(ClientError) in try await client.setSchedulePaused(id, paused) }))
     }
 }

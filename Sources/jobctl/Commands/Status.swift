@@ -1,20 +1,11 @@
 import ArgumentParser
-import JobsdClient
+import JobsdAPI
 
 /// `jobctl status ID`
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a job.")
 
-    @OptionGroup var server: ServerOptions
+    @OptionGroup var job: ShowArguments<Job>
 
-    @Flag(help: "Print the job as JSON.")
-    var json = false
-
-    @Argument(help: "The job id.")
-    var id: String
-
-    func run() async throws {
-        let job = try await server.call { client throws(ClientError) in try await client.job(id) }
-        json ? Output.json(job) : Output.line(JobDisplay.sheet(job))
-    }
+    func run() async throws { try await job.show() }
 }

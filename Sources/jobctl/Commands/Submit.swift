@@ -7,7 +7,7 @@ import JobsdClient
 struct Submit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit a job and print its id.",
-        usage: "jobctl submit [<options>] -- <command> [<args>…]\n       jobctl submit --template <name> [--param <key=value> …] [--name …] [--label …]",
+        usage: "jobctl submit [<options>] -- <command> [<args>…]\n       jobctl submit --template <name> [--param <key=value> …] [--name …] [--label …] [--key … --limit … --at|--delay … --retry … --backoff … --priority …]",
         discussion: "With --wait or --follow, exits with the job's outcome (see `jobctl --help`)."
     )
 
@@ -109,23 +109,39 @@ struct Submit: AsyncParsableCommand {
         if let first = command.first, first != "--", first.hasPrefix("-") {
             throw ValidationError("unknown option '\(first)' (the command goes after --)")
         }
+        if limit != nil, key == nil { throw ValidationError("--limit needs --key") }
+        if at != nil, delay != nil { throw ValidationError("--at and --delay exclude each other") }
+        if backoff != nil, retry == nil { throw ValidationError("--backoff needs --retry") }
         if template != nil {
             guard argv.isEmpty else { throw ValidationError("--template runs the server's command: give no command after --") }
+            if let fixed = templateFixedOptions.first {
+                throw ValidationError("\(fixed) cannot be used with --template: the template fixes it")
+            }
             return
         }
         guard params.isEmpty else { throw ValidationError("--param needs --template") }
         guard !argv.isEmpty else { throw ValidationError("missing command: jobctl submit [<options>] -- <command> [<args>…]") }
         if cleanupTimeout != nil, cleanup == nil { throw ValidationError("--cleanup-timeout needs --cleanup") }
-        if limit != nil, key == nil { throw ValidationError("--limit needs --key") }
-        if at != nil, delay != nil { throw ValidationError("--at and --delay exclude each other") }
-        if backoff != nil, retry == nil { throw ValidationError("--backoff needs --retry") }
+    }
+
+    /// The options given that set a job field a template request may not carry (the template
+    /// fixes it: README, "Command templates"), in the order of `--help`. The limits options may
+    /// be given: the server takes them when they only lower the template's limits.
+    private var templateFixedOptions: [String] {
+        let given: [(String, Bool)] = [
+            ("--timeout", timeout != nil), ("--grace", grace != nil), ("--env", !env.isEmpty), ("--cleanup", cleanup != nil),
+            ("--cleanup-timeout", cleanupTimeout != nil), ("--stdin", stdin != nil), ("--notify", notify != nil), ("--user", user != nil),
+        ]
+        return given.filter(\.1).map(\.0)
     }
 
     func run() async throws {
         let job: Job
         if let template {
             let request = TemplateRequest(
-                template: template, params: try await typedParams(template), name: name, labels: labels.dictionary, priority: priority)
+                template: template, params: try await typedParams(template), name: name, labels: labels.dictionary, priority: priority,
+                concurrencyKey: key, concurrencyLimit: limit, runAt: at?.timestamp, delaySeconds: delay?.seconds, retry: retryPolicy,
+                limits: limits)
             job = try await server.call { client throws(ClientError) in try await client.submit(request, idempotencyKey: idempotencyKey) }
         } else {
             let spec = JobSpec(
@@ -133,8 +149,7 @@ struct Submit: AsyncParsableCommand {
                 graceSeconds: grace?.seconds, cleanup: cleanup.map { CleanupSpec(command: ["sh", "-c", $0], timeoutSeconds: cleanupTimeout?.seconds) },
                 name: name, labels: labels.dictionary, notify: notify.map(NotifySpec.init(url:)), limits: limits, user: user,
                 concurrencyKey: key, concurrencyLimit: limit, runAt: at?.timestamp, delaySeconds: delay?.seconds,
-                retry: retry.map { RetryPolicy(maxAttempts: $0, backoffSeconds: backoff?.seconds ?? RetryPolicy.defaultBackoffSeconds) },
-                priority: priority)
+                retry: retryPolicy, priority: priority)
             job = try await server.call { client throws(ClientError) in try await client.submit(spec, idempotencyKey: idempotencyKey) }
         }
 
@@ -174,6 +189,11 @@ struct Submit: AsyncParsableCommand {
             }
         }
         return values
+    }
+
+    /// `--retry` with `--backoff` (default 1 s); nil without `--retry`.
+    private var retryPolicy: RetryPolicy? {
+        retry.map { RetryPolicy(maxAttempts: $0, backoffSeconds: backoff?.seconds ?? RetryPolicy.defaultBackoffSeconds) }
     }
 
     /// The limits given on the command line; nil when none (the server's defaults apply).
