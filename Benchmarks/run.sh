@@ -10,7 +10,8 @@
 #             rot). Missed targets never fail the script; a measure that could not run does
 #             (exit 3), as does a build or set-up error.
 #   --containment
-#             only jobs/s and start/cancel latency, once per containment method (cgroup, proc)
+#             only jobs/s and start/cancel latency (cancel also of a job with a descendant outside
+#             its process group: cancel-latency --escaped), once per containment method (cgroup, proc)
 #             and, when JOBSD_BASE_BIN names a jobsd binary built from an earlier commit, for that
 #             binary too; alternating, REPEATS times; prints one JSON line per measure (no report).
 #   --http    only the HTTP measures (1: GET vs nginx, with CPU µs per request of each; 6: RSS
@@ -231,6 +232,7 @@ if ((CONTAINMENT)); then
       if start_jobsd "latency_${variant}_$r" "${method[@]}"; then
         record "start_latency_${variant}_$r" "$LOADGEN" start-latency --port "$PORT" --count "$LATENCY_COUNT" --stamp "$TMP/spawnloop"
         record "cancel_latency_${variant}_$r" "$LOADGEN" cancel-latency --port "$PORT" --count "$LATENCY_COUNT"
+        record "cancel_escaped_${variant}_$r" "$LOADGEN" cancel-latency --port "$PORT" --count "$LATENCY_COUNT" --escaped
         stop_jobsd
       fi
     done

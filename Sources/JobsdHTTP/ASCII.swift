@@ -24,6 +24,8 @@ enum ASCII {
 
     static func isWhitespace(_ c: UInt8) -> Bool { c == space || c == tab }
 
+    static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+
     static func lowercased(_ c: UInt8) -> UInt8 {
         c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") ? c | 0x20 : c
     }

@@ -73,9 +73,9 @@ extension HTTPConnection {
                 }
                 if request.version == .http1_1 {
                     Self.appendHex(bytes.count, to: &output)
-                    output.append(contentsOf: [ASCII.cr, ASCII.lf])
+                    output.append(contentsOf: "\r\n".utf8)
                     output.append(contentsOf: bytes)
-                    output.append(contentsOf: [ASCII.cr, ASCII.lf])
+                    output.append(contentsOf: "\r\n".utf8)
                 } else {
                     output.append(contentsOf: bytes)
                 }
@@ -111,12 +111,21 @@ extension HTTPConnection {
 
     private func encodeHead(_ response: HTTPResponse, contentLength: Int?, chunked: Bool, keepAlive: Bool,
                             version: HTTPVersion? = nil) {
+        let date = loop.dateCache.current()
+        Self.encodeHead(response, contentLength: contentLength, chunked: chunked, keepAlive: keepAlive,
+                        http1_0: (version ?? current?.version) == .http1_0, date: date, into: &output)
+    }
+
+    /// Static, on an `inout` buffer: one exclusive access to `output` for the whole head instead of
+    /// one per appended byte.
+    private static func encodeHead(_ response: HTTPResponse, contentLength: Int?, chunked: Bool, keepAlive: Bool,
+                                   http1_0: Bool, date: [UInt8], into output: inout [UInt8]) {
         let status = (100...999).contains(response.status) ? response.status : 500
         output.append(contentsOf: "HTTP/1.1 ".utf8)
-        Self.appendDecimal(status, to: &output)
+        appendDecimal(status, to: &output)
         output.append(ASCII.space)
         output.append(contentsOf: HTTPResponse.reasonPhrase(for: status).utf8)
-        output.append(contentsOf: [ASCII.cr, ASCII.lf])
+        output.append(contentsOf: "\r\n".utf8)
         var hasDate = false
         var hasServer = false
         for (name, value) in response.headers {
@@ -127,30 +136,30 @@ extension HTTPConnection {
             hasDate = hasDate || HTTPHeaders.namesEqual(name, "Date")
             hasServer = hasServer || HTTPHeaders.namesEqual(name, "Server")
             output.append(contentsOf: name.utf8)
-            output.append(contentsOf: [ASCII.colon, ASCII.space])
+            output.append(contentsOf: ": ".utf8)
             // A value must not end the field line early (response splitting): controls become spaces.
             for byte in value.utf8 { output.append(byte < 0x20 && byte != ASCII.tab || byte == 0x7F ? ASCII.space : byte) }
-            output.append(contentsOf: [ASCII.cr, ASCII.lf])
+            output.append(contentsOf: "\r\n".utf8)
         }
         if !hasDate {
             output.append(contentsOf: "Date: ".utf8)
-            output.append(contentsOf: loop.dateCache.current())
-            output.append(contentsOf: [ASCII.cr, ASCII.lf])
+            output.append(contentsOf: date)
+            output.append(contentsOf: "\r\n".utf8)
         }
         if !hasServer { output.append(contentsOf: "Server: jobsd\r\n".utf8) }
         if let contentLength {
             output.append(contentsOf: "Content-Length: ".utf8)
-            Self.appendDecimal(contentLength, to: &output)
-            output.append(contentsOf: [ASCII.cr, ASCII.lf])
+            appendDecimal(contentLength, to: &output)
+            output.append(contentsOf: "\r\n".utf8)
         } else if chunked {
             output.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
         }
         if !keepAlive {
             output.append(contentsOf: "Connection: close\r\n".utf8)
-        } else if (version ?? current?.version) == .http1_0 {
+        } else if http1_0 {
             output.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
-        output.append(contentsOf: [ASCII.cr, ASCII.lf])
+        output.append(contentsOf: "\r\n".utf8)
     }
 
     /// RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.

@@ -17,11 +17,13 @@ extension HTTPDecoder {
         var hasTransferEncoding = false
         var expectsContinue = false
         while let line = try lines.next(), !line.isEmpty {
-            let (name, value) = try parseField(Bytes(rebasing: head[line]))
+            let (nameBytes, valueBytes) = try parseField(Bytes(rebasing: head[line]))
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            let value = String(decoding: valueBytes, as: UTF8.self)
             if HTTPHeaders.namesEqual(name, "Host") {
                 hostCount += 1
                 // RFC 9112 §3.2: a Host field with an invalid value is a 400.
-                guard HTTPRequestTarget.isAuthority(value.utf8, allowEmpty: true) else { throw .badRequest("The Host header is not a host[:port].") }
+                guard HTTPRequestTarget.isAuthority(valueBytes, allowEmpty: true) else { throw .badRequest("The Host header is not a host[:port].") }
             } else if HTTPHeaders.namesEqual(name, "Content-Length") {
                 contentLength = try parseContentLength(value, previous: contentLength)
             } else if HTTPHeaders.namesEqual(name, "Transfer-Encoding") {
@@ -41,7 +43,10 @@ extension HTTPDecoder {
         let framing = try framing(version: version, contentLength: contentLength,
                                   hasTransferEncoding: hasTransferEncoding, codings: codings, maxBodyBytes: maxBodyBytes)
         let (path, query) = try parseTarget(method: method, target: Bytes(rebasing: target))
-        let request = HTTPRequest(method: method, target: String(decoding: target, as: UTF8.self), path: path, query: query,
+        // Usually nothing was decoded or cut off: the path is the target's text, one string for both.
+        let sameText = path.utf8.count == target.count && path.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(target) } == true
+        let targetText = sameText ? path : String(decoding: target, as: UTF8.self)
+        let request = HTTPRequest(method: method, target: targetText, path: path, query: query,
                                   version: version, headers: headers, body: [])
         // RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
         return (request, framing, expectsContinue && version == .http1_1 && framing != .none)
@@ -53,22 +58,28 @@ extension HTTPDecoder {
     /// §2.3: `HTTP-version = HTTP-name "/" DIGIT "." DIGIT`, `HTTP-name = %s"HTTP"` (case-sensitive):
     /// 1.0 and 1.1 are served, another well-formed version is a 505, anything else a 400.
     private static func parseRequestLine(_ line: Bytes) throws(HTTPDecodeError) -> (String, Bytes.SubSequence, HTTPVersion) {
-        let parts = line.split(separator: ASCII.space, maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+        // The first two spaces end the method and the target; a third space stays in the version,
+        // which is then malformed. Found in place, without splitting into arrays.
+        guard let methodEnd = line.firstIndex(of: ASCII.space),
+              let targetEnd = line[(methodEnd + 1)...].firstIndex(of: ASCII.space),
+              methodEnd > 0, targetEnd > methodEnd + 1 else {
             throw .badRequest("The request line is not 'method target version'.")
         }
-        guard parts[0].allSatisfy(ASCII.isTokenChar) else { throw .badRequest("The method is not a token.") }
-        let version: HTTPVersion
-        switch Array(parts[2]) {
-        case Array("HTTP/1.1".utf8): version = .http1_1
-        case Array("HTTP/1.0".utf8): version = .http1_0
-        case let other where other.count == 8 && other.starts(with: "HTTP/".utf8)
-            && other[5] >= 0x30 && other[5] <= 0x39 && other[6] == UInt8(ascii: ".") && other[7] >= 0x30 && other[7] <= 0x39:
-            throw .init(status: 505, detail: "Only HTTP/1.0 and HTTP/1.1 are supported.")
-        default:
+        let method = line[..<methodEnd]
+        guard method.allSatisfy(ASCII.isTokenChar) else { throw .badRequest("The method is not a token.") }
+        let version = Bytes(rebasing: line[(targetEnd + 1)...])
+        guard version.count == 8, version[0] == UInt8(ascii: "H"), version[1] == UInt8(ascii: "T"), version[2] == UInt8(ascii: "T"),
+              version[3] == UInt8(ascii: "P"), version[4] == ASCII.slash, ASCII.isDigit(version[5]), version[6] == UInt8(ascii: "."),
+              ASCII.isDigit(version[7]) else {
             throw .badRequest("The HTTP version is malformed.")
         }
-        return (String(decoding: parts[0], as: UTF8.self), parts[1], version)
+        let served: HTTPVersion
+        switch (version[5], version[7]) {
+        case (UInt8(ascii: "1"), UInt8(ascii: "1")): served = .http1_1
+        case (UInt8(ascii: "1"), UInt8(ascii: "0")): served = .http1_0
+        default: throw .init(status: 505, detail: "Only HTTP/1.0 and HTTP/1.1 are supported.")
+        }
+        return (String(decoding: method, as: UTF8.self), line[(methodEnd + 1)..<targetEnd], served)
     }
 
     /// RFC 9112 §3.2: origin-form or absolute-form (which a server MUST accept, §3.2.2; see
@@ -84,7 +95,8 @@ extension HTTPDecoder {
 
     /// RFC 9112 §5: `field-name ":" OWS field-value OWS`. No whitespace before the colon (§5.1),
     /// no obs-fold (§5.2), and no NUL, CR, LF or other control character in the value (RFC 9110 §5.5).
-    static func parseField(_ line: Bytes) throws(HTTPDecodeError) -> (String, String) {
+    /// Returns the name and the value without surrounding whitespace, in place.
+    static func parseField(_ line: Bytes) throws(HTTPDecodeError) -> (name: Bytes.SubSequence, value: Bytes.SubSequence) {
         if let first = line.first, ASCII.isWhitespace(first) {
             throw .badRequest("Obsolete line folding is not accepted.")
         }
@@ -97,7 +109,7 @@ extension HTTPDecoder {
         for byte in value where (byte < 0x20 && byte != ASCII.tab) || byte == 0x7F {
             throw .badRequest("A header field value contains a control character.")
         }
-        return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        return (name, value)
     }
 
     /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. RFC 9112 §6.3 ¶5 lets a recipient either reject
@@ -106,7 +118,7 @@ extension HTTPDecoder {
     private static func parseContentLength(_ value: String, previous: Int?) throws(HTTPDecodeError) -> Int {
         guard previous == nil else { throw .badRequest("Content-Length is repeated.") }
         let digits = value.utf8
-        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy(ASCII.isDigit) else {
             throw .badRequest(digits.contains(UInt8(ascii: ",")) ? "Content-Length is repeated." : "Content-Length is not a decimal number.")
         }
         return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }

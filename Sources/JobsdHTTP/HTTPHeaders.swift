@@ -56,6 +56,7 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByArrayLiteral {
 
     /// ASCII case-insensitive comparison of two field names, without allocating.
     static func namesEqual(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
         var ai = a.utf8.makeIterator()
         var bi = b.utf8.makeIterator()
         while true {

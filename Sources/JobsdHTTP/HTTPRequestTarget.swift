@@ -64,7 +64,7 @@ enum HTTPRequestTarget {
         if authority.first != UInt8(ascii: "[") {
             guard !host.isEmpty, host.allSatisfy(isRegNameByte) else { return false }
         }
-        if let port { return port.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        if let port { return port.allSatisfy(ASCII.isDigit) }
         return true
     }
 
@@ -97,6 +97,24 @@ enum HTTPRequestTarget {
     }
 
     private static func decodePath<C: Collection<UInt8>>(_ raw: C) throws(HTTPDecodeError) -> String {
+        if !raw.contains(ASCII.percent) {
+            // Nothing to decode (the usual case): the path is `raw` itself, visible ASCII (checked
+            // by `parse`), so valid UTF-8; only its segments are checked.
+            var segmentLength = 0
+            var allDots = true
+            for byte in raw.dropFirst() {
+                if byte == ASCII.slash {
+                    if isDotSegment(length: segmentLength, allDots: allDots) { throw dotSegment }
+                    segmentLength = 0
+                    allDots = true
+                } else {
+                    segmentLength += 1
+                    allDots = allDots && byte == UInt8(ascii: ".")
+                }
+            }
+            if isDotSegment(length: segmentLength, allDots: allDots) { throw dotSegment }
+            return String(decoding: raw, as: UTF8.self)
+        }
         // Segments are checked after decoding so that `%2e%2e` is caught like `..`.
         var decoded: [UInt8] = []
         decoded.reserveCapacity(raw.count)
@@ -107,15 +125,18 @@ enum HTTPRequestTarget {
             let start = decoded.count
             try percentDecode(segment, plusIsSpace: false, into: &decoded)
             let length = decoded.count - start
-            if (length == 1 || length == 2) && decoded[start...].allSatisfy({ $0 == UInt8(ascii: ".") }) {
-                throw .badRequest("The request target contains a '.' or '..' path segment.")
-            }
+            if isDotSegment(length: length, allDots: decoded[start...].allSatisfy({ $0 == UInt8(ascii: ".") })) { throw dotSegment }
         }
         guard let path = String(validating: decoded, as: UTF8.self) else {
             throw .badRequest("The request path does not decode to UTF-8.")
         }
         return path
     }
+
+    /// `.` or `..` (RFC 3986 §3.3), refused.
+    private static func isDotSegment(length: Int, allDots: Bool) -> Bool { (length == 1 || length == 2) && allDots }
+
+    private static var dotSegment: HTTPDecodeError { .badRequest("The request target contains a '.' or '..' path segment.") }
 
     private static func decodeComponent<C: Collection<UInt8>>(_ raw: C, plusIsSpace: Bool) throws(HTTPDecodeError) -> String {
         var decoded: [UInt8] = []

@@ -19,7 +19,7 @@ public struct HTTPRouter: Sendable {
     }
 
     private enum Segment: Sendable, Equatable {
-        case literal(Substring)
+        case literal([UInt8])
         case parameter(String)
     }
 
@@ -32,7 +32,7 @@ public struct HTTPRouter: Sendable {
     public mutating func add(_ method: String, _ pattern: String, immediate: HTTPImmediateHandler? = nil,
                              _ handler: @escaping HTTPHandler) {
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { piece -> Segment in
-            piece.first == "{" && piece.last == "}" && piece.count > 2 ? .parameter(String(piece.dropFirst().dropLast())) : .literal(piece)
+            piece.first == "{" && piece.last == "}" && piece.count > 2 ? .parameter(String(piece.dropFirst().dropLast())) : .literal(Array(piece.utf8))
         }
         routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler, immediate: immediate))
         // Most specific first: at the first differing segment, a literal beats a parameter.
@@ -72,16 +72,23 @@ public struct HTTPRouter: Sendable {
     private func resolve(_ request: HTTPRequest) -> Resolution {
         var allowed: [String] = []
         let method = request.method == "HEAD" ? "GET" : request.method
-        for route in routes {
-            guard let parameters = Self.match(route.segments, request.path, bindingParameters: route.method == method) else { continue }
-            if route.method == method {
-                var request = request
-                request.pathParameters = parameters
-                return .route(route, request)
+        let found = Self.withBytes(of: request.path) { path -> Resolution? in
+            let segmentCount = Self.segmentCount(path)
+            // By index: iterating the routes themselves would copy (retain) each one.
+            for index in routes.indices where routes[index].segments.count == segmentCount {
+                let routeMethod = routes[index].method
+                guard let parameters = Self.match(routes[index].segments, path, bindingParameters: routeMethod == method) else { continue }
+                if routeMethod == method {
+                    var request = request
+                    request.pathParameters = parameters
+                    return .route(routes[index], request)
+                }
+                if !allowed.contains(routeMethod) { allowed.append(routeMethod) }
+                if routeMethod == "GET" && !allowed.contains("HEAD") { allowed.append("HEAD") }
             }
-            if !allowed.contains(route.method) { allowed.append(route.method) }
-            if route.method == "GET" && !allowed.contains("HEAD") { allowed.append("HEAD") }
+            return nil
         }
+        if let found { return found }
         if allowed.isEmpty {
             return .answer(.problem(status: 404, detail: "No resource at \(request.path)."))
         }
@@ -91,29 +98,46 @@ public struct HTTPRouter: Sendable {
 
     /// The pattern that matches `path` (e.g. "/v1/jobs/{id}"), nil when none.
     public func pattern(for path: String) -> String? {
-        routes.first { Self.match($0.segments, path, bindingParameters: false) != nil }?.pattern
+        Self.withBytes(of: path) { path in
+            let segmentCount = Self.segmentCount(path)
+            return routes.indices.first { index in
+                routes[index].segments.count == segmentCount && Self.match(routes[index].segments, path, bindingParameters: false) != nil
+            }.map { routes[$0].pattern }
+        }
+    }
+
+    /// Runs `body` on `text`'s UTF-8 bytes in place (a copy only for a non-native string).
+    private static func withBytes<R>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer(body)
+    }
+
+    /// The segments a path has for `match`: one after each "/" (a route with another count cannot
+    /// match, so most routes are skipped without looking at their segments).
+    private static func segmentCount(_ path: UnsafeBufferPointer<UInt8>) -> Int {
+        path.reduce(0) { $1 == ASCII.slash ? $0 + 1 : $0 }
     }
 
     /// The parameters when `path`'s segments (what follows each "/") match `pattern`, else nil.
     /// Walks the path's bytes without splitting it (this runs for every request, twice with the
     /// metrics); parameters are only copied out when `bindingParameters`.
-    private static func match(_ pattern: [Segment], _ path: String, bindingParameters: Bool) -> [String: String]? {
-        let bytes = path.utf8
-        let slash = UInt8(ascii: "/")
-        var separator = bytes.firstIndex(of: slash)
+    private static func match(_ pattern: [Segment], _ path: UnsafeBufferPointer<UInt8>, bindingParameters: Bool) -> [String: String]? {
+        var separator = path.firstIndex(of: ASCII.slash)
         var parameters: [String: String] = [:]
         for segment in pattern {
             guard let before = separator else { return nil }
-            let start = bytes.index(after: before)
-            let end = bytes[start...].firstIndex(of: slash) ?? bytes.endIndex
-            let piece = bytes[start..<end]
+            let start = before + 1
+            var end = start
+            while end < path.count && path[end] != ASCII.slash { end += 1 }
+            let piece = UnsafeBufferPointer(rebasing: path[start..<end])
             switch segment {
-            case .literal(let literal): guard piece.elementsEqual(literal.utf8) else { return nil }
+            case .literal(let literal):
+                guard literal.withUnsafeBufferPointer({ $0.elementsEqual(piece) }) else { return nil }
             case .parameter(let name):
                 guard !piece.isEmpty else { return nil }
-                if bindingParameters { parameters[name] = String(Substring(piece)) }
+                if bindingParameters { parameters[name] = String(decoding: piece, as: UTF8.self) }
             }
-            separator = end == bytes.endIndex ? nil : end
+            separator = end == path.count ? nil : end
         }
         return separator == nil ? parameters : nil
     }

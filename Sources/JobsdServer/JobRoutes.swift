@@ -17,7 +17,11 @@ struct JobRoutes: Sendable {
     func register(in router: inout HTTPRouter) {
         router.add("POST", "/v1/jobs") { await handle($0, submit) }
         router.add("GET", "/v1/jobs") { await handle($0, list) }
-        router.add("GET", "/v1/jobs/{id}", immediate: peek) { await handle($0, get) }
+        // The immediate handler captures only what it uses (capturing `self` would copy all of
+        // `JobRoutes` on every GET).
+        router.add("GET", "/v1/jobs/{id}", immediate: { [engine, bodies] in Self.peek($0, engine: engine, bodies: bodies) }) {
+            await handle($0, get)
+        }
         router.add("DELETE", "/v1/jobs/{id}") { await handle($0, cancel) }
         router.add("GET", "/v1/jobs/{id}/logs") { await handle($0, logs) }
         router.add("GET", "/v1/jobs/{id}/events") { await handle($0, events) }
@@ -73,21 +77,23 @@ struct JobRoutes: Sendable {
 
     /// GET (and HEAD) without a query, answered on the event loop when the job is in memory (the
     /// engine's live jobs or the store's cache); nil sends the request to `get`.
-    func peek(_ request: HTTPRequest) -> HTTPResponse? {
+    static func peek(_ request: HTTPRequest, engine: JobEngine, bodies: TerminalJobBodies) -> HTTPResponse? {
         guard request.query.isEmpty else { return nil }
         let id = request.pathParameters["id"] ?? ""
         guard JobIDGenerator.isWellFormed(id) else { return APIError.notFound("no job \(id)").response }
-        return engine.cachedJob(id).map(jobResponse)
+        return engine.cachedJob(id).map { jobResponse($0, bodies: bodies) }
     }
 
-    private func jobResponse(_ job: Job) -> HTTPResponse {
-        HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(bodies.json(of: job)))
+    private static let jsonHeaders: HTTPHeaders = [("Content-Type", "application/json")]
+
+    private static func jobResponse(_ job: Job, bodies: TerminalJobBodies) -> HTTPResponse {
+        HTTPResponse(status: 200, headers: jsonHeaders, body: .bytes(bodies.json(of: job)))
     }
 
     func get(_ request: HTTPRequest) async throws(APIError) -> HTTPResponse {
         let id = request.pathParameters["id"] ?? ""
         let wait = try QueryParameters(request: request).number("wait", in: 0...Self.maxWait)
-        return jobResponse(try await job(id, waiting: wait))
+        return Self.jobResponse(try await job(id, waiting: wait), bodies: bodies)
     }
 
     private func job(_ id: String, waiting wait: Double?) async throws(APIError) -> Job {

@@ -71,9 +71,9 @@ public protocol JobStore: Sendable {
     /// events (recovery continues their timelines).
     func lastEventSeqOfUnfinishedJobs() async throws -> [String: Int]
     func get(_ id: String) async throws -> JobRecord?
-    /// The record `get` would return, when the store has it in memory and can answer without
-    /// suspending or blocking; nil otherwise (the job may still exist: call `get`).
-    func cachedRecord(_ id: String) -> JobRecord?
+    /// The job of the record `get` would return, when the store has it in memory and can answer
+    /// without suspending or blocking; nil otherwise (the job may still exist: call `get`).
+    func cachedJob(_ id: String) -> Job?
     /// Newest first, filtered by `query`, at most `query.limit` records.
     func list(_ query: JobQuery) async throws -> [JobRecord]
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
@@ -116,7 +116,7 @@ extension JobStore {
     public func update(_ record: JobRecord) async throws { try await update(record, events: []) }
 
     /// Stores without a synchronous cache never answer from memory.
-    public func cachedRecord(_ id: String) -> JobRecord? { nil }
+    public func cachedJob(_ id: String) -> Job? { nil }
 
     /// Stores held in memory never refuse a write.
     public func probeWrite() async throws {}

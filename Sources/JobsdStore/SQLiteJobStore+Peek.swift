@@ -1,8 +1,10 @@
+import JobsdAPI
+
 extension SQLiteJobStore {
-    /// The record from `SQLiteRecordCache` (committed state, like `get`), without a query or a
-    /// suspension; nil on a miss or once the store is closed.
-    public func cachedRecord(_ id: String) -> JobRecord? {
-        guard case let .hit(record) = try? cache.lookup(id) else { return nil }
-        return record
+    /// The job from `SQLiteRecordCache` (committed state, like `get`), without a query or a
+    /// suspension; nil on a miss or once the store is closed. Only the job is copied out of the
+    /// cached record (this answers every `GET /v1/jobs/{id}` of a finished job).
+    public func cachedJob(_ id: String) -> Job? {
+        cache.box(id)?.record.job
     }
 }

@@ -80,9 +80,21 @@ final class SQLiteRecordCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !closed else { throw .unavailable("store is closed") }
-        guard let slot = slotByID[id] else { return .miss(Ticket(sequence: sequence)) }
+        guard let boxed = referencedBox(id) else { return .miss(Ticket(sequence: sequence)) }
+        return .hit(boxed.record)
+    }
+
+    /// The cached record of `id` behind its box (one retain, no field copied under the lock);
+    /// nil on a miss or once the store is closed.
+    func box(_ id: String) -> Box? {
+        lock.withLock { closed ? nil : referencedBox(id) }
+    }
+
+    /// Under `lock`: the entry of `id`, marked as read for the CLOCK hand.
+    private func referencedBox(_ id: String) -> Box? {
+        guard let slot = slotByID[id] else { return nil }
         slots[slot]!.referenced = true
-        return .hit(slots[slot]!.boxed.record)
+        return slots[slot]!.boxed
     }
 
     /// Caches `record`, read from the database after `ticket` was taken, unless a later write

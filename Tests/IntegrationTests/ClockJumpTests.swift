@@ -33,7 +33,10 @@ import Testing
         let client = jobsd.client()
         // It ignores SIGTERM, so its end also waits out the grace period (1 s) before SIGKILL.
         let script = "trap '' TERM; echo ready; while :; do sleep 0.2; done"
-        let job = try await client.submit(JobSpec(command: ["sh", "-c", script], timeoutSeconds: 10, graceSeconds: 1))
+        // 30 s: the jump must land while the job runs, also when this test process is starved for
+        // seconds by the suite's other tests on a loaded machine (a 10 s deadline once passed
+        // before the test got to write the jump).
+        let job = try await client.submit(JobSpec(command: ["sh", "-c", script], timeoutSeconds: 30, graceSeconds: 1))
         try await client.waitForOutput(job.id, "ready")
 
         try "\(jump)\n".write(toFile: offset, atomically: true, encoding: .utf8)
@@ -41,7 +44,7 @@ import Testing
         // would last an hour (-1h).
         #expect(try await client.wait(job.id, timeout: 1).state == .running)
         // On the wall clock the deadline and then the grace period would end an hour late (-1h).
-        let done = try await client.wait(job.id, timeout: 40)
+        let done = try await client.wait(job.id, timeout: 90)
         #expect(done.state == .timedOut)
         #expect(done.signal == "SIGKILL", "the grace period ended and SIGKILL followed")
         #expect(processesAlive(markedWith: job.id).isEmpty)

@@ -2,11 +2,11 @@ import JobsdAPI
 
 extension JobEngine {
     /// The job as `job(_:)` would return it, when that needs no suspension: a job in memory as it
-    /// is now, else the store's cached record (`JobStore.cachedRecord`). nil means "not known
+    /// is now, else the store's cached one (`JobStore.cachedJob`). nil means "not known
     /// without a query", not "no such job". Never blocks beyond two short locks; for callers that
     /// must not suspend (the HTTP event loop).
     public func cachedJob(_ id: String) -> Job? {
         if let job = state.lock.withLock({ state.live[id]?.currentJob }) { return job }
-        return store.cachedRecord(id)?.job
+        return store.cachedJob(id)
     }
 }

@@ -20,8 +20,11 @@ public final class JobIDGenerator: @unchecked Sendable {
     /// True when `id` has the shape of an id this generator makes (26 characters of its
     /// alphabet), so callers can answer "unknown" without a store lookup.
     public static func isWellFormed(_ id: String) -> Bool {
-        id.utf8.count == 26 && id.utf8.allSatisfy { alphabet.contains($0) }
+        id.utf8.count == 26 && id.utf8.allSatisfy { isAlphabetByte[Int($0)] }
     }
+
+    /// `alphabet` as a table by byte value (checked on every GET of a job, so no search).
+    private static let isAlphabetByte: [Bool] = (0..<256).map { alphabet.contains(UInt8($0)) }
 
     func next(now: UInt64 = UInt64(Timestamp.now().milliseconds)) -> String {
         let (time, random): (UInt64, (hi: UInt16, lo: UInt64)) = lock.withLock {

@@ -17,6 +17,10 @@ protocol ContainedTree: Sendable {
     var processCount: Int { get }
     /// Escaped descendants signalled that the tree reported later (a subreaper counts them).
     var escapedReported: Int { get }
+    /// Calls `onChange` (on any thread) whenever the tree may have emptied, until the returned
+    /// function is called; nil when the tree does not report its changes (then its waiters only
+    /// poll `isPopulated`).
+    func observe(_ onChange: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)?
     /// Called once the tree is empty and the job (or cleanup) is done with it: a cgroup removes
     /// its directory.
     func release()
@@ -38,6 +42,12 @@ extension JobCgroup: ContainedTree {
     var processCount: Int { members().count }
 
     var escapedReported: Int { 0 }
+
+    /// Through `CgroupEvents` (a notification may come up to 10 ms late, see there).
+    func observe(_ onChange: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)? {
+        guard let events = CgroupEvents.shared, let observation = events.observe(path, onChange: onChange) else { return nil }
+        return { events.end(observation) }
+    }
 
     func release() {
         // An exiting process may hold the cgroup for a moment after `populated 0`.

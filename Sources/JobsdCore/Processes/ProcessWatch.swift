@@ -2,8 +2,9 @@ import Glibc
 import JobsdMetrics
 
 /// What the code supervising one process tree waits for: the main process's exit (from the
-/// reaper) and a request to stop it (cancel, deadline, shutdown), each recorded once. Also the
-/// one sender of SIGTERM to the main process's group, so that it gets it at most once.
+/// reaper) and a request to stop it (cancel, deadline, shutdown), each recorded once, and (for
+/// the `SignalLadder`) changes of the tree. Also the one sender of SIGTERM to the main process's
+/// group, so that it gets it at most once.
 ///
 /// Thread-safe: `status`, `stopGrace`, `generation`, `group` and `groupTerminated` are guarded by
 /// `lock`.
@@ -35,6 +36,13 @@ final class ProcessWatch: @unchecked Sendable {
             exitTime = time
             generation &+= 1
         }
+        condition.broadcast()
+    }
+
+    /// Something in the process tree changed (its cgroup's `cgroup.events`): wakes `wait`, so the
+    /// `SignalLadder` looks at the tree again (on the notifying thread).
+    @Sendable func treeChanged() {
+        lock.withLock { generation &+= 1 }
         condition.broadcast()
     }
 

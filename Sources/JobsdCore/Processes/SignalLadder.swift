@@ -16,9 +16,12 @@ import Logging
 /// 4. SIGKILL to the whole tree, repeated with a short backoff until it is empty, at most
 ///    `killSweepLimit` seconds (a process stuck in uninterruptible sleep is reported as a survivor).
 ///
-/// Waiting is event-driven for the main process (its exit wakes the ladder at once) and polls the
-/// tree (`cgroup.events` or the subreaper) with a short backoff (1 ms doubling to 50 ms) for the
-/// rest. Task cancellation does not cut it short.
+/// Waiting is event-driven: the main process's exit wakes the ladder at once, and so does a change
+/// of the tree where it can tell (a cgroup's `cgroup.events`, through `CgroupEvents`). A bounded
+/// poll of the tree stays underneath (1 ms doubling to 50 ms without such events, to 500 ms with
+/// them: the kernel may hold a cgroup's notification back for up to 10 ms, and a missed one must
+/// never hang a job). The common cancel (the main process's group is the whole tree) ends at the
+/// main process's exit, without a wait on the tree. Task cancellation does not cut it short.
 struct SignalLadder: Sendable {
     /// Where the job's processes are.
     let tree: any ContainedTree
@@ -63,6 +66,11 @@ struct SignalLadder: Sendable {
             if groupSignalled, !leaderDone { await watch.wait(after: generation, timeout: Self.firstLook) }
         }
         if isGone { return finish(escaped: 0, survivors: 0, record) }
+        // From here on a change of the tree wakes the waits below too.
+        let wakes = watch ?? ProcessWatch()
+        let observation = tree.observe { wakes.treeChanged() }
+        defer { observation?() }
+        let waits = Waits(wakes: wakes, pollCap: observation == nil ? Self.pollCap : Self.observedPollCap)
 
         // 2. The rest of the tree.
         let alive = groupSignalled ? 0 : tree.processCount
@@ -79,7 +87,7 @@ struct SignalLadder: Sendable {
         let leftovers = exitedFirst ? alive : 0
 
         // 3. The grace period.
-        if await waitUntilGone(within: grace) { return finish(escaped: escaped, survivors: 0, leftovers: leftovers, record) }
+        if await waitUntilGone(within: grace, waits) { return finish(escaped: escaped, survivors: 0, leftovers: leftovers, record) }
 
         // 4. SIGKILL until empty.
         logger.info("SIGKILL sent")
@@ -88,35 +96,43 @@ struct SignalLadder: Sendable {
         var backoff = 0.001
         while DispatchTime.now() < deadline {
             tree.killAll()
-            await pause(backoff)
-            backoff = min(backoff * 2, 0.05)
-            if isGone { return finish(escaped: escaped, survivors: 0, leftovers: leftovers, record) }
+            if await waitUntilGone(within: backoff, waits, firstPoll: backoff) { return finish(escaped: escaped, survivors: 0, leftovers: leftovers, record) }
+            backoff = min(backoff * 2, Self.pollCap)
         }
         let left = tree.isPopulated ? 1 : 0
         logger.error("processes did not stop after SIGKILL", metadata: ["leader_reaped": "\(leaderDone)"])
         return finish(escaped: escaped, survivors: max(left, 1), leftovers: leftovers, record)
     }
 
-    /// Polls until the tree is empty and the leader was reaped, or `seconds` pass.
-    private func waitUntilGone(within seconds: Double) async -> Bool {
+    /// What the waits of one `stop` wake on: `wakes` (the main process's exit, a stop request, a
+    /// change of the tree) or, at the latest, the next poll (doubling up to `pollCap`).
+    private struct Waits {
+        let wakes: ProcessWatch
+        let pollCap: Double
+    }
+
+    /// The first poll of the tree after a wait began.
+    static let firstPoll = 0.001
+    /// The longest poll step when the tree does not report its changes.
+    static let pollCap = 0.05
+    /// The longest poll step when it does (`ContainedTree.observe`): the poll is only the bound
+    /// for a late or lost notification.
+    static let observedPollCap = 0.5
+
+    /// Waits until the tree is empty and the leader was reaped (true), or `seconds` pass (false),
+    /// looking at the tree at each wake-up and poll (the first after `firstPoll`). The generation
+    /// is read before the look, so a change between the look and the wait is not missed.
+    private func waitUntilGone(within seconds: Double, _ waits: Waits, firstPoll: Double = Self.firstPoll) async -> Bool {
         let deadline = DispatchTime.now() + seconds
-        var backoff = 0.001
+        var poll = firstPoll
         while true {
+            let generation = waits.wakes.snapshot.generation
+            if isGone { return true }
             let now = DispatchTime.now()
             guard now < deadline else { return false }
             let remaining = Double(deadline.uptimeNanoseconds - now.uptimeNanoseconds) / 1e9
-            await pause(min(backoff, remaining))
-            backoff = min(backoff * 2, 0.05)
-            if isGone { return true }
-        }
-    }
-
-    /// Up to `seconds`, or until the main process's exit (or a stop request) is recorded.
-    private func pause(_ seconds: Double) async {
-        if let watch {
-            await watch.wait(after: watch.snapshot.generation, timeout: seconds)
-        } else {
-            await AsyncCondition.sleep(seconds)
+            await waits.wakes.wait(after: generation, timeout: min(poll, remaining))
+            poll = min(poll * 2, waits.pollCap)
         }
     }
 

@@ -119,6 +119,9 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
 
     var escapedReported: Int { lock.withLock { escaped } }
 
+    /// Not reported: the ladder polls `isPopulated` (the subreaper's exit).
+    func observe(_ onChange: @escaping @Sendable () -> Void) -> (@Sendable () -> Void)? { nil }
+
     func release() { unlink(recordPath) }
 }
 
