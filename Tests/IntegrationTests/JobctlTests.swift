@@ -88,6 +88,12 @@ import Testing
             #expect(typo.output.contains("--prioirty"))
             #expect(try await server.client().listPage().jobs.isEmpty, "nothing was submitted")
             #expect(try await jobctl(["submit", "--", "sh", "-c", "exit 0"], url: server.baseURL).code == 0)
+            // --help is no unknown option: it prints the help (exit 0), and submits nothing.
+            for flag in ["--help", "-h"] {
+                let help = try await jobctl(["submit", flag], url: server.baseURL)
+                #expect(help.code == 0 && help.output.contains("OVERVIEW: Submit a job"), "\(flag): \(help.output)")
+            }
+            #expect(try await server.client().listPage().jobs.count == 1)
         }
     }
 

@@ -7,7 +7,7 @@ import JobsdClient
 struct Submit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit a job and print its id.",
-        usage: "jobctl submit [<options>] -- <command> [<args>…]\n       jobctl submit --template <name> [--param <key=value> …] [--name …] [--label …] [--key … --limit … --at|--delay … --retry … --backoff … --priority …]",
+        usage: "jobctl submit [<options>] -- <command> [<args>…]\n       jobctl submit --template <name> [--param <key=value> …] [--name …] [--label …] [--key … --limit … --at|--delay … --retry … --backoff … --priority …] [--memory … --cpu … --pids … --open-files … --cpu-seconds …]",
         discussion: "With --wait or --follow, exits with the job's outcome (see `jobctl --help`)."
     )
 
@@ -106,6 +106,8 @@ struct Submit: AsyncParsableCommand {
     func validate() throws {
         // Passthrough capture starts at the first word it does not know: a mistyped option before
         // `--` would otherwise become the job's command.
+        // `--help` lands there too (the passthrough capture takes it before the parser does).
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
         if let first = command.first, first != "--", first.hasPrefix("-") {
             throw ValidationError("unknown option '\(first)' (the command goes after --)")
         }
