@@ -54,7 +54,9 @@ public final class JobsdServer: Sendable {
         case .sqlite:
             scheduleStore = try SQLiteJobStore(path: dataDirectory + "/jobsd.sqlite", logger: logger, cacheRecords: configuration.cacheRecords)
         case .memory: scheduleStore = InMemoryJobStore()
-        case let .postgres(url): scheduleStore = try PostgresJobStore(url: url, logger: logger, metrics: prometheus)
+        case let .postgres(url):
+            scheduleStore = try PostgresJobStore(
+                url: url, logger: logger, metrics: prometheus, idleInTransactionLimit: configuration.engine.nodeTimeout)
         }
         store = scheduleStore
         if configuration.token == nil, !configuration.insecureNoAuth, !ServerConfiguration.isLoopback(configuration.http.host) {

@@ -30,4 +30,11 @@ public enum TestPostgres {
         let status = await child.wait()
         guard status.exitCode == 0 else { throw TestHarnessError("psql \(sql): \(status)") }
     }
+
+    /// Whether the SQL boolean `condition` holds in `url`'s database (psql evaluates it).
+    public static func holds(_ url: String, _ condition: String) async throws -> Bool {
+        let sql = "DO $$ BEGIN IF NOT (\(condition)) THEN RAISE EXCEPTION 'false'; END IF; END $$"
+        let child = try ChildProcess.spawn(argv: ["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        return await child.wait().exitCode == 0
+    }
 }

@@ -68,7 +68,7 @@ import Testing
         let submitted = try await cluster.clients[0].submit(spec)
         try await cluster.clients[1].waitForOutput(submitted.id, "until the sweep")
         // While the job runs, nothing can sweep it: its output is in the database now.
-        try await TestPostgres.psql(cluster.url, Self.failUnless("EXISTS (SELECT 1 FROM job_output)", "the output is in the database"))
+        #expect(try await TestPostgres.holds(cluster.url, "EXISTS (SELECT 1 FROM job_output)"), "the output is in the database")
         _ = FileManager.default.createFile(atPath: "\(scratch)/go", contents: nil)
         #expect(try await cluster.clients[1].wait(submitted.id).state == .succeeded)
 
@@ -79,11 +79,6 @@ import Testing
             if status == 200 { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(status == 404, "the job and its output are gone")
-        try await TestPostgres.psql(cluster.url, Self.failUnless("NOT EXISTS (SELECT 1 FROM job_output)", "no output is left behind"))
-    }
-
-    /// SQL that fails (psql exits non-zero) unless `condition` holds.
-    private static func failUnless(_ condition: String, _ what: String) -> String {
-        "DO $$ BEGIN IF NOT (\(condition)) THEN RAISE EXCEPTION 'expected: \(what)'; END IF; END $$"
+        #expect(try await TestPostgres.holds(cluster.url, "NOT EXISTS (SELECT 1 FROM job_output)"), "no output is left behind")
     }
 }

@@ -129,6 +129,47 @@ import Testing
         #expect(processesAlive(markedWith: submitted.id).isEmpty, "the thawed node killed the job's processes at once")
     }
 
+    /// A node frozen while it holds the claim lock (taken inside its claim transaction) would stall
+    /// every claim of its cluster: its session ends once its transaction sat idle for
+    /// `--node-timeout`, which frees the lock. The lock is the schema's: a cluster in another
+    /// schema of the same database never waits for it.
+    @Test func aNodeFrozenHoldingTheClaimLock_StallsItsClusterOnlyUntilTheNodeTimeout_AndNoOtherCluster() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--heartbeat", "250ms", "--node-timeout", "3s"])
+        defer { cluster.stop() }
+        let other = try await Cluster.start(nodes: 1)
+        defer { other.stop() }
+        try await TestPostgres.psql(cluster.url, "CREATE TABLE test_gate (open boolean)")
+        // The claim lock's key as jobsd takes it; pg_locks shows an int4 pair as classid, objid.
+        let claimLock = "l.locktype = 'advisory' AND l.objsubid = 2 AND l.objid = 2 "
+            + "AND l.classid = (hashtext(current_schema())::bigint & 4294967295)::oid"
+        let holder = try ChildProcess.spawn(argv: [
+            "psql", cluster.url, "-qAtc",
+            "DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext(current_schema()), 2); "
+                + "WHILE NOT EXISTS (SELECT 1 FROM test_gate) LOOP PERFORM pg_sleep(0.02); END LOOP; END $$",
+        ])
+        // Both nodes claim at every heartbeat: wait until both wait for the lock.
+        let bothWait = ContinuousClock.now + .seconds(60)
+        while try await !TestPostgres.holds(cluster.url, "(SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND \(claimLock)) >= 2") {
+            guard ContinuousClock.now < bothWait else { throw TestFailure("the nodes never waited for the claim lock") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let elsewhere = try await other.clients[0].submit(JobSpec(command: ["true"]))
+        #expect(try await other.clients[0].wait(elsewhere.id, timeout: 60).state == .succeeded, "another schema's claims do not wait")
+
+        await cluster.nodes[0].signal(SIGSTOP)
+        try await TestPostgres.psql(cluster.url, "INSERT INTO test_gate VALUES (true)")
+        _ = await holder.wait()
+        // Node 0 now gets the lock in turn and holds it, frozen, inside its transaction.
+        let stalled = try await cluster.clients[1].submit(JobSpec(command: ["true"]))
+        let ran = try await cluster.clients[1].wait(stalled.id, timeout: 60)
+        #expect(ran.state == .succeeded, "node 1 claimed once node 0's idle transaction was ended")
+        #expect(ran.node == cluster.nodeIDs[1])
+
+        await cluster.nodes[0].signal(SIGCONT)
+        let after = try await cluster.clients[0].submit(JobSpec(command: ["true"]))
+        #expect(try await cluster.clients[0].wait(after.id, timeout: 60).state == .succeeded, "the thawed node reconnects and carries on")
+    }
+
     @Test func aSIGTERMOfOneNode_DrainsOnlyItsOwnRunningJobs_AndLeavesTheQueuedOnesToTheOthers() async throws {
         let cluster = try await Cluster.start(nodes: 2, arguments: ["--max-running", "1", "--shutdown-timeout", "60s"])
         defer { cluster.stop() }

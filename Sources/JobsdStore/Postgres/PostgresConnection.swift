@@ -54,9 +54,16 @@ final class PostgresConnection {
     /// Counts the sessions opened: tells a session from the one before it on the same socket number.
     private(set) var generation = 0
 
-    init(url: String, roundTripTimer: CoreMetrics.Timer? = nil) {
+    /// The longest a transaction of this session may sit idle between statements, in seconds
+    /// (`idle_in_transaction_session_timeout`, set on every connect); nil: the server's setting.
+    /// A process frozen inside a transaction (SIGSTOP, a paused VM) then loses its session and
+    /// with it every lock it held, instead of stalling every node that needs those locks.
+    private let idleInTransactionLimit: Double?
+
+    init(url: String, roundTripTimer: CoreMetrics.Timer? = nil, idleInTransactionLimit: Double? = nil) {
         self.url = Self.withDefaults(url)
         self.roundTripTimer = roundTripTimer
+        self.idleInTransactionLimit = idleInTransactionLimit
     }
 
     deinit { close() }
@@ -96,6 +103,14 @@ final class PostgresConnection {
         PQsetNoticeProcessor(connection, { _, _ in }, nil)  // "already exists, skipping" and the like
         handle = connection
         generation += 1
+        if let idleInTransactionLimit {
+            do {
+                try execute("SET idle_in_transaction_session_timeout = \(max(1, Int(idleInTransactionLimit * 1000)))")
+            } catch {
+                close()
+                throw error
+            }
+        }
     }
 
     /// Closes the connection (a later call reconnects).

@@ -6,10 +6,6 @@ extension PostgresJobStore: SharedJobStore {
     /// nodes' clocks say.
     static let now = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
-    /// The advisory lock a claim holds for its transaction: claims of all nodes are serialised,
-    /// so the count of a key's running jobs cannot change between a claim's check and its update.
-    static let claimLock: Int64 = 0x6A_6F62_636C
-
     /// Claimable: queued, no node holds it, its `run_at` (if any) has come by the database's
     /// clock, and — with a concurrency key — no earlier job of its key is waiting (one that is due)
     /// and fewer of its key are running or cancelling anywhere than its own `concurrency_limit`.
@@ -34,7 +30,9 @@ extension PostgresJobStore: SharedJobStore {
             """
         let seqColumn = Int32(PostgresJobRows.fenceParameter)
         return try await writeLoggingChanges { connection, changes in
-            _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLock])
+            // Claims of all nodes are serialised, so the count of a key's running jobs cannot
+            // change between a claim's check and its update.
+            try PostgresSchema.AdvisoryLock.claim.take(on: connection)
             let claimed = try connection.query(sql, [node, limit, agingMilliseconds]).rows
                 .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
                 .sorted { a, b in

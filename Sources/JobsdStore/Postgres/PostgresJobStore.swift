@@ -32,7 +32,12 @@ public final class PostgresJobStore: JobStore {
     /// the round trips (call it at start-up). Throws `unsupportedSchema` for a database of a newer
     /// jobsd and `unavailable` with libpq's reason when the server cannot be reached. With
     /// `metrics`, every round trip of the pool is recorded in `jobsd_store_round_trip_seconds`.
-    public init(url: String, logger: Logger, connections: Int = 4, metrics: (any MetricsFactory)? = nil) throws(JobStoreError) {
+    /// `idleInTransactionLimit` (seconds; jobsd passes `--node-timeout`): the server ends a session
+    /// of this store whose transaction sits idle that long, so a frozen node frees the locks it
+    /// held (the claim lock above all) when the others would rescue its jobs anyway.
+    public init(
+        url: String, logger: Logger, connections: Int = 4, metrics: (any MetricsFactory)? = nil, idleInTransactionLimit: Double? = nil
+    ) throws(JobStoreError) {
         self.url = url
         self.logger = logger
         let connection = PostgresConnection(url: url)
@@ -50,9 +55,10 @@ public final class PostgresJobStore: JobStore {
             throw .unavailable("cannot open the PostgreSQL job store: \(error)")
         }
         changeRelay = PostgresChangeRelay(lastSeq: lastChange)
-        pool = PostgresPool(url: url, size: connections, roundTripTimer: metrics.map {
-            CoreMetrics.Timer(label: MetricFamily.storeRoundTrip.name, factory: $0)
-        })
+        pool = PostgresPool(
+            url: url, size: connections,
+            roundTripTimer: metrics.map { CoreMetrics.Timer(label: MetricFamily.storeRoundTrip.name, factory: $0) },
+            idleInTransactionLimit: idleInTransactionLimit)
         logger.info("job store opened", metadata: [
             "store": "postgres", "store.schema": "\(PostgresSchema.currentVersion)", "store.schema_found": "\(found)",
         ])

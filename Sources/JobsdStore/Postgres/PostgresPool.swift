@@ -17,9 +17,9 @@ final class PostgresPool: @unchecked Sendable {
         /// Work queued or running on this slot; guarded by the pool's `lock`.
         var pending = 0
 
-        init(index: Int, url: String, roundTripTimer: CoreMetrics.Timer?) {
+        init(index: Int, url: String, roundTripTimer: CoreMetrics.Timer?, idleInTransactionLimit: Double?) {
             queue = DispatchQueue(label: "jobsd.store.postgres.\(index)")
-            connection = PostgresConnection(url: url, roundTripTimer: roundTripTimer)
+            connection = PostgresConnection(url: url, roundTripTimer: roundTripTimer, idleInTransactionLimit: idleInTransactionLimit)
         }
     }
 
@@ -31,10 +31,13 @@ final class PostgresPool: @unchecked Sendable {
     private let lock = PThreadLock()
     private var closed = false
 
-    /// `roundTripTimer` records every round trip of the pool's connections (nil: none recorded).
-    init(url: String, size: Int, roundTripTimer: CoreMetrics.Timer? = nil) {
-        slots = (0..<max(1, size)).map { Slot(index: $0, url: url, roundTripTimer: roundTripTimer) }
-        control = Slot(index: max(1, size), url: url, roundTripTimer: roundTripTimer)
+    /// `roundTripTimer` records every round trip of the pool's connections (nil: none recorded);
+    /// `idleInTransactionLimit` bounds how long their transactions may sit idle (`PostgresConnection`).
+    init(url: String, size: Int, roundTripTimer: CoreMetrics.Timer? = nil, idleInTransactionLimit: Double? = nil) {
+        slots = (0..<max(1, size)).map {
+            Slot(index: $0, url: url, roundTripTimer: roundTripTimer, idleInTransactionLimit: idleInTransactionLimit)
+        }
+        control = Slot(index: max(1, size), url: url, roundTripTimer: roundTripTimer, idleInTransactionLimit: idleInTransactionLimit)
     }
 
     /// Runs `work` on a connection (connected first) and returns its result. Errors of libpq

@@ -5,8 +5,21 @@
 /// transaction-scoped advisory lock, so one node migrates and the others wait for it, then find
 /// the schema current. DDL is transactional in PostgreSQL: a failed migration leaves nothing.
 enum PostgresSchema {
-    /// The advisory lock key held while migrating ("jobsd" in ASCII).
-    static let migrationLock: Int64 = 0x6A_6F62_7364
+    /// Transaction-scoped advisory locks of one jobsd schema. The key is the pair (hash of the
+    /// schema's name, purpose), so clusters in different schemas of one database never wait for
+    /// each other's migrations or claims.
+    enum AdvisoryLock: Int32 {
+        /// Held while migrating.
+        case migration = 1
+        /// Held by a claim (`claimQueued`): claims of all nodes are serialised.
+        case claim = 2
+
+        /// Takes the lock on `connection` (inside its transaction) until the transaction ends,
+        /// waiting for its holder.
+        func take(on connection: PostgresConnection) throws {
+            _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), $1::integer)", [Int(rawValue)])
+        }
+    }
 
     static let migrations: [String] = [
         // 1: jobs, one row per job, columns as in SQLite's schema 3 (StoredJob), with labels as
@@ -181,7 +194,7 @@ enum PostgresSchema {
     /// `unsupportedSchema` for a database of a newer jobsd (left untouched).
     static func prepare(_ connection: PostgresConnection) throws -> Int {
         try connection.transaction {
-            _ = try connection.query("SELECT pg_advisory_xact_lock($1)", [migrationLock])
+            try AdvisoryLock.migration.take(on: connection)
             try connection.execute("CREATE TABLE IF NOT EXISTS jobsd_schema (version integer NOT NULL)")
             let stored = try connection.query("SELECT version FROM jobsd_schema")
             let found = stored.count > 0 ? Int(stored[0].int64(0) ?? 0) : 0
