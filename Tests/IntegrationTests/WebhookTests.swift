@@ -151,8 +151,10 @@ import Testing
     }
 
     @Test func aDeliveryPendingWhileTheReceiverIsDown_SurvivesAKill9_AndIsDeliveredOnceAfterTheRestart() async throws {
-        // A port that was free a moment ago: the receiver is down until the test starts it there.
-        let port = try await WebhookReceiver.with { $0.port }
+        // A port kept for the receiver, which is down until the test starts it there.
+        let reservation = try PortReservation()
+        defer { reservation.release() }
+        let port = reservation.port
         let url = "http://127.0.0.1:\(port)/hook"
         let data = try TemporaryDirectory.make(prefix: "jobsd-webhook")
         defer { try? FileManager.default.removeItem(atPath: data) }
@@ -163,6 +165,7 @@ import Testing
         await first.signal(SIGKILL)
 
         try await WebhookReceiver.with(port: port) { receiver in
+            reservation.release()
             let second = try await JobsdProcess.start(dataDirectory: data, arguments: ["--webhook-secret", Self.secret])
             defer { second.child.signal(SIGKILL) }
             let events = try await timeline(of: job.id, endingWith: .notifyDelivered, second.client())
