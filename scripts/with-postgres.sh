@@ -25,7 +25,7 @@ trap 'exit 130' INT TERM
 as_pg "$BIN/initdb" -D "$DIR/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 \
   || { cat "$DIR/initdb.log" >&2; exit 1; }
 as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000" \
   start >/dev/null || { cat "$DIR/server.log" >&2; exit 1; }
 export JOBSD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
 export JOBSD_TEST_POSTGRES_DATA="$DIR/data" JOBSD_TEST_POSTGRES_BIN="$BIN" JOBSD_TEST_POSTGRES_SOCKET_DIR="$DIR"

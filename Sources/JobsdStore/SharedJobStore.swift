@@ -8,8 +8,8 @@ import JobsdAPI
 ///
 /// Fencing: a claim gives the job a new token (`JobRecord.fence`); `update` of a record whose
 /// token is not the stored one throws `leaseLost` and changes nothing — except the one write a
-/// rescued job's old owner still makes: its final record, of which only the cleanup outcome is
-/// stored (the job is terminal already).
+/// rescued attempt's old owner still makes: the record that ends that attempt, of which only the
+/// cleanup outcome and the events the rescue did not write are stored.
 public protocol SharedJobStore: JobStore {
     /// Claims up to `limit` queued jobs that no node holds, oldest id first, for `node`, each with
     /// a new fencing token, and stores them `running` (started now, no pid yet): a claim is a
@@ -34,17 +34,29 @@ public protocol SharedJobStore: JobStore {
     /// transaction; returns the stored record, nil when the job was not running (then nothing is
     /// stored, and the holder is told all the same).
     func requestCancel(_ id: String, channel: String, payload: String) async throws -> JobRecord?
-    /// Renews `node`'s lease (its row in the node table, stamped with the database's clock), then
-    /// rescues the nodes silent for more than `timeout` seconds: their running jobs become
-    /// `failed` ("interrupted: node <id> stopped responding"; `cancelling` ones `cancelled`) with
-    /// their cleanup left `pending` for their old owner and `log_bytes` what their stored output
-    /// holds, their claimed queued jobs are queued again.
-    /// Returns what this call rescued, and the jobs of `node` itself that other nodes rescued and
-    /// whose leftovers and cleanup are still to do on this node.
+    /// Renews `node`'s lease (its row in the node table, stamped with the database's clock) and
+    /// gives the queued jobs that nodes silent for more than `timeout` seconds held back to the
+    /// queue. Returns those, whether silent nodes hold running jobs (`rescue` them), and the
+    /// attempts of `node` itself that other nodes rescued and whose leftovers and cleanup are
+    /// still to do on this node. Never waits for another node's locks beyond row locks of its
+    /// own lease (it runs on a connection of its own, so a burst of requests cannot delay it).
     func heartbeat(_ node: NodeRecord, timeout: Double) async throws -> Heartbeat
+    /// Rescues the running and `cancelling` jobs of nodes (other than `node`) silent for more
+    /// than `timeout` seconds, in one transaction: each one, locked (skipping those another
+    /// node is rescuing), with `log_bytes` what its stored output holds, goes to `decide` with the
+    /// database's clock, and the record `decide` returns is stored — a terminal one with a new
+    /// fencing token (its old owner's writes are refused from then on, see `update`), a queued
+    /// one (a retry) unclaimed — with its `events` (numbered after the job's last ones), its
+    /// change-feed entry and, when terminal, its webhook delivery. The rescued attempt is kept
+    /// for its old owner (`Heartbeat.takenOver`) until that node ends it. Returns the records
+    /// stored.
+    func rescue(
+        node: String, timeout: Double, _ decide: @escaping @Sendable (JobRecord, Timestamp) -> (record: JobRecord, events: [JobEvent])
+    ) async throws -> [JobRecord]
     /// Every node that renewed a lease, by id; `alive` when seen within `timeout` seconds.
     func nodes(timeout: Double) async throws -> [NodeRecord]
-    /// Gives back jobs `node` claimed but did not spawn (shutdown): queued again, for other nodes.
+    /// Gives back jobs `node` claimed but did not spawn (shutdown): queued again, for other nodes,
+    /// each with its change-feed entry.
     func release(_ ids: [String], node: String) async throws
     /// Sends `payload` to every node listening on `channel`.
     func notify(channel: String, payload: String) async throws
@@ -65,15 +77,31 @@ public protocol SharedJobStore: JobStore {
 
 /// What one `SharedJobStore.heartbeat` found.
 public struct Heartbeat: Sendable, Equatable {
-    /// Ids of the jobs this heartbeat rescued from silent nodes (failed or re-queued).
-    public var rescued: [String]
-    /// Jobs of the calling node that another node rescued and whose processes and cleanup are
-    /// still to be dealt with here (their `cleanup.state` is `pending`, or they have none).
-    public var takenOver: [JobRecord]
+    /// Ids of the queued jobs of silent nodes this heartbeat gave back to the queue.
+    public var requeued: [String]
+    /// Silent nodes hold running or `cancelling` jobs: `rescue` them.
+    public var rescuable: Bool
+    /// Attempts of the calling node that another node rescued and whose processes and cleanup
+    /// are still to be dealt with here.
+    public var takenOver: [TakenOverAttempt]
 
-    public init(rescued: [String] = [], takenOver: [JobRecord] = []) {
-        self.rescued = rescued
+    public init(requeued: [String] = [], rescuable: Bool = false, takenOver: [TakenOverAttempt] = []) {
+        self.requeued = requeued
+        self.rescuable = rescuable
         self.takenOver = takenOver
+    }
+}
+
+/// An attempt of a job that another node rescued from its node: the job as stored now (it may be
+/// terminal, queued for its next attempt, or running that one elsewhere) and the number of the
+/// attempt whose processes and cleanup its old node still has to deal with.
+public struct TakenOverAttempt: Sendable, Equatable {
+    public var record: JobRecord
+    public var attempt: Int
+
+    public init(record: JobRecord, attempt: Int) {
+        self.record = record
+        self.attempt = attempt
     }
 }
 

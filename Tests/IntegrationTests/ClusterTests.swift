@@ -108,6 +108,61 @@ import Testing
         #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "failed\n", "the cleanup ran once")
         #expect(processesAlive(markedWith: submitted.id).isEmpty, "the returning node killed the leftovers")
         #expect(try await survivor.job(submitted.id) == cleaned)
+
+        // The timeline tells the rescue, then what the returning node did; the change feed has the
+        // rescue's `failed`.
+        let told = try await survivor.events(submitted.id)
+        #expect(told.map(\.seq) == Array(1...told.count))
+        #expect(Array(told.map(\.type).prefix(4)) == [.submitted, .started, .interrupted, .finished])
+        #expect(told[2]["error"]?.canonicalText == "\"\(rescued.error ?? "")\"")
+        #expect(told.last?.type == .cleanupFinished)
+        #expect(told.filter { $0.type == .finished }.count == 1, "the rescue decided the end")
+        var feed: [JobState] = []
+        for try await change in try await survivor.changes(after: "0", jobs: [submitted.id], follow: false) { feed.append(change.job.state) }
+        #expect(feed == [.queued, .running, .failed])
+    }
+
+    /// CONTRACT.md, "Several nodes": a rescued job with retries left is queued again rather than
+    /// failed, and runs its next attempt on a node that is alive; the lost attempt's leftovers and
+    /// cleanup are its old node's, once it returns.
+    @Test func aKill9OfANodeMidJob_WithRetriesLeft_QueuesItAgain_AndTheReturningNodeCleansUpTheLostAttemptOnce() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ClusterTests.quickRescue)
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        // The first attempt sleeps; the second finds the first's mark and succeeds.
+        let spec = JobSpec(
+            command: ["sh", "-c", "[ -e \(scratch)/first ] && exit 0; touch \(scratch)/first; echo ready; exec sleep 300"],
+            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE >> \(scratch)/cleanup"]),
+            retry: RetryPolicy(maxAttempts: 2, backoffSeconds: 0))
+        let running = try await cluster.waitUntilRunning(try await cluster.clients[0].submit(spec).id)
+        let lost = try #require(cluster.nodeIDs.firstIndex(of: running.node ?? ""))
+        let survivor = cluster.clients[1 - lost]
+        try await survivor.waitForOutput(running.id, "ready")
+        await cluster.nodes[lost].signal(SIGKILL)
+
+        let done = try await cluster.waitUntil(via: 1 - lost, running.id) { $0.state.isTerminal }
+        #expect(done.state == .succeeded)
+        #expect(done.attempt == 2)
+        #expect(done.node == cluster.nodeIDs[1 - lost], "the next attempt ran on the node that is alive")
+        #expect(done.attempts.map(\.state) == [.failed, .succeeded])
+        #expect(done.attempts.first?.error == "interrupted: node \(cluster.nodeIDs[lost]) stopped responding")
+        let told = try await survivor.events(running.id).map(\.type)
+        let rescue = try #require(told.firstIndex(of: .interrupted))
+        #expect(Array(told[rescue...].prefix(4)) == [.interrupted, .retryScheduled, .scheduled, .started])
+        #expect(told.filter { $0 == .finished }.count == 1)
+        #expect(try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8) == "succeeded\n", "the lost attempt's cleanup waits for its node")
+        #expect(!processesAlive(markedWith: running.id).isEmpty, "the lost attempt's sleep outlived its node")
+
+        try await cluster.restart(lost)
+        try await eventually("the returning node ran the lost attempt's cleanup", timeout: 60) {
+            try await survivor.events(running.id).filter { $0.type == .cleanupFinished }.count == 2
+        }
+        let lines = try String(contentsOfFile: "\(scratch)/cleanup", encoding: .utf8).split(separator: "\n").sorted()
+        #expect(lines == ["failed", "succeeded"], "each attempt's cleanup ran once, the lost one's with its state")
+        #expect(processesAlive(markedWith: running.id).isEmpty, "the returning node killed the leftovers")
+        let after = try await survivor.job(running.id)
+        #expect(after.state == .succeeded && after.attempt == 2, "the old node's write changed nothing but the timeline")
+        #expect(after.cleanup == done.cleanup)
     }
 
     @Test func aFrozenNodesJob_IsRescued_AndWhenItThaws_ItsCleanupOutcomeShowsThroughTheOtherNode() async throws {

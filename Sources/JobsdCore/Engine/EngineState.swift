@@ -30,8 +30,9 @@ final class EngineState: @unchecked Sendable {
     /// Shared stores: the claim loop should look for queued jobs now (a submission, a NOTIFY, a
     /// freed slot), not only at the next heartbeat.
     var claimWanted = false
-    /// Shared stores: jobs of this node that other nodes rescued, waiting for the run loop to stop
-    /// their leftovers and run their cleanup (`recoverInterrupted`).
+    /// Shared stores: attempts of this node that other nodes rescued and that no longer run here,
+    /// waiting for the run loop to stop their leftovers and run their cleanup
+    /// (`finishLostAttempt`); they are not in `live`.
     var takenOver: [LiveJob] = []
     /// Shared stores: the first heartbeat renewed this node's lease; the claim loop claims only
     /// from then on (a claim by a node without a lease would be rescued at once).

@@ -139,11 +139,11 @@ extension JobEngine {
     private var nodeDone: Bool { state.lock.withLock { state.shuttingDown && state.running == 0 && state.starting == 0 } }
 
     /// Renews this node's lease every heartbeat (also while draining) and rescues silent nodes'
-    /// jobs; hands this node's own jobs that another node took over to `takeOverLost`. Returns
-    /// once the node is done (shutdown, every started job terminal). A failed renewal is logged:
-    /// jobs keep running, and the next heartbeat tries again.
+    /// jobs (`rescueSilentNodes`); hands this node's own attempts that another node rescued to
+    /// `takeOverLost`. Returns once the node is done (shutdown, every started job terminal). A
+    /// failed renewal is logged: jobs keep running, and the next heartbeat tries again.
     func heartbeatLoop(_ shared: any SharedJobStore) async {
-        var handled = Set<String>()
+        var handled = Set<String>()  // "<id>#<attempt>" of the rescued attempts being dealt with
         while true {
             let done = nodeDone
             let node: NodeRecord = state.lock.withLock {
@@ -159,13 +159,17 @@ extension JobEngine {
                     return !state.leaseHeld || state.storeLost
                 }
                 if regained { changes.broadcast() }
-                if !beat.rescued.isEmpty {
-                    metrics.rescued.increment(by: beat.rescued.count)
-                    logger.warning("rescued jobs of silent nodes", metadata: ["jobs": "\(beat.rescued.joined(separator: ","))"])
+                if !beat.requeued.isEmpty {
+                    logger.warning("queued jobs of silent nodes given back", metadata: ["jobs": "\(beat.requeued.joined(separator: ","))"])
                     state.lock.withLock { state.claimWanted = true }
                     changes.broadcast()
                 }
-                for record in beat.takenOver where handled.insert(record.id).inserted { takeOverLost(record) }
+                if beat.rescuable { await rescueSilentNodes(shared) }
+                let lost = beat.takenOver.map { ("\($0.record.id)#\($0.attempt)", $0) }
+                for (key, taken) in lost where !handled.contains(key) {
+                    if takeOverLost(taken) { handled.insert(key) }
+                }
+                handled.formIntersection(lost.map(\.0))  // those stored as ended are not reported again
                 await catchUpChanges(shared, notified: nil)  // the safety poll: a notification may have been missed
             } catch {
                 state.lock.withLock { state.storeLost = true }
@@ -176,25 +180,109 @@ extension JobEngine {
         }
     }
 
-    /// A job of this node that another node rescued (this node lost its lease: it froze, lost the
-    /// database, or crashed and came back). Still running here: its processes are killed at once;
-    /// its cleanup then runs here, and of its final record only the cleanup outcome is stored.
-    /// Not running here (a restart): its leftovers are killed and its cleanup run by
-    /// `recoverInterrupted`, through the run loop.
-    private func takeOverLost(_ record: JobRecord) {
-        let live: LiveJob? = state.lock.withLock {
-            if let live = state.live[record.id] { return live.phase == .running ? live : nil }
-            let live = LiveJob(record: record, phase: .recovering)
-            live.outcome = Outcome(state: record.state, error: record.job.error)
-            state.live[record.id] = live
-            state.takenOver.append(live)
-            return nil
+    /// Rescues the running and `cancelling` jobs of silent nodes (`SharedJobStore.rescue`, each
+    /// decided by `rescued(_:at:)`). A failure is logged; the next heartbeat tries again.
+    private func rescueSilentNodes(_ shared: any SharedJobStore) async {
+        do {
+            let rescued = try await shared.rescue(node: configuration.nodeID, timeout: configuration.nodeTimeout) { Self.rescued($0, at: $1) }
+            guard !rescued.isEmpty else { return }
+            metrics.rescued.increment(by: rescued.count)
+            logger.warning("rescued jobs of silent nodes", metadata: [
+                "jobs": "\(rescued.map(\.id).joined(separator: ","))",
+                "retried": "\(rescued.filter { $0.state == .queued }.map(\.id).joined(separator: ","))",
+            ])
+            state.lock.withLock { state.claimWanted = true }
+            changes.broadcast()
+        } catch {
+            logger.warning("rescuing the jobs of silent nodes failed; retrying at the next heartbeat", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// What a rescue stores for `record`, a running or `cancelling` job of a silent node, at `now`
+    /// (the database's clock). A running job's attempt ends `failed` ("interrupted: node <id>
+    /// stopped responding", event `interrupted`), a `cancelling` one's `cancelled`; `finished_at`
+    /// is now and a cleanup not run yet stays `pending`, for the old node. Then, as for any
+    /// ended attempt (`closeAttempt`), the job is retried when its policy says so — queued again
+    /// for any node, with `retry_scheduled` and `scheduled` — else it gets `finished`.
+    static func rescued(_ record: JobRecord, at now: Timestamp) -> (record: JobRecord, events: [JobEvent]) {
+        var ended = record
+        var events: [JobEvent] = []
+        if record.state == .cancelling {
+            ended.job.state = .cancelled
+        } else {
+            let error = "interrupted: node \(record.owner ?? "null") stopped responding"
+            ended.job.state = .failed
+            ended.job.error = error
+            events.append(JobEvent(.interrupted, at: now, [.init("error", .string(error))]))
+        }
+        ended.job.finishedAt = now
+        if ended.job.cleanup.state == .running { ended.job.cleanup = CleanupStatus(state: .pending) }
+        guard var retry = retry(ended, at: now), let runAt = retry.record.job.runAt else {
+            events.append(JobEvent(.finished, at: now, [.init("state", .string(ended.state.rawValue))]))
+            return (ended, events)
+        }
+        retry.record.owner = nil
+        events.append(JobEvent(.retryScheduled, at: now, [
+            .init("attempt", .number(Double(retry.record.job.attempt))), .init("run_at", .string(runAt.description)),
+        ]))
+        events.append(JobEvent(.scheduled, at: now, [.init("run_at", .string(runAt.description))]))
+        return (retry.record, events)
+    }
+
+    /// An attempt of this node that another node rescued (this node froze, lost the database, or
+    /// crashed and came back); the rescue decided how it ended. Still running here: its
+    /// processes are killed at once, then its cleanup runs here, and of the record that ends the
+    /// attempt only the cleanup outcome and the events the rescue did not write are stored. Not
+    /// running here: `finishLostAttempt` does the same through the run loop. False when this
+    /// node runs a later attempt of the job meanwhile (the next heartbeat reports it again).
+    private func takeOverLost(_ taken: TakenOverAttempt) -> Bool {
+        let record = taken.record
+        let (accepted, running): (Bool, LiveJob?) = state.lock.withLock {
+            if let live = state.live[record.id] {
+                guard live.record.job.attempt == taken.attempt else { return (false, nil) }
+                return (true, live.phase == .running ? live : nil)
+            }
+            var lost = record
+            if lost.job.attempt != taken.attempt || !lost.state.isTerminal {
+                // The job went on to its next attempt: this one ended failed (see its `attempts`).
+                lost.job.attempt = taken.attempt
+                lost.job.state = .failed
+                lost.job.cleanup = CleanupStatus(state: lost.spec.cleanup == nil ? .none : .pending)
+            }
+            lost.fence = 0  // no stored token is 0: the write passes only as the end of the rescued attempt
+            state.takenOver.append(LiveJob(record: lost, phase: .recovering))
+            return (true, nil)
+        }
+        guard accepted else { return false }
         logger.warning("lease lost: another node took this job over", metadata: [
-            "job.id": "\(record.id)", "running_here": "\(live != nil)",
+            "job.id": "\(record.id)", "attempt": "\(taken.attempt)", "running_here": "\(running != nil)",
         ])
-        if let live { live.watch.requestStop(grace: 0) }
+        running?.watch.requestStop(grace: 0)
         changes.broadcast()
+        return true
+    }
+
+    /// Ends here an attempt another node rescued (`takeOverLost`) that no longer runs here: kills
+    /// its leftover processes at once, runs its cleanup with `JOBSD_JOB_STATE` = the state the
+    /// rescue gave it, removes its workdir, and stores the cleanup outcome and its events
+    /// (retried until stored). The job is not in this node's table: the rescue decided its state.
+    /// Not cancellable.
+    func finishLostAttempt(_ live: LiveJob) async {
+        let record = state.lock.withLock { live.record }
+        var logger = self.logger
+        logger[metadataKey: "job.id"] = "\(record.id)"
+        logger.info("ending an attempt another node rescued", metadata: ["attempt": "\(record.job.attempt)"])
+        _ = await stopLeftovers(live, record, grace: 0, logger: logger)
+        var final = record
+        if let spec = record.spec.cleanup {
+            final.job.cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: record.state, logger: logger)
+        }
+        workdirs.remove(record.id, reuse: false)
+        let write: JobWrite = state.lock.withLock {
+            live.ending = final
+            return JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live))
+        }
+        await storeInTurn(live, write, logger: logger)
     }
 
     // MARK: - Notifications

@@ -56,10 +56,8 @@ extension JobEngine {
         return interrupted
     }
 
-    /// Finishes one job interrupted by a stop of the server: stops its leftover processes (those
-    /// in its cgroup and its cleanup's, or below their subreapers, found by the job id; see
-    /// `Containment.leftovers`) with
-    /// the ladder, runs its cleanup with `JOBSD_JOB_STATE` = the final state,
+    /// Finishes one job interrupted by a stop of the server: stops its leftover processes
+    /// (`stopLeftovers`), runs its cleanup with `JOBSD_JOB_STATE` = the final state,
     /// removes the workdir and stores the final record; only then is it terminal. A `failed`
     /// (interrupted) attempt is retried like any other when its retry policy says so. A job that was
     /// `cancelling` gets only what is left of its grace (counted from `cancel_requested_at`).
@@ -71,22 +69,7 @@ extension JobEngine {
         logger.info("recovering a job interrupted by a stop of the server", metadata: [
             "state": "\(record.state.rawValue)", "outcome": "\(outcome.state.rawValue)",
         ])
-        var survivors = 0
-        var stopped = SignalLadder.Result(survivors: 0, escaped: 0)
-        for tree in containment.leftovers(of: record.id, attempt: record.job.attempt) {
-            let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
-            let result = await ladder.stop(grace: Self.remainingGrace(record.job, now: .now()))
-            if result.survivors == 0 { tree.release() }
-            survivors += result.survivors
-            stopped.signals += result.signals
-        }
-        if survivors == 0 {
-            let attempt = record.job.attempt
-            for name in [Containment.treeName(record.id, attempt: attempt), Containment.cleanupName(record.id, attempt: attempt)] {
-                containment.resources.removeV1(name)
-            }
-        }
-        noteStop(live, stopped)
+        let survivors = await stopLeftovers(live, record, grace: Self.remainingGrace(record.job, now: .now()), logger: logger)
         var cleanup = record.job.cleanup
         if let spec = record.spec.cleanup {
             cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: outcome.state, logger: logger)
@@ -104,6 +87,29 @@ extension JobEngine {
             return (final, closeAttempt(live, final))
         }
         await endAttempt(live, final, closing, previous: nil, countedRunning: false, logger: logger)
+    }
+
+    /// Stops the leftover processes of `record`'s attempt (those in its cgroup and its cleanup's,
+    /// or below their subreapers, found by the job id; see `Containment.leftovers`) with the
+    /// ladder and `grace`, notes what it sent in `live`'s timeline, and returns how many survived.
+    func stopLeftovers(_ live: LiveJob, _ record: JobRecord, grace: Double, logger: Logger) async -> Int {
+        var survivors = 0
+        var stopped = SignalLadder.Result(survivors: 0, escaped: 0)
+        for tree in containment.leftovers(of: record.id, attempt: record.job.attempt) {
+            let ladder = SignalLadder(tree: tree, processGroup: nil, watch: nil, logger: logger, escapedKilled: metrics.escapedKilled)
+            let result = await ladder.stop(grace: grace)
+            if result.survivors == 0 { tree.release() }
+            survivors += result.survivors
+            stopped.signals += result.signals
+        }
+        if survivors == 0 {
+            let attempt = record.job.attempt
+            for name in [Containment.treeName(record.id, attempt: attempt), Containment.cleanupName(record.id, attempt: attempt)] {
+                containment.resources.removeV1(name)
+            }
+        }
+        noteStop(live, stopped)
+        return survivors
     }
 
     /// Kills and removes the cgroups under this engine's root that no interrupted job claims: a

@@ -48,7 +48,7 @@ extension JobEngine {
                         group.addTask { await self.runJob(live, spawned: result) }
                     }
                     for live in takenOver {
-                        group.addTask { await self.recoverInterrupted(live) }
+                        group.addTask { await self.finishLostAttempt(live) }
                     }
                     await changes.wait(timeout: nil, cancellable: false) { [self] in
                         state.lock.withLock {

@@ -21,17 +21,21 @@ enum PostgresJobRows {
         + (1...fenceParameter).map { "$\($0)" }.joined(separator: ", ")
         + ") ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 
-    /// A whole-row update, only while the stored token is the record's: a terminal record also
-    /// ends a rescue (`rescue_pending`).
+    /// A whole-row update, only while the stored token is the record's.
     static let updateSQL =
         "UPDATE jobs SET " + StoredJob.updateAssignments { "$\($0)" }
-        + ", rescue_pending = rescue_pending AND $2 NOT IN (\(StoredJob.terminalStates))"
         + " WHERE id = $1 AND fence IS NOT DISTINCT FROM $\(fenceParameter)"
 
-    /// The one write of a rescued job's old owner: the cleanup outcome of its final record.
-    static let finishRescueSQL = """
-        UPDATE jobs SET cleanup_state = $2, cleanup_exit_code = $3, cleanup_error = $4, rescue_pending = false
-        WHERE id = $1 AND owner = $5 AND rescue_pending
+    /// The old owner of a rescued attempt (`$1` job, `$2` attempt) is done with it (only that node
+    /// writes the end of that attempt: the rescue itself does not go through `update`).
+    static let endRescueSQL = "DELETE FROM job_rescues WHERE job_id = $1 AND attempt = $2"
+
+    /// The cleanup outcome of a rescued attempt, for a job still at that attempt (`$5`), terminal,
+    /// and with its cleanup pending.
+    static let rescuedCleanupSQL = """
+        UPDATE jobs SET cleanup_state = $2, cleanup_exit_code = $3, cleanup_error = $4
+        WHERE id = $1 AND cleanup_state = 'pending' AND state IN (\(StoredJob.terminalStates))
+            AND coalesce((orchestration::jsonb ->> 'attempt')::integer, 1) = $5
         """
 
     static let selectByID = "SELECT \(columns) FROM jobs WHERE id = $1"

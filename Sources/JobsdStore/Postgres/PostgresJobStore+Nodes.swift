@@ -64,13 +64,7 @@ extension PostgresJobStore: SharedJobStore {
                 if let id = row.string(0) { last[id] = Int(row.int64(1) ?? 0) }
             }
             for record in records {
-                let base = last[record.id] ?? 0
-                let numbered = events.enumerated().map { offset, event in
-                    var event = event
-                    event.seq = base + offset + 1
-                    return event
-                }
-                try Self.insertEvents(numbered, of: record.id, on: connection)
+                try Self.insertEvents(Self.numbered(events, after: last[record.id] ?? 0), of: record.id, on: connection)
                 changes.append(try Self.appendChange(JobChange(record.job), on: connection))
                 if let delivery = WebhookDelivery.enqueued(by: record) { try Self.insertDelivery(delivery, on: connection) }
             }
@@ -93,6 +87,10 @@ extension PostgresJobStore: SharedJobStore {
         }
     }
 
+    /// Owners without a lease renewed within `$2` milliseconds (also one that never wrote its
+    /// row), other than `$1`.
+    private static let deadOwner = "owner <> $1 AND owner NOT IN (SELECT id FROM nodes WHERE last_seen_at >= \(now) - $2)"
+
     public func heartbeat(_ node: NodeRecord, timeout: Double) async throws -> Heartbeat {
         let renew = """
             INSERT INTO nodes (id, address, started_at, last_seen_at, running, max_running)
@@ -100,36 +98,66 @@ extension PostgresJobStore: SharedJobStore {
             ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, started_at = EXCLUDED.started_at,
                 last_seen_at = EXCLUDED.last_seen_at, running = EXCLUDED.running, max_running = EXCLUDED.max_running
             """
-        // Owners without a lease renewed within the timeout (also one that never wrote its row).
-        let dead = "owner <> $1 AND owner NOT IN (SELECT id FROM nodes WHERE last_seen_at >= \(Self.now) - $2)"
-        let rescue = """
-            UPDATE jobs SET
-                state = CASE WHEN state = 'cancelling' THEN 'cancelled' ELSE 'failed' END,
-                error = CASE WHEN state = 'cancelling' THEN error ELSE 'interrupted: node ' || owner || ' stopped responding' END,
-                finished_at = \(Self.now), fence = nextval('jobs_fence'), rescue_pending = true,
-                log_bytes = coalesce((
-                    SELECT o.end_off - o.kept_from FROM job_output o
-                    WHERE o.job_id = jobs.id AND o.attempt = coalesce((jobs.orchestration::jsonb ->> 'attempt')::integer, 1)
-                    ORDER BY o.end_off DESC LIMIT 1), log_bytes),
-                cleanup_state = CASE WHEN cleanup_state = 'running' THEN 'pending' ELSE cleanup_state END
-            WHERE state IN ('running', 'cancelling') AND \(dead)
-            RETURNING id
+        let requeue = "UPDATE jobs SET owner = NULL, fence = NULL WHERE state = 'queued' AND \(Self.deadOwner) RETURNING id"
+        let rescuable = "SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('running', 'cancelling') AND \(Self.deadOwner))"
+        let takenOver = """
+            SELECT \(PostgresJobRows.columns), r.attempt FROM job_rescues r JOIN jobs ON jobs.id = r.job_id
+            WHERE r.node = $1 ORDER BY r.job_id, r.attempt
             """
-        let requeue = """
-            UPDATE jobs SET owner = NULL, fence = NULL WHERE state = 'queued' AND \(dead) RETURNING id
-            """
-        let takenOver = "SELECT \(PostgresJobRows.columns) FROM jobs WHERE owner = $1 AND rescue_pending ORDER BY id"
+        let attemptColumn = Int32(PostgresJobRows.fenceParameter)
         let timeoutMilliseconds = Int64(timeout * 1000)
         return try await pool.run(control: true) { connection in
             try connection.transaction {
                 _ = try connection.query(
                     renew, [node.id, node.address, node.startedAt.milliseconds, node.running, node.maxRunning])
-                let rescued = try connection.query(rescue, [node.id, timeoutMilliseconds]).rows.compactMap { $0.string(0) }
-                try Self.enqueueDeliveries(ofRescued: rescued, on: connection)
                 let requeued = try connection.query(requeue, [node.id, timeoutMilliseconds]).rows.compactMap { $0.string(0) }
-                let mine = try connection.query(takenOver, [node.id]).rows.map(PostgresJobRows.record(from:))
-                return Heartbeat(rescued: rescued + requeued, takenOver: mine)
+                let silent = try connection.query(rescuable, [node.id, timeoutMilliseconds]).rows.first?.bool(0) ?? false
+                let mine = try connection.query(takenOver, [node.id]).rows.map {
+                    TakenOverAttempt(record: try PostgresJobRows.record(from: $0), attempt: Int($0.int64(attemptColumn) ?? 1))
+                }
+                return Heartbeat(requeued: requeued, rescuable: silent, takenOver: mine)
             }
+        }
+    }
+
+    public func rescue(
+        node: String, timeout: Double, _ decide: @escaping @Sendable (JobRecord, Timestamp) -> (record: JobRecord, events: [JobEvent])
+    ) async throws -> [JobRecord] {
+        // Each with the seq of its last event, the bytes its stored output holds and the
+        // database's clock.
+        let select = """
+            SELECT \(PostgresJobRows.columns),
+                (SELECT coalesce(max(seq), 0) FROM job_events e WHERE e.job_id = jobs.id),
+                (SELECT o.end_off - o.kept_from FROM job_output o
+                    WHERE o.job_id = jobs.id AND o.attempt = coalesce((jobs.orchestration::jsonb ->> 'attempt')::integer, 1)
+                    ORDER BY o.end_off DESC LIMIT 1),
+                \(Self.now)
+            FROM jobs WHERE state IN ('running', 'cancelling') AND \(Self.deadOwner) ORDER BY id FOR UPDATE SKIP LOCKED
+            """
+        // A new token for a terminal record (the old owner's writes are refused from now on);
+        // none for a re-queued one, which waits unclaimed.
+        let write = "UPDATE jobs SET " + StoredJob.updateAssignments { "$\($0)" }
+            + ", fence = CASE WHEN $2 = 'queued' THEN NULL ELSE nextval('jobs_fence') END"
+            + " WHERE id = $1 AND fence IS NOT DISTINCT FROM $\(PostgresJobRows.fenceParameter)"
+        let recordRescue = "INSERT INTO job_rescues (job_id, attempt, node) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        let extra = Int32(PostgresJobRows.fenceParameter)
+        let timeoutMilliseconds = Int64(timeout * 1000)
+        return try await writeLoggingChanges { connection, changes in
+            var rescued: [JobRecord] = []
+            for row in try connection.query(select, [node, timeoutMilliseconds]).rows {
+                var found = try PostgresJobRows.record(from: row)
+                guard let owner = found.owner else { continue }
+                if let kept = row.int64(extra + 1) { found.job.logBytes = kept }
+                let lastSeq = Int(row.int64(extra) ?? 0)
+                let (record, events) = decide(found, Timestamp(milliseconds: row.int64(extra + 2) ?? Timestamp.now().milliseconds))
+                guard try connection.query(write, PostgresJobRows.parameters(record)).affectedRows == 1 else { continue }
+                try Self.insertEvents(Self.numbered(events, after: lastSeq), of: record.id, on: connection)
+                changes.append(try Self.appendChange(JobChange(record.job), on: connection))
+                _ = try connection.query(recordRescue, [record.id, found.job.attempt, owner])
+                if let delivery = WebhookDelivery.enqueued(by: record) { try Self.insertDelivery(delivery, on: connection) }
+                rescued.append(record)
+            }
+            return rescued
         }
     }
 
@@ -153,8 +181,14 @@ extension PostgresJobStore: SharedJobStore {
         let sql = """
             UPDATE jobs SET state = 'queued', started_at = NULL, owner = NULL, fence = NULL
             WHERE id = ANY($1::text[]) AND owner = $2 AND state = 'running' AND pid IS NULL
+            RETURNING \(PostgresJobRows.columns)
             """
-        try await pool.run { connection in _ = try connection.query(sql, [Self.textArray(ids), node]) }
+        // Each one's change back to `queued` is logged, as its claim's to `running` was.
+        try await writeLoggingChanges { connection, changes in
+            for row in try connection.query(sql, [Self.textArray(ids), node]).rows.sorted(by: { $0.string(0) ?? "" < $1.string(0) ?? "" }) {
+                changes.append(try Self.appendChange(JobChange(try PostgresJobRows.record(from: row).job), on: connection))
+            }
+        }
     }
 
     /// A `text[]` literal of job ids (ULIDs, which need no quoting).

@@ -13,17 +13,6 @@ extension PostgresJobStore: WebhookOutbox {
             [delivery.jobID, delivery.id, delivery.event, delivery.url, delivery.body, delivery.attempts, delivery.nextAttemptAt.milliseconds])
     }
 
-    /// Enqueues the deliveries of jobs a heartbeat just made terminal (inside its transaction).
-    static func enqueueDeliveries(ofRescued ids: [String], on connection: PostgresConnection) throws {
-        guard !ids.isEmpty else { return }
-        let sql = "SELECT \(PostgresJobRows.columns) FROM jobs WHERE id = ANY($1::text[]) AND spec LIKE '%\"notify\"%'"
-        for row in try connection.query(sql, ["{" + ids.joined(separator: ",") + "}"]).rows {
-            if let delivery = WebhookDelivery.enqueued(by: try PostgresJobRows.record(from: row)) {
-                try insertDelivery(delivery, on: connection)
-            }
-        }
-    }
-
     public func nextDeliveryDue() async throws -> Timestamp? {
         try await pool.run(idempotent: true) { connection in
             try connection.query("SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) FROM webhook_deliveries")

@@ -91,12 +91,19 @@ public final class PostgresJobStore: JobStore {
     }
 
     /// Fenced: when the stored token is not the record's, throws `leaseLost` — unless the record
-    /// is the final one of a job another node rescued from this record's owner, of which only the
-    /// cleanup outcome is stored (see `SharedJobStore`). `events` and a change of state (with the
-    /// webhook delivery a first terminal state enqueues) go into the same transaction.
+    /// ends an attempt another node rescued from this record's owner (`SharedJobStore`): then
+    /// the rescue is done (its `job_rescues` row goes), the cleanup outcome is stored when the
+    /// job still is at that attempt, terminal, with its cleanup pending, and `events` are
+    /// appended after the job's last ones, without those the rescue wrote itself (`finished`,
+    /// `retry_scheduled`, `scheduled`). `events` and a change of state (with the webhook delivery
+    /// a first terminal state enqueues) go into the same transaction.
     public func update(_ record: JobRecord, events: [JobEvent]) async throws {
         let parameters = PostgresJobRows.parameters(record)
-        let (id, owner, cleanup, terminal) = (record.id, record.owner, record.job.cleanup, record.state.isTerminal)
+        let (id, cleanup) = (record.id, record.job.cleanup)
+        // Only the write that ends an attempt (terminal, or queued for its retry) ends a rescue;
+        // a retried job's record is already the next attempt's.
+        let endsAttempt = record.state.isTerminal || record.state == .queued
+        let attempt = record.state == .queued ? max(1, record.job.attempt - 1) : record.job.attempt
         let change = JobChange(record.job)
         let delivery = WebhookDelivery.enqueued(by: record)
         try await writeLoggingChanges { connection, changes in
@@ -109,14 +116,14 @@ public final class PostgresJobStore: JobStore {
                 }
                 return
             }
-            if terminal, let owner {
-                let finished = try connection.query(
-                    PostgresJobRows.finishRescueSQL,
-                    [id, cleanup.state.rawValue, cleanup.exitCode, cleanup.error, owner])
-                if finished.affectedRows == 1 {
-                    try Self.insertEvents(events, of: id, on: connection)
-                    return
-                }
+            if stored != nil, endsAttempt, try connection.query(PostgresJobRows.endRescueSQL, [id, attempt]).affectedRows == 1 {
+                _ = try connection.query(
+                    PostgresJobRows.rescuedCleanupSQL, [id, cleanup.state.rawValue, cleanup.exitCode, cleanup.error, attempt])
+                let lastSeq = Int(try connection.query("SELECT coalesce(max(seq), 0) FROM job_events WHERE job_id = $1", [id])
+                    .rows.first?.int64(0) ?? 0)
+                let own = events.filter { ![.finished, .retryScheduled, .scheduled].contains($0.type) }
+                try Self.insertEvents(Self.numbered(own, after: lastSeq), of: id, on: connection)
+                return
             }
             guard stored != nil else { throw JobStoreError.notFound(id) }
             throw JobStoreError.leaseLost(id)
@@ -159,6 +166,15 @@ public final class PostgresJobStore: JobStore {
                 guard let numbered = try Self.appendNumbered(event, to: id, on: connection) else { throw JobStoreError.notFound(id) }
                 return numbered
             }
+        }
+    }
+
+    /// `events` numbered `after` + 1, `after` + 2, … (their own `seq` is ignored).
+    static func numbered(_ events: [JobEvent], after: Int) -> [JobEvent] {
+        events.enumerated().map { offset, event in
+            var event = event
+            event.seq = after + offset + 1
+            return event
         }
     }
 

@@ -186,6 +186,24 @@ enum PostgresSchema {
             last_job_id text
         );
         """,
+        // 10: the rescued attempts whose processes and cleanup their old node still has to deal
+        // with (one row per attempt: a retried job may be rescued again before the first node
+        // returns), instead of a flag on the job that a re-queued job could not keep.
+        """
+        CREATE TABLE job_rescues (
+            job_id text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            attempt integer NOT NULL,
+            node text NOT NULL,
+            PRIMARY KEY (job_id, attempt)
+        );
+        CREATE INDEX job_rescues_by_node ON job_rescues (node);
+        INSERT INTO job_rescues (job_id, attempt, node)
+            SELECT id, coalesce((orchestration::jsonb ->> 'attempt')::integer, 1), owner FROM jobs
+            WHERE rescue_pending AND owner IS NOT NULL;
+        DROP INDEX jobs_by_owner;
+        ALTER TABLE jobs DROP COLUMN rescue_pending;
+        CREATE INDEX jobs_by_owner ON jobs (owner) WHERE state IN ('queued', 'running', 'cancelling');
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
