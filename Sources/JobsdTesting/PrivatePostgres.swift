@@ -35,7 +35,11 @@ public final class PrivatePostgres: Sendable {
         _ = "\(getpid())\n".withCString { write(lock, $0, strlen($0)) }  // for a reader; the lock decides
         chmod(directory, 0o755)
         if getuid() == 0, let user = getpwnam("postgres") { chown(directory, user.pointee.pw_uid, user.pointee.pw_gid) }
-        let server = PrivatePostgres(directory: directory, bin: bin, port: try freePort(), ownerLock: lock)
+        // The port stays reserved until the server listens on it (PostgreSQL sets SO_REUSEADDR),
+        // so no other process of the test run takes it meanwhile.
+        let reservation = try PortReservation()
+        defer { reservation.release() }
+        let server = PrivatePostgres(directory: directory, bin: bin, port: reservation.port, ownerLock: lock)
         try await server.run(["\(bin)/initdb", "-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"])
         try await server.startServer()
         return server
@@ -74,12 +78,18 @@ public final class PrivatePostgres: Sendable {
         }
     }
 
-    /// Starts the server (again, on the same port) and returns once it accepts connections.
+    /// Starts the server (again, on the same port) and returns once it accepts connections; throws
+    /// with the server's log when it does not come up.
     public func startServer() async throws {
-        try await run([
-            "\(bin)/pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
-            "-o", "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory) -c fsync=off", "start",
-        ])
+        do {
+            try await run([
+                "\(bin)/pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
+                "-o", "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory) -c fsync=off", "start",
+            ])
+        } catch {
+            let log = (try? String(contentsOfFile: "\(directory)/server.log", encoding: .utf8)) ?? ""
+            throw TestHarnessError("\(error)\nserver.log:\n\(log)")
+        }
     }
 
     /// Stops the server (`pg_ctl -m fast`: connections are closed at once).
@@ -124,21 +134,5 @@ public final class PrivatePostgres: Sendable {
             let text = (try? String(contentsOfFile: "\(directory)/ctl.log", encoding: .utf8)) ?? ""
             throw TestHarnessError("\(argv.first ?? "") failed (\(status)):\n\(text)")
         }
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestHarnessError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

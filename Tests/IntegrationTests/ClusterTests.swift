@@ -197,32 +197,39 @@ import Testing
         // The claim lock's key as jobsd takes it; pg_locks shows an int4 pair as classid, objid.
         let claimLock = "l.locktype = 'advisory' AND l.objsubid = 2 AND l.objid = 2 "
             + "AND l.classid = (hashtext(current_schema())::bigint & 4294967295)::oid"
+        // Holds the lock until the test opens the gate (or 120 s pass: nothing outlives the test).
         let holder = try ChildProcess.spawn(argv: [
             "psql", cluster.url, "-qAtc",
             "DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext(current_schema()), 2); "
-                + "WHILE NOT EXISTS (SELECT 1 FROM test_gate) LOOP PERFORM pg_sleep(0.02); END LOOP; END $$",
+                + "WHILE NOT EXISTS (SELECT 1 FROM test_gate) AND clock_timestamp() < statement_timestamp() + interval '120 s' "
+                + "LOOP PERFORM pg_sleep(0.02); END LOOP; END $$",
         ])
-        // Both nodes claim at every heartbeat: wait until both wait for the lock.
-        let bothWait = ContinuousClock.now + .seconds(60)
-        while try await !TestPostgres.holds(cluster.url, "(SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND \(claimLock)) >= 2") {
-            guard ContinuousClock.now < bothWait else { throw TestFailure("the nodes never waited for the claim lock") }
-            try await Task.sleep(for: .milliseconds(50))
+        defer { holder.signal(SIGKILL) }
+        try await cluster.diagnosing {
+            // Both nodes claim at every heartbeat: wait until both wait for the lock.
+            let bothWait = ContinuousClock.now + .seconds(60)
+            while try await !TestPostgres.holds(cluster.url, "(SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND \(claimLock)) >= 2") {
+                guard ContinuousClock.now < bothWait else { throw TestFailure("the nodes never waited for the claim lock") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await other.diagnosing {
+                let elsewhere = try await other.clients[0].submit(JobSpec(command: ["true"]))
+                #expect(try await other.clients[0].wait(elsewhere.id, timeout: 60).state == .succeeded, "another schema's claims do not wait")
+            }
+
+            await cluster.nodes[0].signal(SIGSTOP)
+            try await TestPostgres.psql(cluster.url, "INSERT INTO test_gate VALUES (true)")
+            _ = await holder.wait()
+            // Node 0 now gets the lock in turn and holds it, frozen, inside its transaction.
+            let stalled = try await cluster.clients[1].submit(JobSpec(command: ["true"]))
+            let ran = try await cluster.clients[1].wait(stalled.id, timeout: 60)
+            #expect(ran.state == .succeeded, "node 1 claimed once node 0's idle transaction was ended")
+            #expect(ran.node == cluster.nodeIDs[1])
+
+            await cluster.nodes[0].signal(SIGCONT)
+            let after = try await cluster.clients[0].submit(JobSpec(command: ["true"]))
+            #expect(try await cluster.clients[0].wait(after.id, timeout: 60).state == .succeeded, "the thawed node reconnects and carries on")
         }
-        let elsewhere = try await other.clients[0].submit(JobSpec(command: ["true"]))
-        #expect(try await other.clients[0].wait(elsewhere.id, timeout: 60).state == .succeeded, "another schema's claims do not wait")
-
-        await cluster.nodes[0].signal(SIGSTOP)
-        try await TestPostgres.psql(cluster.url, "INSERT INTO test_gate VALUES (true)")
-        _ = await holder.wait()
-        // Node 0 now gets the lock in turn and holds it, frozen, inside its transaction.
-        let stalled = try await cluster.clients[1].submit(JobSpec(command: ["true"]))
-        let ran = try await cluster.clients[1].wait(stalled.id, timeout: 60)
-        #expect(ran.state == .succeeded, "node 1 claimed once node 0's idle transaction was ended")
-        #expect(ran.node == cluster.nodeIDs[1])
-
-        await cluster.nodes[0].signal(SIGCONT)
-        let after = try await cluster.clients[0].submit(JobSpec(command: ["true"]))
-        #expect(try await cluster.clients[0].wait(after.id, timeout: 60).state == .succeeded, "the thawed node reconnects and carries on")
     }
 
     @Test func aSIGTERMOfOneNode_DrainsOnlyItsOwnRunningJobs_AndLeavesTheQueuedOnesToTheOthers() async throws {
@@ -322,6 +329,19 @@ final class Cluster: Sendable {
         return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
     }
 
+    /// The last 40 lines of every node's log (with each node's exit status when it exited).
+    var logTails: String {
+        nodes.map { node in
+            "--- \(node.logPath) \(node.child.exitStatus.map { "exited: \($0)" } ?? "running")\n"
+                + node.log.split(separator: "\n").suffix(40).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// Runs `body`; an error it throws comes back with every node's log tail (`logTails`).
+    func diagnosing<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw TestFailure("\(error)\n" + logTails) }
+    }
+
     /// Polls the job through node `index` until `condition` holds (at most 60 s).
     func waitUntil(via index: Int = 0, _ id: String, _ condition: (Job) -> Bool) async throws -> Job {
         let clock = ContinuousClock()
@@ -329,8 +349,7 @@ final class Cluster: Sendable {
         var job = try await clients[index].job(id)
         while !condition(job) {
             guard clock.now < deadline else {
-                let logs = nodes.map { "--- \($0.logPath)\n" + $0.log.split(separator: "\n").suffix(40).joined(separator: "\n") }
-                throw TestFailure("job \(id) never reached the expected state: \(job)\n" + logs.joined(separator: "\n"))
+                throw TestFailure("job \(id) never reached the expected state: \(job)\n" + logTails)
             }
             try await Task.sleep(for: .milliseconds(20))
             job = try await clients[index].job(id)

@@ -95,7 +95,8 @@ public final class PostgresJobStore: JobStore {
     /// the rescue is done (its `job_rescues` row goes), the cleanup outcome is stored when the
     /// job still is at that attempt, terminal, with its cleanup pending, and `events` are
     /// appended after the job's last ones, without those the rescue wrote itself (`finished`,
-    /// `retry_scheduled`, `scheduled`). `events` and a change of state (with the webhook delivery
+    /// `retry_scheduled`, `scheduled`) — unless another node runs a later attempt of the job by
+    /// now (it numbers the job's events; the lost attempt's are then only in this node's log). `events` and a change of state (with the webhook delivery
     /// a first terminal state enqueues) go into the same transaction.
     public func update(_ record: JobRecord, events: [JobEvent]) async throws {
         let parameters = PostgresJobRows.parameters(record)
@@ -107,7 +108,10 @@ public final class PostgresJobStore: JobStore {
         let change = JobChange(record.job)
         let delivery = WebhookDelivery.enqueued(by: record)
         try await writeLoggingChanges { connection, changes in
-            let stored = try connection.query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [id]).rows.first?.string(0)
+            let row = try connection.query(
+                "SELECT state, coalesce((orchestration::jsonb ->> 'attempt')::integer, 1) FROM jobs WHERE id = $1 FOR UPDATE", [id]
+            ).rows.first
+            let stored = row?.string(0)
             if try connection.query(PostgresJobRows.updateSQL, parameters).affectedRows == 1 {
                 try Self.insertEvents(events, of: id, on: connection)
                 if stored != change.state.rawValue {
@@ -119,6 +123,8 @@ public final class PostgresJobStore: JobStore {
             if stored != nil, endsAttempt, try connection.query(PostgresJobRows.endRescueSQL, [id, attempt]).affectedRows == 1 {
                 _ = try connection.query(
                     PostgresJobRows.rescuedCleanupSQL, [id, cleanup.state.rawValue, cleanup.exitCode, cleanup.error, attempt])
+                // Not while another node runs a later attempt: that node numbers the job's events.
+                if stored == JobState.running.rawValue || stored == JobState.cancelling.rawValue, row?.int64(1) != Int64(attempt) { return }
                 let lastSeq = Int(try connection.query("SELECT coalesce(max(seq), 0) FROM job_events WHERE job_id = $1", [id])
                     .rows.first?.int64(0) ?? 0)
                 let own = events.filter { ![.finished, .retryScheduled, .scheduled].contains($0.type) }
