@@ -74,6 +74,11 @@ public protocol JobStore: Sendable {
     /// The job of the record `get` would return, when the store has it in memory and can answer
     /// without suspending or blocking; nil otherwise (the job may still exist: call `get`).
     func cachedJob(_ id: String) -> Job?
+    /// Drops what the store keeps in memory only to answer faster (its record cache), so that
+    /// the heap it took can go back to the system; reads fill it again. The engine calls it when
+    /// it goes idle (`JobEngine.trimHeapWhenIdle`): after a burst, the cache's records lie
+    /// scattered over pages that would otherwise stay resident for good.
+    func dropCaches()
     /// Newest first, filtered by `query`, at most `query.limit` records.
     func list(_ query: JobQuery) async throws -> [JobRecord]
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
@@ -117,6 +122,9 @@ extension JobStore {
 
     /// Stores without a synchronous cache never answer from memory.
     public func cachedJob(_ id: String) -> Job? { nil }
+
+    /// Stores without a cache have nothing to drop.
+    public func dropCaches() {}
 
     /// Stores held in memory never refuse a write.
     public func probeWrite() async throws {}

@@ -7,4 +7,7 @@ extension SQLiteJobStore {
     public func cachedJob(_ id: String) -> Job? {
         cache.box(id)?.record.job
     }
+
+    /// Empties `SQLiteRecordCache` (`JobStore.dropCaches`).
+    public func dropCaches() { cache.dropAll() }
 }

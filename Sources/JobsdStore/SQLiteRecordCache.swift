@@ -124,6 +124,20 @@ final class SQLiteRecordCache: @unchecked Sendable {
         }
     }
 
+    /// Drops every entry and the tables' storage (a later lookup misses and its read fills the
+    /// entry again). A read that missed before is refused its fill: the dropped entries count as
+    /// lost writes.
+    func dropAll() {
+        lock.withLock {
+            lastLostWrite = sequence
+            slots = []
+            freeSlots = []
+            slotByID = [:]
+            hand = 0
+            bytes = 0
+        }
+    }
+
     /// Drops every entry; later lookups throw `unavailable`.
     func close() {
         lock.withLock {

@@ -65,6 +65,21 @@ import Testing
         await store.close()
     }
 
+    @Test func dropCaches_EmptiesTheCache_AndEveryJobIsStillReadAsLastWritten() async throws {
+        defer { directory.remove() }
+        let cache = SQLiteRecordCache(capacity: 8)
+        let store = try SQLiteJobStore(path: path, logger: logger, writerPragmas: [], cache: cache)
+        let records = (1...4).map { JobRecord.make($0) }
+        for record in records { _ = try await store.insert(record) }
+        #expect(cache.count == 4)
+        store.dropCaches()
+        #expect(cache.count == 0)
+        #expect(store.cachedJob(records[0].id) == nil)
+        for record in records { #expect(try await store.get(record.id) == record) }
+        #expect(cache.count == 4, "reads fill it again")
+        await store.close()
+    }
+
     // MARK: - The cache alone
 
     @Test func fill_IsRefused_WhenAWriteAfterTheMissWasEvictedMeanwhile() throws {
@@ -91,6 +106,22 @@ import Testing
         cache.committed([.stored(.init(newer))])
         cache.fill(.make(2), ticket: ticket)
         #expect(try cache.cached(jobID(2)) == newer)
+    }
+
+    @Test func dropAll_EmptiesTheCache_RefusesTheFillOfAnEarlierMiss_AndFillsAgainAfterward() throws {
+        let cache = SQLiteRecordCache()
+        let early = try #require(try cache.ticket(jobID(1)))  // a read that missed before the drop
+        var newer = JobRecord.make(1)
+        newer.job.state = .running
+        cache.committed([.stored(.init(newer)), .stored(.init(.make(2)))])
+        cache.dropAll()
+        #expect(cache.count == 0)
+        #expect(try cache.cached(jobID(2)) == nil)
+        cache.fill(.make(1), ticket: early)  // older than the dropped write of job 1
+        #expect(try cache.cached(jobID(1)) == nil)
+        let late = try #require(try cache.ticket(jobID(1)))
+        cache.fill(newer, ticket: late)
+        #expect(try cache.cached(jobID(1)) == newer)
     }
 
     @Test func fill_AfterAMissWithNoWriteOfThatJobInBetween_IsCached() throws {

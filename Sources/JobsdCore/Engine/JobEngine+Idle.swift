@@ -2,9 +2,11 @@ extension JobEngine {
     // MARK: - Idle
 
     /// Each time the engine goes idle (no job queued, running or recovering, no submission in
-    /// flight) after work and stays idle for `idleTrimDelay` seconds, hands freed heap back to the
-    /// system (`HeapTrim`): a drained backlog of 100 000 queued jobs otherwise keeps its pages for
-    /// good (issue 21). Under steady load the engine is rarely idle that long, so this costs
+    /// flight) after work and stays idle for `idleTrimDelay` seconds, drops the store's read cache
+    /// (`JobStore.dropCaches`) and the job table's storage and hands freed heap back to the system
+    /// (`HeapTrim`): a drained backlog of 100 000 queued jobs otherwise keeps its pages for good
+    /// (issue 21) — the cached records of the burst's last jobs alone pin tens of megabytes,
+    /// one record per page. Under steady load the engine is rarely idle that long, so this costs
     /// nothing there. Returns at shutdown.
     func trimHeapWhenIdle() async {
         while true {
@@ -18,6 +20,10 @@ extension JobEngine {
             }
             if state.lock.withLock({ state.shuttingDown }) { return }
             if !interrupted {
+                // The read cache and the job table's storage, sized by the burst, go first: the
+                // trim can release only pages that nothing live is left on.
+                store.dropCaches()
+                state.lock.withLock { if isIdle { state.live = [:] } }
                 let released = HeapTrim.now()
                 logger.info("heap trimmed", metadata: ["released": "\(released)"])
             }
