@@ -277,7 +277,8 @@ extension JobEngine {
         if let spec = record.spec.cleanup {
             final.job.cleanup = await runCleanupNoting(spec, live: live, record: record, finalState: record.state, logger: logger)
         }
-        workdirs.remove(record.id, reuse: false)
+        // A later attempt this node claimed meanwhile runs in the same workdir.
+        if state.lock.withLock({ state.live[record.id] == nil }) { workdirs.remove(record.id, reuse: false) }
         let write: JobWrite = state.lock.withLock {
             live.ending = final
             return JobWrite(record: final, ticket: issueWrite(live), events: takeEvents(live))
