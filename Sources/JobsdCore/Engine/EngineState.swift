@@ -30,6 +30,8 @@ final class EngineState: @unchecked Sendable {
     /// Shared stores: the claim loop should look for queued jobs now (a submission, a NOTIFY, a
     /// freed slot), not only at the next heartbeat.
     var claimWanted = false
+    /// Shared stores: a heartbeat found running jobs of silent nodes; `rescueLoop` rescues them.
+    var rescueWanted = false
     /// Shared stores: attempts of this node that other nodes rescued and that no longer run here,
     /// waiting for the run loop to stop their leftovers and run their cleanup
     /// (`finishLostAttempt`); they are not in `live`.

@@ -136,10 +136,12 @@ extension JobEngine {
     // MARK: - Lease and rescue
 
     /// True once shutdown began and every job this node started is terminal.
-    private var nodeDone: Bool { state.lock.withLock { state.shuttingDown && state.running == 0 && state.starting == 0 } }
+    private var nodeDone: Bool { state.lock.withLock { nodeDoneLocked } }
+    /// `nodeDone`; caller holds the engine lock.
+    private var nodeDoneLocked: Bool { state.shuttingDown && state.running == 0 && state.starting == 0 }
 
-    /// Renews this node's lease every heartbeat (also while draining) and rescues silent nodes'
-    /// jobs (`rescueSilentNodes`); hands this node's own attempts that another node rescued to
+    /// Renews this node's lease every heartbeat (also while draining), has silent nodes' jobs
+    /// rescued (`rescueLoop`); hands this node's own attempts that another node rescued to
     /// `takeOverLost`. Returns once the node is done (shutdown, every started job terminal). A
     /// failed renewal is logged: jobs keep running, and the next heartbeat tries again.
     func heartbeatLoop(_ shared: any SharedJobStore) async {
@@ -164,7 +166,10 @@ extension JobEngine {
                     state.lock.withLock { state.claimWanted = true }
                     changes.broadcast()
                 }
-                if beat.rescuable { await rescueSilentNodes(shared) }
+                if beat.rescuable {
+                    state.lock.withLock { state.rescueWanted = true }
+                    changes.broadcast()
+                }
                 let lost = beat.takenOver.map { ("\($0.record.id)#\($0.attempt)", $0) }
                 for (key, taken) in lost where !handled.contains(key) {
                     if takeOverLost(taken) { handled.insert(key) }
@@ -180,8 +185,24 @@ extension JobEngine {
         }
     }
 
+    /// Rescues silent nodes' jobs each time a heartbeat found some (`rescueWanted`), apart from
+    /// the heartbeat, so that a rescue waiting for the store (its pool, another node's locks)
+    /// never delays this node's own lease renewal. Returns once the node is done. Not cancellable.
+    func rescueLoop(_ shared: any SharedJobStore) async {
+        while true {
+            await changes.wait(timeout: nil, cancellable: false) { [self] in
+                state.lock.withLock { state.rescueWanted || nodeDoneLocked }
+            }
+            guard state.lock.withLock({ () -> Bool in
+                defer { state.rescueWanted = false }
+                return state.rescueWanted
+            }) else { return }
+            await rescueSilentNodes(shared)
+        }
+    }
+
     /// Rescues the running and `cancelling` jobs of silent nodes (`SharedJobStore.rescue`, each
-    /// decided by `rescued(_:at:)`). A failure is logged; the next heartbeat tries again.
+    /// decided by `rescued(_:at:)`). A failure is logged; the next heartbeat asks again.
     private func rescueSilentNodes(_ shared: any SharedJobStore) async {
         do {
             let rescued = try await shared.rescue(node: configuration.nodeID, timeout: configuration.nodeTimeout) { Self.rescued($0, at: $1) }

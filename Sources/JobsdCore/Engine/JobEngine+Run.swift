@@ -33,6 +33,7 @@ extension JobEngine {
                 if !groups.isEmpty { group.addTask { await self.resumeGroups(groups) } }
                 if let shared {
                     group.addTask { await self.heartbeatLoop(shared) }
+                    group.addTask { await self.rescueLoop(shared) }
                     group.addTask { await self.groupWatchLoop(shared) }
                     group.addTask { await self.claimLoop(shared) }
                     group.addTask { await self.listenLoop(shared) }
