@@ -6,7 +6,9 @@ import Logging
 
 /// A real jobsd (SQLite store, real processes) running in this process on 127.0.0.1, port 0, with a
 /// temporary data directory. `TestServer.with` always shuts it down and removes the directory, on
-/// success and on failure.
+/// success and on failure. Its engine never does the idle heap trim (`idleTrimDelay`): the heap is
+/// the test process's, shared by every server of the run, and `malloc_trim` is process-wide — the
+/// trim and the cache drop before it are checked on real jobsd processes (MemoryTests).
 public struct TestServer: Sendable {
     public let server: JobsdServer
     public let port: Int
@@ -35,6 +37,7 @@ public struct TestServer: Sendable {
         configuration.engine.shutdownTimeout = 0
         configuration.engine.defaultGrace = 1
         configuration.engine.containment = TestContainment.choice
+        configuration.engine.idleTrimDelay = 365 * 24 * 3600  // never, for a test
         configure(&configuration)
         var logger = Logger(label: "jobsd-test")
         logger.logLevel = ProcessInfo.processInfo.environment["JOBSD_TEST_LOG"] == nil ? .critical : .debug

@@ -33,6 +33,9 @@ extension PostgresJobStore: SharedJobStore {
             // Claims of all nodes are serialised, so the count of a key's running jobs cannot
             // change between a claim's check and its update.
             try PostgresSchema.AdvisoryLock.claim.take(on: connection)
+            // A claim renews the node's lease: a node back from a freeze claims before its next
+            // heartbeat, and its claims must not look like a silent node's to a rescue.
+            _ = try connection.query("UPDATE nodes SET last_seen_at = \(Self.now) WHERE id = $1", [node])
             let claimed = try connection.query(sql, [node, limit, agingMilliseconds]).rows
                 .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
                 .sorted { a, b in
