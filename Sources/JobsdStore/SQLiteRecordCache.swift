@@ -130,11 +130,7 @@ final class SQLiteRecordCache: @unchecked Sendable {
     func dropAll() {
         lock.withLock {
             lastLostWrite = sequence
-            slots = []
-            freeSlots = []
-            slotByID = [:]
-            hand = 0
-            bytes = 0
+            removeAll()
         }
     }
 
@@ -142,16 +138,22 @@ final class SQLiteRecordCache: @unchecked Sendable {
     func close() {
         lock.withLock {
             closed = true
-            slots = []
-            freeSlots = []
-            slotByID = [:]
-            bytes = 0
+            removeAll()
         }
     }
 
     var count: Int { lock.withLock { slotByID.count } }
 
     // MARK: - Entries (under `lock`)
+
+    /// Every entry and the tables' storage.
+    private func removeAll() {
+        slots = []
+        freeSlots = []
+        slotByID = [:]
+        hand = 0
+        bytes = 0
+    }
 
     private func store(_ boxed: Box, writtenAt: UInt64) {
         let record = boxed.record
