@@ -207,11 +207,8 @@ import Testing
         defer { holder.signal(SIGKILL) }
         try await cluster.diagnosing {
             // Both nodes claim at every heartbeat: wait until both wait for the lock.
-            let bothWait = ContinuousClock.now + .seconds(60)
-            while try await !TestPostgres.holds(cluster.url, "(SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND \(claimLock)) >= 2") {
-                guard ContinuousClock.now < bothWait else { throw TestFailure("the nodes never waited for the claim lock") }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await waitUntil(
+                cluster.url, "(SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND \(claimLock)) >= 2", "the nodes never waited for the claim lock")
             try await other.diagnosing {
                 let elsewhere = try await other.clients[0].submit(JobSpec(command: ["true"]))
                 #expect(try await other.clients[0].wait(elsewhere.id, timeout: 60).state == .succeeded, "another schema's claims do not wait")
@@ -229,6 +226,64 @@ import Testing
             await cluster.nodes[0].signal(SIGCONT)
             let after = try await cluster.clients[0].submit(JobSpec(command: ["true"]))
             #expect(try await cluster.clients[0].wait(after.id, timeout: 60).state == .succeeded, "the thawed node reconnects and carries on")
+        }
+    }
+
+    /// A node's lease renewal waits for nothing of its own: while its writes wait for the change
+    /// log (psql holds its row lock here; a large group insert holds it for seconds in real use,
+    /// which is how CI once saw a healthy node's job rescued) — a submission, and a claim of a
+    /// job whose scheduled time came meanwhile — the nodes keep renewing their leases, and no
+    /// node takes the other's running job for a silent node's.
+    @Test func aNodeWhoseWriteWaitsForTheChangeLog_KeepsRenewingItsLease_AndKeepsItsRunningJob() async throws {
+        let cluster = try await Cluster.start(nodes: 2, arguments: ["--heartbeat", "250ms", "--node-timeout", "2s"])
+        defer { cluster.stop() }
+        let scratch = try scratchDirectory()
+        try await TestPostgres.psql(cluster.url, "CREATE TABLE test_gate (open boolean)")
+        let job = try await cluster.clients[0].submit(JobSpec(command: Scripts.blockUntil(scratch + "/go")))
+        try await cluster.clients[0].waitForOutput(job.id, "ready")
+        let owner = try #require(cluster.nodeIDs.firstIndex(of: try await cluster.clients[0].job(job.id).node ?? ""))
+        // Holds the change log's row lock until the test opens the gate (or 120 s pass).
+        let holder = try ChildProcess.spawn(argv: [
+            "psql", cluster.url, "-qAtc",
+            "DO $gate$ BEGIN UPDATE store_meta SET value = value WHERE key = 'changes_last'; "
+                + "WHILE NOT EXISTS (SELECT 1 FROM test_gate) AND clock_timestamp() < statement_timestamp() + interval '120 s' "
+                + "LOOP PERFORM pg_sleep(0.02); END LOOP; END $gate$",
+        ])
+        defer { holder.signal(SIGKILL) }
+        try await cluster.diagnosing {
+            let holding = "EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'DO $gate$ BEGIN UPDATE store_meta%')"
+            let scheduled = try await cluster.clients[owner].submit(JobSpec(command: ["true"], delaySeconds: 1))
+            try await waitUntil(cluster.url, holding, "psql never took the change log's lock")
+            // A submission through the owner: its transaction waits for the change log, holding the
+            // node's change relay, which the heartbeat's change poll needed before the fix. Once
+            // the scheduled job's time comes, a claim of it waits too, after the claim renewed its
+            // node's lease, which locked the node's row against the heartbeat before the fix.
+            async let posted = cluster.clients[owner].submit(JobSpec(command: ["true"]))
+            let waiting = "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE store_meta%'"
+            try await waitUntil(cluster.url, "(SELECT count(*) \(waiting)) >= 2", "the submission and a claim never both waited")
+            for node in cluster.nodeIDs {
+                try await waitUntil(
+                    cluster.url, "(SELECT last_seen_at FROM nodes WHERE id = '\(node)') > (SELECT max(extract(epoch FROM query_start) * 1000) \(waiting)) + 4000",
+                    "\(node) renewed no lease two node timeouts after its write began to wait")
+            }
+            try await TestPostgres.psql(cluster.url, "INSERT INTO test_gate VALUES (true)")
+            _ = await holder.wait()
+            #expect(try await cluster.clients[owner].wait(try await posted.id, timeout: 60).state == .succeeded)
+            #expect(try await cluster.clients[owner].wait(scheduled.id, timeout: 60).state == .succeeded)
+            #expect(try await cluster.clients[1 - owner].job(job.id).state == .running, "no node rescued the job")
+            touch(scratch + "/go")
+            let done = try await cluster.clients[1 - owner].wait(job.id, timeout: 60)
+            #expect(done.state == .succeeded && done.attempt == 1)
+            #expect(!(try await cluster.clients[0].events(job.id)).contains { $0.type.rawValue == "interrupted" })
+        }
+    }
+
+    /// Polls the SQL boolean `condition` until it holds, for at most 60 s.
+    private func waitUntil(_ url: String, _ condition: String, _ failure: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await !TestPostgres.holds(url, condition) {
+            guard ContinuousClock.now < deadline else { throw TestFailure(failure) }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 

@@ -142,7 +142,9 @@ extension JobEngine {
 
     /// Renews this node's lease every heartbeat (also while draining), has silent nodes' jobs
     /// rescued (`rescueLoop`); hands this node's own attempts that another node rescued to
-    /// `takeOverLost`. Returns once the node is done (shutdown, every started job terminal). A
+    /// `takeOverLost`. It awaits nothing but the renewal: a renewal late behind a long write of
+    /// this node (a group insert holds the change relay for seconds) would have a healthy node's
+    /// jobs rescued. Returns once the node is done (shutdown, every started job terminal). A
     /// failed renewal is logged: jobs keep running, and the next heartbeat tries again.
     func heartbeatLoop(_ shared: any SharedJobStore) async {
         var handled = Set<String>()  // "<id>#<attempt>" of the rescued attempts being dealt with
@@ -175,13 +177,22 @@ extension JobEngine {
                     if takeOverLost(taken) { handled.insert(key) }
                 }
                 handled.formIntersection(lost.map(\.0))  // those stored as ended are not reported again
-                await catchUpChanges(shared, notified: nil)  // the safety poll: a notification may have been missed
             } catch {
                 state.lock.withLock { state.storeLost = true }
                 logger.warning("lease renewal failed: not ready until the database answers again", metadata: ["error": "\(error)"])
             }
             if done { return }
             await changes.wait(timeout: configuration.heartbeat, cancellable: false) { [self] in nodeDone }
+        }
+    }
+
+    /// Every heartbeat until the node is done, reads the changes other nodes committed that no
+    /// notification brought (`catchUpChanges`): the safety poll of the change log, apart from
+    /// the lease renewal because it waits for this node's writes. Not cancellable.
+    func changePollLoop(_ shared: any SharedJobStore) async {
+        while !nodeDone {
+            await changes.wait(timeout: configuration.heartbeat, cancellable: false) { [self] in nodeDone }
+            await catchUpChanges(shared, notified: nil)
         }
     }
 

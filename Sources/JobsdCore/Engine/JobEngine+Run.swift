@@ -34,6 +34,7 @@ extension JobEngine {
                 if let shared {
                     group.addTask { await self.heartbeatLoop(shared) }
                     group.addTask { await self.rescueLoop(shared) }
+                    group.addTask { await self.changePollLoop(shared) }
                     group.addTask { await self.groupWatchLoop(shared) }
                     group.addTask { await self.claimLoop(shared) }
                     group.addTask { await self.listenLoop(shared) }

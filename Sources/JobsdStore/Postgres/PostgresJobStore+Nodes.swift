@@ -33,9 +33,6 @@ extension PostgresJobStore: SharedJobStore {
             // Claims of all nodes are serialised, so the count of a key's running jobs cannot
             // change between a claim's check and its update.
             try PostgresSchema.AdvisoryLock.claim.take(on: connection)
-            // A claim renews the node's lease: a node back from a freeze claims before its next
-            // heartbeat, and its claims must not look like a silent node's to a rescue.
-            _ = try connection.query("UPDATE nodes SET last_seen_at = \(Self.now) WHERE id = $1", [node])
             let claimed = try connection.query(sql, [node, limit, agingMilliseconds]).rows
                 .map { (try PostgresJobRows.record(from: $0), Int($0.int64(seqColumn) ?? 0)) }
                 .sorted { a, b in
@@ -44,6 +41,12 @@ extension PostgresJobStore: SharedJobStore {
                 }
             // The claim is the job's change to `running` (the spawn's update keeps the state).
             for (record, _) in claimed { changes.append(try Self.appendChange(JobChange(record.job), on: connection)) }
+            // A claim renews the node's lease: a node back from a freeze claims before its next
+            // heartbeat, and its claims must not look like a silent node's to a rescue. Last, once
+            // nothing is left to wait for: the row stays locked until the commit, and the
+            // heartbeat's renewal must never wait behind a claim that waits for the change log
+            // (a group insert holds it for seconds), or a busy but healthy node is rescued.
+            _ = try connection.query("UPDATE nodes SET last_seen_at = \(Self.now) WHERE id = $1", [node])
             return claimed
         }
     }
