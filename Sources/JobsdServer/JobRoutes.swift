@@ -131,16 +131,14 @@ struct JobRoutes: Sendable {
         let grace = try q.number("grace", in: 0...decoder.maxTimeout)
         guard JobIDGenerator.isWellFormed(id) else { throw .notFound("no job \(id)") }
         let result: CancelResult
-        do { result = try await engine.cancel(id, grace: grace) } catch { throw Self.map(error) }
+        do { result = try await engine.cancel(id, grace: grace, wait: wait) } catch { throw Self.map(error) }
         switch result {
         case let .cancelled(job):
             return .json(status: 200, job.json)
         case let .finished(job):
             throw .conflict(state: job.state, detail: "job \(job.id) already \(job.state.rawValue); it can no longer be cancelled")
         case let .cancelling(job):
-            guard let wait, wait > 0 else { return .json(status: 202, job.json) }
-            let latest = try await self.job(id, waiting: wait)
-            return .json(status: latest.state == .cancelled ? 200 : 202, latest.json)
+            return .json(status: 202, job.json)
         }
     }
 

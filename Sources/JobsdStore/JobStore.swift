@@ -51,6 +51,11 @@ public protocol JobStore: Sendable {
     /// continuing the job's timeline) to its timeline in the same transaction; an event whose
     /// `seq` is stored already is left as it is.
     func update(_ record: JobRecord, events: [JobEvent]) async throws
+    /// `update`, but the store may return before the write reached the disk: it survives a crash
+    /// of jobsd (`kill -9`), not one of the machine, until the store's next synced write (any
+    /// other write, or `probeWrite`), which makes it durable too. For a record that a synced
+    /// write follows within moments anyway (a `cancelling` record, before its terminal one).
+    func updateUnsynced(_ record: JobRecord, events: [JobEvent]) async throws
     /// Appends one event to the timeline of a stored job, numbered by the store (the next `seq`),
     /// and returns it as stored; for what happens after a job is terminal (webhook delivery).
     /// Throws `notFound` for an unknown job.
@@ -119,6 +124,9 @@ extension JobStore {
 
     /// Replaces the stored record without adding timeline events.
     public func update(_ record: JobRecord) async throws { try await update(record, events: []) }
+
+    /// Stores whose commits cost no disk wait store it as `update` does.
+    public func updateUnsynced(_ record: JobRecord, events: [JobEvent]) async throws { try await update(record, events: events) }
 
     /// Stores without a synchronous cache never answer from memory.
     public func cachedJob(_ id: String) -> Job? { nil }

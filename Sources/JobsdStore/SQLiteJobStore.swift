@@ -4,7 +4,7 @@ import Logging
 
 /// A `JobStore` in one SQLite database file (system libsqlite3), in WAL mode with
 /// `synchronous=FULL`: a write has reached the disk when its call returns, and a `kill -9` right
-/// after loses nothing.
+/// after loses nothing. `updateUnsynced` alone commits without the fsync (`synchronous=NORMAL`).
 ///
 /// Writes go through `SQLiteWriter` (group commit: concurrent callers share one transaction and
 /// one fsync); reads run on a second connection on their own queue, so they never wait for a
@@ -81,7 +81,14 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func update(_ record: JobRecord, events: [JobEvent]) async throws {
-        _ = try await writer.perform(.update(SQLiteEncodedJob(record, events: events)))
+        _ = try await writer.perform(.update(SQLiteEncodedJob(record, events: events), synced: true))
+    }
+
+    /// Committed with `synchronous=NORMAL` when no synced write shares its batch: in the WAL (the
+    /// OS's page cache) at return, so a `kill -9` loses nothing, and on disk with the next synced
+    /// commit, whose fsync of the WAL covers it.
+    public func updateUnsynced(_ record: JobRecord, events: [JobEvent]) async throws {
+        _ = try await writer.perform(.update(SQLiteEncodedJob(record, events: events), synced: false))
     }
 
     public func appendEvent(_ event: JobEvent, to id: String) async throws -> JobEvent {

@@ -5,7 +5,9 @@ import Logging
 /// A change to the database, committed by `SQLiteWriter`.
 enum SQLiteWrite: Sendable {
     case insert(SQLiteEncodedJob)
-    case update(SQLiteEncodedJob)
+    /// `synced: false`: the batch commits without the WAL's fsync unless another write of it
+    /// needs one (`SQLiteJobStore.updateUnsynced`).
+    case update(SQLiteEncodedJob, synced: Bool)
     case appendEvent(JobEvent, jobID: String)
     case claimDeliveries(owner: String, now: Timestamp, until: Timestamp, limit: Int)
     case settleDelivery(WebhookDelivery, owner: String, retryAt: Timestamp?, event: JobEvent)
@@ -19,6 +21,14 @@ enum SQLiteWrite: Sendable {
     case insertGroup(GroupRecord, [SQLiteEncodedJob])
     case updateGroup(GroupRecord)
     case schedule(ScheduleChange)
+}
+
+extension SQLiteWrite {
+    /// Whether its batch must reach the disk before its callers resume.
+    var needsSync: Bool {
+        if case let .update(_, synced) = self { return synced }
+        return true
+    }
 }
 
 /// The answer to one `SQLiteWrite`, delivered after its transaction committed.
@@ -35,8 +45,8 @@ enum SQLiteWriteOutcome: Sendable {
 
 /// Group commit. Callers queue writes; one serial queue owns the write connection and repeatedly
 /// takes every write queued so far (never waiting for more; see `drain`), runs them in one
-/// `BEGIN IMMEDIATE … COMMIT` (one WAL fsync with `synchronous=FULL`), and only then resumes each
-/// caller with its own outcome.
+/// `BEGIN IMMEDIATE … COMMIT` (one WAL fsync with `synchronous=FULL`; none when every write of the
+/// batch is an unsynced update), and only then resumes each caller with its own outcome.
 ///
 /// After a commit, and before any caller resumes, the batch's changes go to the record cache.
 ///
@@ -58,6 +68,8 @@ final class SQLiteWriter: @unchecked Sendable {
     private let logger: Logger
     private let pending = SQLiteWriteQueue<Pending>()
     private let cache: SQLiteRecordCache
+    /// The connection's `synchronous` setting: FULL, or NORMAL for a batch that needs no sync.
+    private var synchronousFull = true
     /// Gets each commit's change-log entries.
     private let changeHandler = ChangeHandlerBox()
 
@@ -130,6 +142,13 @@ final class SQLiteWriter: @unchecked Sendable {
         outcomes.reserveCapacity(batch.count)
         var changes: [JobChange] = []
         do {
+            // NORMAL only when no write of the batch needs the fsync; the next FULL commit's fsync
+            // of the WAL makes the frames written with NORMAL durable too.
+            let full = batch.contains { $0.write.needsSync }
+            if full != synchronousFull {
+                try connection.run(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                synchronousFull = full
+            }
             try connection.run("BEGIN IMMEDIATE")
             for item in batch { outcomes.append(try apply(item.write, changes: &changes)) }
             try connection.run("COMMIT")
@@ -145,7 +164,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         cache.committed(zip(batch, outcomes).flatMap { item, outcome -> [SQLiteCommittedChange] in
             switch (item.write, outcome) {
-            case let (.insert(job), .success(.insert(.inserted))), let (.update(job), .success(.updated)): [.stored(job.boxed)]
+            case let (.insert(job), .success(.insert(.inserted))), let (.update(job, _), .success(.updated)): [.stored(job.boxed)]
             case let (.updateAll(jobs), .success), let (.insertGroup(_, jobs), .success): jobs.map { .stored($0.boxed) }
             case let (.purge, .success(.purged(ids))): ids.isEmpty ? [] : [.removed(ids)]
             default: []
@@ -170,7 +189,7 @@ final class SQLiteWriter: @unchecked Sendable {
                     if result == .inserted { changes.append(try connection.insertChange(of: record)) }
                     return .success(.insert(result))
                 }()
-            case let .update(record):
+            case let .update(record, _):
                 try {
                     if let change = try connection.updateJobNotingChange(record) { changes.append(change) }
                     return .success(.updated)

@@ -173,8 +173,9 @@ import Testing
 /// Finished jobs, their logs and their idempotency keys go after `--retention`.
 @Suite struct RetentionTests {
     @Test func finishedJobs_AreSweptAfterTheRetention_WithTheirLogsAndKeys() async throws {
-        // A retention long enough that the job is still there when `wait` reads it on a loaded machine.
-        try await TestServer.with({ $0.engine.retention = 3; $0.engine.sweepInterval = 0.2 }) { server in
+        // A retention long enough that the job is still there when `wait` reads it on a loaded
+        // machine (3 s was not, once, in a full parallel run).
+        try await TestServer.with({ $0.engine.retention = 10; $0.engine.sweepInterval = 0.2 }) { server in
             let key = [("Idempotency-Key", "retention-test")]
             let first = try decodeJob(try await server.send("POST", "/v1/jobs", body: #"{"command":["echo","kept"]}"#, headers: key))
             #expect(try await server.client().wait(first.id).state == .succeeded)

@@ -252,8 +252,11 @@ import Testing
         defer { holder.signal(SIGKILL) }
         try await cluster.diagnosing {
             let holding = "EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'DO $gate$ BEGIN UPDATE store_meta%')"
-            let scheduled = try await cluster.clients[owner].submit(JobSpec(command: ["true"], delaySeconds: 1))
+            // Its time comes once psql holds the lock (5 s: psql starts slowly on a loaded machine).
+            let scheduled = try await cluster.clients[owner].submit(JobSpec(command: ["true"], delaySeconds: 5))
             try await waitUntil(cluster.url, holding, "psql never took the change log's lock")
+            let due = "(SELECT run_at FROM jobs WHERE id = '\(scheduled.id)') > (extract(epoch FROM clock_timestamp()) * 1000)::bigint AND (SELECT state FROM jobs WHERE id = '\(scheduled.id)') = 'queued'"
+            guard try await TestPostgres.holds(cluster.url, due) else { throw TestFailure("psql took the lock only after the scheduled job's time") }
             // A submission through the owner: its transaction waits for the change log, holding the
             // node's change relay, which the heartbeat's change poll needed before the fix. Once
             // the scheduled job's time comes, a claim of it waits too, after the claim renewed its

@@ -63,6 +63,37 @@ import Testing
         #expect(processesAlive(markedWith: job.id).isEmpty)
     }
 
+    /// `DELETE ?wait=` stores the `cancelling` record without waiting for the disk (the terminal
+    /// record's fsync covers it): with every fsync refused, it is still stored, and survives a
+    /// `kill -9` of jobsd — the restarted jobsd finishes the job `cancelled`, not `failed`
+    /// (interrupted), as it would had the record been lost.
+    @Test func aDeleteWithWait_StoresCancellingWithoutTheDisksSync_AndACrashKeepsIt() async throws {
+        let faulty = try await FaultyJobsd.start()
+        defer { faulty.stop() }
+        let client = faulty.jobsd.client()
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        // Ignores SIGTERM: the job stays `cancelling` for its grace, past the DELETE's wait.
+        let job = try await client.submit(JobSpec(
+            command: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.02; done"], graceSeconds: 5,
+            cleanup: CleanupSpec(command: ["sh", "-c", "echo $JOBSD_JOB_STATE > \(scratch)/cleanup"])))
+        try await client.waitForOutput(job.id, "ready")
+
+        for call in ["fdatasync", "fsync"] { try await faulty.control("enable name=posix/io/sync/\(call),failinfo=\(EIO)") }
+        let answer = try await client.transport.send(ClientRequest(method: "DELETE", path: "/v1/jobs/\(job.id)?wait=0.5"))
+        #expect(answer.status == 202)
+        #expect(try decodeJob(answer).state == .cancelling)
+        await faulty.jobsd.signal(SIGKILL)
+        _ = await faulty.jobsd.waitForExit()
+
+        let again = try await JobsdProcess.start(dataDirectory: faulty.directory + "/data")
+        defer { again.child.signal(SIGKILL) }
+        let done = try await again.client().wait(job.id, timeout: 60)
+        #expect(done.state == .cancelled, "the cancelling record was stored: \(done.json)")
+        #expect(try String(contentsOfFile: scratch + "/cleanup", encoding: .utf8) == "cancelled\n")
+        #expect(processesAlive(markedWith: job.id).isEmpty)
+    }
+
     /// EIO from every `pwrite` (SQLite's pages and WAL, and the job's log files) while the job
     /// prints: its output is dropped and counted, the job is not blocked, its outcome waits.
     @Test func writeErrorsOnTheStoreAndTheLog_DropAndCountTheOutput_AndLoseNoOutcome() async throws {

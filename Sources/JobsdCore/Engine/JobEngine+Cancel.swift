@@ -33,7 +33,34 @@ extension JobEngine {
     /// `reason` goes into the timeline's `cancel_requested` event; `error`, when given, becomes
     /// the job's `error` (a schedule's `cancel_previous` says which run superseded it). A job
     /// another node holds gets the reason `delete` and no error.
-    public func cancel(_ id: String, grace: Double? = nil, reason: String = "delete", error: String? = nil) async throws(EngineError) -> CancelResult {
+    ///
+    /// `wait` (`DELETE ?wait=`): a `.cancelling` answer waits up to `wait` seconds for the job to
+    /// be terminal, and is then `.cancelled` with its terminal record (stored durably). A running
+    /// job's `cancelling` record is then stored without waiting for the disk
+    /// (`JobStore.updateUnsynced`; a crash of jobsd does not lose it): the terminal record's
+    /// commit makes it durable, so a cancel costs one disk wait, not two. Should the wait end
+    /// first, the answer waits until the store synced it (`JobStore.probeWrite`).
+    public func cancel(
+        _ id: String, grace: Double? = nil, reason: String = "delete", error: String? = nil, wait: Double? = nil
+    ) async throws(EngineError) -> CancelResult {
+        let waiting = (wait ?? 0) > 0
+        let (result, unsynced) = try await requestCancel(id, grace: grace, reason: reason, error: error, unsynced: waiting)
+        guard case let .cancelling(job) = result, let wait, waiting else { return result }
+        let latest = try await self.wait(id, timeout: wait) ?? job
+        if latest.state == .cancelled { return .cancelled(latest) }
+        if unsynced {
+            do { try await writeOnce("sync of the cancelling record") { try await store.probeWrite() } } catch {
+                logger.warning("syncing the cancelling record failed; the cancel goes on", metadata: ["job.id": "\(id)", "error": "\(error)"])
+            }
+        }
+        return .cancelling(latest)
+    }
+
+    /// `cancel` without the wait; `unsynced`: a running job's `cancelling` record may be stored
+    /// unsynced. Returns whether it was.
+    private func requestCancel(
+        _ id: String, grace: Double?, reason: String, error: String?, unsynced: Bool
+    ) async throws(EngineError) -> (CancelResult, unsynced: Bool) {
         let step: CancelStep = state.lock.withLock {
             guard let live = state.live[id] else { return .fromStore }
             switch live.phase {
@@ -61,27 +88,29 @@ extension JobEngine {
         }
         switch step {
         case let .answer(result):
-            return result
+            return (result, false)
         case let .cancelQueued(live):
-            return try await cancelQueued(live, reason: reason, error: error)
+            return (try await cancelQueued(live, reason: reason, error: error), false)
         case let .awaitQueuedCancel(live):
             await live.changes.wait(timeout: 30) { [self] in state.lock.withLock { live.phase == .finished } }
-            return try await cancel(id, grace: grace, reason: reason, error: error)
+            return try await requestCancel(id, grace: grace, reason: reason, error: error, unsynced: unsynced)
         case let .stop(live, write, grace):
             metrics.moved(from: .running, to: .cancelling)
             logger.info("cancel requested", metadata: ["job.id": "\(id)", "grace": "\(grace)"])
-            // The ladder starts at once, while `cancelling` is being stored: durable before the
+            // The ladder starts at once, while `cancelling` is being stored: stored before the
             // answer and before the terminal record (writes go in ticket order). A crash once it
             // is stored recovers the job as `cancelled`; one before, as `failed` (interrupted).
             live.watch.requestStop(grace: grace)
+            var write = write
+            write.synced = !unsynced
             await storeInTurn(live, write, logger: logger)
-            return .cancelling(write.record.job)
+            return (.cancelling(write.record.job), unsynced)
         case let .storeCancelling(live, write):
             await storeInTurn(live, write, logger: logger)
-            return .cancelling(write.record.job)
+            return (.cancelling(write.record.job), false)
         case let .awaitCancelStored(live, job, ticket):
             await live.writeTurns.wait(timeout: nil) { [self] in state.lock.withLock { live.writesDone >= ticket } }
-            return .cancelling(job)
+            return (.cancelling(job), false)
         case .fromStore:
             let stored: JobRecord?
             do { stored = try await store.get(id) } catch { throw .storeUnavailable("\(error)") }
@@ -91,9 +120,9 @@ extension JobEngine {
                 job = try await cancelElsewhere(shared, record, grace: grace)
             }
             switch job.state {
-            case .cancelled: return .cancelled(job)
-            case .cancelling: return .cancelling(job)
-            default: return .finished(job)
+            case .cancelled: return (.cancelled(job), false)
+            case .cancelling: return (.cancelling(job), false)
+            default: return (.finished(job), false)
             }
         }
     }

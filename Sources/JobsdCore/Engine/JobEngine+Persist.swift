@@ -138,7 +138,7 @@ extension JobEngine {
             return !final && (watched.status != nil || watched.stopGrace != nil)
         }) {
             do {
-                try await store.update(record, events: events)
+                if write.synced { try await store.update(record, events: events) } else { try await store.updateUnsynced(record, events: events) }
             } catch JobStoreError.leaseLost {
                 // Another node rescued the job: stop its processes at once; no later write of this
                 // node overwrites the rescuer's state (the store refuses them).
@@ -165,4 +165,6 @@ struct JobWrite: Sendable {
     var record: JobRecord
     var ticket: UInt64
     var events: [JobEvent]
+    /// false: `JobStore.updateUnsynced` (a `cancelling` record whose terminal one follows).
+    var synced = true
 }

@@ -9,14 +9,14 @@ import Testing
     @Test func aDelayedJob_StaysQueuedWithItsRunAt_ThenStarts_AndItsDeadlineCountsFromItsStart() async throws {
         try await TestServer.with { server in
             let client = server.client()
-            // 5 s for a 0.2 s job leaves a loaded machine room; counted from submission they would
-            // end a second before its start.
-            let job = try await client.submit(JobSpec(command: ["sleep", "0.2"], timeoutSeconds: 5, delaySeconds: 6))
+            // 10 s for a 0.2 s job leave a loaded machine room (5 s did not, once, in a full
+            // parallel run); counted from submission they would end two seconds before its start.
+            let job = try await client.submit(JobSpec(command: ["sleep", "0.2"], timeoutSeconds: 10, delaySeconds: 12))
             let runAt = try #require(job.runAt)
             #expect(job.state == .queued)
-            #expect(abs(job.createdAt.seconds(until: runAt) - 6) < 0.01)
-            let done = try await client.wait(job.id, timeout: 30)
-            #expect(done.state == .succeeded, "5 s from submission would have passed before it started; from its start they did not")
+            #expect(abs(job.createdAt.seconds(until: runAt) - 12) < 0.01)
+            let done = try await client.wait(job.id, timeout: 60)
+            #expect(done.state == .succeeded, "10 s from submission would have passed before it started; from its start they did not: \(done.json)")
             #expect(try #require(done.startedAt) >= runAt)
         }
     }
