@@ -193,17 +193,10 @@ import Testing
         defer { cluster.stop() }
         let other = try await Cluster.start(nodes: 1)
         defer { other.stop() }
-        try await TestPostgres.psql(cluster.url, "CREATE TABLE test_gate (open boolean)")
         // The claim lock's key as jobsd takes it; pg_locks shows an int4 pair as classid, objid.
         let claimLock = "l.locktype = 'advisory' AND l.objsubid = 2 AND l.objid = 2 "
             + "AND l.classid = (hashtext(current_schema())::bigint & 4294967295)::oid"
-        // Holds the lock until the test opens the gate (or 120 s pass: nothing outlives the test).
-        let holder = try ChildProcess.spawn(argv: [
-            "psql", cluster.url, "-qAtc",
-            "DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext(current_schema()), 2); "
-                + "WHILE NOT EXISTS (SELECT 1 FROM test_gate) AND clock_timestamp() < statement_timestamp() + interval '120 s' "
-                + "LOOP PERFORM pg_sleep(0.02); END LOOP; END $$",
-        ])
+        let holder = try await holdUntilTheGateOpens(cluster.url, "PERFORM pg_advisory_xact_lock(hashtext(current_schema()), 2)")
         defer { holder.signal(SIGKILL) }
         try await cluster.diagnosing {
             // Both nodes claim at every heartbeat: wait until both wait for the lock.
@@ -238,17 +231,10 @@ import Testing
         let cluster = try await Cluster.start(nodes: 2, arguments: ["--heartbeat", "250ms", "--node-timeout", "2s"])
         defer { cluster.stop() }
         let scratch = try scratchDirectory()
-        try await TestPostgres.psql(cluster.url, "CREATE TABLE test_gate (open boolean)")
         let job = try await cluster.clients[0].submit(JobSpec(command: Scripts.blockUntil(scratch + "/go")))
         try await cluster.clients[0].waitForOutput(job.id, "ready")
         let owner = try #require(cluster.nodeIDs.firstIndex(of: try await cluster.clients[0].job(job.id).node ?? ""))
-        // Holds the change log's row lock until the test opens the gate (or 120 s pass).
-        let holder = try ChildProcess.spawn(argv: [
-            "psql", cluster.url, "-qAtc",
-            "DO $gate$ BEGIN UPDATE store_meta SET value = value WHERE key = 'changes_last'; "
-                + "WHILE NOT EXISTS (SELECT 1 FROM test_gate) AND clock_timestamp() < statement_timestamp() + interval '120 s' "
-                + "LOOP PERFORM pg_sleep(0.02); END LOOP; END $gate$",
-        ])
+        let holder = try await holdUntilTheGateOpens(cluster.url, "UPDATE store_meta SET value = value WHERE key = 'changes_last'")
         defer { holder.signal(SIGKILL) }
         try await cluster.diagnosing {
             let holding = "EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'DO $gate$ BEGIN UPDATE store_meta%')"
@@ -279,6 +265,18 @@ import Testing
             #expect(done.state == .succeeded && done.attempt == 1)
             #expect(!(try await cluster.clients[0].events(job.id)).contains { $0.type.rawValue == "interrupted" })
         }
+    }
+
+    /// psql running `statement` in a transaction that holds what it took (a lock) until the test
+    /// opens the gate (`INSERT INTO test_gate`) or 120 s pass, so that nothing outlives the test.
+    private func holdUntilTheGateOpens(_ url: String, _ statement: String) async throws -> ChildProcess {
+        try await TestPostgres.psql(url, "CREATE TABLE test_gate (open boolean)")
+        return try ChildProcess.spawn(argv: [
+            "psql", url, "-qAtc",
+            "DO $gate$ BEGIN \(statement); "
+                + "WHILE NOT EXISTS (SELECT 1 FROM test_gate) AND clock_timestamp() < statement_timestamp() + interval '120 s' "
+                + "LOOP PERFORM pg_sleep(0.02); END LOOP; END $gate$",
+        ])
     }
 
     /// Polls the SQL boolean `condition` until it holds, for at most 60 s.

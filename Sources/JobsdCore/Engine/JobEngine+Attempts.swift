@@ -14,19 +14,26 @@ extension JobEngine {
     /// backoff in seconds. The record to store becomes the job's `ending`. Caller holds the
     /// engine lock.
     func closeAttempt(_ live: LiveJob, _ ended: JobRecord) -> (write: JobWrite, backoff: Double?) {
-        let endedAt = ended.job.finishedAt ?? .now()
-        guard var retry = Self.retry(ended, at: endedAt), let runAt = retry.record.job.runAt else {
-            note(live, .finished, at: endedAt, [.init("state", .string(ended.state.rawValue))])
-            live.ending = ended
-            return (JobWrite(record: ended, ticket: issueWrite(live), events: takeEvents(live)), nil)
+        let closing = Self.closing(ended, at: ended.job.finishedAt ?? .now(), shared: shared != nil)
+        for event in closing.events { note(live, event.type, at: event.at, event.fields) }
+        live.ending = closing.record
+        return (JobWrite(record: closing.record, ticket: issueWrite(live), events: takeEvents(live)), closing.backoff)
+    }
+
+    /// What follows an ended attempt (`ended`: terminal), at `endedAt`: the job queued again for
+    /// its next attempt (`retry`) with `retry_scheduled` and `scheduled`, when its policy says so
+    /// — on a shared store without an owner, waiting in the store for any node to claim (within
+    /// its key's limit across nodes); otherwise `ended` itself with `finished`. The events are
+    /// not numbered.
+    static func closing(_ ended: JobRecord, at endedAt: Timestamp, shared: Bool) -> (record: JobRecord, events: [JobEvent], backoff: Double?) {
+        guard var retry = retry(ended, at: endedAt), let runAt = retry.record.job.runAt else {
+            return (ended, [JobEvent(.finished, at: endedAt, [.init("state", .string(ended.state.rawValue))])], nil)
         }
-        // On a shared store the next attempt waits in the store, for any node to claim (within
-        // its key's limit across nodes).
-        if shared != nil { retry.record.owner = nil }
-        note(live, .retryScheduled, at: endedAt, [.init("attempt", .number(Double(retry.record.job.attempt))), .init("run_at", .string(runAt.description))])
-        note(live, .scheduled, at: endedAt, [.init("run_at", .string(runAt.description))])
-        live.ending = retry.record
-        return (JobWrite(record: retry.record, ticket: issueWrite(live), events: takeEvents(live)), retry.backoff)
+        if shared { retry.record.owner = nil }
+        return (retry.record, [
+            JobEvent(.retryScheduled, at: endedAt, [.init("attempt", .number(Double(retry.record.job.attempt))), .init("run_at", .string(runAt.description))]),
+            JobEvent(.scheduled, at: endedAt, [.init("run_at", .string(runAt.description))]),
+        ], retry.backoff)
     }
 
     /// Stores the end of an attempt whose processes are gone and whose cleanup ran (`ended`: the

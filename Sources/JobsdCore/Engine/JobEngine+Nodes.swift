@@ -249,16 +249,8 @@ extension JobEngine {
         }
         ended.job.finishedAt = now
         if ended.job.cleanup.state == .running { ended.job.cleanup = CleanupStatus(state: .pending) }
-        guard var retry = retry(ended, at: now), let runAt = retry.record.job.runAt else {
-            events.append(JobEvent(.finished, at: now, [.init("state", .string(ended.state.rawValue))]))
-            return (ended, events)
-        }
-        retry.record.owner = nil
-        events.append(JobEvent(.retryScheduled, at: now, [
-            .init("attempt", .number(Double(retry.record.job.attempt))), .init("run_at", .string(runAt.description)),
-        ]))
-        events.append(JobEvent(.scheduled, at: now, [.init("run_at", .string(runAt.description))]))
-        return (retry.record, events)
+        let closing = closing(ended, at: now, shared: true)
+        return (closing.record, events + closing.events)
     }
 
     /// An attempt of this node that another node rescued (this node froze, lost the database, or

@@ -125,8 +125,7 @@ public final class PostgresJobStore: JobStore {
                     PostgresJobRows.rescuedCleanupSQL, [id, cleanup.state.rawValue, cleanup.exitCode, cleanup.error, attempt])
                 // Not while another node runs a later attempt: that node numbers the job's events.
                 if stored == JobState.running.rawValue || stored == JobState.cancelling.rawValue, row?.int64(1) != Int64(attempt) { return }
-                let lastSeq = Int(try connection.query("SELECT coalesce(max(seq), 0) FROM job_events WHERE job_id = $1", [id])
-                    .rows.first?.int64(0) ?? 0)
+                let lastSeq = try Self.lastEventSeq(of: id, on: connection)
                 let own = events.filter { ![.finished, .retryScheduled, .scheduled].contains($0.type) }
                 try Self.insertEvents(Self.numbered(own, after: lastSeq), of: id, on: connection)
                 return
@@ -189,10 +188,14 @@ public final class PostgresJobStore: JobStore {
     static func appendNumbered(_ event: JobEvent, to id: String, on connection: PostgresConnection) throws -> JobEvent? {
         guard try connection.query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", [id]).count == 1 else { return nil }
         var numbered = event
-        numbered.seq = Int(try connection.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1", [id])
-            .rows.first?.int64(0) ?? 1)
+        numbered.seq = try lastEventSeq(of: id, on: connection) + 1
         try insertEvents([numbered], of: id, on: connection)
         return numbered
+    }
+
+    /// The `seq` of the job's last stored event (0: none).
+    static func lastEventSeq(of id: String, on connection: PostgresConnection) throws -> Int {
+        Int(try connection.query("SELECT coalesce(max(seq), 0) FROM job_events WHERE job_id = $1", [id]).rows.first?.int64(0) ?? 0)
     }
 
     public func events(of id: String) async throws -> [JobEvent] {
