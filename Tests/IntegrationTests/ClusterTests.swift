@@ -238,16 +238,14 @@ import Testing
         defer { holder.signal(SIGKILL) }
         try await cluster.diagnosing {
             let holding = "EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE 'DO $gate$ BEGIN UPDATE store_meta%')"
-            // Its time comes once psql holds the lock (5 s: psql starts slowly on a loaded machine).
-            let scheduled = try await cluster.clients[owner].submit(JobSpec(command: ["true"], delaySeconds: 5))
+            let scheduled = try await cluster.clients[owner].submit(JobSpec(command: ["true"], delaySeconds: 3600))
             try await waitUntil(cluster.url, holding, "psql never took the change log's lock")
-            let due = "(SELECT run_at FROM jobs WHERE id = '\(scheduled.id)') > (extract(epoch FROM clock_timestamp()) * 1000)::bigint AND (SELECT state FROM jobs WHERE id = '\(scheduled.id)') = 'queued'"
-            guard try await TestPostgres.holds(cluster.url, due) else { throw TestFailure("psql took the lock only after the scheduled job's time") }
             // A submission through the owner: its transaction waits for the change log, holding the
-            // node's change relay, which the heartbeat's change poll needed before the fix. Once
-            // the scheduled job's time comes, a claim of it waits too, after the claim renewed its
+            // node's change relay, which the heartbeat's change poll needed before the fix. The
+            // scheduled job is made due now: a claim of it waits too, after the claim renewed its
             // node's lease, which locked the node's row against the heartbeat before the fix.
             async let posted = cluster.clients[owner].submit(JobSpec(command: ["true"]))
+            try await TestPostgres.psql(cluster.url, "UPDATE jobs SET orchestration = jsonb_set(orchestration::jsonb, '{run_at}', '0')::text WHERE id = '\(scheduled.id)'")
             let waiting = "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE store_meta%'"
             try await waitUntil(cluster.url, "(SELECT count(*) \(waiting)) >= 2", "the submission and a claim never both waited")
             for node in cluster.nodeIDs {

@@ -43,11 +43,14 @@ import Testing
 
     @Test func submitsWhileTheDiskIsFull_Get503WithRetryAfter_AndReadinessReturnsWithTheSpace() async throws {
         try await TmpfsMount.with(megabytes: 16) { disk in
-            try await TestServer.with({ $0.engine.dataDirectory = disk.path + "/data" }) { server in
+            // Retention sweeps every 20 ms: one with nothing to purge commits even on a full disk,
+            // and must not end the fault (one did, under load, before they were told apart).
+            try await TestServer.with({ $0.engine.dataDirectory = disk.path + "/data"; $0.engine.sweepInterval = 0.02 }) { server in
                 let filler = try disk.fill()
                 let refused = try await server.send("POST", "/v1/jobs", body: #"{"command":["true"],"name":"\#(String(repeating: "x", count: 200))"}"#)
                 #expect(refused.status == 503)
                 #expect(refused.header("Retry-After") != nil)
+                try await Task.sleep(for: .milliseconds(500))  // many sweeps
                 #expect(try await server.send("GET", "/readyz").status == 503)
                 #expect(try await server.client().listPage().jobs.isEmpty, "a refused submission left nothing behind")
 

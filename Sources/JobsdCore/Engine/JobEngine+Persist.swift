@@ -15,10 +15,14 @@ extension JobEngine {
     /// whose caller tells the client about a refusal (a POST answered 503, a queued job's cancel,
     /// the retention sweep that runs again later). Every store write of the engine goes through
     /// here or through `storeDurably`.
-    func writeOnce<T>(_ what: String, _ write: () async throws -> T) async throws -> T {
+    ///
+    /// `wroteSomething`: whether the result shows that something reached the store; a write that
+    /// changed nothing (a retention sweep with nothing to purge) commits even on a full disk, so
+    /// it proves nothing and does not end a fault.
+    func writeOnce<T>(_ what: String, wroteSomething: (T) -> Bool = { _ in true }, _ write: () async throws -> T) async throws -> T {
         do {
             let result = try await write()
-            storeHealth.accepted()
+            if wroteSomething(result) { storeHealth.accepted() }
             return result
         } catch {
             storeHealth.refused(error, writing: what)

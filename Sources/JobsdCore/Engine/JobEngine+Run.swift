@@ -169,7 +169,7 @@ extension JobEngine {
     func sweepExpiredJobs() async {
         do {
             let cutoff = Timestamp.now().adding(seconds: -configuration.retention)
-            let ids = try await writeOnce("retention sweep") { try await store.purge(finishedBefore: cutoff) }
+            let ids = try await writeOnce("retention sweep", wroteSomething: { !$0.isEmpty }) { try await store.purge(finishedBefore: cutoff) }
             logs.remove(ids)
             if !ids.isEmpty { logger.info("retention: purged finished jobs", metadata: ["count": "\(ids.count)"]) }
         } catch {
