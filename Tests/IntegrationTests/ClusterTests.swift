@@ -246,7 +246,10 @@ import Testing
             // node's lease, which locked the node's row against the heartbeat before the fix.
             async let posted = cluster.clients[owner].submit(JobSpec(command: ["true"]))
             try await TestPostgres.psql(cluster.url, "UPDATE jobs SET orchestration = jsonb_set(orchestration::jsonb, '{run_at}', '0')::text WHERE id = '\(scheduled.id)'")
-            let waiting = "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE store_meta%'"
+            // Whichever comes first, two jobsd transactions then wait for a lock: the submission
+            // or the owner's claim for the change log (the other of the two waits for the owner's
+            // relay, in jobsd), and the other node's claim for the change log or the claim lock.
+            let waiting = "FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
             try await waitUntil(cluster.url, "(SELECT count(*) \(waiting)) >= 2", "the submission and a claim never both waited")
             for node in cluster.nodeIDs {
                 try await waitUntil(
