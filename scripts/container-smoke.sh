@@ -24,14 +24,17 @@ TOKEN=$(sed -n 's/.*token=\([0-9a-f]*\).*/\1/p' "$LOG" | head -1)
 [ -n "$TOKEN" ] || { cat "$LOG"; echo "container-smoke: no generated token printed on a 0.0.0.0 bind"; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/jobs")
 [ "$code" = 401 ] || { echo "container-smoke: expected 401 without token, got $code"; exit 1; }
+# The jobs sleep for an odd number of seconds of their own, so that the check at the end finds
+# only their processes, not a `sleep 300` of anything else on the machine (a CI run once failed so).
+NAP=$((300000 + RANDOM))
 # A job that double-forks an orphan and exits: the orphan is re-parented to PID 1 (jobsd).
-ID=$(curl -fsS -H "Authorization: Bearer $TOKEN" -d '{"command":["sh","-c","(sleep 300 &) ; echo started"]}' \
+ID=$(curl -fsS -H "Authorization: Bearer $TOKEN" -d '{"command":["sh","-c","(sleep '"$NAP"' &) ; echo started"]}' \
   "http://127.0.0.1:$PORT/v1/jobs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 STATE=$(curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/jobs/$ID?wait=30" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
 [ "$STATE" = succeeded ] || { echo "container-smoke: job ended $STATE"; exit 1; }
 # A long job that the drain must cancel.
-curl -fsS -H "Authorization: Bearer $TOKEN" -d '{"command":["sleep","300"],"grace_seconds":1}' "http://127.0.0.1:$PORT/v1/jobs" >/dev/null
+curl -fsS -H "Authorization: Bearer $TOKEN" -d '{"command":["sleep","'"$NAP"'"],"grace_seconds":1}' "http://127.0.0.1:$PORT/v1/jobs" >/dev/null
 INNER=$(pgrep -P "$NSPID" -f "$BIN" | head -1 || true)
 [ -n "$INNER" ] || INNER=$(pgrep -f "^$BIN" | head -1)
 kill -TERM "$INNER"
@@ -39,5 +42,5 @@ set +e; wait "$NSPID"; rc=$?; set -e
 NSPID=""
 cat "$LOG" | tail -5
 [ "$rc" = 0 ] || { echo "container-smoke: jobsd exited $rc, expected 0"; exit 1; }
-if pgrep -f "sleep 300" >/dev/null; then echo "container-smoke: a job process outlived jobsd"; exit 1; fi
+if pgrep -af "sleep $NAP"; then echo "container-smoke: a job process outlived jobsd"; exit 1; fi
 echo "container-smoke: OK (PID 1, generated token, orphan reaped, SIGTERM -> exit 0, nothing left)"
