@@ -39,11 +39,20 @@ cd "$ROOT"
 
 # REPEATS: the ratio measures (GET vs nginx, durable vs memory) alternate with their reference
 # this many times; the report takes medians (and the worst of failure counts).
+# The growth measures (issue 14): BACKLOG_SMALL/LARGE queued jobs drained; HISTORY finished jobs
+# in the store against EMPTY_HISTORY; SWEEP_JOBS expired jobs purged by a retention sweep of
+# SWEEP_RETENTION seconds that falls due SWEEP_DUE seconds after they are written, inside a probe
+# window of SWEEP_WINDOW seconds.
 if ((QUICK)); then
   SECONDS_PER=2; LATENCY_COUNT=40; CONNECTIONS=1000; RUNNING_JOBS=100; REPEATS=1
+  BACKLOG_SMALL=1000; BACKLOG_LARGE=5000; HISTORY=20000; EMPTY_HISTORY=1000
+  SWEEP_JOBS=5000; SWEEP_RETENTION=8; SWEEP_DUE=4; SWEEP_WINDOW=8
 else
   SECONDS_PER=10; LATENCY_COUNT=300; CONNECTIONS=10000; RUNNING_JOBS=1000; REPEATS=3
+  BACKLOG_SMALL=10000; BACKLOG_LARGE=100000; HISTORY=1000000; EMPTY_HISTORY=1000
+  SWEEP_JOBS=100000; SWEEP_RETENTION=120; SWEEP_DUE=25; SWEEP_WINDOW=45
 fi
+GROWTH_CLIENTS=(1 4 16 64 256)
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
@@ -54,6 +63,8 @@ command -v wrk >/dev/null || need_packages+=(wrk)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_packages+=(nginx-light)
 command -v curl >/dev/null || need_packages+=(curl)
 command -v cc >/dev/null || need_packages+=(gcc libc6-dev)
+command -v webhook >/dev/null || need_packages+=(webhook)      # adnanh/webhook, the peer of measure 9
+command -v gnuplot >/dev/null || need_packages+=(gnuplot-nox)  # the growth curves (PNG)
 if ((${#need_packages[@]})); then
   log "installing ${need_packages[*]}"
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
@@ -89,6 +100,7 @@ fi
 JOBSD_PID=""
 NGINX_PID=""
 BASE_PID=""
+WEBHOOK_PID=""
 
 # Sends SIGTERM to a process we started, waits up to $2 seconds, then SIGKILL; reaps it.
 stop_process() {
@@ -110,24 +122,31 @@ cleanup() {
   stop_process "$JOBSD_PID"
   stop_process "$BASE_PID"
   stop_process "$NGINX_PID" 5
+  stop_process "$WEBHOOK_PID" 5
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # start_jobsd NAME [FLAG…]: a fresh jobsd (this build's, or $JOBSD_EXE) on a free port with its own
-# data dir; sets JOBSD_PID and PORT once /readyz answers 200.
+# data dir ($TMP/NAME/data, which may hold a store already); sets JOBSD_PID and PORT once /readyz
+# answers 200, and STARTUP_SECONDS to the time from its start until then (polled every 10 ms).
 start_jobsd() {
   local name=$1; shift
   PORT=$("$LOADGEN" free-port)
   mkdir -p "$TMP/$name"
+  local t0
+  t0=$(date +%s%N)
   "${JOBSD_EXE:-$BIN/jobsd}" --host 127.0.0.1 --port "$PORT" --data-dir "$TMP/$name/data" --log-level warning \
     --shutdown-timeout 2s --default-grace 1s "$@" 2>"$TMP/$name/stderr" &
   JOBSD_PID=$!
-  for ((i = 0; i < 300; i++)); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null && return 0
+  for ((i = 0; i < 1500; i++)); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null; then
+      STARTUP_SECONDS=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+      return 0
+    fi
     kill -0 "$JOBSD_PID" 2>/dev/null || break
-    sleep 0.05
+    sleep 0.01
   done
   echo "run.sh: jobsd ($name) did not become ready:" >&2
   tail -n 5 "$TMP/$name/stderr" >&2
@@ -217,6 +236,55 @@ wrk_json() {
     "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
+# json_number FILE KEY: the number KEY holds in the one-line JSON object in FILE (empty if none).
+json_number() {
+  sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" "$1" 2>/dev/null | head -n 1
+}
+
+# context_switches PID: voluntary + involuntary context switches of all of PID's threads so far.
+context_switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+
+# start_webhook: adnanh/webhook with one hook, `true` run synchronously with its output in the
+# response (the way its users wait for a command), on a free port; sets WEBHOOK_PID and WEBHOOK_PORT.
+start_webhook() {
+  WEBHOOK_PORT=$("$LOADGEN" free-port)
+  mkdir -p "$TMP/webhook"
+  printf '[{"id":"true","execute-command":"%s","include-command-output-in-response":true}]\n' "$(command -v true)" >"$TMP/webhook/hooks.json"
+  webhook -hooks "$TMP/webhook/hooks.json" -ip 127.0.0.1 -port "$WEBHOOK_PORT" 2>"$TMP/webhook/stderr" &
+  WEBHOOK_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    curl -fsS -o /dev/null -X POST "http://127.0.0.1:$WEBHOOK_PORT/hooks/true" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "run.sh: webhook did not start:" >&2
+  cat "$TMP/webhook/stderr" >&2
+  return 1
+}
+
+# page_two_cursor: the cursor of the second page of GET /v1/jobs?limit=20 on the jobsd at $PORT.
+page_two_cursor() {
+  curl -fsS "http://127.0.0.1:$PORT/v1/jobs?limit=20" | sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p'
+}
+
+# plot_growth: Benchmarks/results/growth-clients.png (jobs/s and start latency p50/p99 against
+# clients) and growth-history.png (stored history: GET and list cost, empty store vs full).
+plot_growth() {
+  local c
+  for c in "${GROWTH_CLIENTS[@]}"; do
+    printf '%s %s %s %s\n' "$c" "$(json_number "$RES/growth_c$c.json" per_second)" \
+      "$(json_number "$RES/growth_c$c.json" start_p50_ms)" "$(json_number "$RES/growth_c$c.json" start_p99_ms)"
+  done >"$TMP/growth_clients.dat"
+  local name
+  for name in get list_state list_label list_page; do
+    printf '"%s" %s %s\n' "$name" "$(json_number "$RES/${name}_empty.json" requests_per_second)" \
+      "$(json_number "$RES/${name}_history.json" requests_per_second)"
+  done >"$TMP/growth_history.dat"
+  gnuplot -e "clients='$TMP/growth_clients.dat'; history='$TMP/growth_history.dat'; history_jobs=$HISTORY; empty_jobs=$EMPTY_HISTORY; out='Benchmarks/results/'" \
+    Benchmarks/growth.gp
+}
+
 # Containment methods side by side (issue 12): per-job cost as jobs/s, start and cancel latency.
 if ((CONTAINMENT)); then
   BUILT=$BIN
@@ -287,15 +355,34 @@ if ((HTTP_ONLY)); then
   exit 0
 fi
 
-# 2. Jobs completed per second, durable store.
+# 2. Jobs completed per second, durable store, with the context switches of jobsd's threads per
+# job (the sum of /proc/<pid>/task/*/status's switch counts before and after).
 if start_jobsd throughput --max-running 64; then
+  switches0=$(context_switches "$JOBSD_PID")
   record throughput "$LOADGEN" throughput --port "$PORT" --clients 64 --seconds "$SECONDS_PER"
+  switches1=$(context_switches "$JOBSD_PID")
+  completed=$(json_number "$RES/throughput.json" completed)
+  printf '{"jobsd_switches":%d,"completed":%s,"per_job":%s}\n' $((switches1 - switches0)) "${completed:-0}" \
+    "$(awk -v s=$((switches1 - switches0)) -v n="${completed:-0}" 'BEGIN { print (n > 0 ? s / n : 0) }')" >"$RES/context_switches.json"
   stop_jobsd
 fi
 
 # 3. Overload: the runner does 8 / 0.05 s = 160 jobs/s; the clients ask for far more.
 if start_jobsd overload --max-running 8 --queue-limit 200; then
-  record overload "$LOADGEN" overload --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --sleep 0.05
+  record overload "$LOADGEN" overload --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --command "sleep 0.05"
+  stop_jobsd
+fi
+
+# 9. The peer: adnanh/webhook's synchronous hook running `true`, 64 clients POSTing without pause.
+if start_webhook; then
+  WRK_METHOD=POST record webhook wrk_json 64 "http://127.0.0.1:$WEBHOOK_PORT/hooks/true" "$WEBHOOK_PID"
+  stop_process "$WEBHOOK_PID" 5
+  WEBHOOK_PID=""
+fi
+
+# 10. Flood: 64 clients POST `true` without pause against a queue of 64; most answers are 429.
+if start_jobsd flood --max-running 64 --queue-limit 64; then
+  record flood "$LOADGEN" overload --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --command true
   stop_jobsd
 fi
 
@@ -327,6 +414,60 @@ for ((r = 1; r <= REPEATS; r++)); do
     fi
   done
 done
+
+# MARK: - Growth (issue 14): how cost grows with the work
+
+# 11. Jobs/s and start latency (sampled: `spawnloop stamp` jobs) at 1 … 256 clients.
+for c in "${GROWTH_CLIENTS[@]}"; do
+  if start_jobsd "growth_c$c" --max-running 64 --queue-limit 10000; then
+    record "growth_c$c" "$LOADGEN" throughput --port "$PORT" --clients "$c" --seconds "$SECONDS_PER" --stamp "$TMP/spawnloop"
+    stop_jobsd
+  fi
+done
+
+# 12. A small and a large backlog drained by 64 slots, POST latency meanwhile, RSS with it queued.
+for size in small large; do
+  n=$BACKLOG_SMALL; [[ $size == large ]] && n=$BACKLOG_LARGE
+  if start_jobsd "backlog_$size" --max-running 64 --queue-limit $((n * 2)); then
+    record "backlog_$size" "$LOADGEN" backlog --port "$PORT" --jobs "$n" --blockers 64 --pid "$JOBSD_PID"
+    stop_jobsd
+  fi
+done
+
+# 13. Stored history: a store of HISTORY finished jobs against one of EMPTY_HISTORY: start-up,
+# GET of random jobs, filtered and paged lists, RSS after that load.
+for store in empty history; do
+  n=$EMPTY_HISTORY; [[ $store == history ]] && n=$HISTORY
+  record "fill_$store" "$LOADGEN" fill-store --db "$TMP/stored_$store/data/jobsd.sqlite" --jobs "$n" --paths "$TMP/paths_$store"
+  if start_jobsd "stored_$store"; then
+    printf '{"startup_seconds":%s}\n' "$STARTUP_SECONDS" >"$RES/startup_$store.json"
+    WRK_PATHS="$TMP/paths_$store" record "get_$store" wrk_json 64 "http://127.0.0.1:$PORT/" "$JOBSD_PID"
+    record "list_state_$store" wrk_json 16 "http://127.0.0.1:$PORT/v1/jobs?state=failed&limit=20" "$JOBSD_PID"
+    record "list_label_$store" wrk_json 16 "http://127.0.0.1:$PORT/v1/jobs?label=team:t3&limit=20" "$JOBSD_PID"
+    record "list_page_$store" wrk_json 16 "http://127.0.0.1:$PORT/v1/jobs?limit=20&cursor=$(page_two_cursor)" "$JOBSD_PID"
+    printf '{"rss_mb":%s}\n' "$(awk '/^VmRSS:/ { print $2 / 1024 }' "/proc/$JOBSD_PID/status")" >"$RES/rss_$store.json"
+    stop_jobsd
+  fi
+  rm -rf "$TMP/stored_$store"
+done
+
+# 14. Retention sweep: GET and POST latency over a window in which a sweep purges SWEEP_JOBS
+# expired jobs (of twice as many stored; the GETs read the others), against the same store and
+# window with nothing to purge.
+for variant in nosweep sweep; do
+  due=(); [[ $variant == sweep ]] && due=(--expiring "$SWEEP_JOBS" --expiring-finished-at $(($(date +%s%3N) - (SWEEP_RETENTION - SWEEP_DUE) * 1000)))
+  record "fill_$variant" "$LOADGEN" fill-store --db "$TMP/$variant/data/jobsd.sqlite" --jobs $((SWEEP_JOBS * 2)) "${due[@]}" \
+    --paths "$TMP/paths_$variant" --sample 1000
+  if start_jobsd "$variant" --retention "${SWEEP_RETENTION}s"; then
+    gone=(); [[ $variant == sweep ]] && gone=(--gone "$(sed -n 's/.*"oldest_path":"\([^"]*\)".*/\1/p' "$RES/fill_$variant.json")")
+    record "probe_$variant" "$LOADGEN" latency-probe --port "$PORT" --seconds "$SWEEP_WINDOW" --paths "$TMP/paths_$variant" "${gone[@]}"
+    stop_jobsd
+  fi
+  rm -rf "$TMP/$variant"
+done
+
+# The growth curves as PNGs beside the report.
+plot_growth || echo "run.sh: gnuplot could not draw the growth curves" >&2
 
 # MARK: - Report
 

@@ -40,6 +40,15 @@ final class JobsClient {
         return try response.json()
     }
 
+    /// The CLOCK_MONOTONIC stamp (ns) a finished `spawnloop stamp` job printed as its main()
+    /// began: its stdout.
+    func stamp(of id: String) throws(LoadError) -> Int64 {
+        let log = try call("GET", "/v1/jobs/\(id)/logs?stream=stdout")
+        let text = String(decoding: log.body, as: UTF8.self).filter { $0.isNumber }
+        guard log.status == 200, let stamped = Int64(text) else { throw LoadError("logs of \(id)", "status \(log.status), body \(text)") }
+        return stamped
+    }
+
     /// Long-polls until the job is terminal or `deadline` (monotonic ns) passes; returns the last state seen.
     func waitTerminal(_ id: String, deadline: Int64) throws(LoadError) -> String {
         while true {

@@ -11,7 +11,8 @@ struct LoadGen: ParsableCommand {
         abstract: "Load generator for Benchmarks/run.sh (raw sockets, keep-alive, one thread per client).",
         subcommands: [
             Throughput.self, Overload.self, StartLatency.self, CancelLatency.self, IdleConnections.self,
-            RunningJobs.self, SubmitRate.self, TimelineCost.self, FreePort.self, Report.self,
+            RunningJobs.self, SubmitRate.self, TimelineCost.self, FillStore.self, Backlog.self, LatencyProbe.self, FreePort.self,
+            Report.self,
         ])
 }
 

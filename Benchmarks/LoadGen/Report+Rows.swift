@@ -97,10 +97,10 @@ extension Report {
                 row.note = medianNote(r, "submit_sqlite")
                 row.met = (row.ratio ?? 0) >= 0.8
             },
-        ]
+        ] + growthRows(r)
     }
 
-    private static func row(_ measure: String, target: String = "—", _ fill: (inout ReportRow) throws -> Void) -> ReportRow {
+    static func row(_ measure: String, target: String = "—", _ fill: (inout ReportRow) throws -> Void) -> ReportRow {
         var row = ReportRow(measure: measure, target: target)
         do { try fill(&row) } catch { row.error = "\(error)" }
         return row
@@ -112,7 +112,7 @@ extension Report {
         return "median of \(Int(n))"
     }
 
-    private static func wrkErrors(_ r: Results, _ name: String) throws(LoadError) -> Double {
+    static func wrkErrors(_ r: Results, _ name: String) throws(LoadError) -> Double {
         var sum = 0.0
         for key in ["errors_connect", "errors_read", "errors_write", "errors_timeout"] { sum += try r.number(name, key) }
         return sum

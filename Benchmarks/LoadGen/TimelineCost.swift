@@ -46,7 +46,7 @@ struct TimelineCost: Measure {
         logger.logLevel = .warning
         let store = try SQLiteJobStore(path: directory + "/jobsd.sqlite", logger: logger)
         let cpu0 = cpuSeconds(), wall0 = Clock.now()
-        let failure = blocking {
+        let failure = blockingTask {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for client in 0..<clients {
@@ -90,17 +90,5 @@ struct TimelineCost: Measure {
             JobEvent(.exited, at: now, seq: 3, [.init("exit_code", .number(0))]),
             JobEvent(.finished, at: now, seq: 4, [.init("state", .string("succeeded"))]),
         ] : [])
-    }
-
-    /// Runs `body` on the cooperative pool and waits for it on this (non-pool) thread.
-    private static func blocking(_ body: @escaping @Sendable () async -> String?) -> String? {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: String?
-        Task {
-            result = await body()
-            done.signal()
-        }
-        done.wait()
-        return result
     }
 }

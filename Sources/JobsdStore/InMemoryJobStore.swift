@@ -116,10 +116,11 @@ public actor InMemoryJobStore: WebhookOutbox {
         return records.values.filter { !$0.state.isTerminal }.sorted { $0.id < $1.id }
     }
 
-    public func purge(finishedBefore cutoff: Timestamp) throws -> [String] {
+    public func purge(finishedBefore cutoff: Timestamp, limit: Int) throws -> [String] {
         try checkOpen()
         let old = records.values.filter { $0.state.isTerminal && ($0.job.finishedAt.map { $0 < cutoff } ?? false) }
-        let expired = changeLog.prefix { $0.at < cutoff }
+            .sorted { $0.job.finishedAt! < $1.job.finishedAt! }.prefix(limit)
+        let expired = changeLog.prefix { $0.at < cutoff }.prefix(min(limit, Int(Int32.max)) * changesPerPurgedJob)
         if let last = expired.last { sweptThrough = last.change.seq }
         changeLog.removeFirst(expired.count)
         for r in old {

@@ -88,10 +88,14 @@ public protocol JobStore: Sendable {
     func list(_ query: JobQuery) async throws -> [JobRecord]
     /// Jobs in `queued`, `running` or `cancelling`, oldest first (recovery at start-up).
     func unfinished() async throws -> [JobRecord]
-    /// Deletes terminal jobs whose `finished_at` is before `cutoff` (their idempotency keys and
-    /// timelines go with them), terminal groups finished before it, and changes older than
-    /// `cutoff` from the change log, and returns the jobs' ids so their logs can be removed.
-    func purge(finishedBefore cutoff: Timestamp) async throws -> [String]
+    /// Deletes terminal jobs whose `finished_at` is before `cutoff`, oldest first and at most
+    /// `limit` of them (their idempotency keys and timelines go with them), terminal groups
+    /// finished before it, and the oldest of the changes older than `cutoff` from the change log,
+    /// at most `changesPerPurgedJob × limit` (more than the purged jobs made, so the log keeps
+    /// pace); returns the jobs' ids so their logs can be removed. One transaction: a sweep of many
+    /// jobs in chunks lets other writes in between (fewer than `limit` ids back: no older job is
+    /// left).
+    func purge(finishedBefore cutoff: Timestamp, limit: Int) async throws -> [String]
     /// A small durable write that changes no job, to learn whether the store takes writes again
     /// after it refused some (disk full, I/O error, lost database). Throws like a refused write.
     func probeWrite() async throws
@@ -139,4 +143,15 @@ extension JobStore {
 
     /// Output in files under the data dir (`JobLogFiles`).
     public func logStore(dataDirectory: String) -> any JobLogStore { JobLogFiles(dataDirectory: dataDirectory) }
+}
+
+/// The change-log bound of one purge: a job makes about three changes (queued, running, its end).
+public let changesPerPurgedJob = 8
+
+extension JobStore {
+    /// Every terminal job finished before `cutoff`, in one transaction (see
+    /// `purge(finishedBefore:limit:)`).
+    public func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
+        try await purge(finishedBefore: cutoff, limit: Int(Int32.max))
+    }
 }

@@ -19,10 +19,12 @@ extension SQLiteConnection {
         return JobChange(seq: lastInsertRowID, jobID: job.id, state: job.state, labels: job.labels, json: record.jobJSON)
     }
 
-    /// Removes the changes logged before `cutoff` and remembers the highest `seq` removed.
-    func purgeChanges(before cutoff: Timestamp) throws {
-        let last = try withStatement("SELECT MAX(seq) FROM job_changes WHERE at < ?1") { statement in
+    /// Removes the oldest changes logged before `cutoff`, at most `limit`, and remembers the
+    /// highest `seq` removed.
+    func purgeChanges(before cutoff: Timestamp, limit: Int) throws {
+        let last = try withStatement("SELECT MAX(seq) FROM (SELECT seq FROM job_changes WHERE at < ?1 ORDER BY seq LIMIT ?2)") { statement in
             try statement.bind(1, cutoff.milliseconds)
+            try statement.bind(2, Int64(limit))
             return try statement.step() ? statement.int64(0) : nil
         }
         guard let last else { return }

@@ -113,29 +113,36 @@ extension SQLiteConnection {
         guard changes > 0 else { throw JobStoreError.notFound(group.id) }
     }
 
-    /// Deletes terminal jobs finished before `cutoff` with their labels, timelines and pending
-    /// webhook deliveries (their idempotency keys go with the rows), and groups finished before
-    /// it, and returns the jobs' ids.
-    func purgeJobs(finishedBefore cutoff: Timestamp) throws -> [String] {
-        let old = "state IN (\(StoredJob.terminalStates)) AND finished_at < ?1"
-        return try atomically {
-            try purgeChanges(before: cutoff)
-            for table in ["job_labels", "job_events", "webhook_deliveries"] {
-                try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE job_id IN (SELECT id FROM jobs WHERE \(old))")) { statement in
-                    try statement.bind(1, cutoff.milliseconds)
-                    _ = try statement.step()
-                }
-            }
+    /// Deletes the oldest terminal jobs finished before `cutoff`, at most `limit`, with their
+    /// labels, timelines and pending webhook deliveries (their idempotency keys go with the rows),
+    /// groups finished before it and the oldest changes logged before it (see `JobStore.purge`),
+    /// and returns the jobs' ids.
+    func purgeJobs(finishedBefore cutoff: Timestamp, limit: Int) throws -> [String] {
+        try atomically {
+            try purgeChanges(before: cutoff, limit: min(limit, Int(Int32.max)) * changesPerPurgedJob)
             try withStatement("DELETE FROM job_groups WHERE finished_at < ?1") { statement in
                 try statement.bind(1, cutoff.milliseconds)
                 _ = try statement.step()
             }
-            return try withStatement("DELETE FROM jobs WHERE \(old) RETURNING id") { statement in
+            let ids = try withStatement(
+                "SELECT id FROM jobs WHERE state IN (\(StoredJob.terminalStates)) AND finished_at < ?1 ORDER BY finished_at LIMIT ?2"
+            ) { statement in
                 try statement.bind(1, cutoff.milliseconds)
+                try statement.bind(2, Int64(limit))
                 var ids: [String] = []
                 while try statement.step() { ids.append(statement.string(0) ?? "") }
                 return ids
             }
+            for table in ["job_labels", "job_events", "webhook_deliveries", "jobs"] {
+                try withStatement(SQLiteSQL("DELETE FROM \(table) WHERE \(table == "jobs" ? "id" : "job_id") = ?1")) { statement in
+                    for id in ids {
+                        try statement.bind(1, id)
+                        _ = try statement.step()
+                        statement.reset()
+                    }
+                }
+            }
+            return ids
         }
     }
 
@@ -158,11 +165,12 @@ extension SQLiteConnection {
 
     private func insertLabels(of record: SQLiteEncodedJob) throws {
         guard !record.labels.isEmpty else { return }
-        try withStatement("INSERT INTO job_labels (job_id, key, value) VALUES (?1, ?2, ?3)") { statement in
+        try withStatement("INSERT INTO job_labels (job_id, key, value, created_at) VALUES (?1, ?2, ?3, ?4)") { statement in
             for (key, value) in record.labels {
                 try statement.bind(1, record.id)
                 try statement.bind(2, key)
                 try statement.bind(3, value)
+                try statement.bind(4, record.createdAt.milliseconds)
                 _ = try statement.step()
                 statement.reset()
             }
@@ -185,11 +193,28 @@ extension SQLiteConnection {
     /// Newest first (`created_at`, then `id`), after the cursor, state any of `states`, every label
     /// pair present, at most `limit`.
     func jobs(matching query: JobQuery) throws -> [JobRecord] {
-        var sql = "SELECT \(StoredJob.columns) FROM jobs WHERE 1"
-        var parameters: [String] = []
-        if let after = query.after {
-            sql += " AND (created_at, id) < (CAST(? AS INTEGER), ?)"
-            parameters += [String(after.createdAt.milliseconds), after.id]
+        // With a label filter, the first label's index rows (newest first) drive the walk and
+        // each is joined to its job (CROSS JOIN keeps that order; the derived table's column
+        // names keep the jobs' columns unambiguous); without one, the jobs' own indexes do.
+        let labels = query.labels.sorted(by: { $0.key < $1.key })
+        var sql: String, parameters: [String] = []
+        let order: String
+        if let (key, value) = labels.first {
+            sql = "SELECT \(StoredJob.columns) FROM (SELECT job_id AS label_job, created_at AS label_time FROM job_labels "
+                + "WHERE key = ? AND value = ?) CROSS JOIN jobs ON jobs.id = label_job WHERE 1"
+            parameters += [key, value]
+            if let after = query.after {
+                sql += " AND (label_time, label_job) < (CAST(? AS INTEGER), ?)"
+                parameters += [String(after.createdAt.milliseconds), after.id]
+            }
+            order = " ORDER BY label_time DESC, label_job DESC LIMIT ?"
+        } else {
+            sql = "SELECT \(StoredJob.columns) FROM jobs WHERE 1"
+            if let after = query.after {
+                sql += " AND (created_at, id) < (CAST(? AS INTEGER), ?)"
+                parameters += [String(after.createdAt.milliseconds), after.id]
+            }
+            order = " ORDER BY created_at DESC, id DESC LIMIT ?"
         }
         if !query.states.isEmpty {
             sql += " AND state IN (" + Array(repeating: "?", count: query.states.count).joined(separator: ", ") + ")"
@@ -203,11 +228,11 @@ extension SQLiteConnection {
             sql += " AND orchestration IS NOT NULL AND json_extract(orchestration, '$.schedule_id') = ?"
             parameters.append(scheduleID)
         }
-        for (key, value) in query.labels.sorted(by: { $0.key < $1.key }) {
+        for (key, value) in labels.dropFirst() {
             sql += " AND id IN (SELECT job_id FROM job_labels WHERE key = ? AND value = ?)"
             parameters += [key, value]
         }
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        sql += order
         return try records(SQLiteSQL(sql)) { statement in
             for (index, parameter) in parameters.enumerated() { try statement.bind(Int32(index + 1), parameter) }
             try statement.bind(Int32(parameters.count + 1), Int64(max(0, query.limit)))

@@ -33,6 +33,7 @@ final class SQLiteEncodedJob: Sendable {
     var id: String { boxed.record.job.id }
     var idempotencyKey: String? { boxed.record.idempotencyKey }
     var labels: [String: String] { boxed.record.job.labels }
+    var createdAt: Timestamp { boxed.record.job.createdAt }
 
     /// Binds every column of `StoredJob.columns`, in that order, to ?1…?27 of `statement`
     /// (times in milliseconds), straight from the record: no intermediate array of values.

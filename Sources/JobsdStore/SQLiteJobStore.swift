@@ -136,8 +136,8 @@ public final class SQLiteJobStore: JobStore {
         try await reader.read { try $0.unfinishedJobs() }
     }
 
-    public func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
-        guard case let .purged(ids) = try await writer.perform(.purge(finishedBefore: cutoff)) else {
+    public func purge(finishedBefore cutoff: Timestamp, limit: Int) async throws -> [String] {
+        guard case let .purged(ids) = try await writer.perform(.purge(finishedBefore: cutoff, limit: limit)) else {
             preconditionFailure()
         }
         return ids

@@ -12,7 +12,7 @@ enum SQLiteWrite: Sendable {
     case claimDeliveries(owner: String, now: Timestamp, until: Timestamp, limit: Int)
     case settleDelivery(WebhookDelivery, owner: String, retryAt: Timestamp?, event: JobEvent)
     case releaseDeliveryClaims(owner: String)
-    case purge(finishedBefore: Timestamp)
+    case purge(finishedBefore: Timestamp, limit: Int)
     /// A write that changes no job (`SQLiteJobStore.probeWrite`).
     case probe
     /// Several updates as one write: all or nothing.
@@ -200,7 +200,7 @@ final class SQLiteWriter: @unchecked Sendable {
             case let .settleDelivery(delivery, owner, retryAt, event):
                 .success(.settled(try connection.settleDelivery(delivery, owner: owner, retryAt: retryAt, event: event)))
             case let .releaseDeliveryClaims(owner): .success(try { try connection.releaseDeliveryClaims(owner: owner); return .updated }())
-            case let .purge(cutoff): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff)))
+            case let .purge(cutoff, limit): .success(.purged(try connection.purgeJobs(finishedBefore: cutoff, limit: limit)))
             case .probe: .success(try { try connection.rewriteUserVersion(); return .updated }())
             case let .updateAll(records): .success(try { changes += try connection.updateJobs(records); return .updated }())
             case let .insertGroup(group, jobs): .success(try { changes += try connection.insertGroup(group, jobs: jobs); return .updated }())

@@ -24,7 +24,7 @@ private struct SlowCancellingWrites: JobStore {
     func get(_ id: String) async throws -> JobRecord? { try await inner.get(id) }
     func list(_ query: JobQuery) async throws -> [JobRecord] { try await inner.list(query) }
     func unfinished() async throws -> [JobRecord] { try await inner.unfinished() }
-    func purge(finishedBefore cutoff: Timestamp) async throws -> [String] { try await inner.purge(finishedBefore: cutoff) }
+    func purge(finishedBefore cutoff: Timestamp, limit: Int) async throws -> [String] { try await inner.purge(finishedBefore: cutoff, limit: limit) }
     func close() async { await inner.close() }
     func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws { try await inner.updateAll(records) }
     func insertGroup(_ group: GroupRecord, jobs: [(record: JobRecord, events: [JobEvent])]) async throws { try await inner.insertGroup(group, jobs: jobs) }

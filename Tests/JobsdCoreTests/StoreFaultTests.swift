@@ -59,9 +59,9 @@ private final class RefusingStore: JobStore, @unchecked Sendable {
     func get(_ id: String) async throws -> JobRecord? { try await inner.get(id) }
     func list(_ query: JobQuery) async throws -> [JobRecord] { try await inner.list(query) }
     func unfinished() async throws -> [JobRecord] { try await inner.unfinished() }
-    func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
+    func purge(finishedBefore cutoff: Timestamp, limit: Int) async throws -> [String] {
         try check(.purge)
-        return try await inner.purge(finishedBefore: cutoff)
+        return try await inner.purge(finishedBefore: cutoff, limit: limit)
     }
     func close() async { await inner.close() }
     func updateAll(_ records: [(record: JobRecord, events: [JobEvent])]) async throws {

@@ -101,6 +101,32 @@ import Testing
             #expect(both.map(\.id) == [jobID(24)])
             #expect(try await store.list(JobQuery(labels: ["team": "c"])).isEmpty)
             #expect(try await store.list(JobQuery(labels: ["team": "a", "n": "3"])).isEmpty)
+
+            // Pages of a label filter (the label's own index drives the walk in SQLite).
+            let firstPage = try await store.list(JobQuery(labels: ["team": "a"], limit: 3))
+            #expect(firstPage.map(\.id) == [24, 22, 20].map(jobID))
+            let secondPage = try await store.list(
+                JobQuery(states: [.queued, .failed], labels: ["team": "a"], after: JobListPosition(firstPage[2].job), limit: 3))
+            #expect(secondPage.map(\.id) == [18, 16, 14].map(jobID))
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
+    func purgeWithALimit_TakesTheOldestFinishedJobsFirst_AChunkAtATime(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store async throws in
+            let cutoff = Timestamp(milliseconds: 1_800_000_000_000)
+            let finishedAt = [3: 30, 1: 10, 5: 50, 2: 20, 4: 40]  // job n finished at that ms
+            for (n, at) in finishedAt {
+                _ = try await store.insert(.make(n, state: .succeeded, finishedAt: Timestamp(milliseconds: Int64(at))),
+                                           events: [JobEvent(.submitted, seq: 1)])
+            }
+            _ = try await store.insert(.make(6))
+            #expect(Set(try await store.purge(finishedBefore: cutoff, limit: 2)) == Set([1, 2].map(jobID)))
+            #expect(Set(try await store.purge(finishedBefore: cutoff, limit: 2)) == Set([3, 4].map(jobID)))
+            #expect(try await store.purge(finishedBefore: cutoff, limit: 2) == [jobID(5)])
+            #expect(try await store.purge(finishedBefore: cutoff, limit: 2).isEmpty)
+            #expect(try await store.list(JobQuery()).map(\.id) == [jobID(6)])
+            #expect(try await store.events(of: jobID(5)).isEmpty)
         }
     }
 

@@ -194,16 +194,18 @@ import Testing
     @Test func opening_AVersion1Database_MigratesIt_KeepingJobsLabelsAndIdempotencyKeys() async throws {
         defer { directory.remove() }
         let keyed = JobRecord.make(1, idempotencyKey: "key-1"), labelled = JobRecord.make(2, labels: ["a": "1"])
+        let newer = JobRecord.make(5, labels: ["a": "1"])
         do {
             let connection = try SQLiteConnection(path: path)
             defer { connection.close() }
             try connection.execute(SQLiteSchema.migrations[0])
             try connection.execute("PRAGMA user_version = 1")
-            for record in [keyed, labelled] { try connection.insertBeforeVersion4(record) }
+            for record in [keyed, newer, labelled] { try connection.insertBeforeVersion4(record) }
         }
         let store = try SQLiteJobStore(path: path, logger: logger)
         #expect(try await store.get(keyed.id) == keyed)
-        #expect(try await store.list(JobQuery(labels: ["a": "1"])) == [labelled])
+        #expect(try await store.list(JobQuery(labels: ["a": "1"])) == [newer, labelled])
+        #expect(try await store.list(JobQuery(labels: ["a": "1"], after: JobListPosition(newer.job))) == [labelled])
         #expect(try await store.insert(.make(3, idempotencyKey: "key-1")) == .existing(keyed))
         #expect(try await store.insert(.make(4)) == .inserted)
         await store.close()

@@ -42,8 +42,11 @@ enum PostgresJobRows {
     static let selectByIdempotencyKey = "SELECT \(columns) FROM jobs WHERE idempotency_key = $1"
     static let selectUnfinished =
         "SELECT \(columns) FROM jobs WHERE state IN (\(StoredJob.unfinishedStates)) ORDER BY id"
+    /// The oldest `$2` terminal jobs finished before `$1` (rows another transaction holds are left
+    /// to the next chunk).
     static let purge =
-        "DELETE FROM jobs WHERE state IN (\(StoredJob.terminalStates)) AND finished_at < $1 RETURNING id"
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (\(StoredJob.terminalStates)) AND finished_at < $1 "
+        + "ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id"
 
     // MARK: - Groups (layout: StoredGroup)
 

@@ -254,15 +254,17 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
-    public func purge(finishedBefore cutoff: Timestamp) async throws -> [String] {
-        try await pool.run { connection in
+    public func purge(finishedBefore cutoff: Timestamp, limit: Int) async throws -> [String] {
+        let changeLimit = min(limit, Int(Int32.max)) * changesPerPurgedJob
+        return try await pool.run { connection in
             try connection.transaction {
                 _ = try connection.query(
-                    "WITH swept AS (DELETE FROM job_changes WHERE at < $1 RETURNING seq) "
+                    "WITH swept AS (DELETE FROM job_changes WHERE seq IN "
+                        + "(SELECT seq FROM job_changes WHERE at < $1 ORDER BY seq LIMIT $2) RETURNING seq) "
                         + "UPDATE store_meta SET value = GREATEST(value, (SELECT COALESCE(MAX(seq), 0) FROM swept)) "
-                        + "WHERE key = 'changes_swept_through'", [cutoff.milliseconds])
+                        + "WHERE key = 'changes_swept_through'", [cutoff.milliseconds, Int64(changeLimit)])
                 _ = try connection.query(PostgresJobRows.purgeGroups, [cutoff.milliseconds])
-                let ids = try connection.query(PostgresJobRows.purge, [cutoff.milliseconds]).rows.compactMap { $0.string(0) }
+                let ids = try connection.query(PostgresJobRows.purge, [cutoff.milliseconds, Int64(limit)]).rows.compactMap { $0.string(0) }
                 if !ids.isEmpty {
                     for table in ["job_events", "webhook_deliveries"] {
                         _ = try connection.query("DELETE FROM \(table) WHERE job_id = ANY($1::text[])", ["{" + ids.joined(separator: ",") + "}"])
