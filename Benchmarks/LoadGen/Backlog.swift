@@ -5,8 +5,8 @@ import JobsdMetrics
 /// POST is answered meanwhile. `blockers` `sleep 600` jobs fill jobsd's running slots (start it
 /// with `--max-running` equal to that), the backlog is submitted by `clients` threads (RSS read
 /// with all of it queued), then the blockers are cancelled and the drain timed until the last
-/// job queued is terminal (the queue is FIFO); one more thread POSTs a `true` job every
-/// `probe-interval-ms` throughout the drain. Every backlog job is checked terminal afterwards.
+/// job queued is terminal (the queue is FIFO); one more thread POSTs a `true` job and lists the
+/// newest 20 jobs (`GET /v1/jobs?limit=20`) every `probe-interval-ms` throughout the drain. Every backlog job is checked terminal afterwards.
 struct Backlog: Measure {
     static let configuration = CommandConfiguration(abstract: "Drain rate of a queued backlog and POST latency while it drains.")
     @OptionGroup var server: ServerOptions
@@ -45,25 +45,27 @@ struct Backlog: Measure {
         let release = Clock.now()
         for id in blockerIDs { _ = try control.call("DELETE", "/v1/jobs/\(id)") }
         let drained = OneFlag()
-        let probe = runThreads(2) { thread -> (Samples, Int64, String?) in
+        let probe = runThreads(2) { thread -> (Samples, Int64, String?, Samples) in
             let client = JobsClient(host: host, port: port)
             if thread == 0 {
                 do {
                     let state = try client.waitTerminal(last, deadline: Clock.deadline(afterSeconds: 1800))
                     drained.set()
-                    return (Samples(), Clock.now(), state == "succeeded" ? nil : "last job ended \(state)")
+                    return (Samples(), Clock.now(), state == "succeeded" ? nil : "last job ended \(state)", Samples())
                 } catch {
                     drained.set()
-                    return (Samples(), Clock.now(), "\(error)")
+                    return (Samples(), Clock.now(), "\(error)", Samples())
                 }
             }
-            var posts = Samples()
+            var posts = Samples(), lists = Samples()
             while !drained.isSet {
                 let t0 = Clock.now()
                 if (try? client.submit(["true"]).status) == 201 { posts.add(Clock.now() - t0) }
+                let t1 = Clock.now()
+                if (try? client.call("GET", "/v1/jobs?limit=20").status) == 200 { lists.add(Clock.now() - t1) }
                 Clock.sleep(milliseconds: probeIntervalMs)
             }
-            return (posts, 0, nil)
+            return (posts, 0, nil, lists)
         }
         if let failure = probe[0].2 { throw LoadError("drain", failure) }
         let drainSeconds = Double(probe[0].1 - release) / 1e9
@@ -93,6 +95,7 @@ struct Backlog: Measure {
         result.set("drain_per_second", Double(ids.count) / drainSeconds)
         result.set("not_terminal", unfinished.done)
         probe[1].0.summarise("post_during_drain", into: &result)
+        probe[1].3.summarise("list_during_drain", into: &result)
         return result
     }
 }

@@ -15,7 +15,10 @@ struct JobRoutes: Sendable {
     static let maxWait: Double = 60
 
     func register(in router: inout HTTPRouter) {
-        router.add("POST", "/v1/jobs") { await handle($0, submit) }
+        let queueFull = APIError.queueFull(limit: engine.queueLimit).response
+        router.add("POST", "/v1/jobs", immediate: { [engine, lifecycle] in Self.refuseWhenFull($0, engine: engine, lifecycle: lifecycle, queueFull) }) {
+            await handle($0, submit)
+        }
         router.add("GET", "/v1/jobs") { await handle($0, list) }
         // The immediate handler captures only what it uses (capturing `self` would copy all of
         // `JobRoutes` on every GET).
@@ -47,6 +50,16 @@ struct JobRoutes: Sendable {
         case let .existing(job):
             return .json(status: 200, job.json, headers: [("Location", "/v1/jobs/\(job.id)")])
         }
+    }
+
+    /// A POST while the queue is full is refused on the event loop with the one prebuilt `429`,
+    /// before its body is decoded: no Task, no store, no allocation but the response's, so a flood
+    /// of them leaves the machine to the jobs already admitted. (A malformed body then gets its
+    /// `400` once there is room; `submit` refuses a full queue before it looks at an
+    /// `Idempotency-Key` too.) During shutdown `submit` answers (`503`).
+    static func refuseWhenFull(_ request: HTTPRequest, engine: JobEngine, lifecycle: ServerLifecycle, _ queueFull: HTTPResponse) -> HTTPResponse? {
+        guard engine.isQueueFull, !lifecycle.isDraining else { return nil }
+        return queueFull
     }
 
     private func idempotencyKey(_ request: HTTPRequest) throws(APIError) -> String? {

@@ -144,15 +144,29 @@ import Testing
         }
     }
 
-    @Test func aFullQueue_Is429WithRetryAfter() async throws {
+    /// While the queue is full a POST is refused before its body is read (on the event loop); once
+    /// there is room, a malformed body gets its 400 and a retried key its job.
+    @Test func aFullQueue_Is429WithRetryAfter_EvenForAMalformedBody_AndAKnownKeyGetsItsJobOnceThereIsRoom() async throws {
         try await TestServer.with({ $0.engine.maxRunning = 1; $0.engine.queueLimit = 1 }) { server in
             let blocker = try await server.submit(JobSpec(command: ["sh", "-c", "echo ready; exec sleep 60"]))
             try await server.waitForOutput(blocker.id, containing: "ready")
-            _ = try await server.submit(JobSpec(command: ["true"]))
+            let keyed = [("Idempotency-Key", "the-queued-one")]
+            let queued = try await server.send("POST", "/v1/jobs", body: #"{"command":["true"]}"#, headers: keyed)
+            #expect(queued.status == 201)
             let full = try await server.send("POST", "/v1/jobs", body: #"{"command":["true"]}"#)
             #expect(full.status == 429)
             #expect(full.header("Retry-After") != nil)
+            #expect(try decodeProblem(full).detail.contains("queue is full"))
+            #expect(try await server.send("POST", "/v1/jobs", body: #"{"command":"#).status == 429)
+            #expect(try await server.send("POST", "/v1/jobs", body: #"{"command":["true"]}"#, headers: keyed).status == 429)
             #expect(try await server.client().listPage().jobs.count == 2)
+            _ = try await server.client().cancel(blocker.id)
+            let queuedJob = try JSONDecoder().decode(Job.self, from: Data(queued.body))
+            #expect(try await server.client().wait(queuedJob.id).state == .succeeded)
+            #expect(try await server.send("POST", "/v1/jobs", body: #"{"command":"#).status == 400)
+            let again = try await server.send("POST", "/v1/jobs", body: #"{"command":["true"]}"#, headers: keyed)
+            #expect(again.status == 200)
+            #expect(again.header("Location") == queued.header("Location"))
         }
     }
 

@@ -47,6 +47,12 @@ final class EngineState: @unchecked Sendable {
     /// This engine's start (`GET /v1/nodes`).
     let startedAt = Timestamp.now()
 
+    /// Whether `n` more jobs fit in a queue of `limit` waiting jobs (counting submissions on
+    /// their way in).
+    func hasRoom(for n: Int, limit: Int) -> Bool {
+        queuedCount + reserved + n <= limit
+    }
+
     func enqueue(_ job: LiveJob) {
         admission.add(job, now: .now())
         rearm()

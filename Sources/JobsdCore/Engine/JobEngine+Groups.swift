@@ -28,7 +28,7 @@ extension JobEngine {
         let n = spec.jobs.count
         let refusal: EngineError? = state.lock.withLock {
             if state.shuttingDown { return .shuttingDown }
-            if state.queuedCount + state.reserved + n > configuration.queueLimit { return .queueFull(limit: configuration.queueLimit) }
+            if !state.hasRoom(for: n, limit: configuration.queueLimit) { return .queueFull(limit: configuration.queueLimit) }
             state.reserved += n
             return nil
         }

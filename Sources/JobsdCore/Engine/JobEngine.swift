@@ -158,7 +158,7 @@ public final class JobEngine: Sendable {
     ) async throws(EngineError) -> SubmitResult {
         let refusal: EngineError? = state.lock.withLock {
             if state.shuttingDown { return .shuttingDown }
-            if state.queuedCount + state.reserved >= configuration.queueLimit { return .queueFull(limit: configuration.queueLimit) }
+            if !state.hasRoom(for: 1, limit: configuration.queueLimit) { return .queueFull(limit: configuration.queueLimit) }
             state.reserved += 1
             return nil
         }
@@ -209,6 +209,15 @@ public final class JobEngine: Sendable {
         }
     }
 
+    /// True while a submission would be refused with `.queueFull` (`submit`'s own check, without
+    /// its reservation): lets the HTTP layer refuse a flood on its event loop.
+    public var isQueueFull: Bool {
+        state.lock.withLock { !state.hasRoom(for: 1, limit: configuration.queueLimit) }
+    }
+
+    /// Jobs that may wait in the queue (`--queue-limit`).
+    public var queueLimit: Int { configuration.queueLimit }
+
     // MARK: - Reading
 
     /// The job as it is now: running jobs from memory, the rest from the store. nil: unknown id.
@@ -224,10 +233,18 @@ public final class JobEngine: Sendable {
     public func list(_ query: JobQuery) async throws(EngineError) -> [Job] {
         let stored: [JobRecord]
         do { stored = try await store.list(query) } catch { throw .storeUnavailable("\(error)") }
-        let live: [String: Job] = state.lock.withLock { state.live.mapValues(\.currentJob) }
-        var byID: [String: Job] = [:]
-        for record in stored { byID[record.id] = live[record.id] ?? record.job }
-        for (id, job) in live where byID[id] == nil && query.isPastCursor(job) { byID[id] = job }
+        // A queued job is stored as it is; only jobs that left the queue (at most the running
+        // slots and the cancels in flight) may be ahead of their stored record. So the lock is
+        // held for the page and those, not for every queued job of a backlog.
+        var byID: [String: Job] = state.lock.withLock {
+            var byID: [String: Job] = [:]
+            for record in stored { byID[record.id] = state.live[record.id]?.currentJob ?? record.job }
+            for (id, live) in state.live where live.phase != .queued && byID[id] == nil {
+                let job = live.currentJob
+                if query.isPastCursor(job) { byID[id] = job }
+            }
+            return byID
+        }
         return byID.values
             .filter { job in
                 (query.states.isEmpty || query.states.contains(job.state))
