@@ -1,4 +1,4 @@
-# gnuplot -e "clients='…'; history='…'; history_jobs=N; empty_jobs=M; out='dir/'" growth.gp
+# gnuplot -e "clients='…'; history='…'; history_jobs=N; mid_jobs=K; empty_jobs=M; out='dir/'" growth.gp
 # Draws the growth curves of Benchmarks/run.sh (measures 11 and 13) as PNGs in `out`.
 set terminal pngcairo size 900,500 font ",10" noenhanced
 set grid
@@ -22,11 +22,12 @@ reset
 set terminal pngcairo size 900,500 font ",10" noenhanced
 set grid
 set output out . "growth-history.png"
-set title sprintf("jobsd: requests/s with %d vs %d finished jobs in the store", empty_jobs, history_jobs)
+set title sprintf("jobsd: requests/s with %d, %d and %d finished jobs in the store", empty_jobs, mid_jobs, history_jobs)
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set ylabel "requests / s (wrk)"
 set yrange [0:*]
 set key right top
-plot history using 2:xtic(1) title sprintf("%d jobs", empty_jobs), '' using 3 title sprintf("%d jobs", history_jobs)
+plot history using 2:xtic(1) title sprintf("%d jobs", empty_jobs), '' using 3 title sprintf("%d jobs", mid_jobs), \
+     '' using 4 title sprintf("%d jobs", history_jobs)

@@ -40,16 +40,17 @@ cd "$ROOT"
 # REPEATS: the ratio measures (GET vs nginx, durable vs memory) alternate with their reference
 # this many times; the report takes medians (and the worst of failure counts).
 # The growth measures (issue 14): BACKLOG_SMALL/LARGE queued jobs drained; HISTORY finished jobs
-# in the store against EMPTY_HISTORY; SWEEP_JOBS expired jobs purged by a retention sweep of
+# in the store against EMPTY_HISTORY (request cost) and MID_HISTORY (memory: both beyond the
+# record cache's 16 384); SWEEP_JOBS expired jobs purged by a retention sweep of
 # SWEEP_RETENTION seconds that falls due SWEEP_DUE seconds after they are written, inside a probe
 # window of SWEEP_WINDOW seconds.
 if ((QUICK)); then
   SECONDS_PER=2; LATENCY_COUNT=40; CONNECTIONS=1000; RUNNING_JOBS=100; REPEATS=1
-  BACKLOG_SMALL=1000; BACKLOG_LARGE=5000; HISTORY=20000; EMPTY_HISTORY=1000
-  SWEEP_JOBS=5000; SWEEP_RETENTION=8; SWEEP_DUE=4; SWEEP_WINDOW=8
+  BACKLOG_SMALL=1000; BACKLOG_LARGE=5000; HISTORY=40000; MID_HISTORY=20000; EMPTY_HISTORY=1000
+  SWEEP_JOBS=5000; SWEEP_RETENTION=20; SWEEP_DUE=4; SWEEP_WINDOW=8
 else
   SECONDS_PER=10; LATENCY_COUNT=300; CONNECTIONS=10000; RUNNING_JOBS=1000; REPEATS=3
-  BACKLOG_SMALL=10000; BACKLOG_LARGE=100000; HISTORY=1000000; EMPTY_HISTORY=1000
+  BACKLOG_SMALL=10000; BACKLOG_LARGE=100000; HISTORY=1000000; MID_HISTORY=100000; EMPTY_HISTORY=1000
   SWEEP_JOBS=100000; SWEEP_RETENTION=120; SWEEP_DUE=25; SWEEP_WINDOW=45
 fi
 GROWTH_CLIENTS=(1 4 16 64 256)
@@ -269,7 +270,7 @@ page_two_cursor() {
 }
 
 # plot_growth: Benchmarks/results/growth-clients.png (jobs/s and start latency p50/p99 against
-# clients) and growth-history.png (stored history: GET and list cost, empty store vs full).
+# clients) and growth-history.png (stored history: GET and list requests/s by store size).
 plot_growth() {
   local c
   for c in "${GROWTH_CLIENTS[@]}"; do
@@ -278,10 +279,10 @@ plot_growth() {
   done >"$TMP/growth_clients.dat"
   local name
   for name in get list_state list_label list_page; do
-    printf '"%s" %s %s\n' "$name" "$(json_number "$RES/${name}_empty.json" requests_per_second)" \
-      "$(json_number "$RES/${name}_history.json" requests_per_second)"
+    printf '"%s" %s %s %s\n' "$name" "$(json_number "$RES/${name}_empty.json" requests_per_second)" \
+      "$(json_number "$RES/${name}_mid.json" requests_per_second)" "$(json_number "$RES/${name}_history.json" requests_per_second)"
   done >"$TMP/growth_history.dat"
-  gnuplot -e "clients='$TMP/growth_clients.dat'; history='$TMP/growth_history.dat'; history_jobs=$HISTORY; empty_jobs=$EMPTY_HISTORY; out='Benchmarks/results/'" \
+  gnuplot -e "clients='$TMP/growth_clients.dat'; history='$TMP/growth_history.dat'; history_jobs=$HISTORY; mid_jobs=$MID_HISTORY; empty_jobs=$EMPTY_HISTORY; out='Benchmarks/results/'" \
     Benchmarks/growth.gp
 }
 
@@ -380,8 +381,9 @@ if start_webhook; then
   WEBHOOK_PID=""
 fi
 
-# 10. Flood: 64 clients POST `true` without pause against a queue of 64; most answers are 429.
-if start_jobsd flood --max-running 64 --queue-limit 64; then
+# 10. Flood: 64 clients POST `true` without pause against 64 slots and a queue of 8; most answers
+# are 429 (with a longer queue the POSTs, each a durable insert, may not outpace the jobs).
+if start_jobsd flood --max-running 64 --queue-limit 8; then
   record flood "$LOADGEN" overload --port "$PORT" --clients 64 --seconds "$SECONDS_PER" --command true
   stop_jobsd
 fi
@@ -434,10 +436,10 @@ for size in small large; do
   fi
 done
 
-# 13. Stored history: a store of HISTORY finished jobs against one of EMPTY_HISTORY: start-up,
+# 13. Stored history: stores of EMPTY_HISTORY, MID_HISTORY and HISTORY finished jobs: start-up,
 # GET of random jobs, filtered and paged lists, RSS after that load.
-for store in empty history; do
-  n=$EMPTY_HISTORY; [[ $store == history ]] && n=$HISTORY
+for store in empty mid history; do
+  case $store in empty) n=$EMPTY_HISTORY ;; mid) n=$MID_HISTORY ;; *) n=$HISTORY ;; esac
   record "fill_$store" "$LOADGEN" fill-store --db "$TMP/stored_$store/data/jobsd.sqlite" --jobs "$n" --paths "$TMP/paths_$store"
   if start_jobsd "stored_$store"; then
     printf '{"startup_seconds":%s}\n' "$STARTUP_SECONDS" >"$RES/startup_$store.json"

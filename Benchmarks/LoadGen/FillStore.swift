@@ -9,7 +9,8 @@ import Logging
 /// into a jobsd SQLite database through a real `SQLiteJobStore`, the rows and timeline events a
 /// finished job leaves (`submitted`, `started`, `exited`, `finished`; one label in four jobs, a
 /// quarter of them `failed`), as `clients` concurrent writers (group commit). Ids are ULIDs of
-/// their creation time, one millisecond apart, ending now; the first `expiring` jobs finished at
+/// their creation time, one millisecond apart, ending now; all finished now, except that the
+/// first `expiring` jobs finished at
 /// `--expiring-finished-at` (Unix ms) instead, so that a retention sweep finds them. Writes
 /// `sample` of the ids of the other jobs (of all when every job expires), spread evenly, as
 /// `/v1/jobs/<id>` lines to `--paths` for wrk; prints the oldest job's path (`oldest_path`).
@@ -38,7 +39,7 @@ struct FillStore: Measure {
                         group.addTask {
                             for n in stride(from: client, to: jobs, by: clients) {
                                 let created = newest - Int64(jobs - n)
-                                let record = Self.finished(n, createdAt: created, finishedAt: n < expiring ? expiredAt : created + 1)
+                                let record = Self.finished(n, createdAt: created, finishedAt: n < expiring ? expiredAt : newest)
                                 _ = try await store.insert(record, events: Self.events(of: record.job))
                             }
                         }

@@ -96,12 +96,13 @@ extension Report {
                 row.referenceName = "small store"
                 row.met = row.value! <= 5
             },
-            row("RSS MB after the read load, stored history", target: "≤ 1.2×") { row in
+            row("RSS MB after the read load, stored history", target: "≤ 1.1×") { row in
                 row.measure = try "RSS MB after the read load, \(Int(r.number("fill_history", "jobs"))) stored"
                 row.value = try r.number("rss_history", "rss_mb")
-                row.reference = try r.number("rss_empty", "rss_mb")
-                row.referenceName = "small store"
-                row.met = (row.ratio ?? 9) <= 1.2
+                row.reference = try r.number("rss_mid", "rss_mb")
+                row.referenceName = try "\(Int(r.number("fill_mid", "jobs"))) stored"
+                row.note = try "\(ReportRow.format(r.number("rss_empty", "rss_mb"))) MB with \(Int(r.number("fill_empty", "jobs"))) (record cache not full)"
+                row.met = (row.ratio ?? 9) <= 1.1
             },
         ]
         for (key, what) in [("get", "GET"), ("post", "POST")] {
