@@ -17,6 +17,9 @@ extension HTTPConnection {
             let chunked = request.version == .http1_1
             encodeHead(response, contentLength: nil, chunked: chunked, keepAlive: keepAlive && chunked)
             finishResponse(status: response.status, keepAlive: keepAlive && chunked)
+        case .deferred:
+            // A handler's misuse (from a Task, or as the reply of a deferred one): not a response.
+            respond(.problem(status: 500, detail: "The handler answered with a deferred body where it cannot be deferred."))
         }
     }
 

@@ -224,10 +224,10 @@ final class HTTPConnection: @unchecked Sendable {
         current = InFlight(method: request.method, path: request.path, version: request.version,
                            keepAlive: request.wantsKeepAlive, isHead: isHead, started: monotonicNanoseconds())
         if let immediate = context.immediateHandler, let response = immediate(request) {
-            if case .stream = response.body, !isHead {
-                runTask { response }
-            } else {
-                respond(response)
+            switch response.body {
+            case .stream where !isHead: runTask { response }
+            case let .deferred(start): start { [self] later in loop.execute { [self] in respond(later) } }
+            default: respond(response)
             }
             return
         }

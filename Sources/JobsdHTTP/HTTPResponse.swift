@@ -74,4 +74,10 @@ public struct HTTPResponse: Sendable {
 public enum HTTPResponseBody: Sendable {
     case bytes([UInt8])
     case stream(@Sendable (HTTPBodyWriter) async throws -> Void)
+    /// Only from an immediate handler (`HTTPImmediateHandler`): the response comes later, without
+    /// a Task. `start` runs at once on the event loop's queue and must not block; it hands the
+    /// real response (`.bytes`) to `reply` once, from any thread. The status and headers around
+    /// this body are not sent. A reply to a connection that closed meanwhile is dropped; nothing
+    /// times the wait out, so `start` must lead to a reply.
+    case deferred(@Sendable (_ reply: @escaping @Sendable (HTTPResponse) -> Void) -> Void)
 }

@@ -88,13 +88,25 @@ struct JobRoutes: Sendable {
 
     // MARK: - GET /v1/jobs/{id}
 
-    /// GET (and HEAD) without a query, answered on the event loop when the job is in memory (the
-    /// engine's live jobs or the store's cache); nil sends the request to `get`.
+    /// GET (and HEAD) without a query: answered on the event loop when the job is in memory (the
+    /// engine's live jobs or the store's cache), else deferred to the store's read; nil (a query:
+    /// `?wait=`) sends the request to `get`.
     static func peek(_ request: HTTPRequest, engine: JobEngine, bodies: TerminalJobBodies) -> HTTPResponse? {
         guard request.query.isEmpty else { return nil }
         let id = request.pathParameters["id"] ?? ""
         guard JobIDGenerator.isWellFormed(id) else { return APIError.notFound("no job \(id)").response }
-        return engine.cachedJob(id).map { jobResponse($0, bodies: bodies) }
+        if let job = engine.cachedJob(id) { return jobResponse(job, bodies: bodies) }
+        // Not in memory (a finished job beyond the record cache): read from the store's reader
+        // thread and answered from there on the loop, without a Task (half the thread hops).
+        return HTTPResponse(status: 200, body: .deferred { reply in
+            engine.readStoredJob(id) { result in
+                switch result {
+                case let .success(job?): reply(jobResponse(job, bodies: bodies))
+                case .success(nil): reply(APIError.notFound("no job \(id)").response)
+                case let .failure(error): reply(map(error).response)
+                }
+            }
+        })
     }
 
     private static let jsonHeaders: HTTPHeaders = [("Content-Type", "application/json")]

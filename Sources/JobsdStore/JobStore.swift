@@ -79,6 +79,10 @@ public protocol JobStore: Sendable {
     /// The job of the record `get` would return, when the store has it in memory and can answer
     /// without suspending or blocking; nil otherwise (the job may still exist: call `get`).
     func cachedJob(_ id: String) -> Job?
+    /// `get` for callers that must not suspend (the HTTP event loop), answered through `reply`
+    /// (which must not block): from a thread of the store's own where it has one, else from a
+    /// Task of its own.
+    func readJob(_ id: String, reply: @escaping @Sendable (Result<JobRecord?, any Error>) -> Void)
     /// Drops what the store keeps in memory only to answer faster (its record cache), so that
     /// the heap it took can go back to the system; reads fill it again. The engine calls it when
     /// it goes idle (`JobEngine.trimHeapWhenIdle`): after a burst, the cache's records lie
@@ -134,6 +138,13 @@ extension JobStore {
 
     /// Stores without a synchronous cache never answer from memory.
     public func cachedJob(_ id: String) -> Job? { nil }
+
+    /// Stores without a reader thread of their own are read in a Task (`get`).
+    public func readJob(_ id: String, reply: @escaping @Sendable (Result<JobRecord?, any Error>) -> Void) {
+        Task(priority: .userInitiated) {
+            do { reply(.success(try await get(id))) } catch { reply(.failure(error)) }
+        }
+    }
 
     /// Stores without a cache have nothing to drop.
     public func dropCaches() {}

@@ -20,12 +20,15 @@ extension SQLiteConnection {
     }
 
     /// Removes the oldest changes logged before `cutoff`, at most `limit`, and remembers the
-    /// highest `seq` removed.
+    /// highest `seq` removed. The log is in time order (`seq` follows `at`, but for clock steps),
+    /// so the walk starts at its head and stops at the first change not older than `cutoff`: a
+    /// sweep's chunk with nothing to remove reads one row, not the whole log.
     func purgeChanges(before cutoff: Timestamp, limit: Int) throws {
-        let last = try withStatement("SELECT MAX(seq) FROM (SELECT seq FROM job_changes WHERE at < ?1 ORDER BY seq LIMIT ?2)") { statement in
-            try statement.bind(1, cutoff.milliseconds)
-            try statement.bind(2, Int64(limit))
-            return try statement.step() ? statement.int64(0) : nil
+        let last = try withStatement("SELECT seq, at FROM job_changes ORDER BY seq LIMIT ?1") { statement -> Int64? in
+            try statement.bind(1, Int64(limit))
+            var last: Int64?
+            while try statement.step(), let at = statement.int64(1), at < cutoff.milliseconds { last = statement.int64(0) }
+            return last
         }
         guard let last else { return }
         try withStatement("DELETE FROM job_changes WHERE seq <= ?1") { statement in

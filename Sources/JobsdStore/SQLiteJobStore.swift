@@ -118,14 +118,31 @@ public final class SQLiteJobStore: JobStore {
 
     /// A cache hit returns without suspending; a miss queries and fills the cache.
     public func get(_ id: String) async throws -> JobRecord? {
-        let ticket: SQLiteRecordCache.Ticket
         switch try cache.lookup(id) {
         case let .hit(record): return record
-        case let .miss(missed): ticket = missed
+        case let .miss(ticket): return try await withCheckedThrowingContinuation { continuation in fetch(id, ticket: ticket) { continuation.resume(with: $0) } }
         }
-        let record = try await reader.read { try $0.job(id) }
-        if let record { cache.fill(record, ticket: ticket) }
-        return record
+    }
+
+    /// `get` without a Task: a hit replies at once, a miss from the reader's queue.
+    public func readJob(_ id: String, reply: @escaping @Sendable (Result<JobRecord?, any Error>) -> Void) {
+        do {
+            switch try cache.lookup(id) {
+            case let .hit(record): reply(.success(record))
+            case let .miss(ticket): fetch(id, ticket: ticket, reply: reply)
+            }
+        } catch {
+            reply(.failure(error))
+        }
+    }
+
+    /// Reads the record on the reader's queue, fills the cache (unless a write since `ticket`
+    /// makes the read stale) and replies there.
+    private func fetch(_ id: String, ticket: SQLiteRecordCache.Ticket, reply: @escaping @Sendable (Result<JobRecord?, any Error>) -> Void) {
+        reader.submit({ try $0.job(id) }) { [cache] result in
+            if case let .success(record?) = result { cache.fill(record, ticket: ticket) }
+            reply(result)
+        }
     }
 
     public func list(_ query: JobQuery) async throws -> [JobRecord] {

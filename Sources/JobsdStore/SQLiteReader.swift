@@ -16,14 +16,19 @@ final class SQLiteReader: @unchecked Sendable {
     /// does not interrupt a query that has started; it runs to its end.
     func read<T: Sendable>(_ query: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                guard !self.closed else {
-                    return continuation.resume(throwing: JobStoreError.unavailable("store is closed"))
-                }
-                continuation.resume(with: Result {
-                    do { return try query(self.connection) } catch let error as SQLiteError { throw error.storeError }
-                })
-            }
+            submit(query) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Runs `query` on the reader queue and hands its result to `completion` there, without a
+    /// Task (`unavailable` once closed).
+    func submit<T: Sendable>(_ query: @escaping @Sendable (SQLiteConnection) throws -> T,
+                             completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
+        queue.async {
+            guard !self.closed else { return completion(.failure(JobStoreError.unavailable("store is closed"))) }
+            completion(Result {
+                do { return try query(self.connection) } catch let error as SQLiteError { throw error.storeError }
+            })
         }
     }
 

@@ -170,6 +170,24 @@ import Testing
         }
     }
 
+    /// With a record cache of one, GETs of finished jobs are read from the store on its reader
+    /// thread (no Task): each answers its own job, HEAD its head, an unknown id 404.
+    @Test func finishedJobsBeyondTheRecordCache_AreReadFromTheStore() async throws {
+        try await TestServer.with({ $0.cacheRecords = 1 }) { server in
+            var ids: [String] = []
+            for n in 0..<4 { ids.append(try await server.submit(JobSpec(command: ["sh", "-c", "exit \(n)"])).id) }
+            for id in ids { _ = try await server.client().wait(id) }
+            for (n, id) in ids.enumerated().reversed() {
+                let response = try await server.send("GET", "/v1/jobs/\(id)")
+                #expect(response.status == 200)
+                let job = try JSONDecoder().decode(Job.self, from: Data(response.body))
+                #expect(job.id == id && job.exitCode == Int32(n) && job.state == (n == 0 ? .succeeded : .failed))
+                #expect(try await server.send("HEAD", "/v1/jobs/\(id)").status == 200)
+            }
+            #expect(try await server.send("GET", "/v1/jobs/01M0000000000000000000000Z").status == 404)
+        }
+    }
+
     @Test func stdinAndEnv_ReachTheProcess_WithJobIdAndAPrivateHome() async throws {
         try await TestServer.with { server in
             let job = try await server.submit(JobSpec(

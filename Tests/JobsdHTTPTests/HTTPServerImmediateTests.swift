@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 @testable import JobsdHTTP
 
@@ -19,7 +20,58 @@ private func text(_ path: String) -> HTTPResponse {
 /// Answers `/fast…` immediately with its path; nil for anything else.
 private let fastPaths: HTTPImmediateHandler = { $0.path.hasPrefix("/fast") ? text($0.path) : nil }
 
+/// `/fast…` immediately, `/later…` deferred: answered from another queue after a moment, with a
+/// body that says so; nil for anything else.
+private let fastAndLaterPaths: HTTPImmediateHandler = { request in
+    if request.path.hasPrefix("/later") {
+        return HTTPResponse(status: 500, body: .deferred { reply in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(request.path.hasSuffix("/slow") ? 50 : 0)) {
+                reply(text("deferred:" + request.path))
+            }
+        })
+    }
+    return fastPaths(request)
+}
+
 @Suite struct HTTPServerImmediateTests {
+    @Test func aDeferredAnswer_ComesFromAnotherQueueWithoutATask_InOrderWithTheOthers() async throws {
+        let calls = Calls()
+        try await withServer(immediate: fastAndLaterPaths, handler: { request in
+            calls.record(request.path)
+            return text("task:" + request.path)
+        }) { port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send("GET /later/1/slow HTTP/1.1\r\n\(host)\r\nGET /fast/2 HTTP/1.1\r\n\(host)\r\nGET /other HTTP/1.1\r\n\(host)\r\n")
+            let first = try await client.readResponse()
+            #expect(first.status == 200)
+            #expect(first.text == "deferred:/later/1/slow")
+            #expect(try await client.readResponse().text == "/fast/2")
+            #expect(try await client.readResponse().text == "task:/other")
+            try await client.send("HEAD /later/3 HTTP/1.1\r\n\(host)\r\n")
+            let head = try await client.readResponse(head: true)
+            #expect(head.headers["Content-Length"] == "\("deferred:/later/3".utf8.count)")
+            #expect(head.text.isEmpty)
+            let paths = (0..<200).map { $0 % 3 == 0 ? "/later/\($0)" : "/fast/\($0)" }
+            try await client.send(paths.map { "GET \($0) HTTP/1.1\r\n\(host)\r\n" }.joined())
+            var answers: [String] = []
+            for _ in paths { answers.append(try await client.readResponse().text) }
+            #expect(answers == paths.map { $0.hasPrefix("/later") ? "deferred:" + $0 : $0 })
+        }
+        #expect(calls.recorded == ["/other"])
+    }
+
+    @Test func aDeferredBody_FromTheTaskHandler_IsA500_AndTheConnectionGoesOn() async throws {
+        try await withServer(immediate: fastPaths, handler: { request in
+            request.path == "/misuse" ? HTTPResponse(status: 200, body: .deferred { reply in reply(text("never")) }) : text("task:" + request.path)
+        }) { port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send("GET /misuse HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().status == 500)
+            try await client.send("GET /after HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().text == "task:/after")
+        }
+    }
+
     @Test func immediateHandler_AnswersWithoutATask_AndNilFallsBackToTheTaskHandler() async throws {
         let calls = Calls()
         try await withServer(immediate: fastPaths, handler: { request in

@@ -112,6 +112,23 @@ import Testing
     }
 
     @Test(arguments: StoreFactory.all)
+    func purgeWithALimit_TakesTheChangeLogFromItsHead_AtMostEightChangesPerJob(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store async throws in
+            for n in 1...20 { _ = try await store.insert(.make(n)) }  // queued: 20 changes, no job to purge
+            guard case let .changes(all) = try await store.changes(after: 0, limit: 100), all.count == 20 else {
+                Issue.record("expected 20 changes")
+                return
+            }
+            let later = Timestamp.now().adding(seconds: 3600)
+            #expect(try await store.purge(finishedBefore: later, limit: 1).isEmpty)
+            #expect(try await store.changes(after: all[6].seq, limit: 100) == .expired)
+            #expect(try await store.changes(after: all[7].seq, limit: 100) == .changes(Array(all[8...])))
+            #expect(try await store.purge(finishedBefore: Timestamp(milliseconds: 1), limit: 1).isEmpty)
+            #expect(try await store.changes(after: all[7].seq, limit: 100) == .changes(Array(all[8...])))
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
     func purgeWithALimit_TakesTheOldestFinishedJobsFirst_AChunkAtATime(_ factory: StoreFactory) async throws {
         try await withStore(factory) { store async throws in
             let cutoff = Timestamp(milliseconds: 1_800_000_000_000)

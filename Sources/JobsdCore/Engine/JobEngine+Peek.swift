@@ -9,4 +9,11 @@ extension JobEngine {
         if let job = state.lock.withLock({ state.live[id]?.currentJob }) { return job }
         return store.cachedJob(id)
     }
+
+    /// `job(_:)` for a job `cachedJob` did not know, for callers that must not suspend: read from
+    /// the store (`JobStore.readJob`: on SQLite's reader thread, without a Task) and answered
+    /// through `reply`, which must not block.
+    public func readStoredJob(_ id: String, reply: @escaping @Sendable (Result<Job?, EngineError>) -> Void) {
+        store.readJob(id) { result in reply(result.map { $0?.job }.mapError { .storeUnavailable("\($0)") }) }
+    }
 }

@@ -258,9 +258,13 @@ public final class PostgresJobStore: JobStore {
         let changeLimit = min(limit, Int(Int32.max)) * changesPerPurgedJob
         return try await pool.run { connection in
             try connection.transaction {
+                // The log's head up to its first change not older than the cutoff (as in SQLite: a
+                // chunk reads at most `changeLimit` rows by seq, not the whole log by `at`).
                 _ = try connection.query(
-                    "WITH swept AS (DELETE FROM job_changes WHERE seq IN "
-                        + "(SELECT seq FROM job_changes WHERE at < $1 ORDER BY seq LIMIT $2) RETURNING seq) "
+                    "WITH head AS (SELECT seq, at FROM job_changes ORDER BY seq LIMIT $2), "
+                        + "edge AS (SELECT MIN(seq) AS seq FROM head WHERE at >= $1), "
+                        + "swept AS (DELETE FROM job_changes WHERE seq IN (SELECT seq FROM head "
+                        + "WHERE (SELECT seq FROM edge) IS NULL OR seq < (SELECT seq FROM edge)) RETURNING seq) "
                         + "UPDATE store_meta SET value = GREATEST(value, (SELECT COALESCE(MAX(seq), 0) FROM swept)) "
                         + "WHERE key = 'changes_swept_through'", [cutoff.milliseconds, Int64(changeLimit)])
                 _ = try connection.query(PostgresJobRows.purgeGroups, [cutoff.milliseconds])
