@@ -81,6 +81,8 @@ struct Backlog: Measure {
             }
             return tally
         })
+        Clock.sleep(milliseconds: 5000)  // idle: jobsd gives the heap back after 2 s idle (EngineConfiguration.idleTrimDelay)
+        let idle = try ProcStatus(pid: pid)
         var result = ResultObject()
         result.set("jobs", jobs)
         result.set("accepted", ids.count)
@@ -91,6 +93,7 @@ struct Backlog: Measure {
         result.set("rss_before_mb", Double(before.rssKiB) / 1024)
         result.set("rss_queued_mb", Double(queued.rssKiB) / 1024)
         result.set("rss_drained_mb", Double(drainedRSS.rssKiB) / 1024)
+        result.set("rss_idle_mb", Double(idle.rssKiB) / 1024)
         result.set("drain_seconds", drainSeconds)
         result.set("drain_per_second", Double(ids.count) / drainSeconds)
         result.set("not_terminal", unfinished.done)
