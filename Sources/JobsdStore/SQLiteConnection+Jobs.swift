@@ -125,7 +125,9 @@ extension SQLiteConnection {
                 _ = try statement.step()
             }
             let ids = try withStatement(
-                "SELECT id FROM jobs WHERE state IN (\(StoredJob.terminalStates)) AND finished_at < ?1 ORDER BY finished_at LIMIT ?2"
+                // `+state`: walk the finished_at index (oldest first, stopping after `limit`), not
+                // the state index, which would sort every finished job for each chunk.
+                "SELECT id FROM jobs WHERE +state IN (\(StoredJob.terminalStates)) AND finished_at < ?1 ORDER BY finished_at LIMIT ?2"
             ) { statement in
                 try statement.bind(1, cutoff.milliseconds)
                 try statement.bind(2, Int64(limit))
