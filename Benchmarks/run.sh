@@ -269,8 +269,8 @@ page_two_cursor() {
   curl -fsS "http://127.0.0.1:$PORT/v1/jobs?limit=20" | sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p'
 }
 
-# plot_growth: Benchmarks/results/growth-clients.png (jobs/s and start latency p50/p99 against
-# clients) and growth-history.png (stored history: GET and list requests/s by store size).
+# plot_growth: Benchmarks/results/latest-growth-clients.png (jobs/s and start latency p50/p99 against
+# clients) and latest-growth-history.png (stored history: GET and list requests/s by store size).
 plot_growth() {
   local c
   for c in "${GROWTH_CLIENTS[@]}"; do
@@ -282,7 +282,7 @@ plot_growth() {
     printf '"%s" %s %s %s\n' "$name" "$(json_number "$RES/${name}_empty.json" requests_per_second)" \
       "$(json_number "$RES/${name}_mid.json" requests_per_second)" "$(json_number "$RES/${name}_history.json" requests_per_second)"
   done >"$TMP/growth_history.dat"
-  gnuplot -e "clients='$TMP/growth_clients.dat'; history='$TMP/growth_history.dat'; history_jobs=$HISTORY; mid_jobs=$MID_HISTORY; empty_jobs=$EMPTY_HISTORY; out='Benchmarks/results/'" \
+  gnuplot -e "clients='$TMP/growth_clients.dat'; history='$TMP/growth_history.dat'; history_jobs=$HISTORY; mid_jobs=$MID_HISTORY; empty_jobs=$EMPTY_HISTORY; out='Benchmarks/results/latest-'" \
     Benchmarks/growth.gp
 }
 

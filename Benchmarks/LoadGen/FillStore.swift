@@ -32,27 +32,11 @@ struct FillStore: Measure {
         let (jobs, clients, expiring, expiredAt) = (jobs, clients, expiring, expiringFinishedAt)
         let newest = Timestamp.now().milliseconds
         let wall0 = Clock.now()
-        let failure = blockingTask {
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for client in 0..<clients {
-                        group.addTask {
-                            for n in stride(from: client, to: jobs, by: clients) {
-                                let created = newest - Int64(jobs - n)
-                                let record = Self.finished(n, createdAt: created, finishedAt: n < expiring ? expiredAt : newest)
-                                _ = try await store.insert(record, events: Self.events(of: record.job))
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-                await store.close()
-                return nil
-            } catch {
-                return "\(error)"
-            }
+        try writeConcurrently("fill-store", jobs: jobs, clients: clients, store: store) { n in
+            let created = newest - Int64(jobs - n)
+            let record = Self.finished(n, createdAt: created, finishedAt: n < expiring ? expiredAt : newest)
+            _ = try await store.insert(record, events: Self.events(of: record.job))
         }
-        if let failure { throw LoadError("fill-store", failure) }
         let seconds = Double(Clock.now() - wall0) / 1e9
         func path(_ n: Int) -> String { "/v1/jobs/" + Self.id(n, createdAt: newest - Int64(jobs - n)) }
         if let paths {
@@ -99,6 +83,29 @@ struct FillStore: Measure {
         let random = (0..<16).map { alphabet[Int((UInt64(n) >> (75 - 5 * UInt64(min($0, 15)))) & 31)] }
         return String(time + random)
     }
+}
+
+/// Runs `write(n)` for every n in 0..<jobs on `clients` concurrent tasks against `store` (group
+/// commit, as under load), then closes the store; throws the first failure as `LoadError(name, …)`.
+func writeConcurrently(_ name: String, jobs: Int, clients: Int, store: SQLiteJobStore,
+                       _ write: @escaping @Sendable (Int) async throws -> Void) throws {
+    let failure = blockingTask {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 0..<clients {
+                    group.addTask {
+                        for n in stride(from: client, to: jobs, by: clients) { try await write(n) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            await store.close()
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+    if let failure { throw LoadError(name, failure) }
 }
 
 /// Runs `body` on the cooperative pool and waits for it on this (non-pool) thread.

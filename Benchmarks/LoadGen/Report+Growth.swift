@@ -53,20 +53,8 @@ extension Report {
                 if left > 0 { row.note = "\(Int(left)) not terminal/errors" }
                 row.met = (row.ratio ?? 0) >= 0.9 && left == 0
             },
-            row("POST p99 ms while the backlog drains", target: "≤ 2×") { row in
-                row.value = try r.number("backlog_large", "post_during_drain_p99_ms")
-                row.reference = try r.number("backlog_small", "post_during_drain_p99_ms")
-                row.referenceName = "small backlog"
-                row.note = try "p50 \(ReportRow.format(r.number("backlog_large", "post_during_drain_p50_ms"))) ms"
-                row.met = (row.ratio ?? 9) <= 2
-            },
-            row("GET /v1/jobs?limit=20 p99 ms while the backlog drains", target: "≤ 2×") { row in
-                row.value = try r.number("backlog_large", "list_during_drain_p99_ms")
-                row.reference = try r.number("backlog_small", "list_during_drain_p99_ms")
-                row.referenceName = "small backlog"
-                row.note = try "p50 \(ReportRow.format(r.number("backlog_large", "list_during_drain_p50_ms"))) ms"
-                row.met = (row.ratio ?? 9) <= 2
-            },
+            drainLatencyRow(r, "POST", key: "post_during_drain"),
+            drainLatencyRow(r, "GET /v1/jobs?limit=20", key: "list_during_drain"),
             row("RSS MB with queued jobs", target: "≤ 128 MB") { row in
                 let small = try r.number("backlog_small", "jobs"), large = try r.number("backlog_large", "jobs")
                 row.measure = "RSS MB, \(Int(small)) queued jobs"
@@ -120,5 +108,16 @@ extension Report {
             })
         }
         return rows
+    }
+
+    /// `what`'s p99 while the large backlog drains against while the small one does.
+    private static func drainLatencyRow(_ r: Results, _ what: String, key: String) -> ReportRow {
+        row("\(what) p99 ms while the backlog drains", target: "≤ 2×") { row in
+            row.value = try r.number("backlog_large", "\(key)_p99_ms")
+            row.reference = try r.number("backlog_small", "\(key)_p99_ms")
+            row.referenceName = "small backlog"
+            row.note = try "p50 \(ReportRow.format(r.number("backlog_large", "\(key)_p50_ms"))) ms"
+            row.met = (row.ratio ?? 9) <= 2
+        }
     }
 }

@@ -46,25 +46,9 @@ struct TimelineCost: Measure {
         logger.logLevel = .warning
         let store = try SQLiteJobStore(path: directory + "/jobsd.sqlite", logger: logger)
         let cpu0 = cpuSeconds(), wall0 = Clock.now()
-        let failure = blockingTask {
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for client in 0..<clients {
-                        group.addTask {
-                            for n in stride(from: client, to: jobs, by: clients) {
-                                try await lifecycle(n, store: store, withEvents: withEvents)
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-                await store.close()
-                return nil
-            } catch {
-                return "\(error)"
-            }
+        try writeConcurrently("timeline-cost", jobs: jobs, clients: clients, store: store) { n in
+            try await lifecycle(n, store: store, withEvents: withEvents)
         }
-        if let failure { throw LoadError("timeline-cost", failure) }
         let cpu = (cpuSeconds() - cpu0) * 1e6 / Double(jobs)
         let wall = Double(Clock.now() - wall0) / 1e3 / Double(jobs)
         return (cpu, wall)

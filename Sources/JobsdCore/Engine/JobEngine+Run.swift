@@ -170,10 +170,14 @@ extension JobEngine {
     static let sweepChunk = 100
 
     /// One retention sweep, in chunks of `sweepChunk` jobs until none older is left (or the
-    /// store refuses; the next sweep goes on from there). Each chunk's logs are removed as it
+    /// store refuses; the next sweep goes on from there); none while the store is in a fault. Each chunk's logs are removed as it
     /// commits. Shutdown does not interrupt it: a chunk is short, and the sweep ends with the
     /// jobs the store had expired.
     func sweepExpiredJobs() async {
+        // While the store refuses writes, only the probe (which first checks for free space) may
+        // end the fault: a sweep's small commit could land in the tail a refused write left in
+        // the WAL and end it while the disk is still full.
+        guard storeHealth.currentFault == nil else { return }
         let cutoff = Timestamp.now().adding(seconds: -configuration.retention)
         var purged = 0
         do {
