@@ -119,7 +119,8 @@ import Testing
                 try #require(try await server.send("GET", "/v1/jobs/\(job.id)").status == 200, "kept until the disk was full")
                 // The sweep that would purge it is refused: a store fault.
                 try await eventually("/readyz turning 503") { try await server.send("GET", "/readyz").status == 503 }
-                #expect(try await server.send("GET", "/v1/jobs/\(job.id)").status == 200)
+                let kept = try await server.send("GET", "/v1/jobs/\(job.id)")
+                #expect(kept.status == 200, "\(kept.status): \(String(decoding: kept.body, as: UTF8.self))")
 
                 try disk.free(filler)
                 try await eventually("the job being purged") { try await server.send("GET", "/v1/jobs/\(job.id)").status == 404 }
