@@ -235,14 +235,10 @@ final class HTTPConnection: @unchecked Sendable {
         runTask { await handler(request) }
     }
 
-    /// Runs `makeResponse` in a Task and sends its response (streamed from the Task). The Task
-    /// runs at `.userInitiated` priority, above the default of the work it asks for (a server's
-    /// background work, e.g. jobsd's job supervision): its own pool threads, so under a backlog a
-    /// request waits for a core, not behind every queued piece of that work (a POST while 20 000
-    /// jobs drained: p50 34 ms at the default priority, 2.3 ms at this one).
+    /// Runs `makeResponse` in a Task and sends its response (streamed from the Task).
     private func runTask(_ makeResponse: @escaping @Sendable () async -> HTTPResponse) {
         let isHead = current?.isHead ?? false
-        let task = Task(priority: .userInitiated) { [self] in
+        let task = Task { [self] in
             let response = await makeResponse()
             if case .stream(let body) = response.body, !isHead {
                 do {

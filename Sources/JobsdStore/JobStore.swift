@@ -141,7 +141,7 @@ extension JobStore {
 
     /// Stores without a reader thread of their own are read in a Task (`get`).
     public func readJob(_ id: String, reply: @escaping @Sendable (Result<JobRecord?, any Error>) -> Void) {
-        Task(priority: .userInitiated) {
+        Task {
             do { reply(.success(try await get(id))) } catch { reply(.failure(error)) }
         }
     }

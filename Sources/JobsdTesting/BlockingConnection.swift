@@ -71,7 +71,10 @@ public final class BlockingConnection {
     @discardableResult
     public func fill(limit: Int = 65536) throws -> Bool {
         var scratch = [UInt8](repeating: 0, count: limit)
-        let count = scratch.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+        var count: Int
+        repeat {
+            count = scratch.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+        } while count < 0 && errno == EINTR  // a signal for another part of the test process
         if count < 0 { throw Failure("read: errno \(errno)") }
         buffer += scratch[..<count]
         return count > 0

@@ -206,7 +206,9 @@ private final class RawEventReader {
         var head: [UInt8] = []
         var byte: UInt8 = 0
         while !head.ends(with: Array("\r\n\r\n".utf8)) {
-            guard recv(fd, &byte, 1, 0) == 1 else { throw TestFailure("no answer head") }
+            var got: Int
+            repeat { got = recv(fd, &byte, 1, 0) } while got < 0 && errno == EINTR
+            guard got == 1 else { throw TestFailure("no answer head (recv: \(got), errno \(errno))") }
             head.append(byte)
         }
         guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 200") else { throw TestFailure("answer: \(head)") }
