@@ -14,18 +14,21 @@ import JobsdMetrics
 /// is left (SIGUSR2). Its pid and start time are kept in `<data>/subreapers/<name>` while it
 /// lives, so a jobsd restarted after a crash finds it (`recovered`) and stops the tree through it.
 ///
-/// Thread-safe: `escaped` is guarded by `lock`; the rest is immutable.
+/// Thread-safe: `escaped` and `statusOpen` are guarded by `lock`; the rest is immutable.
 final class Subreaper: ContainedTree, @unchecked Sendable {
     let pid: pid_t
     private let pidfd: Int32
     private let recordPath: String
     private let lock = PThreadLock()
     private var escaped = 0
+    /// Its status pipe has not reached end-of-file: reports (escaped counts) may still come.
+    private var statusOpen: Bool
 
-    private init(pid: pid_t, pidfd: Int32, recordPath: String) {
+    private init(pid: pid_t, pidfd: Int32, recordPath: String, statusOpen: Bool) {
         self.pid = pid
         self.pidfd = pidfd
         self.recordPath = recordPath
+        self.statusOpen = statusOpen
     }
 
     deinit { close(pidfd) }
@@ -75,7 +78,7 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
         try? FileManager.default.createDirectory(atPath: registry, withIntermediateDirectories: true)
         let recordPath = registry + "/" + name
         _ = FileManager.default.createFile(atPath: recordPath, contents: Data("\(pid) \(ticks ?? 0)\n".utf8))
-        let tree = Subreaper(pid: pid, pidfd: pidfd, recordPath: recordPath)
+        let tree = Subreaper(pid: pid, pidfd: pidfd, recordPath: recordPath, statusOpen: true)
         OutputLoop.shared.register(status.read, channel: SubreaperChannel(tree: tree, onExit: onExit))
         return (first.1, tree)
     }
@@ -98,11 +101,14 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
             unlink(recordPath)
             return nil
         }
-        return Subreaper(pid: pid, pidfd: pidfd, recordPath: recordPath)
+        return Subreaper(pid: pid, pidfd: pidfd, recordPath: recordPath, statusOpen: false)  // no pipe to this jobsd
     }
 
     /// Records escaped processes a SIGUSR1 reached (from the status pipe).
     func reportEscaped(_ count: Int) { lock.withLock { escaped += count } }
+
+    /// The status pipe reached end-of-file: every report is in.
+    func statusClosed() { lock.withLock { statusOpen = false } }
 
     // MARK: - ContainedTree
 
@@ -113,7 +119,9 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
 
     func killAll() { _ = jobsd_pidfd_signal(pidfd, SIGUSR2, 0) }
 
-    var isPopulated: Bool { jobsd_pidfd_exited(pidfd) == 0 }
+    /// Until the subreaper exited and its status pipe is drained, so that `escapedReported` is
+    /// complete when the ladder sees the tree gone.
+    var isPopulated: Bool { jobsd_pidfd_exited(pidfd) == 0 || lock.withLock { statusOpen } }
     /// The subreaper does not count its descendants: 1 while any is alive (a lower bound).
     var processCount: Int { isPopulated ? 1 : 0 }
 
@@ -163,6 +171,7 @@ final class SubreaperChannel: @unchecked Sendable {
     }
 
     func closed() {
+        tree.statusClosed()
         if !exited {
             exited = true
             onExit(ExitStatus(raw: SIGKILL))
