@@ -174,9 +174,9 @@ extension JobEngine {
     /// commits. Shutdown does not interrupt it: a chunk is short, and the sweep ends with the
     /// jobs the store had expired.
     func sweepExpiredJobs() async {
-        // While the store refuses writes, only the probe (which first checks for free space) may
-        // end the fault: a sweep's small commit could land in the tail a refused write left in
-        // the WAL and end it while the disk is still full.
+        // While the store refuses writes the sweep waits: deleting rows frees no disk space
+        // (SQLite keeps its file's pages), and the probe, which checks for free space first,
+        // is what ends a fault.
         guard storeHealth.currentFault == nil else { return }
         let cutoff = Timestamp.now().adding(seconds: -configuration.retention)
         var purged = 0
