@@ -35,14 +35,6 @@ int jobsd_pidfd_exited(int pidfd) {
     return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) ? 1 : 0;
 }
 
-int jobsd_pidfd_wait(int pidfd, int timeout_us) {
-    struct pollfd p = {.fd = pidfd, .events = POLLIN};
-    struct timespec limit = {.tv_sec = timeout_us / 1000000, .tv_nsec = (long)(timeout_us % 1000000) * 1000};
-    int n = ppoll(&p, 1, &limit, NULL);
-    if (n < 0) return errno == EINTR ? 0 : -1;
-    return n == 1 && (p.revents & POLLIN) ? 1 : 0;
-}
-
 int jobsd_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 int jobsd_wifexited(int status) { return WIFEXITED(status); }

@@ -80,10 +80,6 @@ int jobsd_pidfd_signal(int pidfd, int sig, int value);
 /// 1 when the process named by `pidfd` has exited (its pidfd is readable), else 0.
 int jobsd_pidfd_exited(int pidfd);
 
-/// Blocks up to `timeout_us` microseconds until the process named by `pidfd` has exited: 1 when
-/// it has, 0 when the time ran out (or a signal interrupted the wait), -1 with errno set.
-int jobsd_pidfd_wait(int pidfd, int timeout_us);
-
 /// prctl(PR_SET_CHILD_SUBREAPER, 1) (prctl is C-variadic). Returns 0 or an errno value.
 int jobsd_set_child_subreaper(void);
 

@@ -39,9 +39,7 @@ extension JobEngine {
     /// job's `cancelling` record is then stored without waiting for the disk
     /// (`JobStore.updateUnsynced`; a crash of jobsd does not lose it): the terminal record's
     /// commit makes it durable, so a cancel costs one disk wait, not two. Should the wait end
-    /// first, the answer waits until the store synced it (`JobStore.probeWrite`). The waiting
-    /// request's thread also takes the first look for the main process's exit (up to
-    /// `SignalLadder.firstLook`, `ProcessWatch.lookInline`).
+    /// first, the answer waits until the store synced it (`JobStore.probeWrite`).
     public func cancel(
         _ id: String, grace: Double? = nil, reason: String = "delete", error: String? = nil, wait: Double? = nil
     ) async throws(EngineError) -> CancelResult {
@@ -106,8 +104,6 @@ extension JobEngine {
             var write = write
             write.synced = !unsynced
             await storeInTurn(live, write, logger: logger)
-            // Waiting for the end anyway: look for the exit here, where the thread is awake.
-            if unsynced { _ = live.watch.lookInline(within: SignalLadder.firstLook) }
             return (.cancelling(write.record.job), unsynced)
         case let .storeCancelling(live, write):
             await storeInTurn(live, write, logger: logger)

@@ -1,4 +1,3 @@
-import CProcessSupport
 import Glibc
 import JobsdMetrics
 
@@ -59,27 +58,6 @@ final class ProcessWatch: @unchecked Sendable {
         condition.broadcast()
     }
 
-    /// After SIGTERM: waits up to `seconds` on this thread, without suspending, for the main process
-    /// (a child of jobsd) to exit, and reaps it, so its exit is recorded with one thread wake-up
-    /// (this one) instead of three (the event loop's manager and worker threads, then a Task's:
-    /// each 50 µs at p50 and up to 0.5 ms at p99 on a 2-vCPU VM, most of a cancel's tail). One
-    /// thread at a time waits so (a group's cancel must not block every thread of the pool).
-    /// False, without waiting, when another thread does, the group is not known or has exited, or
-    /// the main process is not our child (a subreaper's job): then suspend instead.
-    func lookInline(within seconds: Double) -> Bool {
-        guard let pid = lock.withLock({ status == nil ? group : nil }), Reaper.shared.isWaiting(for: pid),
-              Self.inlineLook.take() else { return false }
-        defer { Self.inlineLook.give() }
-        // Opened after the check: a pid reaped and reused meanwhile costs at most `seconds`.
-        let pidfd = jobsd_pidfd_open(pid)
-        guard pidfd >= 0 else { return false }
-        defer { close(pidfd) }
-        if jobsd_pidfd_wait(pidfd, Int32(seconds * 1e6)) == 1 { Reaper.shared.reapExited() }
-        return true
-    }
-
-    private static let inlineLook = InlineLookSlot()
-
     /// Makes stop requests from now on send SIGTERM to `group` (the main process's) at once.
     func stopsGroup(_ group: pid_t) {
         lock.withLock { self.group = group }
@@ -123,22 +101,4 @@ final class ProcessWatch: @unchecked Sendable {
         }
         return snapshot
     }
-}
-
-/// The one thread allowed to wait inline for a main process's exit (`ProcessWatch.lookInline`).
-/// Thread-safe: `taken` is guarded by `lock`.
-private final class InlineLookSlot: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var taken = false
-
-    /// True when the slot was free and is now the caller's.
-    func take() -> Bool {
-        lock.withLock {
-            if taken { return false }
-            taken = true
-            return true
-        }
-    }
-
-    func give() { lock.withLock { taken = false } }
 }

@@ -84,9 +84,6 @@ final class Reaper: @unchecked Sendable {
         return (pid, ticks, pidfd)
     }
 
-    /// Whether `pid` is a child of jobsd not reaped yet.
-    func isWaiting(for pid: pid_t) -> Bool { lock.withLock { handlers[pid] != nil } }
-
     /// Reaps every child that has exited, without blocking; calls the handlers of registered
     /// ones (outside `lock`). Safe on any thread, any number of times.
     func reapExited() {

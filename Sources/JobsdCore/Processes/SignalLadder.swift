@@ -10,8 +10,7 @@ import Logging
 ///
 /// The steps, in order (each logged; hooks for job events go beside those log lines):
 /// 1. SIGTERM to the main process's group (at most once: `ProcessWatch` may have sent it with
-///    the stop request), then a short look (`firstLook`) for the tree to empty — on this thread,
-///    without suspending, when it may (`ProcessWatch.lookInline`);
+///    the stop request), then a short look (`firstLook`) for the tree to empty;
 /// 2. SIGTERM to the rest of the tree (`ContainedTree.terminate`; escaped descendants counted);
 /// 3. wait up to `grace` for the tree to be empty and the main process reaped;
 /// 4. SIGKILL to the whole tree, repeated with a short backoff until it is empty, at most
@@ -64,9 +63,7 @@ struct SignalLadder: Sendable {
             let generation = watch.snapshot.generation
             groupSignalled = watch.terminateGroupOnce(processGroup)
             if groupSignalled { record.group(SIGTERM, members: tree.processCount, time: watch.groupTerminatedAt ?? .now()) }
-            if groupSignalled, !leaderDone, !watch.lookInline(within: Self.firstLook) {
-                await watch.wait(after: generation, timeout: Self.firstLook)
-            }
+            if groupSignalled, !leaderDone { await watch.wait(after: generation, timeout: Self.firstLook) }
         }
         if isGone { return finish(escaped: 0, survivors: 0, record) }
         // From here on a change of the tree wakes the waits below too.
