@@ -11,7 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
+#include <sys/eventfd.h>
 
 int jobsd_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
@@ -42,6 +42,13 @@ int jobsd_wexitstatus(int status) { return WEXITSTATUS(status); }
 int jobsd_wifsignaled(int status) { return WIFSIGNALED(status); }
 int jobsd_wtermsig(int status) { return WTERMSIG(status); }
 
+pid_t jobsd_wait_any_nowait(void) {
+    siginfo_t info;
+    info.si_pid = 0;
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) return -1;
+    return info.si_pid;
+}
+
 int jobsd_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int jobsd_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
@@ -64,11 +71,4 @@ int jobsd_epoll_wait(int epfd, unsigned long long *tokens, int max, int timeout_
     return n;
 }
 
-int jobsd_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK); }
-
-int jobsd_timerfd_arm(int fd, unsigned long long nanoseconds) {
-    struct itimerspec value = {0};
-    value.it_value.tv_sec = (time_t)(nanoseconds / 1000000000ULL);
-    value.it_value.tv_nsec = (long)(nanoseconds % 1000000000ULL);
-    return timerfd_settime(fd, 0, &value, NULL);
-}
+int jobsd_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -146,7 +146,7 @@ int jobsd_exec_in_child(struct jobsd_exec_request *request, int cgroup_fd, pid_t
 /// disposition (ignore) the kernel drops it at once — unless that thread blocks it (threads of
 /// the Swift concurrency pool do): then it is queued for the process and wakes a thread that
 /// does not (libdispatch's main thread, asleep in sigsuspend), only to be discarded. One wasted
-/// wake-up per job; exits reach the reaper through pidfds, never through the signal. So the
+/// wake-up per job; exits reach the reaper through waitid, never through the signal. So the
 /// spawning thread leaves SIGCHLD unblocked (once per thread). A handler someone installs for
 /// SIGCHLD may then run on such a thread, which is fine for any async-signal-safe handler.
 static void unblock_child_exit_signal(void) {
@@ -176,8 +176,8 @@ static void exit_at_once(void *arg) {
 }
 
 int jobsd_cgroup_probe(int cgroup_fd) {
-    // exit_signal 0 makes it a "clone" child: invisible to waitpid(-1) without __WCLONE, so
-    // the reaper never takes it.
+    // exit_signal 0 makes it a "clone" child: invisible to waitid(P_ALL) without __WCLONE, so
+    // the reaper thread never takes it.
     long rc = jobsd_clone_vfork(exit_at_once, NULL, cgroup_fd, 0);
     if (rc < 0) return (int)-rc;
     int status;

@@ -204,14 +204,7 @@ import Testing
         _ = await second.waitForExit()
         JobEngine.discardCgroups(dataDirectory: data)
         #expect((roots + [root]).allSatisfy { access($0, F_OK) != 0 }, "\(roots.filter { access($0, F_OK) == 0 })")
-        // Killed, it was reparented to this test process (a subreaper too), whose reaper reaps
-        // orphans within a second (`JobEventLoop.orphanSweepSeconds`).
-        var gone = kill(nextPid, 0) != 0
-        for _ in 0..<250 where !gone {
-            try await Task.sleep(for: .milliseconds(20))
-            gone = kill(nextPid, 0) != 0
-        }
-        #expect(gone, "the killed run's job process \(nextPid) is still there")
+        #expect(kill(nextPid, 0) != 0)
     }
 }
 

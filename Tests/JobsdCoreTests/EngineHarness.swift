@@ -174,7 +174,7 @@ enum ProcScan {
         }
     }
 
-    /// Zombies are reaped right after they exit (pidfd or ladder sweep), orphans within a second: allow that.
+    /// Zombies are reaped by the reaper thread right after they exit: allow it a moment.
     static func noZombieChildren() async -> Bool {
         for _ in 0..<100 {
             if zombieChildren().isEmpty { return true }

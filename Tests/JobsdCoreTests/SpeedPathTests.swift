@@ -190,7 +190,7 @@ extension EngineTests {
 }
 
 @Suite struct DeadlinesTests {
-    /// Collects names in the order the timer runs them.
+    /// Collects names in the order the timer thread runs them.
     private final class Runs: @unchecked Sendable {
         let lock = NSLock()
         var names: [String] = []  // guarded by `lock`

@@ -89,6 +89,10 @@ int jobsd_pipe_cloexec(int fds[2]);
 /// memfd_create(name, MFD_CLOEXEC). Returns the fd or -1 with errno set.
 int jobsd_memfd(const char *name);
 
+/// waitid(P_ALL, 0, &info, WEXITED | WNOWAIT): the pid of a child that has exited, left
+/// unreaped; -1 with errno set (ECHILD: no children).
+pid_t jobsd_wait_any_nowait(void);
+
 /// The WEXITSTATUS / WIFEXITED / WIFSIGNALED / WTERMSIG macros.
 int jobsd_wifexited(int status);
 int jobsd_wexitstatus(int status);
@@ -109,11 +113,7 @@ int jobsd_epoll_del(int epfd, int fd);
 /// x86_64, so it stays on this side).
 int jobsd_epoll_wait(int epfd, unsigned long long *tokens, int max, int timeout_ms);
 
-/// timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK). Returns the fd or -1 with errno set.
-int jobsd_timerfd_create(void);
-
-/// Arms `fd` to expire once, `nanoseconds` from now (relative: libfaketime shifts absolute
-/// timerfds even on CLOCK_MONOTONIC); 0 disarms it. 0 or -1 with errno set.
-int jobsd_timerfd_arm(int fd, unsigned long long nanoseconds);
+/// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). Returns the fd or -1 with errno set.
+int jobsd_eventfd(void);
 
 #endif

@@ -1,22 +1,15 @@
-import CProcessSupport
 import Dispatch
-import Glibc
+import Foundation
 import JobsdMetrics
 
-/// Runs short actions at deadlines (job timeouts, cleanup timeouts, timed waits), with real
-/// cancellation: a cancelled action is dropped at once. (A Dispatch `asyncAfter` keeps a cancelled
-/// work item, and what it captures, until its deadline — with a job's timeout of an hour and a
-/// thousand jobs a second, millions of them.) One timerfd on the monotonic clock, armed for the
-/// earliest deadline of a heap and watched by a `DispatchSourceRead` on a serial queue (never
-/// cancelled; a timerfd never reports a hang-up); no thread of its own. Armed with relative times,
-/// not as a `DispatchSourceTimer`: libdispatch arms absolute timerfds, which libfaketime shifts
-/// by its offset even on the monotonic clock, so the wall-clock jump test could not tell a real
-/// fault from the tool's.
+/// One thread that runs short actions at deadlines (job timeouts, cleanup timeouts, timed waits),
+/// with real cancellation: a cancelled action is dropped at once. (A Dispatch `asyncAfter` keeps
+/// a cancelled work item, and what it captures, until its deadline — with a job's timeout of an
+/// hour and a thousand jobs a second, millions of them.)
 ///
-/// Actions run on that queue, in deadline order: they must be quick and never block.
+/// Actions run on the timer thread, in deadline order: they must be quick and never block.
 ///
-/// Thread-safe: `heap`, `actions` and `nextID` are guarded by `lock`; the timerfd is armed only
-/// under `lock`, so the last arming is always for the heap's earliest entry.
+/// Thread-safe: `heap`, `actions` and `nextID` are guarded by `lock`.
 final class Deadlines: @unchecked Sendable {
     static let shared = Deadlines()
 
@@ -30,36 +23,36 @@ final class Deadlines: @unchecked Sendable {
         var id: UInt64
     }
 
-    private let timer: Int32
-    private let readiness: any DispatchSourceRead
     private let lock = PThreadLock()
     // MARK: guarded by `lock`
     /// Min-heap by `at`; may hold cancelled entries (no longer in `actions`), pruned lazily.
     private var heap: [Entry] = []
     private var actions: [UInt64: @Sendable () -> Void] = [:]
     private var nextID: UInt64 = 1
+    /// Signalled when an earlier deadline than the one the thread sleeps towards was added.
+    private let wakeup = DispatchSemaphore(value: 0)
 
     private init() {
-        timer = jobsd_timerfd_create()
-        guard timer >= 0 else { fatalError("cannot create the deadline timer (timerfd): \(String(cString: strerror(errno)))") }
-        readiness = DispatchSource.makeReadSource(fileDescriptor: timer, queue: DispatchQueue(label: "jobsd.deadlines"))
-        readiness.setEventHandler { [self] in fire() }
-        readiness.resume()
+        let thread = Thread { [self] in run() }
+        thread.name = "jobsd.deadlines"
+        thread.stackSize = 256 * 1024
+        thread.start()
     }
 
-    /// Runs `action` on the timer's queue once `seconds` (clamped at 0) have passed, unless
+    /// Runs `action` on the timer thread once `seconds` (clamped at 0) have passed, unless
     /// cancelled first.
     @discardableResult
     func schedule(after seconds: Double, _ action: @escaping @Sendable () -> Void) -> Token {
         let at = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, min(seconds, 1e9)) * 1e9)
-        return lock.withLock {
+        let (token, earliest): (Token, Bool) = lock.withLock {
             let id = nextID
             nextID += 1
             actions[id] = action
             push(Entry(at: at, id: id))
-            if heap[0].id == id { arm(at) }
-            return Token(id: id)
+            return (Token(id: id), heap[0].id == id)
         }
+        if earliest { wakeup.signal() }
+        return token
     }
 
     /// Drops the action if it has not run yet; safe to call more than once.
@@ -74,34 +67,28 @@ final class Deadlines: @unchecked Sendable {
         }
     }
 
-    /// The timerfd's handler: runs what is due, then arms the timer for the next deadline.
-    private func fire() {
-        var expirations: UInt64 = 0
-        _ = read(timer, &expirations, 8)  // EAGAIN when re-armed meanwhile: look at the heap anyway
-        let due: [@Sendable () -> Void] = lock.withLock {
-            var due: [@Sendable () -> Void] = []
-            let now = DispatchTime.now().uptimeNanoseconds
-            while let top = heap.first {
-                guard let action = actions[top.id] else {
-                    popMin()
-                    continue
-                }
-                guard top.at <= now else { break }
-                popMin()
-                actions[top.id] = nil
-                due.append(action)
-            }
-            arm(heap.first?.at)
-            return due
-        }
-        for action in due { action() }
-    }
+    // MARK: - The timer thread
 
-    /// Arms the timerfd for `at` (uptime nanoseconds; at least 1 ns from now), or disarms it for
-    /// nil. Caller holds `lock`.
-    private func arm(_ at: UInt64?) {
-        let now = DispatchTime.now().uptimeNanoseconds
-        _ = jobsd_timerfd_arm(timer, at.map { $0 > now ? $0 - now : 1 } ?? 0)
+    private func run() {
+        while true {
+            var due: [@Sendable () -> Void] = []
+            let next: DispatchTime = lock.withLock {
+                let now = DispatchTime.now().uptimeNanoseconds
+                while let top = heap.first {
+                    guard let action = actions[top.id] else {
+                        popMin()
+                        continue
+                    }
+                    guard top.at <= now else { break }
+                    popMin()
+                    actions[top.id] = nil
+                    due.append(action)
+                }
+                return heap.first.map { DispatchTime(uptimeNanoseconds: $0.at) } ?? .distantFuture
+            }
+            for action in due { action() }
+            if due.isEmpty { _ = wakeup.wait(timeout: next) }
+        }
     }
 
     // MARK: - Heap (caller holds `lock`)

@@ -79,7 +79,7 @@ public final class JobEngine: Sendable {
         state.address = configuration.advertiseURL ?? ""
         state.admission.agingMilliseconds = Int64((configuration.priorityAging * 1000).rounded())
         _ = Reaper.shared  // become a child subreaper before any job starts
-        _ = JobEventLoop.shared
+        _ = OutputLoop.shared
         state.timer.onFire { [weak self] in self?.releaseScheduledJobs() }
         // Every commit is seen by the engine before its changes reach a reader (see `committed`).
         store.observeChanges { [weak self, changeFeed] changes in
@@ -236,7 +236,7 @@ public final class JobEngine: Sendable {
         // A queued job is stored as it is; only jobs that left the queue (at most the running
         // slots and the cancels in flight) may be ahead of their stored record. So the lock is
         // held for the page and those, not for every queued job of a backlog.
-        let byID: [String: Job] = state.lock.withLock {
+        var byID: [String: Job] = state.lock.withLock {
             var byID: [String: Job] = [:]
             for record in stored { byID[record.id] = state.live[record.id]?.currentJob ?? record.job }
             for (id, live) in state.live where live.phase != .queued && byID[id] == nil {

@@ -2,8 +2,8 @@ import JobsdAPI
 import JobsdMetrics
 import JobsdStore
 
-/// One job's stdout and stderr on their way into its log (`OpenJobLog`): the shared `JobEventLoop` reads
-/// the pipes and calls `onOutput` after each append (on the loop's queue: keep it cheap).
+/// One job's stdout and stderr on their way into its log (`OpenJobLog`): the shared `OutputLoop` reads
+/// the pipes and calls `onOutput` after each append (on the loop thread: keep it cheap).
 ///
 /// A read end is closed only at end-of-file — when no process holds the write end any more — or
 /// by `close()` after the whole process tree is gone, so a job printing while it is being
@@ -22,7 +22,7 @@ final class OutputPump: @unchecked Sendable {
     init(stdout: Int32, stderr: Int32, log: (any OpenJobLog)?, onOutput: @escaping @Sendable () -> Void) {
         self.log = log
         self.onOutput = onOutput
-        let tokens = JobEventLoop.shared.register([(stdout, .stdout), (stderr, .stderr)], pump: self)
+        let tokens = OutputLoop.shared.register([(stdout, .stdout), (stderr, .stderr)], pump: self)
         lock.withLock { registered = tokens }
     }
 
@@ -46,7 +46,7 @@ final class OutputPump: @unchecked Sendable {
     /// Stops reading (after what the pipes hold now) and closes the read ends (after the process
     /// tree is gone); waits for it, at most 5 seconds.
     func close() async {
-        JobEventLoop.shared.close(self)
+        OutputLoop.shared.close(self)
         _ = await waitUntilDrained(timeout: 5)
     }
 }

@@ -28,7 +28,7 @@ final class ProcessWatch: @unchecked Sendable {
 
     var snapshot: Snapshot { lock.withLock { Snapshot(status: status, stopGrace: stopGrace, generation: generation) } }
 
-    /// Records the main process's exit (called by `Reaper.reapExited`: quick, never blocks).
+    /// Records the main process's exit (called on the reaper thread).
     @Sendable func exited(_ value: ExitStatus) {
         let time = EventTime.now()
         lock.withLock {

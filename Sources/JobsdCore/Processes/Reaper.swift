@@ -1,39 +1,43 @@
 import CProcessSupport
+import Foundation
 import Glibc
-import JobsdMetrics
 
 /// The one owner of `waitpid` in the process. jobsd is a child subreaper, so besides the
-/// children it spawns it also inherits orphans (escaped descendants of jobs); `reapExited` reaps
-/// every exited child: registered children get their status delivered to their exit handler,
-/// orphans are reaped and dropped, so nothing stays a zombie. No thread of its own: a pidfd per
-/// spawned child in `JobEventLoop`'s epoll set runs `reapExited` on the loop's queue when the
-/// child exits; a signal ladder runs it once a job's tree is gone (its escaped orphans); the loop's
-/// timer sweeps the rest.
+/// children it spawns it also inherits orphans (escaped descendants of jobs); a dedicated thread
+/// reaps every child: registered children get their status delivered to their exit handler,
+/// orphans are reaped and dropped, so nothing stays a zombie.
 ///
-/// Spawning happens under `lock` and the pid is registered under it too; `reapExited` calls
-/// `waitpid` only under `lock`, so a registered child is never mistaken for an orphan and its
-/// `/proc/<pid>/stat` can be read right after spawn.
+/// Spawning happens under `mutex` and the pid is registered under it too; the thread peeks at an
+/// exited child with `waitid(WNOWAIT)` and reaps it only under `mutex`, so a registered child is
+/// never mistaken for an orphan and its `/proc/<pid>/stat` can be read right after spawn.
 ///
 /// Anything else in the process that waits for its own children (Foundation.Process) races with
-/// this: spawn helper processes through `ChildProcess` instead.
-///
-/// Thread-safe: `handlers` is guarded by `lock`.
+/// this thread: spawn helper processes through `ChildProcess` instead.
 final class Reaper: @unchecked Sendable {
     static let shared = Reaper()
 
     /// Whether `PR_SET_CHILD_SUBREAPER` took effect.
     let isSubreaper: Bool
-    private let lock = PThreadLock()
-    private var handlers: [pid_t: @Sendable (ExitStatus) -> Void] = [:]  // guarded by `lock`
+    // The mutex and condition are heap-allocated once and never moved.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // MARK: guarded by `mutex`
+    private var handlers: [pid_t: @Sendable (ExitStatus) -> Void] = [:]
+    /// Bumped on every spawn, so the thread knows there may be a child to wait for again.
+    private var generation: UInt64 = 0
 
     private init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
         isSubreaper = jobsd_set_child_subreaper() == 0
+        let thread = Thread { [self] in reapForever() }
+        thread.name = "jobsd-reaper"
+        thread.start()
     }
 
     /// Spawns a process (see `jobsd_spawn`) with `options` (its cgroups, rlimits and user) and
-    /// registers `onExit`, called once with the exit status (on the event loop's queue or the
-    /// thread of a `reapExited`: it must be quick and never block). Returns the pid and its start
-    /// time in clock ticks.
+    /// registers `onExit`, called once on the reaper thread with the exit status. Returns the
+    /// pid and its start time in clock ticks.
     func spawn(
         path: String, argv: [String], env: [String], cwd: String?, stdin: Int32, stdout: Int32, stderr: Int32,
         options: SpawnOptions = SpawnOptions(), onExit: @escaping @Sendable (ExitStatus) -> Void
@@ -58,9 +62,8 @@ final class Reaper: @unchecked Sendable {
         return (pid, ticks, pidfd)
     }
 
-    /// Runs `spawn` (0 or an errno) under `lock` and registers the new child's `onExit` there, so
-    /// no `reapExited` can take it first; reads its start time and opens the pidfd the event loop
-    /// watches (and, with `wantsPidfd`, one for the caller) meanwhile.
+    /// Runs `spawn` (0 or an errno) under `mutex` and registers the new child's `onExit` there, so
+    /// the reaper thread cannot take it first; reads its start time (and opens a pidfd) meanwhile.
     private func register(
         argv: [String], env: [String], name: String, onExit: @escaping @Sendable (ExitStatus) -> Void, pidfd wantsPidfd: Bool,
         _ spawn: (inout pid_t, UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Int32
@@ -71,30 +74,43 @@ final class Reaper: @unchecked Sendable {
             cArgv.forEach { free($0) }
             cEnv.forEach { free($0) }
         }
-        let (rc, pid, ticks, exitFD, pidfd): (Int32, pid_t, UInt64?, Int32, Int32) = lock.withLock {
-            var pid: pid_t = 0
-            let rc = spawn(&pid, cArgv, cEnv)
-            guard rc == 0 else { return (rc, 0, nil, -1, -1) }
+        var pid: pid_t = 0
+        pthread_mutex_lock(mutex)
+        let rc = spawn(&pid, cArgv, cEnv)
+        var ticks: UInt64?
+        var pidfd: Int32 = -1
+        if rc == 0 {
             handlers[pid] = onExit
-            return (0, pid, ProcessTable.info(pid)?.startTicks, jobsd_pidfd_open(pid), wantsPidfd ? jobsd_pidfd_open(pid) : -1)
+            generation &+= 1
+            ticks = ProcessTable.info(pid)?.startTicks
+            if wantsPidfd { pidfd = jobsd_pidfd_open(pid) }
+            pthread_cond_signal(cond)
         }
+        pthread_mutex_unlock(mutex)
         guard rc == 0 else { throw SpawnError.cannotExecute(name, errno: rc) }
-        // Without a pidfd (out of descriptors) the exit is seen by the event loop's next sweep.
-        if exitFD >= 0 { JobEventLoop.shared.watchExit(exitFD) }
         return (pid, ticks, pidfd)
     }
 
-    /// Reaps every child that has exited, without blocking; calls the handlers of registered
-    /// ones (outside `lock`). Safe on any thread, any number of times.
-    func reapExited() {
+    private func reapForever() {
         while true {
-            var status: Int32 = 0
-            let (pid, failure, handler): (pid_t, Int32, (@Sendable (ExitStatus) -> Void)?) = lock.withLock {
-                let pid = waitpid(-1, &status, WNOHANG)
-                return (pid, pid < 0 ? errno : 0, pid > 0 ? handlers.removeValue(forKey: pid) : nil)
+            pthread_mutex_lock(mutex)
+            let seen = generation
+            pthread_mutex_unlock(mutex)
+            let pid = jobsd_wait_any_nowait()
+            if pid <= 0 {
+                let e = errno
+                if e == EINTR { continue }
+                // No children at all: sleep until the next spawn.
+                pthread_mutex_lock(mutex)
+                while generation == seen { pthread_cond_wait(cond, mutex) }
+                pthread_mutex_unlock(mutex)
+                continue
             }
-            if pid < 0, failure == EINTR { continue }
-            guard pid > 0 else { return }  // none exited (0) or no children at all (ECHILD)
+            var status: Int32 = 0
+            pthread_mutex_lock(mutex)
+            let reaped = waitpid(pid, &status, WNOHANG) == pid
+            let handler = reaped ? handlers.removeValue(forKey: pid) : nil
+            pthread_mutex_unlock(mutex)
             handler?(ExitStatus(raw: status))
         }
     }

@@ -136,10 +136,7 @@ struct SignalLadder: Sendable {
         }
     }
 
-    /// Also reaps what exited: escaped processes reparented to jobsd are zombies of jobsd now,
-    /// and none is left once the job is reported gone.
     private func finish(escaped signalled: Int, survivors: Int, leftovers: Int = 0, _ record: SignalRecord) -> Result {
-        Reaper.shared.reapExited()
         let escaped = signalled + tree.escapedReported
         if escaped > 0 {
             escapedKilled.increment(by: escaped)

@@ -79,7 +79,7 @@ final class Subreaper: ContainedTree, @unchecked Sendable {
         let recordPath = registry + "/" + name
         _ = FileManager.default.createFile(atPath: recordPath, contents: Data("\(pid) \(ticks ?? 0)\n".utf8))
         let tree = Subreaper(pid: pid, pidfd: pidfd, recordPath: recordPath, statusOpen: true)
-        JobEventLoop.shared.register(status.read, channel: SubreaperChannel(tree: tree, onExit: onExit))
+        OutputLoop.shared.register(status.read, channel: SubreaperChannel(tree: tree, onExit: onExit))
         return (first.1, tree)
     }
 
