@@ -2,9 +2,9 @@ import ArgumentParser
 
 /// Measure 2: each client POSTs `{"command":["true"]}` and long-polls the job to a terminal
 /// state, then starts the next; jobs completed per second over the whole run. With `--stamp`,
-/// the job is `spawnloop stamp` instead (as cheap as `true`), and the 2nd and then every
-/// `--sample-every`-th job of a client also reads the stamp back: start latency (POST sent → the process's main())
-/// under this load, at the cost of one more GET per sampled job.
+/// the job is `spawnloop stamp` instead (as cheap as `true`), and a client's 2nd job and every
+/// `--sample-every`-th after it also read the stamp back: start latency (POST sent → the
+/// process's main()) under this load, at the cost of one more GET per sampled job.
 struct Throughput: Measure {
     static let configuration = CommandConfiguration(abstract: "Jobs completed per second (POST true, long-poll to terminal).")
     @OptionGroup var server: ServerOptions
@@ -34,9 +34,9 @@ struct Throughput: Measure {
                     tally.done += 1
                     if state == "succeeded" { tally.good += 1 }
                     tally.latencies.add(Clock.now() - t0)
-                    // The 2nd, then every Nth job: every client samples at least once even in a short run
-                    // (quick mode at 256 clients completes ~5 jobs a client), never its connection's first.
-                    if stamp != nil, (tally.done + sampleEvery - 2) % sampleEvery == 0 { starts.add(try client.stamp(of: id) - t0) }
+                    // From the 2nd job on: every client samples even in a short run (quick mode at 256
+                    // clients completes ~5 jobs a client), never the job that opened its connection.
+                    if stamp != nil, tally.done >= 2, (tally.done - 2) % sampleEvery == 0 { starts.add(try client.stamp(of: id) - t0) }
                 } catch {
                     tally.fail(error)
                     Clock.sleep(milliseconds: 1)
